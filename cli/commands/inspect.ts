@@ -1,0 +1,66 @@
+/**
+ * `lb.ts arp`, `lb.ts route` and `lb.ts stats`: read a running instance's tables over its control
+ * socket and print them like `arp -a`, `route -n` and `netstat -s`. `--json` prints the raw
+ * snapshot instead, for scripts.
+ *
+ * @module
+ */
+import { parseFlags, str } from "../args.ts";
+import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
+import { controlRequest } from "../control/client.ts";
+import {
+  type ArpRow,
+  formatArp,
+  formatCounters,
+  formatRoutes,
+  type RouteRow,
+} from "../format/host_tables.ts";
+
+/** The part of `Stack.snapshot()` these commands print. */
+interface Snapshot {
+  device: { name: string; stats: Record<string, number> };
+  arp: ArpRow[];
+  routes: RouteRow[];
+  counters: Record<string, number>;
+}
+
+const SPEC = { control: { type: "string" }, json: { type: "boolean" } } as const;
+
+async function snapshot(command: string, args: string[]): Promise<[Snapshot, boolean]> {
+  const { flags } = parseFlags(command, args, SPEC);
+  const path = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
+  const snap = await controlRequest(path, { cmd: "snapshot" }) as Snapshot;
+  return [snap, flags.json === true];
+}
+
+/** `lb.ts arp [--control PATH] [--json]`. */
+export async function arpCommand(args: string[]): Promise<number> {
+  const [snap, json] = await snapshot("arp", args);
+  const out = json ? JSON.stringify(snap.arp, null, 2) : formatArp(snap.arp, snap.device.name);
+  if (out !== "") console.log(out);
+  return 0;
+}
+
+/** `lb.ts route [--control PATH] [--json]`. */
+export async function routeCommand(args: string[]): Promise<number> {
+  const [snap, json] = await snapshot("route", args);
+  console.log(json ? JSON.stringify(snap.routes, null, 2) : formatRoutes(snap.routes));
+  return 0;
+}
+
+/** `lb.ts stats [--control PATH] [--json]`: device counters, then stack counters by group. */
+export async function statsCommand(args: string[]): Promise<number> {
+  const [snap, json] = await snapshot("stats", args);
+  if (json) {
+    console.log(JSON.stringify({ device: snap.device, counters: snap.counters }, null, 2));
+    return 0;
+  }
+  const d = snap.device.stats;
+  console.log(`${snap.device.name}:`);
+  for (const k of ["rxFrames", "rxBytes", "rxDropped", "txFrames", "txBytes", "txDropped"]) {
+    console.log(`    ${k}: ${d[k] ?? 0}`);
+  }
+  const counters = formatCounters(snap.counters);
+  if (counters !== "") console.log(counters);
+  return 0;
+}

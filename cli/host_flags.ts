@@ -1,0 +1,88 @@
+/**
+ * The flags every command that runs a userspace host shares (`stack`, `run`, `ping --tap`,
+ * `fetch`), and their validation into typed options.
+ *
+ * @module
+ */
+import {
+  cidrArg,
+  type Flags,
+  type FlagSpec,
+  ifnameArg,
+  intArg,
+  ipArg,
+  macArg,
+  str,
+  UsageError,
+} from "./args.ts";
+import { prefixMask } from "../stack/wire/address.ts";
+
+/** Where a running instance listens for `lb.ts arp|route|stats|...` unless `--control` says. */
+export const DEFAULT_CONTROL_PATH = "/run/lbts.sock";
+
+/** Flags of a host: the TAP, its address, and how it is inspected. */
+export const HOST_FLAG_SPEC: FlagSpec = {
+  tap: { type: "string" },
+  ip: { type: "string" },
+  gateway: { type: "string" },
+  mac: { type: "string" },
+  mtu: { type: "string" },
+  pcap: { type: "string" },
+  control: { type: "string" },
+};
+
+/** Validated host options. */
+export interface HostOptions {
+  tap: string;
+  address: number;
+  prefix: number;
+  gateway?: number;
+  mac?: Uint8Array;
+  mtu: number;
+  pcap?: string;
+  /** The control socket path; null runs without one (a short-lived host such as `ping --tap`). */
+  control: string | null;
+}
+
+/** Validates the host flags of `command`; every problem is a UsageError naming the flag. */
+export function hostOptions(command: string, flags: Flags): HostOptions {
+  const tap = str(flags, "tap");
+  if (tap === undefined) throw new UsageError(`${command}: --tap NAME is required`);
+  const ip = str(flags, "ip");
+  if (ip === undefined) throw new UsageError(`${command}: --ip ADDR/PREFIX is required`);
+  const { addr, prefix } = cidrArg(ip, "--ip");
+  if (prefix < 1 || prefix > 32) throw new UsageError(`--ip: prefix /${prefix} is outside 1..32`);
+  const opts: HostOptions = {
+    tap: ifnameArg(tap),
+    address: addr,
+    prefix,
+    mtu: 1500,
+    control: str(flags, "control") ?? DEFAULT_CONTROL_PATH,
+  };
+  const mask = prefixMask(prefix);
+  if (prefix < 31 && ((addr & ~mask) === 0 || (addr | ~mask) >>> 0 === addr)) {
+    throw new UsageError(`--ip: ${ip} is the network or broadcast address of its subnet`);
+  }
+  const gw = str(flags, "gateway");
+  if (gw !== undefined) {
+    const g = ipArg(gw, "--gateway");
+    if (((g & mask) >>> 0) !== ((addr & mask) >>> 0)) {
+      throw new UsageError(
+        `--gateway: ${gw} is not inside ${ip}, so it cannot be reached directly`,
+      );
+    }
+    if (g === addr) throw new UsageError(`--gateway: ${gw} is the host's own address`);
+    opts.gateway = g;
+  }
+  const mac = str(flags, "mac");
+  if (mac !== undefined) opts.mac = macArg(mac, "--mac");
+  const mtu = str(flags, "mtu");
+  if (mtu !== undefined) opts.mtu = intArg(mtu, "--mtu", 576, 9000);
+  const pcap = str(flags, "pcap");
+  if (pcap !== undefined) {
+    if (pcap === "") throw new UsageError("--pcap needs a file name");
+    opts.pcap = pcap;
+  }
+  if (opts.control === "") throw new UsageError("--control needs a socket path");
+  return opts;
+}

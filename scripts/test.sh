@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then format, lint, type check, and every test
+# (unit tests with the in-memory device; namespace tests with the kernel as peer, which skip with
+# a reason when not root).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+deno=scripts/deno
+export NO_COLOR=1
+echo "== deno fmt --check"; "$deno" fmt --check
+echo "== deno lint"; "$deno" lint
+echo "== deno check"; "$deno" check .
+echo "== deno test"; "$deno" test -A tests/ "$@"

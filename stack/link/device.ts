@@ -1,0 +1,57 @@
+/**
+ * The one small interface every link device implements: the TAP device over FFI, the in-memory
+ * pair used by unit tests, and wrappers (pcap recording, impairment) that decorate another device.
+ *
+ * @module
+ */
+
+/**
+ * Called for each received frame. `buf[off .. off+len)` is the whole Ethernet frame (no FCS).
+ * The bytes are only valid during the call: the device reuses the buffer for the next frame, so
+ * a receiver that keeps a frame (e.g. a packet waiting for ARP) must copy it.
+ */
+export type FrameHandler = (buf: Uint8Array, off: number, len: number) => void;
+
+/** Counters every device keeps. Plain numbers, updated in place (no allocation per frame). */
+export interface DeviceStats {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the device could not send (kernel queue full, peer closed, frame too large). */
+  txDropped: number;
+  /** Frames read but discarded by the device itself (e.g. shorter than an Ethernet header). */
+  rxDropped: number;
+}
+
+/** A link device: receives and sends whole Ethernet frames. */
+export interface Device {
+  /** Interface name (the TAP's name, or a label for in-memory devices). */
+  readonly name: string;
+  /** The device's own hardware address (6 bytes). Frames the stack sends carry it as source. */
+  readonly mac: Uint8Array;
+  /** Largest IP packet the link carries (Ethernet payload size), 1500 by default. */
+  readonly mtu: number;
+  /** Counters, updated in place. */
+  readonly stats: DeviceStats;
+  /**
+   * Runs the receive loop until `close()`: `onFrame` is called for every frame, and `onIdle` (if
+   * given) once after each burst, when the device has drained every readable frame and is about
+   * to wait; the stack flushes batched output there. Resolves when the device is closed.
+   * Errors thrown by the handlers are the caller's bug: the loop reports them and goes on.
+   */
+  run(onFrame: FrameHandler, onIdle?: () => void): Promise<void>;
+  /**
+   * Sends one frame, `buf[off .. off+len)`. Synchronous: returns true when the frame was handed to
+   * the link, false when it was dropped (counted in `stats.txDropped`). The caller may reuse the
+   * buffer as soon as this returns.
+   */
+  send(buf: Uint8Array, off: number, len: number): boolean;
+  /** Stops the receive loop and releases the device. Idempotent. */
+  close(): void;
+}
+
+/** A fresh zeroed counter set. */
+export function newDeviceStats(): DeviceStats {
+  return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDropped: 0, rxDropped: 0 };
+}
