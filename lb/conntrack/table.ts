@@ -1,0 +1,615 @@
+/**
+ * The connection table (IPVS `ip_vs_conn`): one entry per flow, mapping the client's
+ * (protocol, address, port) to the VIP:port it reached and the real server that serves it, with
+ * the flow's TCP state and expiry time.
+ *
+ * Layout: one 32-byte row per slot in a typed array (addresses, ports, state and flags packed
+ * into u32 words, the deadline a float64), plus chain links and bucket heads: about 50 bytes per
+ * flow and no JS object per flow (see {@link ConnTable.bytesPerFlow}). A lookup that hits reads
+ * the bucket head and one row. Two chained hash indexes share the slots:
+ * - "in": (protocol, client ip, client port, vip, vport), for client -> VIP packets;
+ * - "out": (protocol, real ip, real port, client ip, client port), for a NAT real server's
+ *   replies (IPVS `ip_vs_conn_out_get`). Every entry is in both.
+ * Free slots form a list, so insert and remove are O(1); lookups allocate nothing.
+ *
+ * Bounded: at most `capacity` entries; when full, a new flow is refused (counted in
+ * `counters.refused`) and existing entries are untouched.
+ *
+ * Expiry has no timer per entry. Each entry holds an absolute deadline; a lookup that finds an
+ * entry past its deadline removes it and reports a miss, and `expire()`, called from the owner's
+ * periodic tick, sweeps a bounded number of slots per call to free the ones nobody looks up.
+ * Until one of the two frees it, an expired entry keeps its slot.
+ *
+ * Per real server, `activeConns`/`inactiveConns` follow every state change and removal the way
+ * IPVS keeps them (flag `IP_VS_CONN_F_INACTIVE`): a new flow starts inactive; ESTABLISHED counts
+ * as active (option `countHandshakeAsActive` adds SYN_SENT, SYN_RECV and SYNACK, as mainline
+ * Linux does); UDP flows are inactive.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../../stack/clock.ts";
+import type { ForwardMethod, Protocol, RealServer } from "../service.ts";
+import { murmurFinish, murmurRound } from "../scheduler/hash.ts";
+import type { ConnInfo } from "./conn_info.ts";
+import { RealRegistry } from "./real_registry.ts";
+import {
+  ACTIVE_ESTABLISHED_ONLY,
+  ACTIVE_WITH_HANDSHAKE,
+  ConnState,
+  type ConnStateName,
+  DEFAULT_TIMEOUTS_MS,
+  Direction,
+  nextTcpState,
+  STATE_COUNT,
+  STATE_NAMES,
+  TABLE_INPUT_ONLY,
+} from "./tcp_states.ts";
+
+/** IP protocol number of TCP (IANA), as the packet path reads it from the IPv4 header. */
+export const PROTO_TCP = 6;
+/** IP protocol number of UDP (IANA). */
+export const PROTO_UDP = 17;
+
+/** The IP protocol number of a service protocol. */
+export function protocolNumber(protocol: Protocol): number {
+  return protocol === "udp" ? PROTO_UDP : PROTO_TCP;
+}
+
+/**
+ * Slot layout: one 32-byte row of eight u32 words per slot, so a lookup that finds its flow reads
+ * one row (one cache line) after the bucket head; the deadline is a float64 over words 6-7.
+ */
+const ROW_WORDS = 8;
+const W_CIP = 0;
+const W_VIP = 1;
+/** clientPort << 16 | vport. */
+const W_PORTS = 2;
+/** rport (bits 0-15), state (16-23), flag bits (24-29): see M_*. 0 = free slot. */
+const W_META = 3;
+const W_RIP = 4;
+const W_REAL = 5;
+/** Index of the deadline in the Float64Array view: words 6-7 of the row. */
+const F_EXPIRES = 3;
+
+const M_STATE_SHIFT = 16;
+/** The slot holds a flow. */
+const M_USED = 1 << 24;
+/** The flow is UDP (else TCP). */
+const M_UDP = 1 << 25;
+/** Forwarding method, index into METHODS. */
+const M_METHOD_SHIFT = 26;
+/** IPVS `IP_VS_CONN_F_NOOUTPUT`: DR/TUN flow, replies bypass us; use the INPUT-ONLY table. */
+const M_NOOUTPUT = 1 << 28;
+/** IPVS `IP_VS_CONN_F_INACTIVE`: the flow counts in the server's inactiveConns. */
+const M_INACTIVE = 1 << 29;
+
+const METHODS: readonly ForwardMethod[] = ["dr", "nat", "tun"];
+
+function methodCode(method: ForwardMethod): number {
+  return method === "nat" ? 1 : method === "tun" ? 2 : 0;
+}
+
+/** The meta bits a flow of `protocol` has under (M_USED | M_UDP), or 0 for other protocols. */
+function protoBits(protocol: number): number {
+  return protocol === PROTO_TCP ? M_USED : protocol === PROTO_UDP ? M_USED | M_UDP : 0;
+}
+
+/** Default maximum number of flows. */
+export const DEFAULT_CONN_CAPACITY = 1 << 18;
+
+/** What {@link ConnTable}'s constructor takes. */
+export interface ConnTableOptions {
+  /** Maximum number of flows (default 262144). Memory is allocated up front. */
+  capacity?: number;
+  /** Time source (default the system clock). */
+  clock?: Clock;
+  /** Per-state timeouts in milliseconds, overriding the IPVS defaults. */
+  timeouts?: Partial<Record<ConnStateName, number>>;
+  /** Slots `expire()` visits per call by default (default capacity / 64, at least 256). */
+  sweepBudget?: number;
+  /** Hash seed; random by default, so remote peers cannot aim at one hash chain. */
+  seed?: number;
+  /** Count SYN_SENT, SYN_RECV and SYNACK as active, as mainline Linux does (default false). */
+  countHandshakeAsActive?: boolean;
+}
+
+/** Event counts, updated in place. */
+export interface ConnTableCounters {
+  /** Flows inserted. */
+  inserted: number;
+  /** New flows refused because the table was full. */
+  refused: number;
+  /** Flows removed because their time ran out (by a lookup or the sweep). */
+  expired: number;
+  /** Flows removed on request (`remove`, `removeByReal`, `clear`). */
+  removed: number;
+  /** Live flows replaced by an insert with the same key. */
+  replaced: number;
+}
+
+/** The connection table. Slots are entry handles, valid until the entry is removed. */
+export class ConnTable {
+  /** Maximum number of flows. */
+  readonly capacity: number;
+  /** Event counts. */
+  readonly counters: ConnTableCounters = {
+    inserted: 0,
+    refused: 0,
+    expired: 0,
+    removed: 0,
+    replaced: 0,
+  };
+  /** Slots visited per `expire()` call unless the call says otherwise. */
+  readonly sweepBudget: number;
+
+  readonly #clock: Clock;
+  readonly #seed: number;
+  readonly #timeouts = new Float64Array(STATE_COUNT);
+  readonly #active: Readonly<Uint8Array>;
+  readonly #reals = new RealRegistry();
+  #size = 0;
+  #freeHead = 0;
+  #sweepAt = 0;
+
+  /** Rows of ROW_WORDS u32 per slot. */
+  readonly #row: Uint32Array;
+  /** The same memory as float64s, for the deadlines (index slot * 4 + F_EXPIRES). */
+  readonly #f64: Float64Array;
+  /** Next slot in the "in" chain; for a free slot, the next free slot. -1 ends a list. */
+  readonly #inNext: Int32Array;
+  readonly #outNext: Int32Array;
+  readonly #inHead: Int32Array;
+  readonly #outHead: Int32Array;
+  readonly #mask: number;
+
+  /** An empty table; throws a RangeError on a capacity that is not an integer in 1..2^26. */
+  constructor(options: ConnTableOptions = {}) {
+    const cap = options.capacity ?? DEFAULT_CONN_CAPACITY;
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 26) {
+      throw new RangeError(`conntrack capacity ${cap} is not an integer in 1..2^26`);
+    }
+    this.capacity = cap;
+    this.#clock = options.clock ?? systemClock;
+    this.#seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    this.sweepBudget = options.sweepBudget ?? Math.max(256, Math.ceil(cap / 64));
+    this.#active = options.countHandshakeAsActive ? ACTIVE_WITH_HANDSHAKE : ACTIVE_ESTABLISHED_ONLY;
+    for (let s = 0; s < STATE_COUNT; s++) this.#timeouts[s] = DEFAULT_TIMEOUTS_MS[STATE_NAMES[s]];
+    for (const [name, ms] of Object.entries(options.timeouts ?? {})) {
+      this.setTimeout(name as ConnStateName, ms);
+    }
+    const buf = new ArrayBuffer(cap * ROW_WORDS * 4);
+    this.#row = new Uint32Array(buf);
+    this.#f64 = new Float64Array(buf);
+    this.#inNext = new Int32Array(cap);
+    this.#outNext = new Int32Array(cap);
+    let buckets = 16;
+    while (buckets < cap) buckets *= 2;
+    this.#inHead = new Int32Array(buckets).fill(-1);
+    this.#outHead = new Int32Array(buckets).fill(-1);
+    this.#mask = buckets - 1;
+    this.#resetFreeList();
+  }
+
+  /** Number of entries holding a slot (expired ones not yet freed included). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes of typed-array storage the table holds (allocated up front for `capacity`). */
+  get memoryBytes(): number {
+    return this.#row.byteLength + this.#inNext.byteLength + this.#outNext.byteLength +
+      this.#inHead.byteLength + this.#outHead.byteLength;
+  }
+
+  /** `memoryBytes / capacity`: the storage cost of one flow, hash buckets included. */
+  get bytesPerFlow(): number {
+    return this.memoryBytes / this.capacity;
+  }
+
+  /** Timeout of a state in milliseconds. */
+  timeout(state: ConnStateName): number {
+    return this.#timeouts[ConnState[state]];
+  }
+
+  /**
+   * Sets a state's timeout (ipvsadm `--set`). Entries pick it up at their next packet. Throws a
+   * RangeError on an unknown state or a negative or non-finite time.
+   */
+  setTimeout(state: ConnStateName, ms: number): void {
+    const s = ConnState[state];
+    if (s === undefined) throw new RangeError(`unknown connection state "${state}"`);
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`timeout ${ms} ms is not >= 0`);
+    this.#timeouts[s] = ms;
+  }
+
+  // ---------------------------------------------------------------- packet path
+
+  /**
+   * The live entry for a client -> VIP packet, or -1 (also for a protocol other than TCP or
+   * UDP). An entry found past its deadline is removed and counts as a miss. Allocates nothing.
+   */
+  lookupIn(
+    protocol: number,
+    clientIp: number,
+    clientPort: number,
+    vip: number,
+    vport: number,
+  ): number {
+    const pm = protoBits(protocol);
+    if (pm === 0) return -1;
+    const ports = ((clientPort << 16) | vport) >>> 0;
+    const row = this.#row;
+    let s = this.#inHead[this.#inHash(pm, clientIp, vip, ports)];
+    while (s >= 0) {
+      const o = s << 3;
+      if (
+        row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
+        (row[o + W_META] & (M_USED | M_UDP)) === pm
+      ) {
+        if (this.#f64[(s << 2) + F_EXPIRES] <= this.#clock.now()) {
+          this.#free(s);
+          this.counters.expired++;
+          return -1;
+        }
+        return s; // the "in" key is unique: insert replaces a duplicate
+      }
+      s = this.#inNext[s];
+    }
+    return -1;
+  }
+
+  /**
+   * The live entry for a real server -> client packet (NAT replies), or -1. When two services
+   * share a real server and a client uses the same port towards both, the first live match wins
+   * (IPVS has the same ambiguity). Expired entries met on the way are removed. Allocates nothing.
+   */
+  lookupOut(
+    protocol: number,
+    realIp: number,
+    realPort: number,
+    clientIp: number,
+    clientPort: number,
+  ): number {
+    const pm = protoBits(protocol);
+    if (pm === 0) return -1;
+    const row = this.#row;
+    let s = this.#outHead[this.#outHash(pm, realIp, realPort, clientIp, clientPort)];
+    while (s >= 0) {
+      const next = this.#outNext[s];
+      const o = s << 3;
+      const meta = row[o + W_META];
+      if (
+        row[o + W_RIP] === realIp && row[o + W_CIP] === clientIp &&
+        (meta & 0xffff) === realPort && row[o + W_PORTS] >>> 16 === clientPort &&
+        (meta & (M_USED | M_UDP)) === pm
+      ) {
+        if (this.#f64[(s << 2) + F_EXPIRES] > this.#clock.now()) return s;
+        this.#free(s);
+        this.counters.expired++;
+      }
+      s = next;
+    }
+    return -1;
+  }
+
+  /**
+   * Adds a flow and returns its slot, or -1 when the table is full (counted in
+   * `counters.refused`). The flow starts in NONE (TCP) or UDP with that state's timeout and
+   * counts as inactive on `real`; feed it its first packet with {@link track}. An existing entry
+   * with the same (protocol, client, vip) key is replaced. `realPort` is the port packets to the
+   * server carry (the service's port when the server has none). DR and TUN flows use the
+   * INPUT-ONLY state table until a server -> client packet is tracked. Throws a RangeError for a
+   * protocol other than TCP or UDP (a caller's bug, not packet data).
+   */
+  insert(
+    protocol: number,
+    clientIp: number,
+    clientPort: number,
+    vip: number,
+    vport: number,
+    real: RealServer,
+    realPort: number,
+    method: ForwardMethod,
+  ): number {
+    const pm = protoBits(protocol);
+    if (pm === 0) throw new RangeError(`conntrack: protocol ${protocol} is not TCP or UDP`);
+    const now = this.#clock.now();
+    const ports = ((clientPort << 16) | vport) >>> 0;
+    const row = this.#row;
+    const bucket = this.#inHash(pm, clientIp, vip, ports);
+    for (let s = this.#inHead[bucket]; s >= 0; s = this.#inNext[s]) {
+      const o = s << 3;
+      if (
+        row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
+        (row[o + W_META] & (M_USED | M_UDP)) === pm
+      ) {
+        if (this.#f64[(s << 2) + F_EXPIRES] <= now) this.counters.expired++;
+        else this.counters.replaced++;
+        this.#free(s);
+        break;
+      }
+    }
+    const s = this.#freeHead;
+    if (s < 0) {
+      this.counters.refused++;
+      return -1;
+    }
+    this.#freeHead = this.#inNext[s];
+    const m = methodCode(method);
+    const state = pm & M_UDP ? ConnState.UDP : ConnState.NONE;
+    const o = s << 3;
+    row[o + W_CIP] = clientIp;
+    row[o + W_VIP] = vip;
+    row[o + W_PORTS] = ports;
+    row[o + W_META] = pm | M_INACTIVE | (m === 1 ? 0 : M_NOOUTPUT) | (m << M_METHOD_SHIFT) |
+      (state << M_STATE_SHIFT) | (realPort & 0xffff);
+    row[o + W_RIP] = real.address;
+    row[o + W_REAL] = this.#reals.acquire(real);
+    this.#f64[(s << 2) + F_EXPIRES] = now + this.#timeouts[state];
+    real.inactiveConns++;
+    this.#inNext[s] = this.#inHead[bucket];
+    this.#inHead[bucket] = s;
+    const ob = this.#outHash(pm, real.address, realPort, clientIp, clientPort);
+    this.#outNext[s] = this.#outHead[ob];
+    this.#outHead[ob] = s;
+    this.#size++;
+    this.counters.inserted++;
+    return s;
+  }
+
+  /**
+   * Accounts a packet of the flow in `slot`: `direction` is Direction.INPUT (client -> server)
+   * or Direction.OUTPUT (server -> client), `tcpFlags` the TCP header's flag byte (ignored for
+   * UDP). Moves the TCP state by IPVS's tables, keeps the server's active/inactive counts, and
+   * re-arms the deadline with the new state's timeout. Returns the new state.
+   */
+  track(slot: number, direction: number, tcpFlags: number): number {
+    const now = this.#clock.now();
+    const o = slot << 3;
+    let meta = this.#row[o + W_META];
+    const old = (meta >>> M_STATE_SHIFT) & 0xff;
+    if (meta & M_UDP) {
+      this.#f64[(slot << 2) + F_EXPIRES] = now + this.#timeouts[old];
+      return old;
+    }
+    let table = direction;
+    // IPVS set_tcp_state: a DR/TUN flow uses INPUT-ONLY until an output packet shows up.
+    if (meta & M_NOOUTPUT) {
+      if (direction === Direction.OUTPUT) meta &= ~M_NOOUTPUT;
+      else table = TABLE_INPUT_ONLY;
+    }
+    const state = nextTcpState(table, old, tcpFlags);
+    if (state !== old) {
+      const active = this.#active[state] === 1;
+      if (!(meta & M_INACTIVE) && !active) {
+        const r = this.#reals.get(this.#row[o + W_REAL]);
+        r.activeConns--;
+        r.inactiveConns++;
+        meta |= M_INACTIVE;
+      } else if ((meta & M_INACTIVE) && active) {
+        const r = this.#reals.get(this.#row[o + W_REAL]);
+        r.activeConns++;
+        r.inactiveConns--;
+        meta &= ~M_INACTIVE;
+      }
+      meta = (meta & ~(0xff << M_STATE_SHIFT)) | (state << M_STATE_SHIFT);
+    }
+    this.#row[o + W_META] = meta;
+    this.#f64[(slot << 2) + F_EXPIRES] = now + this.#timeouts[state];
+    return state;
+  }
+
+  /** Removes the entry in `slot`; nothing happens if the slot is free. */
+  remove(slot: number): void {
+    if (this.#row[(slot << 3) + W_META] === 0) return;
+    this.#free(slot);
+    this.counters.removed++;
+  }
+
+  // ---------------------------------------------------------------- entry fields
+
+  /** IP protocol number of the entry (PROTO_TCP or PROTO_UDP); 0 for a free slot. */
+  protocol(slot: number): number {
+    const meta = this.#row[(slot << 3) + W_META];
+    return meta === 0 ? 0 : meta & M_UDP ? PROTO_UDP : PROTO_TCP;
+  }
+
+  /** State number (see ConnState). */
+  state(slot: number): number {
+    return (this.#row[(slot << 3) + W_META] >>> M_STATE_SHIFT) & 0xff;
+  }
+
+  /** State name. */
+  stateName(slot: number): ConnStateName {
+    return STATE_NAMES[this.state(slot)];
+  }
+
+  /** Client address (u32). */
+  clientIp(slot: number): number {
+    return this.#row[(slot << 3) + W_CIP];
+  }
+
+  /** Client port. */
+  clientPort(slot: number): number {
+    return this.#row[(slot << 3) + W_PORTS] >>> 16;
+  }
+
+  /** Virtual address (u32). */
+  vip(slot: number): number {
+    return this.#row[(slot << 3) + W_VIP];
+  }
+
+  /** Virtual port. */
+  vport(slot: number): number {
+    return this.#row[(slot << 3) + W_PORTS] & 0xffff;
+  }
+
+  /** Real server address (u32). */
+  realIp(slot: number): number {
+    return this.#row[(slot << 3) + W_RIP];
+  }
+
+  /** Real server port. */
+  realPort(slot: number): number {
+    return this.#row[(slot << 3) + W_META] & 0xffff;
+  }
+
+  /** The real server object. */
+  real(slot: number): RealServer {
+    return this.#reals.get(this.#row[(slot << 3) + W_REAL]);
+  }
+
+  /** Forwarding method. */
+  method(slot: number): ForwardMethod {
+    return METHODS[(this.#row[(slot << 3) + W_META] >>> M_METHOD_SHIFT) & 3];
+  }
+
+  /** Clock time (ms) at which the entry expires unless refreshed. */
+  expiresAt(slot: number): number {
+    return this.#f64[(slot << 2) + F_EXPIRES];
+  }
+
+  /** True while the entry counts as active on its server. */
+  isActive(slot: number): boolean {
+    return (this.#row[(slot << 3) + W_META] & M_INACTIVE) === 0;
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  /**
+   * Frees entries whose deadline is at or before `now`, visiting at most `budget` slots from
+   * where the previous call stopped (wrapping around). Call it from a periodic tick; a full pass
+   * takes capacity / budget calls. Returns how many entries it freed.
+   */
+  expire(now: number = this.#clock.now(), budget: number = this.sweepBudget): number {
+    const cap = this.capacity;
+    const n = Math.min(budget, cap);
+    let at = this.#sweepAt;
+    let freed = 0;
+    for (let i = 0; i < n; i++) {
+      if (this.#row[(at << 3) + W_META] !== 0 && this.#f64[(at << 2) + F_EXPIRES] <= now) {
+        this.#free(at);
+        freed++;
+      }
+      if (++at === cap) at = 0;
+    }
+    this.#sweepAt = at;
+    this.counters.expired += freed;
+    return freed;
+  }
+
+  /** Removes every flow of `real` (when it is deleted from its service); returns how many. */
+  removeByReal(real: RealServer): number {
+    const id = this.#reals.idOf(real);
+    if (id < 0) return 0;
+    let n = 0;
+    for (let s = 0; s < this.capacity; s++) {
+      const o = s << 3;
+      if (this.#row[o + W_META] !== 0 && this.#row[o + W_REAL] === id) {
+        this.#free(s);
+        n++;
+      }
+    }
+    this.counters.removed += n;
+    return n;
+  }
+
+  /** Removes every flow. */
+  clear(): void {
+    for (let s = 0; s < this.capacity; s++) {
+      if (this.#row[(s << 3) + W_META] !== 0) {
+        this.#free(s);
+        this.counters.removed++;
+      }
+    }
+    this.#resetFreeList();
+  }
+
+  /** The live flows (past-deadline ones skipped), copied out for listings; allocates. */
+  *entries(): IterableIterator<ConnInfo> {
+    const now = this.#clock.now();
+    for (let s = 0; s < this.capacity; s++) {
+      if (this.#row[(s << 3) + W_META] === 0 || this.expiresAt(s) <= now) continue;
+      yield {
+        protocol: this.protocol(s) === PROTO_UDP ? "udp" : "tcp",
+        state: this.stateName(s),
+        expiresInMs: this.expiresAt(s) - now,
+        clientIp: this.clientIp(s),
+        clientPort: this.clientPort(s),
+        vip: this.vip(s),
+        vport: this.vport(s),
+        realIp: this.realIp(s),
+        realPort: this.realPort(s),
+        method: this.method(s),
+        real: this.real(s),
+      };
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Bucket of an "in" key; `pm` is the protocol's meta bits, `ports` cport << 16 | vport. */
+  #inHash(pm: number, clientIp: number, vip: number, ports: number): number {
+    let h = murmurRound(this.#seed ^ pm, clientIp);
+    h = murmurRound(h, vip);
+    h = murmurRound(h, ports);
+    return murmurFinish(h, 12) & this.#mask;
+  }
+
+  /** Bucket of an "out" key. */
+  #outHash(pm: number, realIp: number, realPort: number, clientIp: number, clientPort: number) {
+    let h = murmurRound(~this.#seed ^ pm, realIp);
+    h = murmurRound(h, clientIp);
+    h = murmurRound(h, (realPort << 16) | clientPort);
+    return murmurFinish(h, 12) & this.#mask;
+  }
+
+  /** Unlinks a live slot from both indexes, settles its server's counts, frees the slot. */
+  #free(s: number): void {
+    const row = this.#row;
+    const o = s << 3;
+    const meta = row[o + W_META];
+    const pm = meta & (M_USED | M_UDP);
+    const ports = row[o + W_PORTS];
+    const ib = this.#inHash(pm, row[o + W_CIP], row[o + W_VIP], ports);
+    this.#unlink(this.#inHead, this.#inNext, ib, s);
+    const ob = this.#outHash(pm, row[o + W_RIP], meta & 0xffff, row[o + W_CIP], ports >>> 16);
+    this.#unlink(this.#outHead, this.#outNext, ob, s);
+    const id = row[o + W_REAL];
+    const r = this.#reals.get(id);
+    if (meta & M_INACTIVE) r.inactiveConns--;
+    else r.activeConns--;
+    this.#reals.release(id);
+    row[o + W_META] = 0;
+    this.#inNext[s] = this.#freeHead;
+    this.#freeHead = s;
+    this.#size--;
+  }
+
+  #unlink(head: Int32Array, next: Int32Array, bucket: number, s: number): void {
+    let cur = head[bucket];
+    if (cur === s) {
+      head[bucket] = next[s];
+      return;
+    }
+    while (cur >= 0) {
+      const n = next[cur];
+      if (n === s) {
+        next[cur] = next[s];
+        return;
+      }
+      cur = n;
+    }
+  }
+
+  #resetFreeList(): void {
+    const next = this.#inNext;
+    for (let s = 0; s < this.capacity - 1; s++) next[s] = s + 1;
+    next[this.capacity - 1] = -1;
+    this.#freeHead = 0;
+    this.#inHead.fill(-1);
+    this.#outHead.fill(-1);
+    this.#size = 0;
+  }
+}
