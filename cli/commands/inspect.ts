@@ -18,7 +18,8 @@ import {
 
 /** The part of `Stack.snapshot()` these commands print. */
 interface Snapshot {
-  device: { name: string; stats: Record<string, number> };
+  name: string;
+  device: Record<string, number>;
   arp: ArpRow[];
   routes: RouteRow[];
   counters: Record<string, number>;
@@ -36,7 +37,7 @@ async function snapshot(command: string, args: string[]): Promise<[Snapshot, boo
 /** `lb.ts arp [--control PATH] [--json]`. */
 export async function arpCommand(args: string[]): Promise<number> {
   const [snap, json] = await snapshot("arp", args);
-  const out = json ? JSON.stringify(snap.arp, null, 2) : formatArp(snap.arp, snap.device.name);
+  const out = json ? JSON.stringify(snap.arp, null, 2) : formatArp(snap.arp, snap.name);
   if (out !== "") console.log(out);
   return 0;
 }
@@ -52,11 +53,13 @@ export async function routeCommand(args: string[]): Promise<number> {
 export async function statsCommand(args: string[]): Promise<number> {
   const [snap, json] = await snapshot("stats", args);
   if (json) {
-    console.log(JSON.stringify({ device: snap.device, counters: snap.counters }, null, 2));
+    console.log(
+      JSON.stringify({ name: snap.name, device: snap.device, counters: snap.counters }, null, 2),
+    );
     return 0;
   }
-  const d = snap.device.stats;
-  console.log(`${snap.device.name}:`);
+  const d = snap.device;
+  console.log(`${snap.name}:`);
   for (const k of ["rxFrames", "rxBytes", "rxDropped", "txFrames", "txBytes", "txDropped"]) {
     console.log(`    ${k}: ${d[k] ?? 0}`);
   }

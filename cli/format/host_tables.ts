@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { formatIpv4, prefixMask } from "../../stack/wire/address.ts";
+import { parseIpv4 } from "../../stack/wire/address.ts";
 import { left, right } from "./table.ts";
 
 /** An ARP cache entry as the control channel reports it. */
 export interface ArpRow {
-  ip: number;
+  /** Dotted quad. */
+  ip: string;
   /** "aa:bb:cc:dd:ee:ff", or null while incomplete. */
   mac: string | null;
   state: string;
@@ -19,20 +20,21 @@ export interface ArpRow {
 export function formatArp(rows: ArpRow[], iface: string): string {
   return rows
     .slice()
-    .sort((a, b) => a.ip - b.ip)
+    .sort((a, b) => (parseIpv4(a.ip) ?? 0) - (parseIpv4(b.ip) ?? 0))
     .map((r) =>
       r.mac === null
-        ? `? (${formatIpv4(r.ip)}) at <incomplete> on ${iface}`
-        : `? (${formatIpv4(r.ip)}) at ${r.mac} [ether] on ${iface}`
+        ? `? (${r.ip}) at <incomplete> on ${iface}`
+        : `? (${r.ip}) at ${r.mac} [ether] on ${iface}`
     )
     .join("\n");
 }
 
 /** A route as the control channel reports it. */
 export interface RouteRow {
-  destination: number;
-  prefix: number;
-  gateway: number;
+  /** Dotted quads. */
+  destination: string;
+  gateway: string;
+  genmask: string;
   flags: string;
   metric: number;
   use: number;
@@ -48,9 +50,9 @@ export function formatRoutes(rows: RouteRow[]): string {
   for (const r of rows) {
     lines.push(
       [
-        left(formatIpv4(r.destination), 15),
-        left(formatIpv4(r.gateway), 15),
-        left(formatIpv4(prefixMask(r.prefix)), 15),
+        left(r.destination, 15),
+        left(r.gateway, 15),
+        left(r.genmask, 15),
         left(r.flags, 5),
         left(r.metric, 6),
         left(0, 2),

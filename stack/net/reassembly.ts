@@ -1,0 +1,366 @@
+/**
+ * IPv4 reassembly (RFC 791 section 3.2, "Fragmentation and Reassembly"; RFC 815 for the idea of
+ * tracking what is still missing), keyed by (source, destination, protocol, identification).
+ *
+ * Choices, each also Linux's (`net/ipv4/ip_fragment.c`):
+ * - Timeout 30 s from the first fragment (Linux `ipfrag_time`). RFC 1122 3.3.2 suggests 60-120 s;
+ *   we take the shorter one because the memory is held on behalf of whoever sends fragments, and
+ *   fragments of one datagram arrive within milliseconds on today's paths.
+ * - An overlapping fragment discards the whole datagram (RFC 5722 section 4, written for IPv6,
+ *   applied to IPv4 as Linux has done since CVE-2018-5391), and its key is remembered until the
+ *   timeout so later fragments of it are dropped too, not reassembled into a new datagram.
+ * - An exact duplicate (same offset and length as a fragment already held) is ignored: the first
+ *   copy's bytes are kept. That is what a retransmitting path produces and it cannot change data.
+ * - Bounds on datagrams in progress (64) and on bytes held (4 MiB); new datagrams are refused
+ *   past them. A datagram longer than 65535 bytes is dropped (the "ping of death").
+ *
+ * The reassembled datagram is handed on in the slot's own buffer, with at least
+ * {@link REASSEMBLY_HEADROOM} bytes before the IP header, valid until the next call.
+ *
+ * @module
+ */
+
+import { copyBytes, readU16, writeU16 } from "../wire/bytes.ts";
+import { internetChecksum } from "../wire/checksum.ts";
+import type { Counters } from "./counters.ts";
+
+/** Bytes free before the IP header of a reassembled datagram (room for an Ethernet header). */
+export const REASSEMBLY_HEADROOM = 14;
+
+/** Largest IPv4 header (IHL 15). */
+const MAX_HEADER = 60;
+/** Where fragment data starts in a slot buffer: headroom, then room for the first header. */
+const DATA_OFF = REASSEMBLY_HEADROOM + MAX_HEADER;
+/** Largest IPv4 datagram (RFC 791: the total length field is 16 bits). */
+const MAX_DATAGRAM = 65535;
+/** First buffer size for a slot; grows by doubling up to the largest datagram. */
+const INITIAL_CAPACITY = 2048;
+
+/** Tunables. */
+export interface ReassemblyOptions {
+  /** Datagrams in progress at once (default 64). */
+  maxDatagrams?: number;
+  /** Fragment payload bytes held over all datagrams (default 4 MiB). */
+  maxBytes?: number;
+  /** Milliseconds from a datagram's first fragment to giving up on it (default 30 000). */
+  timeoutMs?: number;
+  /** Fragments held for one datagram (default 1024; a 64 KiB datagram over a 576 MTU has 117). */
+  maxFragments?: number;
+}
+
+/** The fields of a validated fragment's IPv4 header that reassembly reads (an `Ipv4View` fits). */
+export interface FragmentHeader {
+  readonly src: number;
+  readonly dst: number;
+  readonly protocol: number;
+  readonly id: number;
+  readonly headerLen: number;
+  /** Offset of this fragment's data in the datagram, in bytes. */
+  readonly fragmentOffset: number;
+  readonly moreFragments: boolean;
+  readonly payloadLen: number;
+}
+
+/**
+ * Called from {@link Reassembler.sweep} for a datagram that timed out after its first fragment
+ * arrived: `buf[ipOff .. ipOff+len)` is that fragment's IP header and up to 8 bytes of its data,
+ * what an ICMP time exceeded message quotes (RFC 792).
+ */
+export type ReassemblyTimeoutHandler = (buf: Uint8Array, ipOff: number, len: number) => void;
+
+/** One datagram in progress (slots are reused; their buffers are kept). */
+class Slot {
+  used = false;
+  /** Overlap seen: data freed, key kept until the timeout so later fragments are dropped. */
+  poisoned = false;
+  src = 0;
+  dst = 0;
+  protocol = 0;
+  id = 0;
+  createdAt = 0;
+  buf: Uint8Array = new Uint8Array(0);
+  /** Header length of the first fragment, 0 until it arrives. */
+  headerLen = 0;
+  /** Payload length of the whole datagram, -1 until the last fragment arrives. */
+  totalLen = -1;
+  /** Payload bytes received (no overlaps are kept, so this is the coverage). */
+  received = 0;
+  /** Received ranges as flat [start, end) pairs sorted by start. */
+  ranges: number[] = [];
+  count = 0;
+}
+
+/** IPv4 fragment reassembly with bounded memory. */
+export class Reassembler {
+  readonly #counters: Counters;
+  readonly #slots: Slot[] = [];
+  readonly #maxDatagrams: number;
+  readonly #maxBytes: number;
+  readonly #timeoutMs: number;
+  readonly #maxFragments: number;
+  #bytes = 0;
+  #out: Uint8Array = new Uint8Array(0);
+  #outOff = 0;
+  #outLen = 0;
+
+  /** Builds an empty reassembler that counts into `counters`. */
+  constructor(counters: Counters, options: ReassemblyOptions = {}) {
+    this.#counters = counters;
+    this.#maxDatagrams = options.maxDatagrams ?? 64;
+    this.#maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxFragments = options.maxFragments ?? 1024;
+  }
+
+  /** Buffer of the last datagram {@link add} completed. */
+  get outBuf(): Uint8Array {
+    return this.#out;
+  }
+  /** Offset of its IPv4 header (>= {@link REASSEMBLY_HEADROOM}). */
+  get outOff(): number {
+    return this.#outOff;
+  }
+  /** Its length, header included. */
+  get outLen(): number {
+    return this.#outLen;
+  }
+  /** Datagrams in progress (poisoned keys included). */
+  get inProgress(): number {
+    let n = 0;
+    for (const s of this.#slots) if (s.used) n++;
+    return n;
+  }
+  /** Fragment payload bytes held. */
+  get bytesHeld(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Takes one fragment: `buf[ipOff .. ipOff+ipLen)` is a validated IPv4 packet whose header is
+   * `h` (MF set or offset non-zero). Returns true when it completed a datagram, which is then at
+   * `outBuf[outOff .. outOff+outLen)` with a fresh header (MF and offset cleared, total length and
+   * checksum rewritten). Every fragment is counted: "ipv4.frag_held", "ipv4.frag_duplicate",
+   * "ipv4.reassembled", or a "drop.frag_*" reason.
+   */
+  add(buf: Uint8Array, ipOff: number, h: FragmentHeader, now: number): boolean {
+    const offset = h.fragmentOffset;
+    const len = h.payloadLen;
+    const end = offset + len;
+    const hl = h.headerLen;
+    const mf = h.moreFragments;
+    if (end + hl > MAX_DATAGRAM) {
+      this.#counters.count("drop.frag_oversize");
+      return false;
+    }
+    // RFC 791 3.2: every fragment but the last carries a multiple of 8 data bytes (and some).
+    if (mf && (len === 0 || (len & 7) !== 0)) {
+      this.#counters.count("drop.frag_bad_length");
+      return false;
+    }
+    let slot = this.#find(h.src, h.dst, h.protocol, h.id);
+    if (slot === null) {
+      slot = this.#allocate(now);
+      if (slot === null) {
+        this.#counters.count("drop.frag_too_many");
+        return false;
+      }
+      slot.src = h.src;
+      slot.dst = h.dst;
+      slot.protocol = h.protocol;
+      slot.id = h.id;
+    }
+    if (slot.poisoned) {
+      this.#counters.count("drop.frag_overlap");
+      return false;
+    }
+    // The last fragment fixes the datagram's length; any fragment disagreeing with it is
+    // malformed and the datagram is discarded (Linux: "discard_qp").
+    const lastEnd = slot.count > 0 ? slot.ranges[2 * slot.count - 1] : 0;
+    if (
+      (!mf && ((slot.totalLen >= 0 && end !== slot.totalLen) || end < lastEnd)) ||
+      (mf && slot.totalLen >= 0 && end > slot.totalLen)
+    ) {
+      this.#free(slot);
+      this.#counters.count("drop.frag_bad_length");
+      return false;
+    }
+    const pos = this.#insertPosition(slot, offset);
+    const r = slot.ranges;
+    // Neighbours: the range before `pos` must end by `offset`, the one at `pos` start at `end`.
+    const prevOverlaps = pos > 0 && r[2 * pos - 1] > offset;
+    const nextOverlaps = pos < slot.count && r[2 * pos] < end;
+    if (prevOverlaps || nextOverlaps) {
+      const dupAt = prevOverlaps ? pos - 1 : pos;
+      if (r[2 * dupAt] === offset && r[2 * dupAt + 1] === end) {
+        this.#counters.count("ipv4.frag_duplicate");
+        return false;
+      }
+      this.#poison(slot);
+      this.#counters.count("drop.frag_overlap");
+      return false;
+    }
+    if (slot.count >= this.#maxFragments) {
+      this.#free(slot);
+      this.#counters.count("drop.frag_too_many");
+      return false;
+    }
+    if (this.#bytes + len > this.#maxBytes) {
+      this.#counters.count("drop.frag_no_memory");
+      if (slot.count === 0) this.#free(slot);
+      return false;
+    }
+    this.#ensureCapacity(slot, DATA_OFF + end);
+    copyBytes(buf, ipOff + hl, slot.buf, DATA_OFF + offset, len);
+    if (offset === 0) {
+      copyBytes(buf, ipOff, slot.buf, DATA_OFF - hl, hl);
+      slot.headerLen = hl;
+    }
+    this.#insertRange(slot, pos, offset, end);
+    slot.received += len;
+    this.#bytes += len;
+    if (!mf) slot.totalLen = end;
+    if (slot.totalLen < 0 || slot.received !== slot.totalLen || slot.headerLen === 0) {
+      this.#counters.count("ipv4.frag_held");
+      return false;
+    }
+    return this.#complete(slot);
+  }
+
+  /**
+   * Drops every datagram older than the timeout, counting "drop.frag_timeout"; for those whose
+   * first fragment arrived, calls `onTimeout` so the stack can send ICMP time exceeded code 1
+   * (RFC 792; RFC 1122 3.3.2). Poisoned keys are forgotten silently.
+   */
+  sweep(now: number, onTimeout: ReassemblyTimeoutHandler | null): void {
+    for (const slot of this.#slots) {
+      if (!slot.used || now - slot.createdAt < this.#timeoutMs) continue;
+      if (slot.poisoned) {
+        this.#free(slot);
+        continue;
+      }
+      this.#counters.count("drop.frag_timeout");
+      if (slot.headerLen > 0 && onTimeout !== null) {
+        const hl = slot.headerLen;
+        const firstEnd = slot.ranges[1]; // the range starting at 0 is the first one
+        const quoted = firstEnd < 8 ? firstEnd : 8;
+        // The slot's bytes stay intact through the call; it is freed after.
+        onTimeout(slot.buf, DATA_OFF - hl, hl + quoted);
+      }
+      this.#free(slot);
+    }
+  }
+
+  #find(src: number, dst: number, protocol: number, id: number): Slot | null {
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (s.used && s.id === id && s.src === src && s.dst === dst && s.protocol === protocol) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /** A free slot, reusing a poisoned key (oldest first) when the table is full. */
+  #allocate(now: number): Slot | null {
+    const slots = this.#slots;
+    let used = 0;
+    let free: Slot | null = null;
+    let oldestPoisoned: Slot | null = null;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (!s.used) {
+        if (free === null) free = s;
+      } else {
+        used++;
+        if (s.poisoned && (oldestPoisoned === null || s.createdAt < oldestPoisoned.createdAt)) {
+          oldestPoisoned = s;
+        }
+      }
+    }
+    if (used >= this.#maxDatagrams) {
+      if (oldestPoisoned === null) return null;
+      this.#free(oldestPoisoned);
+      free = oldestPoisoned;
+    }
+    if (free === null) {
+      free = new Slot();
+      slots.push(free);
+    }
+    free.used = true;
+    free.poisoned = false;
+    free.createdAt = now;
+    free.headerLen = 0;
+    free.totalLen = -1;
+    free.received = 0;
+    free.count = 0;
+    return free;
+  }
+
+  #free(slot: Slot): void {
+    this.#bytes -= slot.received;
+    slot.used = false;
+    slot.poisoned = false;
+    slot.received = 0;
+    slot.count = 0;
+    slot.headerLen = 0;
+    slot.totalLen = -1;
+  }
+
+  #poison(slot: Slot): void {
+    this.#bytes -= slot.received;
+    slot.received = 0;
+    slot.count = 0;
+    slot.poisoned = true;
+  }
+
+  /** Index of the first range starting after `offset` (binary search over the sorted pairs). */
+  #insertPosition(slot: Slot, offset: number): number {
+    const r = slot.ranges;
+    let lo = 0;
+    let hi = slot.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (r[2 * mid] <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #insertRange(slot: Slot, pos: number, start: number, end: number): void {
+    const r = slot.ranges;
+    for (let i = 2 * slot.count - 1; i >= 2 * pos; i--) r[i + 2] = r[i];
+    r[2 * pos] = start;
+    r[2 * pos + 1] = end;
+    slot.count++;
+  }
+
+  #ensureCapacity(slot: Slot, needed: number): void {
+    if (slot.buf.length >= needed) return;
+    let size = slot.buf.length === 0 ? INITIAL_CAPACITY : slot.buf.length * 2;
+    while (size < needed) size *= 2;
+    if (size > DATA_OFF + MAX_DATAGRAM) size = DATA_OFF + MAX_DATAGRAM;
+    const grown = new Uint8Array(size);
+    if (slot.received > 0 || slot.headerLen > 0) grown.set(slot.buf);
+    slot.buf = grown;
+  }
+
+  /** Rewrites the first fragment's header for the whole datagram and frees the slot. */
+  #complete(slot: Slot): boolean {
+    const hl = slot.headerLen;
+    const ipOff = DATA_OFF - hl;
+    const total = hl + slot.totalLen;
+    const b = slot.buf;
+    writeU16(b, ipOff + 2, total);
+    // Flags and fragment offset: keep DF, clear MF and the offset (RFC 791 3.2).
+    writeU16(b, ipOff + 6, readU16(b, ipOff + 6) & 0x4000);
+    writeU16(b, ipOff + 10, 0);
+    writeU16(b, ipOff + 10, internetChecksum(b, ipOff, hl));
+    this.#out = b;
+    this.#outOff = ipOff;
+    this.#outLen = total;
+    this.#free(slot);
+    this.#counters.count("ipv4.reassembled");
+    return true;
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * The `Stack`: one device, its addresses, ARP, routes, IPv4 in/out, ICMP and UDP, wired together.
+ * A frame goes Ethernet demux -> ARP or IPv4 input -> reassembly -> packet hook -> local delivery;
+ * every frame ends in a counter, and nothing is thrown out of the receive loop.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../clock.ts";
+import type { Device, DeviceStats } from "../link/device.ts";
+import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
+import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
+import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
+import { IP_PROTO_ICMP, IP_PROTO_UDP } from "../wire/ipv4.ts";
+import { UdpDemux } from "../udp/demux.ts";
+import { ArpCache, type ArpOptions, type ArpState } from "./arp.ts";
+import { ArpProtocol } from "./arp_protocol.ts";
+import { Counters } from "./counters.ts";
+import type { PacketHook } from "./hook.ts";
+import { Icmp, type IcmpOptions } from "./icmp.ts";
+import { Ipv4Input, type ProtocolHandler } from "./ipv4_input.ts";
+import { Ipv4Output } from "./ipv4_output.ts";
+import { Pinger, type PingOptions, type PingReply } from "./ping.ts";
+import { Reassembler, type ReassemblyOptions } from "./reassembly.ts";
+import { RouteTable } from "./route.ts";
+
+/** Options of {@link Stack}. */
+export interface StackOptions {
+  /** The link device (TAP, in-memory, ...). The stack closes it on `close()`. */
+  device: Device;
+  /** Interface address (u32). */
+  address: number;
+  /** Its prefix length: gives the connected route. */
+  prefix: number;
+  /** Default gateway (u32); none when omitted or 0. */
+  gateway?: number;
+  /** Time source (default the system clock); tests pass a `FakeClock`. */
+  clock?: Clock;
+  /** TTL of datagrams the stack builds (default 64, Linux's ip_default_ttl). */
+  ttl?: number;
+  /** ARP cache tunables. */
+  arp?: ArpOptions;
+  /** Reassembly tunables. */
+  reassembly?: ReassemblyOptions;
+  /** ICMP error rate limit. */
+  icmp?: IcmpOptions;
+  /** Offer packets for other hosts to the hook (a NAT balancer sees the real servers' replies). */
+  forwarding?: boolean;
+  /** Period of `tick()` while running (default 100 ms). */
+  tickMs?: number;
+}
+
+/** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
+export interface StackSnapshot {
+  name: string;
+  mac: string;
+  mtu: number;
+  /** Owned addresses, the interface address first, dotted quads. */
+  addresses: string[];
+  /** Interface address and prefix, "10.0.0.2/24". */
+  cidr: string;
+  arp: { ip: string; mac: string | null; state: ArpState; ageMs: number; permanent: boolean }[];
+  routes: {
+    destination: string;
+    gateway: string;
+    genmask: string;
+    flags: string;
+    metric: number;
+    use: number;
+    iface: string;
+  }[];
+  counters: Record<string, number>;
+  device: DeviceStats;
+}
+
+/** A userspace IPv4 host on one link device. */
+export class Stack {
+  /** The link device. */
+  readonly device: Device;
+  /** Time source for every expiry. */
+  readonly clock: Clock;
+  /** Per-reason counters. */
+  readonly counters: Counters = new Counters();
+  /** The routing table. */
+  readonly routes: RouteTable = new RouteTable();
+  /** The ARP cache. */
+  readonly arp: ArpCache;
+  /** UDP demultiplexing by port. */
+  readonly udp: UdpDemux;
+  /** The interface address. */
+  readonly address: number;
+  /** The interface prefix length. */
+  readonly prefix: number;
+  /** TTL of datagrams the stack builds. */
+  readonly ttl: number;
+  /** Whether packets for other hosts are offered to the hook. */
+  readonly forwarding: boolean;
+
+  readonly #extra = new Set<number>();
+  readonly #broadcast: number;
+  readonly #eth = new EthernetView();
+  readonly #arpProto: ArpProtocol;
+  readonly #reassembler: Reassembler;
+  readonly #in: Ipv4Input;
+  readonly #out: Ipv4Output;
+  readonly #icmp: Icmp;
+  readonly #pinger: Pinger;
+  readonly #tickMs: number;
+  #ipId: number;
+  #rxLinkGroup = false;
+  #started = false;
+  #closed = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #loggedInternalError = false;
+  /** The receive handler, bound once (no closure per frame). */
+  readonly #onFrame: (buf: Uint8Array, off: number, len: number) => void;
+  readonly #onTimeout: (buf: Uint8Array, ipOff: number, len: number) => void;
+
+  /** Builds the stack; nothing is sent before `start()`. */
+  constructor(options: StackOptions) {
+    const { device, address, prefix } = options;
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
+      throw new RangeError(`prefix ${prefix} is not in 0..32`);
+    }
+    this.device = device;
+    this.clock = options.clock ?? systemClock;
+    this.address = address >>> 0;
+    this.prefix = prefix;
+    this.ttl = options.ttl ?? 64;
+    this.forwarding = options.forwarding ?? false;
+    this.#tickMs = options.tickMs ?? 100;
+    const mask = prefixMask(prefix);
+    // /31 and /32 have no broadcast address (RFC 3021).
+    this.#broadcast = prefix >= 31 ? 0xffffffff : ((this.address & mask) | ~mask) >>> 0;
+    this.#ipId = Math.floor(Math.random() * 65536);
+
+    this.#arpProto = new ArpProtocol(this);
+    this.#out = new Ipv4Output(this);
+    this.arp = new ArpCache(
+      {
+        sendArpRequest: (ip, mac) => this.#arpProto.sendArpRequest(ip, mac),
+        sendQueued: (buf, ipOff, ipLen, mac) => this.#out.transmit(buf, ipOff, ipLen, mac),
+      },
+      this.clock,
+      this.counters,
+      options.arp,
+    );
+    this.#reassembler = new Reassembler(this.counters, options.reassembly);
+    this.#in = new Ipv4Input(this, this.#reassembler);
+    this.#icmp = new Icmp(this, options.icmp);
+    this.#pinger = new Pinger(this);
+    this.#icmp.onEchoReply = (from, ttl, id, seq, len) =>
+      this.#pinger.onEchoReply(from, ttl, id, seq, len);
+    this.udp = new UdpDemux(this);
+    this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
+    this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
+
+    this.routes.add({ destination: this.address, prefix, gateway: 0, iface: device.name });
+    const gateway = (options.gateway ?? 0) >>> 0;
+    if (gateway !== 0) {
+      this.routes.add({ destination: 0, prefix: 0, gateway, iface: device.name });
+    }
+    this.#onFrame = (buf, off, len) => {
+      try {
+        this.input(buf, off, len);
+      } catch (e) {
+        this.#rxLinkGroup = false;
+        this.counters.count("drop.internal_error");
+        if (!this.#loggedInternalError) {
+          this.#loggedInternalError = true;
+          console.error("lb.ts stack: internal error while handling a frame (logged once):", e);
+        }
+      }
+    };
+    this.#onTimeout = (buf, ipOff, len) =>
+      this.#icmp.sendError(
+        ICMP_TIME_EXCEEDED,
+        ICMP_CODE_REASSEMBLY_TIME_EXCEEDED,
+        0,
+        buf,
+        ipOff,
+        len,
+      );
+  }
+
+  /** The device's MAC. */
+  get mac(): Uint8Array {
+    return this.device.mac;
+  }
+
+  /** The device's MTU. */
+  get mtu(): number {
+    return this.device.mtu;
+  }
+
+  /** The packet hook between IPv4 input and local delivery (see hook.ts), or null. */
+  get hook(): PacketHook | null {
+    return this.#in.hook;
+  }
+  set hook(h: PacketHook | null) {
+    this.#in.hook = h;
+  }
+
+  /** True while handling a frame sent to a link-layer broadcast or multicast address. */
+  get rxLinkGroup(): boolean {
+    return this.#rxLinkGroup;
+  }
+
+  /** True for every address the host owns: the interface address and the extra ones. */
+  hasAddress(addr: number): boolean {
+    return addr === this.address || (this.#extra.size > 0 && this.#extra.has(addr));
+  }
+
+  /** True for 255.255.255.255 and the connected subnet's directed broadcast. */
+  isBroadcast(addr: number): boolean {
+    return addr === 0xffffffff || addr === this.#broadcast;
+  }
+
+  /**
+   * Adds an owned address (a VIP): answered in ARP, announced (at once when running), answered
+   * to ping, delivered locally.
+   */
+  addAddress(addr: number): void {
+    addr >>>= 0;
+    if (this.hasAddress(addr)) return;
+    this.#extra.add(addr);
+    if (this.#started && !this.#closed) this.#arpProto.announce(addr);
+  }
+
+  /** Removes an extra address; the interface address cannot be removed. True if it was there. */
+  removeAddress(addr: number): boolean {
+    return this.#extra.delete(addr >>> 0);
+  }
+
+  /** Every owned address, the interface address first. */
+  addresses(): number[] {
+    return [this.address, ...this.#extra];
+  }
+
+  /**
+   * Sets the local-delivery handler for an IP protocol (TCP registers 6). ICMP (1) and UDP (17)
+   * are the stack's own but may be replaced.
+   */
+  registerProtocol(protocol: number, handler: ProtocolHandler): void {
+    this.#in.setProtocol(protocol, handler);
+  }
+
+  /** Removes the handler for `protocol` (its packets then get protocol unreachable). */
+  unregisterProtocol(protocol: number): void {
+    this.#in.setProtocol(protocol, null);
+  }
+
+  /** A fresh IPv4 identification for a datagram the stack builds. */
+  nextIpId(): number {
+    this.#ipId = (this.#ipId + 1) & 0xffff;
+    return this.#ipId;
+  }
+
+  /**
+   * Announces every address (gratuitous ARP), starts the periodic tick and runs the device's
+   * receive loop. Resolves when the stack is closed.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("Stack.start: already started");
+    if (this.#closed) throw new Error("Stack.start: closed");
+    this.#started = true;
+    for (const addr of this.addresses()) this.#arpProto.announce(addr);
+    this.#timer = setInterval(() => this.tick(), this.#tickMs);
+    try {
+      await this.device.run(this.#onFrame);
+    } finally {
+      this.#stopTimer();
+    }
+  }
+
+  /** Stops the tick, resolves outstanding pings with null and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopTimer();
+    this.#pinger.cancelAll();
+    this.device.close();
+  }
+
+  /** Runs the periodic sweeps (ARP states and retries, reassembly timeouts) at `clock.now()`. */
+  tick(): void {
+    this.arp.sweep();
+    this.#reassembler.sweep(this.clock.now(), this.#onTimeout);
+  }
+
+  /**
+   * Handles one received Ethernet frame `buf[off .. off+len)`. Public for tests and benchmarks;
+   * while running, the device loop calls it (through a try/catch that counts
+   * "drop.internal_error").
+   */
+  input(buf: Uint8Array, off: number, len: number): void {
+    const counters = this.counters;
+    counters.count("rx_frames");
+    const eth = this.#eth.wrap(buf, off, len);
+    const reason = eth.check();
+    if (reason !== null) {
+      counters.drop(reason);
+      return;
+    }
+    if (eth.tagged) {
+      counters.count("drop.eth_vlan_tagged");
+      return;
+    }
+    const group = eth.isMulticast();
+    if (!group && !eth.dstEquals(this.device.mac)) {
+      counters.count("drop.not_our_mac");
+      return;
+    }
+    const type = eth.etherType;
+    if (type === ETH_TYPE_IPV4) {
+      this.#rxLinkGroup = group;
+      this.#in.input(buf, off, eth.payloadOffset, eth.payloadLen);
+      this.#rxLinkGroup = false;
+    } else if (type === ETH_TYPE_ARP) {
+      this.#arpProto.input(buf, eth.payloadOffset, eth.payloadLen);
+    } else {
+      counters.count("drop.eth_unknown_type");
+    }
+  }
+
+  /**
+   * Sends a packet the caller built completely (`buf[ipOff .. ipOff+ipLen)`, checksum included,
+   * `ipOff >= 14` for the Ethernet header): route lookup, fragmentation, ARP. True when sent or
+   * queued for ARP; false when dropped (counted).
+   */
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+    return this.#out.send(buf, ipOff, ipLen);
+  }
+
+  /**
+   * Like {@link sendIpv4} but to an explicit next hop, whatever the destination address (direct
+   * routing: the destination stays the VIP, the frame goes to the real server's MAC).
+   */
+  sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
+    return this.#out.sendVia(buf, ipOff, ipLen, nextHop >>> 0);
+  }
+
+  /**
+   * Sends an ICMP error about `buf[ipOff .. ipOff+ipLen)` (e.g. the balancer's fragmentation
+   * needed with the next-hop MTU in `restOfHeader`). RFC 1122 3.2.2's rules and the rate limit
+   * apply; true when sent.
+   */
+  sendIcmpError(
+    type: number,
+    code: number,
+    restOfHeader: number,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+  ): boolean {
+    return this.#icmp.sendError(type, code, restOfHeader, buf, ipOff, ipLen);
+  }
+
+  /** Pings `dst` once (see {@link PingOptions}); null on timeout. */
+  ping(dst: number, options?: PingOptions): Promise<PingReply | null> {
+    return this.#pinger.ping(dst >>> 0, options);
+  }
+
+  /** The handler the device loop calls (exposed for wrappers that drive the stack themselves). */
+  get frameHandler(): (buf: Uint8Array, off: number, len: number) => void {
+    return this.#onFrame;
+  }
+
+  /** A JSON-able picture for the control channel. */
+  snapshot(): StackSnapshot {
+    return {
+      name: this.device.name,
+      mac: formatMac(this.device.mac),
+      mtu: this.device.mtu,
+      addresses: this.addresses().map(formatIpv4),
+      cidr: `${formatIpv4(this.address)}/${this.prefix}`,
+      arp: this.arp.entries().map((e) => ({
+        ip: formatIpv4(e.ip),
+        mac: e.mac === null ? null : formatMac(e.mac),
+        state: e.state,
+        ageMs: Math.round(e.ageMs),
+        permanent: e.permanent,
+      })),
+      routes: this.routes.entries().map((r) => ({
+        destination: formatIpv4(r.destination),
+        gateway: formatIpv4(r.gateway),
+        genmask: formatIpv4(r.mask),
+        flags: r.flags,
+        metric: r.metric,
+        use: r.use,
+        iface: r.iface,
+      })),
+      counters: this.counters.snapshot(),
+      device: { ...this.device.stats },
+    };
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
