@@ -1,0 +1,244 @@
+import { assert, assertEquals, assertMatch, assertThrows } from "../../assert.ts";
+import { DeviceError } from "../../../stack/link/errors.ts";
+import { checkInterfaceName, TapDevice } from "../../../stack/link/tap.ts";
+
+/** Why the TAP tests that need root are skipped, or null when they run. */
+const skipReason: string | null = (() => {
+  if (Deno.build.os !== "linux") return "TAP devices need Linux";
+  if (Deno.uid() !== 0) return "needs root (CAP_NET_ADMIN) to create TAP devices and namespaces";
+  try {
+    Deno.statSync("/dev/net/tun");
+  } catch {
+    return "/dev/net/tun is missing (modprobe tun)";
+  }
+  return null;
+})();
+const skipNote = skipReason === null ? "" : ` [skipped: ${skipReason}]`;
+
+const decoder = new TextDecoder();
+
+/** Runs a command to completion, bounded by `timeoutMs`. */
+async function sh(
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(args[0], {
+    args: args.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Runs a command that must succeed. */
+async function must(args: string[]): Promise<string> {
+  const r = await sh(args);
+  if (r.code !== 0) throw new Error(`${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A per-run suffix: 6 random hex characters. */
+function suffix(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(3)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+interface LinkInfo {
+  ifname: string;
+  flags: string[];
+  mtu: number;
+}
+
+async function linkInfo(name: string, ns?: string): Promise<LinkInfo | null> {
+  const r = await sh(
+    ns === undefined ? ["ip", "-j", "link", "show", name] : [
+      "ip",
+      "-n",
+      ns,
+      "-j",
+      "link",
+      "show",
+      name,
+    ],
+  );
+  if (r.code !== 0) return null;
+  return (JSON.parse(r.stdout) as LinkInfo[])[0];
+}
+
+function ip4(b: Uint8Array, o: number): string {
+  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+}
+
+/** RFC 1071 checksum of `b[off .. off+len)`. */
+function cksum(b: Uint8Array, off: number, len: number): number {
+  let sum = 0;
+  for (let i = 0; i < len; i += 2) sum += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+Deno.test("tap: names longer than 15 bytes, empty or with '/' are refused with a clear error", () => {
+  const e = assertThrows(() => TapDevice.open({ name: "lbt-name-too-long" }), DeviceError);
+  assertEquals(
+    e.message,
+    'interface name "lbt-name-too-long" is too long (17 bytes; at most 15); ' +
+      "pick a name of at most 15 characters, e.g. lb0",
+  );
+  assert(checkInterfaceName("") !== null);
+  assert(checkInterfaceName("a/b") !== null);
+  assert(checkInterfaceName("a b") !== null);
+  assertEquals(checkInterfaceName("lbt0123456789ab"), null, "15 bytes is the limit");
+  assertThrows(() => TapDevice.open({ name: "lbt0", mtu: 20 }), DeviceError);
+  assertThrows(() => TapDevice.open({ name: "lbt0", mac: new Uint8Array(5) }), DeviceError);
+});
+
+Deno.test("tap: create: false on a missing device says how to create it", () => {
+  const name = `lbx${suffix()}`;
+  const e = assertThrows(() => TapDevice.open({ name, create: false }), DeviceError);
+  assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
+});
+
+Deno.test({
+  name:
+    `tap: the kernel's ARP and ping reach the device, and our replies reach the kernel${skipNote}`,
+  ignore: skipReason !== null,
+  async fn() {
+    const id = suffix();
+    const name = `lbt${id}`;
+    const ns = `lbtns${id}`;
+    const net = `10.${(parseInt(id.slice(0, 2), 16) % 250) + 1}.${parseInt(id.slice(2, 4), 16)}`;
+    const ourIp = [10, ...net.split(".").slice(1).map(Number), 2];
+    const stackMac = new Uint8Array([0x02, 0x1b, 0x7a, 0x00, 0x00, 0x02]);
+    let dev: TapDevice | null = null;
+    let running: Promise<void> | null = null;
+    let nsCreated = false;
+    try {
+      dev = TapDevice.open({ name, mtu: 1400, mac: stackMac });
+      assertEquals(dev.name, name);
+      assertEquals(dev.mtu, 1400);
+      assertEquals(dev.mac, stackMac);
+      const info = await linkInfo(name);
+      assert(info !== null, "the TAP exists");
+      assert(info.flags.includes("UP"), `flags ${info.flags}`);
+      assertEquals(info.mtu, 1400);
+
+      // A single-queue TAP has one reader: a second open of the same name is refused.
+      const busy = assertThrows(() => TapDevice.open({ name }), DeviceError) as DeviceError;
+      assertMatch(busy.message, /EBUSY.*already attached to another process/);
+
+      // Move the kernel side into a fresh namespace; our fd keeps working.
+      await must(["ip", "netns", "add", ns]);
+      nsCreated = true;
+      await must(["ip", "link", "set", name, "netns", ns]);
+      await must(["ip", "-n", ns, "addr", "add", `${net}.1/24`, "dev", name]);
+      await must(["ip", "-n", ns, "link", "set", name, "up"]);
+
+      const arpRequests: Uint8Array[] = [];
+      let echoRequests = 0;
+      const out = new Uint8Array(1600);
+      const d = dev;
+      running = dev.run((buf, off, len) => {
+        const type = (buf[off + 12] << 8) | buf[off + 13];
+        if (type === 0x0806 && len >= 42 && buf[off + 21] === 1) {
+          arpRequests.push(buf.slice(off, off + len));
+          if (ip4(buf, off + 38) !== ourIp.join(".")) return;
+          // ARP reply (RFC 826): we are ourIp at stackMac.
+          out.set(buf.subarray(off + 6, off + 12), 0); // to the asker
+          out.set(stackMac, 6);
+          out.set([0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2], 12);
+          out.set(stackMac, 22);
+          out.set(ourIp, 28);
+          out.set(buf.subarray(off + 22, off + 32), 32); // asker's MAC and IP
+          d.send(out, 0, 42);
+        } else if (
+          type === 0x0800 && buf[off + 23] === 1 && buf[off + 34] === 8 &&
+          ip4(buf, off + 30) === ourIp.join(".")
+        ) {
+          echoRequests++;
+          // ICMP echo reply (RFC 792): swap addresses, type 0, new checksum.
+          out.set(buf.subarray(off, off + len), 0);
+          out.set(buf.subarray(off + 6, off + 12), 0);
+          out.set(stackMac, 6);
+          out.set(buf.subarray(off + 30, off + 34), 26);
+          out.set(buf.subarray(off + 26, off + 30), 30);
+          const ihl = (buf[off + 14] & 0x0f) * 4;
+          const icmp = 14 + ihl;
+          const icmpLen = ((buf[off + 16] << 8) | buf[off + 17]) - ihl;
+          out[icmp] = 0;
+          out[icmp + 2] = 0;
+          out[icmp + 3] = 0;
+          const c = cksum(out, icmp, icmpLen);
+          out[icmp + 2] = c >> 8;
+          out[icmp + 3] = c & 0xff;
+          d.send(out, 0, len);
+        }
+      });
+
+      const ping = await sh(["ip", "netns", "exec", ns, "ping", "-c", "2", "-W", "1", `${net}.2`]);
+      assertEquals(ping.code, 0, `ping failed:\n${ping.stdout}${ping.stderr}`);
+      assertMatch(ping.stdout, /2 packets transmitted, 2 received/);
+
+      // The kernel's ARP request, byte by byte: broadcast, ethertype 0x0806, who-has .2 tell .1.
+      assert(arpRequests.length >= 1, "no ARP request from the kernel");
+      const arp = arpRequests.find((f) => ip4(f, 38) === ourIp.join(".")) as Uint8Array;
+      assert(arp !== undefined, "no ARP request for our address");
+      assertEquals(Array.from(arp.subarray(0, 6)), [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+      assertEquals([arp[12], arp[13]], [0x08, 0x06]);
+      assertEquals(Array.from(arp.subarray(14, 22)), [0, 1, 8, 0, 6, 4, 0, 1]);
+      assertEquals(ip4(arp, 28), `${net}.1`);
+      assertEquals(echoRequests, 2);
+      assert(dev.stats.rxFrames >= 3);
+      assert(dev.stats.txFrames >= 3, `tx ${dev.stats.txFrames}`);
+      assertEquals(dev.stats.txDropped, 0);
+
+      // Frames the device refuses are counted, not thrown.
+      assert(!dev.send(new Uint8Array(1419), 0, 1419), "mtu + 19 is too long");
+      assertEquals(dev.stats.txDropped, 1);
+
+      dev.close();
+      dev.close(); // idempotent
+      await running;
+      running = null;
+      assertEquals(await linkInfo(name, ns), null, "a non-persistent TAP goes away on close");
+      assert(!dev.send(out, 0, 60), "send after close is a drop");
+    } finally {
+      dev?.close();
+      if (running !== null) await running;
+      if (nsCreated) await sh(["ip", "netns", "del", ns]);
+      if (await linkInfo(name) !== null) await sh(["ip", "link", "del", name]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `tap: attaching to a persistent TAP works and leaves it; a TUN of that name is refused${skipNote}`,
+  ignore: skipReason !== null,
+  async fn() {
+    const id = suffix();
+    const tap = `lbp${id}`;
+    const tun = `lbu${id}`;
+    try {
+      await must(["ip", "tuntap", "add", "dev", tap, "mode", "tap"]);
+      await must(["ip", "link", "set", tap, "mtu", "1300"]);
+      const dev = TapDevice.open({ name: tap, create: false });
+      assertEquals(dev.mtu, 1300, "the MTU in force is read when none is given");
+      const frames = dev.run(() => {});
+      dev.close();
+      await frames;
+      assert(await linkInfo(tap) !== null, "a persistent TAP stays after close");
+
+      await must(["ip", "tuntap", "add", "dev", tun, "mode", "tun"]);
+      const e = assertThrows(() => TapDevice.open({ name: tun }), DeviceError);
+      assertMatch(e.message, /EINVAL.*exists but is not a TAP with matching flags/);
+    } finally {
+      for (const n of [tap, tun]) {
+        if (await linkInfo(n) !== null) await sh(["ip", "link", "del", n]);
+      }
+    }
+  },
+});
