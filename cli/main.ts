@@ -87,6 +87,9 @@ export function reportError(e: unknown): number {
   const err = e instanceof Error ? e : new Error(String(e));
   const hint = (err as { hint?: unknown }).hint;
   console.error(`lb.ts: ${err.message}`);
-  if (typeof hint === "string" && hint !== "") console.error(`lb.ts: ${hint}`);
+  // DeviceError and ControlError messages already end with their hint; print it only if not.
+  if (typeof hint === "string" && hint !== "" && !err.message.includes(hint)) {
+    console.error(`lb.ts: ${hint}`);
+  }
   return 1;
 }

@@ -146,6 +146,13 @@ export class Topology {
     // Forward at once: no STP learning delay in a test network.
     await runOk(["ip", "-n", ns, "link", "set", br, "type", "bridge", "forward_delay", "0"]);
     await runOk(["ip", "-n", ns, "link", "set", br, "up"]);
+    // With br_netfilter loaded (Docker loads it), bridged IPv4 goes through iptables, which
+    // validates and drops malformed headers before they reach the TAP. A test switch must be a
+    // plain L2 switch: turn that off in this namespace (the sysctls are per namespace; absent
+    // when br_netfilter is not loaded, hence no check).
+    for (const family of ["iptables", "ip6tables", "arptables"]) {
+      await this.exec(ns, ["sysctl", "-qw", `net.bridge.bridge-nf-call-${family}=0`]);
+    }
     return br;
   }
 
