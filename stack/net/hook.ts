@@ -20,5 +20,9 @@ export type HookVerdict =
  * no single frame but still has at least 14 bytes of headroom before `ipOff`). The bytes are only
  * valid during the call; the hook may rewrite them in place and transmit them.
  */
-export type PacketHook = (buf: Uint8Array, frameOff: number, ipOff: number, ipLen: number) =>
-  HookVerdict;
+export type PacketHook = (
+  buf: Uint8Array,
+  frameOff: number,
+  ipOff: number,
+  ipLen: number,
+) => HookVerdict;
