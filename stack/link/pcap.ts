@@ -97,7 +97,8 @@ export class PcapWriter {
    * fractional; default: now, to the microsecond). Frames beyond the snaplen are cut to it.
    */
   write(buf: Uint8Array, off: number, len: number, timeMs?: number): void {
-    if (this.#closed) return;
+    // After a write error the recording has stopped: never throw into the packet path.
+    if (this.#closed || this.error !== null) return;
     const t = timeMs ?? performance.timeOrigin + performance.now();
     const sec = Math.floor(t / 1000);
     let usec = Math.round((t - sec * 1000) * 1000);
@@ -127,6 +128,7 @@ export class PcapWriter {
 
   /** Writes the buffered bytes to the file. */
   flush(): void {
+    if (this.error !== null) this.#pos = 0;
     if (this.#pos === 0 || this.error !== null) return;
     this.#writeAll(this.#buf.subarray(0, this.#pos));
     this.#pos = 0;

@@ -26,6 +26,8 @@ export interface Ipv4InputHost {
   readonly clock: Clock;
   /** When true, packets for other hosts are offered to the hook (a NAT balancer's case). */
   readonly forwarding: boolean;
+  /** True while the frame being handled was sent to a link-layer broadcast or multicast. */
+  readonly rxLinkGroup: boolean;
   hasAddress(addr: number): boolean;
   isBroadcast(addr: number): boolean;
   sendIcmpError(
@@ -83,16 +85,30 @@ export class Ipv4Input {
     }
     let ipLen = v.totalLength;
     const src = v.src;
-    // RFC 1122 3.2.1.3: a source address is never a broadcast or multicast address.
-    if (isMulticastIpv4(src) || host.isBroadcast(src)) {
+    const dst = v.dst;
+    // RFC 1122 3.2.1.3: a source address is never a broadcast or multicast address, nor
+    // loopback (127/8), nor "this network" (0/8) except in a broadcast (a DHCP-style client
+    // without an address). A packet claiming one of our own addresses as its source is spoofed
+    // or looped (Linux drops it too, accept_local=0).
+    const srcNet = src >>> 24;
+    if (
+      isMulticastIpv4(src) || host.isBroadcast(src) || srcNet === 127 ||
+      (srcNet === 0 && dst !== 0xffffffff) || host.hasAddress(src)
+    ) {
       counters.count("drop.ipv4_bad_src");
       return;
     }
-    const dst = v.dst;
     const local = host.hasAddress(dst) || host.isBroadcast(dst) || isMulticastIpv4(dst);
     if (!local) {
       if (!host.forwarding || this.hook === null) {
         counters.count("drop.not_for_us");
+        return;
+      }
+      // RFC 1812 5.3.4: never forward what arrived as a link-layer broadcast/multicast; RFC
+      // 1812 5.3.7: never forward to 0/8 or 127/8.
+      const dstNet = dst >>> 24;
+      if (host.rxLinkGroup || dstNet === 0 || dstNet === 127) {
+        counters.count("drop.ipv4_bad_forward");
         return;
       }
       // RFC 1812 5.3.1: a packet that would be forwarded with TTL <= 1 expires here.

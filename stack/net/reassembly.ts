@@ -243,8 +243,14 @@ export class Reassembler {
         const hl = slot.headerLen;
         const firstEnd = slot.ranges[1]; // the range starting at 0 is the first one
         const quoted = firstEnd < 8 ? firstEnd : 8;
-        // The slot's bytes stay intact through the call; it is freed after.
-        onTimeout(slot.buf, DATA_OFF - hl, hl + quoted);
+        // The slot's bytes stay intact through the call; it is freed after, even if the
+        // handler throws (else the same timeout would fire again on every sweep).
+        try {
+          onTimeout(slot.buf, DATA_OFF - hl, hl + quoted);
+        } finally {
+          this.#free(slot);
+        }
+        continue;
       }
       this.#free(slot);
     }
@@ -350,6 +356,14 @@ export class Reassembler {
     const hl = slot.headerLen;
     const ipOff = DATA_OFF - hl;
     const total = hl + slot.totalLen;
+    // The per-fragment check in add() used that fragment's header length; the datagram carries
+    // the first fragment's, which may be longer. Total length is a 16-bit field (RFC 791 3.1):
+    // drop what does not fit, as Linux's ip_frag_reasm does ("Oversized IP packet").
+    if (total > MAX_DATAGRAM) {
+      this.#free(slot);
+      this.#counters.count("drop.frag_oversize");
+      return false;
+    }
     const b = slot.buf;
     writeU16(b, ipOff + 2, total);
     // Flags and fragment offset: keep DF, clear MF and the offset (RFC 791 3.2).
