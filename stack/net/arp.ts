@@ -153,7 +153,7 @@ export class ArpCache {
       return e.mac;
     }
     if (e === undefined) {
-      if (this.#entries.size >= this.#maxEntries) {
+      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
         this.#counters.count("drop.arp_table_full");
         return "dropped";
       }
@@ -165,9 +165,15 @@ export class ArpCache {
       this.#counters.count("arp.tx_requests");
       this.#transport.sendArpRequest(ip, null);
     }
-    if (e.queue.length >= this.#queuePerEntry || this.#queued >= this.#queueTotal) {
+    if (this.#queued >= this.#queueTotal) {
       this.#counters.count("drop.arp_queue_full");
       return "dropped";
+    }
+    if (e.queue.length >= this.#queuePerEntry) {
+      // RFC 1122 2.3.2.2: SHOULD keep the latest packet; Linux drops from the head too.
+      e.queue.shift();
+      this.#queued--;
+      this.#counters.count("drop.arp_queue_full");
     }
     const copy = new Uint8Array(ARP_QUEUE_HEADROOM + ipLen);
     copyBytes(buf, ipOff, copy, ARP_QUEUE_HEADROOM, ipLen);
@@ -197,7 +203,7 @@ export class ArpCache {
     const now = this.#clock.now();
     if (e === undefined) {
       if (!targetsUs) return;
-      if (this.#entries.size >= this.#maxEntries) {
+      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
         this.#counters.count("arp.table_full");
         return;
       }
@@ -314,6 +320,23 @@ export class ArpCache {
         permanent: e.permanent,
         queued: e.queue.length,
       }));
+  }
+
+  /**
+   * Makes room in a full table, as Linux's neigh_forced_gc does: removes the least recently used
+   * entry that is not permanent and holds no queued packet. Without this, a flood of spoofed
+   * requests would fill the table and refuse every new next hop until the entries aged out.
+   */
+  #evictOne(): boolean {
+    let victim: Entry | null = null;
+    for (const e of this.#entries.values()) {
+      if (e.permanent || e.queue.length > 0) continue;
+      if (victim === null || e.usedAt < victim.usedAt) victim = e;
+    }
+    if (victim === null) return false;
+    this.#entries.delete(victim.ip);
+    this.#counters.count("arp.evicted");
+    return true;
   }
 
   #newEntry(ip: number, state: ArpState, now: number): Entry {

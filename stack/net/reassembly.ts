@@ -267,12 +267,17 @@ export class Reassembler {
     return null;
   }
 
-  /** A free slot, reusing a poisoned key (oldest first) when the table is full. */
+  /**
+   * A free slot. When the table is full it reuses a poisoned key (oldest first), else it evicts
+   * the oldest datagram in progress, as Linux does under memory pressure: otherwise a few
+   * fragments that never complete would block all reassembly until they time out.
+   */
   #allocate(now: number): Slot | null {
     const slots = this.#slots;
     let used = 0;
     let free: Slot | null = null;
     let oldestPoisoned: Slot | null = null;
+    let oldest: Slot | null = null;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i];
       if (!s.used) {
@@ -282,12 +287,15 @@ export class Reassembler {
         if (s.poisoned && (oldestPoisoned === null || s.createdAt < oldestPoisoned.createdAt)) {
           oldestPoisoned = s;
         }
+        if (oldest === null || s.createdAt < oldest.createdAt) oldest = s;
       }
     }
     if (used >= this.#maxDatagrams) {
-      if (oldestPoisoned === null) return null;
-      this.#free(oldestPoisoned);
-      free = oldestPoisoned;
+      const victim = oldestPoisoned ?? oldest;
+      if (victim === null) return null;
+      if (victim !== oldestPoisoned) this.#counters.count("drop.frag_evicted");
+      this.#free(victim);
+      free = victim;
     }
     if (free === null) {
       free = new Slot();

@@ -77,28 +77,40 @@ Deno.test("ArpCache: retries every second, fails after 3 requests, queued packet
   assert.equal(cache.queuedPackets, 0);
 });
 
-Deno.test("ArpCache: per-entry and global queue bounds", () => {
+Deno.test("ArpCache: per-entry and global queue bounds; the newest packet is kept", () => {
   const { cache, counters } = setup({ queuePerEntry: 2, queueTotal: 3 });
   const a = ip("10.0.0.4");
   const b = ip("10.0.0.5");
   assert.equal(cache.resolve(a, packet(1), 0, 5), "queued");
-  assert.equal(cache.resolve(a, packet(1), 0, 5), "queued");
-  assert.equal(cache.resolve(a, packet(1), 0, 5), "dropped");
-  assert.equal(cache.resolve(b, packet(1), 0, 5), "queued");
-  assert.equal(cache.resolve(b, packet(1), 0, 5), "dropped");
+  assert.equal(cache.resolve(a, packet(2), 0, 5), "queued");
+  // RFC 1122 2.3.2.2: the entry's queue is full, so its oldest packet goes, the newest stays.
+  assert.equal(cache.resolve(a, packet(3), 0, 5), "queued");
+  assert.equal(counters.get("drop.arp_queue_full"), 1);
+  assert.equal(cache.resolve(b, packet(4), 0, 5), "queued");
+  // The global bound (3 packets) refuses outright.
+  assert.equal(cache.resolve(b, packet(5), 0, 5), "dropped");
   assert.equal(counters.get("drop.arp_queue_full"), 2);
   assert.equal(cache.queuedPackets, 3);
 });
 
-Deno.test("ArpCache: table size bound", () => {
-  const { cache, counters } = setup({ maxEntries: 2 });
-  cache.resolve(ip("10.0.0.1"), packet(1), 0, 5);
+Deno.test("ArpCache: a full table evicts the least recently used idle entry", () => {
+  const { cache, counters, clock } = setup({ maxEntries: 2 });
+  cache.resolve(ip("10.0.0.1"), packet(1), 0, 5); // incomplete, with a queued packet: kept
+  clock.advance(10);
   cache.update(ip("10.0.0.2"), MAC_A, 0, false, true);
-  assert.equal(cache.resolve(ip("10.0.0.3"), packet(1), 0, 5), "dropped");
-  cache.update(ip("10.0.0.4"), MAC_A, 0, false, true);
+  clock.advance(10);
+  // Full: 10.0.0.2 (idle) is evicted to make room; 10.0.0.1 holds a packet and stays.
+  assert.equal(cache.resolve(ip("10.0.0.3"), packet(1), 0, 5), "queued");
   assert.equal(cache.size, 2);
+  assert.equal(counters.get("arp.evicted"), 1);
+  const ips = cache.entries().map((e) => e.ip).sort();
+  assert.deepEqual(ips, [ip("10.0.0.1"), ip("10.0.0.3")]);
+  // Every entry now holds a packet: nothing can be evicted, so a new one is refused.
+  assert.equal(cache.resolve(ip("10.0.0.4"), packet(1), 0, 5), "dropped");
   assert.equal(counters.get("drop.arp_table_full"), 1);
+  cache.update(ip("10.0.0.5"), MAC_A, 0, false, true);
   assert.equal(counters.get("arp.table_full"), 1);
+  assert.equal(cache.size, 2);
 });
 
 Deno.test("ArpCache: RFC 826 merge: create only when targeted, update from anyone", () => {

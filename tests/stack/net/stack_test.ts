@@ -171,8 +171,8 @@ Deno.test("ARP: retries every second, then fails and counts the queued packets",
   assert.equal(stack.arp.size, 0);
 });
 
-Deno.test("ARP: the queue bound drops and counts", () => {
-  const { stack } = setup({ arp: { queuePerEntry: 2 } });
+Deno.test("ARP: the queue bounds drop and count (the oldest per entry, new ones globally)", () => {
+  const { stack } = setup({ arp: { queuePerEntry: 2, queueTotal: 2 } });
   const packet = concat(new Uint8Array(14), echoRequest(PEER, 1, 1, pattern(8), US));
   assert.ok(stack.sendIpv4(packet, 14, packet.length - 14));
   assert.ok(stack.sendIpv4(packet, 14, packet.length - 14));
