@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { prefixMask } from "../stack/wire/address.ts";
+import { type ImpairSpec, parseImpairSpec } from "../stack/link/impair.ts";
 
 /** Where a running instance listens for `lb.ts arp|route|stats|...` unless `--control` says. */
 export const DEFAULT_CONTROL_PATH = "/run/lbts.sock";
@@ -29,6 +30,7 @@ export const HOST_FLAG_SPEC: FlagSpec = {
   mtu: { type: "string" },
   pcap: { type: "string" },
   control: { type: "string" },
+  impair: { type: "string" },
 };
 
 /** Validated host options. */
@@ -42,6 +44,8 @@ export interface HostOptions {
   pcap?: string;
   /** The control socket path; null runs without one (a short-lived host such as `ping --tap`). */
   control: string | null;
+  /** Seeded loss/reorder/duplication/delay on the device (`--impair`, stack/link/impair.ts). */
+  impair?: ImpairSpec;
 }
 
 /** Validates the host flags of `command`; every problem is a UsageError naming the flag. */
@@ -84,5 +88,11 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     opts.pcap = pcap;
   }
   if (opts.control === "") throw new UsageError("--control needs a socket path");
+  const impair = str(flags, "impair");
+  if (impair !== undefined) {
+    const spec = parseImpairSpec(impair);
+    if (typeof spec === "string") throw new UsageError(`--impair: ${spec}`);
+    opts.impair = spec;
+  }
   return opts;
 }

@@ -8,6 +8,7 @@
 import type { Device } from "../stack/link/device.ts";
 import { TapDevice } from "../stack/link/tap.ts";
 import { PcapDevice, PcapWriter } from "../stack/link/pcap.ts";
+import { formatImpairSpec, ImpairedDevice } from "../stack/link/impair.ts";
 import { Stack } from "../stack/net/stack.ts";
 import { formatIpv4, formatMac } from "../stack/wire/address.ts";
 import { ControlServer } from "./control/server.ts";
@@ -38,6 +39,10 @@ export function startInstance(opts: HostOptions): Instance {
   let device: Device = TapDevice.open({ name: opts.tap, mtu: opts.mtu, mac: opts.mac });
   let control: ControlServer | undefined;
   try {
+    // The impairment sits on the wire side of the pcap recorder, so the capture shows what the
+    // stack itself sent and received (as tcpdump on a host behind a lossy link would).
+    const impaired = opts.impair !== undefined ? new ImpairedDevice(device, opts.impair) : null;
+    if (impaired !== null) device = impaired;
     if (opts.pcap !== undefined) device = new PcapDevice(device, PcapWriter.open(opts.pcap));
     const stack = new Stack({
       device,
@@ -46,7 +51,18 @@ export function startInstance(opts: HostOptions): Instance {
       gateway: opts.gateway,
     });
     const handlers = new Map<string, ControlHandler>();
-    handlers.set("snapshot", () => ({ ...stack.snapshot(), pid: Deno.pid }));
+    handlers.set("snapshot", () => {
+      const snap = stack.snapshot();
+      if (impaired !== null) {
+        // What the impairment did, as "impair.*" counters (printed by `lb.ts stats`).
+        for (const [k, v] of Object.entries(impaired.impairStats)) {
+          // rxLost -> impair.rx_lost, named like the stack's own counters.
+          snap.counters[`impair.${k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())}`] = v;
+        }
+      }
+      return { ...snap, pid: Deno.pid };
+    });
+    handlers.set("netstat", () => stack.tcpSnapshot());
     handlers.set("ping", pingHandler(stack));
     if (opts.control !== null) {
       control = ControlServer.listen(opts.control, (req) => {
@@ -82,8 +98,10 @@ export function startInstance(opts: HostOptions): Instance {
 /** One line that says the instance is up (tests and operators wait for it). */
 export function readyLine(what: string, opts: HostOptions, inst: Instance): string {
   const gw = opts.gateway !== undefined ? ` via ${formatIpv4(opts.gateway)}` : "";
+  const impair = opts.impair !== undefined ? `, impair ${formatImpairSpec(opts.impair)}` : "";
   return `lb.ts: ${what} up on ${opts.tap} ${formatIpv4(opts.address)}/${opts.prefix}${gw} ` +
-    `mac ${formatMac(inst.device.mac)} mtu ${inst.device.mtu}, control ${opts.control ?? "none"}`;
+    `mac ${formatMac(inst.device.mac)} mtu ${inst.device.mtu}, control ${opts.control ?? "none"}` +
+    impair;
 }
 
 /** Closes the instance on SIGINT/SIGTERM and resolves once it has stopped. */

@@ -8,14 +8,52 @@ import { UsageError } from "./args.ts";
 import { stackCommand } from "./commands/stack.ts";
 import { arpCommand, routeCommand, statsCommand } from "./commands/inspect.ts";
 import { pingCommand } from "./commands/ping.ts";
+import { fetchCommand } from "./commands/fetch.ts";
+import { netstatCommand } from "./commands/netstat.ts";
+import { runCommand } from "./commands/run.ts";
+import { connsCommand, listCommand } from "./commands/lb_inspect.ts";
+import { demoCommand } from "./commands/demo.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  run: {
+    run: runCommand,
+    summary: "--tap NAME --ip ADDR/PREFIX [--gateway IP] --service tcp|udp:VIP:PORT " +
+      "[--scheduler rr|wrr|lc|wlc|sh|mh]\n        [--method dr|nat|tun] --real IP[:PORT][,weight=N]" +
+      "... [--service ...]... [--max-conns N]\n        [--timeout-tcp S] [--timeout-tcpfin S] " +
+      "[--timeout-udp S] [--mac MAC] [--mtu N] [--pcap FILE] [--control PATH]\n" +
+      "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
+  },
+  list: {
+    run: listCommand,
+    summary: "[--stats] [--control PATH] [--json]\n        virtual services and real servers, " +
+      "like ipvsadm -L -n (--stats: ipvsadm -L -n --stats)",
+  },
+  conns: {
+    run: connsCommand,
+    summary:
+      "[--limit N] [--control PATH] [--json]\n        the balancer's connection table, like " +
+      "ipvsadm -L -n -c",
+  },
+  demo: {
+    run: demoCommand,
+    summary: "\n        (root, deno run -A) a client, three kernel HTTP servers and the balancer " +
+      "in namespaces;\n        a few hundred requests through the VIP, then everything is torn down",
+  },
   stack: {
     run: stackCommand,
     summary: "--tap NAME --ip ADDR/PREFIX [--gateway IP] [--mac MAC] [--mtu N] [--pcap FILE] " +
-      "[--control PATH]\n        run a userspace host on a TAP device until SIGINT/SIGTERM",
+      "[--control PATH] [--impair SPEC] [--serve NAME:PORT]... [--vip IP]...\n" +
+      "        run a userspace host on a TAP device until SIGINT/SIGTERM; --serve runs echo:7, " +
+      "discard:9,\n        chargen:19 or http:80 on it; --impair loss=2%,reorder=5%,dup=1%," +
+      "delay=5ms degrades its link;\n        --vip holds a balancer VIP without ARP and " +
+      "accepts IP-in-IP (a TUN real server)",
+  },
+  fetch: {
+    run: fetchCommand,
+    summary: "URL --tap NAME --ip ADDR/PREFIX [--gateway IP] [-o FILE] [--sha256] [--timeout S]\n" +
+      "        HTTP GET over the userspace stack (the seed's /dev/tcp exec), response to stdout",
   },
   ping: {
     run: pingCommand,
@@ -30,6 +68,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   stats: {
     run: statsCommand,
     summary: "[--control PATH] [--json]\n        device and stack counters, drops by reason",
+  },
+  netstat: {
+    run: netstatCommand,
+    summary: "[--control PATH] [-e] [--json]\n        TCP listeners and connections, like " +
+      "netstat -nat (-e: cwnd, rtt, rto, retrans like ss -ti)",
   },
 };
 

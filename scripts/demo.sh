@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: installs what it needs (pinned Deno, Debian packages), then builds a namespace network
-# with a userspace host on a TAP, shows the kernel and the host pinging each other, prints the
-# host's tables, and tears everything down.
+# with a client, three kernel HTTP servers and the userspace balancer on a TAP in front of them,
+# sends a few hundred requests through the VIP, prints how they were distributed and the
+# balancer's tables, and tears everything down (scripts/demo.ts).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,49 +1,101 @@
 /**
- * The demo topology: a kernel host (namespace k1, 10.77.0.1) and the userspace host (lb.ts stack
- * on a TAP, 10.77.0.2) on one bridge. The kernel pings the userspace host, the userspace host
- * pings back, and the host's ARP cache, routes and counters are printed. Everything is torn down
- * at the end, also on Ctrl-C.
+ * The demo (`lb.ts demo`, `deno task demo`, `scripts/demo.sh`): builds, in network namespaces,
+ * a client behind a router, three real servers running a kernel HTTP server whose index names
+ * the server, and the userspace balancer on a TAP in front of them (direct routing, round
+ * robin; tests/netns/_lb_net.ts draws the network). It pings the balancer's address and the VIP,
+ * sends a few hundred requests through the VIP, each on a new connection, prints how they were
+ * distributed and the balancer's `list`, `list --stats` and `conns` tables, and tears everything
+ * down (also on Ctrl-C). Needs root.
+ *
+ * @module
  */
 import { Topology } from "../tests/netns/topology.ts";
+import {
+  buildLbNet,
+  curlRequests,
+  LB_IP,
+  lbText,
+  removeDirs,
+  startBalancer,
+  startHttpServers,
+  tally,
+  VIP,
+} from "../tests/netns/_lb_net.ts";
 
-if (Deno.uid() !== 0) {
-  console.error("demo: needs root: it creates network namespaces, a bridge and a TAP device");
-  Deno.exit(1);
+/** What {@link runDemo} takes. */
+export interface DemoOptions {
+  /** HTTP requests sent through the VIP (default 300). */
+  requests?: number;
 }
 
-const t = new Topology();
-try {
-  const hub = await t.netns("hub");
-  const k1 = await t.netns("k1");
-  const br = await t.bridge(hub, "br");
-  await t.attach(k1, hub, br, "eth0", "10.77.0.1/24");
-  const tap = await t.tap(hub, br);
-  const control = t.tempPath("ctl.sock");
-  console.log(`# namespaces ${hub} (bridge ${br}, TAP ${tap}) and ${k1} (kernel host 10.77.0.1)`);
-  const host = t.lb(hub, ["stack", "--tap", tap, "--ip", "10.77.0.2/24", "--control", control]);
-  await host.waitFor("up on", 20_000);
-  console.log(host.output().trim());
+/** Runs the demo; returns the exit code (0 when every request was answered). */
+export async function runDemo(options: DemoOptions = {}): Promise<number> {
+  const requests = options.requests ?? 300;
+  const t = new Topology();
+  const say = (text: string) => console.log(text);
+  try {
+    say("# building: client 10.78.0.10 -- router -- bridge -- balancer (TAP, 10.77.0.2)");
+    say(`#                                             +-- real servers r1 r2 r3 (10.77.0.11-13)`);
+    const net = await buildLbNet(t, 3, "dr");
+    await startHttpServers(net);
+    const args = [
+      "--service",
+      `tcp:${VIP}:80`,
+      "--scheduler",
+      "rr",
+      "--method",
+      "dr",
+      ...net.reals.flatMap((r) => ["--real", r.ip]),
+    ];
+    say(`\n$ lb.ts run --tap ${net.tap} --ip ${LB_IP}/24 --gateway 10.77.0.254 ${args.join(" ")}`);
+    const lb = await startBalancer(net, args);
+    say(lb.output().trim());
 
-  const show = async (title: string, cmd: Promise<{ stdout: string; stderr: string }>) => {
-    const r = await cmd;
-    console.log(`\n$ ${title}\n${(r.stdout + r.stderr).trimEnd()}`);
-  };
-  await show(
-    `ip netns exec ${k1} ping -c 3 10.77.0.2`,
-    t.exec(k1, ["ping", "-c", "3", "-i", "0.3", "10.77.0.2"]),
-  );
-  await show(
-    `ip netns exec ${k1} ping -c 2 -s 4000 10.77.0.2   # fragmented both ways`,
-    t.exec(k1, ["ping", "-c", "2", "-i", "0.3", "-s", "4000", "10.77.0.2"]),
-  );
-  await show(
-    "lb.ts ping -c 3 10.77.0.1",
-    t.lbRun(["ping", "-c", "3", "-i", "0.3", "--control", control, "10.77.0.1"]),
-  );
-  await show("lb.ts arp", t.lbRun(["arp", "--control", control]));
-  await show("lb.ts route", t.lbRun(["route", "--control", control]));
-  await show("lb.ts stats", t.lbRun(["stats", "--control", control]));
-} finally {
-  await t.destroy();
-  console.log("\n# torn down");
+    const show = async (title: string, text: Promise<string>) => {
+      say(`\n$ ${title}\n${(await text).trimEnd()}`);
+    };
+    const ping = async (host: string) => {
+      const r = await t.exec(net.client, ["ping", "-c", "2", "-i", "0.3", "-W", "2", host]);
+      return (r.stdout + r.stderr).split("\n").filter((l) => /bytes from|packets/.test(l)).join(
+        "\n",
+      );
+    };
+    await show(`ping -c 2 ${LB_IP}        # the balancer is a host too`, ping(LB_IP));
+    await show(`ping -c 2 ${VIP}      # it owns the VIP (ARP, ping)`, ping(VIP));
+
+    say(`\n$ curl -H 'Connection: close' http://${VIP}/?[1-${requests}]   # from the client`);
+    const started = performance.now();
+    const names = await curlRequests(net, requests);
+    const ms = performance.now() - started;
+    const counts = tally(names);
+    for (const [name, n] of Object.entries(counts).sort()) {
+      say(`  ${name}: ${String(n).padStart(4)} ${"#".repeat(Math.round((n / requests) * 60))}`);
+    }
+    say(
+      `  ${names.length} of ${requests} answered in ${(ms / 1000).toFixed(2)} s, each on a new ` +
+        "TCP connection; the real servers answered the client directly",
+    );
+    await show("lb.ts list", lbText(net, ["list"]));
+    await show("lb.ts list --stats", lbText(net, ["list", "--stats"]));
+    await show(
+      "lb.ts conns | head -6",
+      lbText(net, ["conns"]).then((s) => s.split("\n").slice(0, 6).join("\n")),
+    );
+    return names.length === requests ? 0 : 1;
+  } catch (e) {
+    console.error(`demo: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  } finally {
+    await t.destroy();
+    removeDirs();
+    say("\n# torn down: namespaces, bridges, TAP and processes removed");
+  }
+}
+
+if (import.meta.main) {
+  if (Deno.uid() !== 0) {
+    console.error("demo: needs root: it creates network namespaces, bridges and a TAP device");
+    Deno.exit(1);
+  }
+  Deno.exit(await runDemo({ requests: Number(Deno.args[0] ?? 300) || 300 }));
 }

@@ -1,21 +1,96 @@
 /**
  * `lb.ts stack --tap NAME --ip ADDR/PREFIX [--gateway IP] [--mac MAC] [--mtu N] [--pcap FILE]
- * [--control PATH]`: a userspace host on a TAP until SIGINT/SIGTERM, then a clean close (the pcap
- * file is written completely).
+ * [--control PATH] [--impair SPEC] [--serve SPEC]...`: a userspace host on a TAP until
+ * SIGINT/SIGTERM, then a clean close (the pcap file is written completely). `--serve` runs
+ * built-in services on it (`echo:7`, `discard:9`, `chargen:19`, `http:80`; repeatable).
+ *
+ * `--vip IP` (repeatable) makes the host a TUN real server of the balancer, as Linux is with
+ * the VIP on `tunl0`: it holds the VIP without answering or announcing it in ARP (arp_ignore),
+ * decapsulates IP-in-IP addressed to it (stack/net/ipip_input.ts), and its `--serve` services
+ * listen on the (first) VIP, so their UDP answers carry the VIP as source, as a real server's must.
  *
  * @module
  */
-import { parseFlags } from "../args.ts";
+import { type Flags, ipArg, parseFlags, UsageError } from "../args.ts";
+import { formatIpv4 } from "../../stack/wire/address.ts";
 import { HOST_FLAG_SPEC, hostOptions } from "../host_flags.ts";
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
+import {
+  checkServeSpecs,
+  formatServeSpec,
+  parseServeSpec,
+  type RunningServices,
+  type ServeSpec,
+  startServices,
+} from "../../stack/services/serve.ts";
+
+const SPEC = {
+  ...HOST_FLAG_SPEC,
+  serve: { type: "string", multiple: true },
+  vip: { type: "string", multiple: true },
+} as const;
+
+/** The `--vip` addresses (u32), validated. */
+export function vipAddresses(flags: Flags, ownAddress: number): number[] {
+  const raw = flags.vip;
+  const texts = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  return texts.map((t) => {
+    if (typeof t !== "string") throw new UsageError("--vip needs an IPv4 address");
+    const ip = ipArg(t, "--vip");
+    if (ip === ownAddress) throw new UsageError(`--vip: ${t} is the host's own --ip address`);
+    return ip;
+  });
+}
+
+/** The `--serve` specs, validated (each bad one, or a clash, is a UsageError). */
+export function serveSpecs(flags: Flags): ServeSpec[] {
+  const raw = flags.serve;
+  const texts = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const specs: ServeSpec[] = [];
+  for (const t of texts) {
+    if (typeof t !== "string") throw new UsageError("--serve needs a value (e.g. http:80)");
+    const s = parseServeSpec(t);
+    if (typeof s === "string") throw new UsageError(`--serve: ${s}`);
+    specs.push(s);
+  }
+  const clash = checkServeSpecs(specs);
+  if (clash !== null) throw new UsageError(`--serve: ${clash}`);
+  return specs;
+}
 
 /** Runs `lb.ts stack`; returns the exit code. */
 export async function stackCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags("stack", args, HOST_FLAG_SPEC);
+  const { flags } = parseFlags("stack", args, SPEC);
   const opts = hostOptions("stack", flags);
+  const specs = serveSpecs(flags);
+  const vips = vipAddresses(flags, opts.address);
   const inst = startInstance(opts);
+  for (const vip of vips) inst.stack.addAddress(vip, { arp: false });
+  if (vips.length > 0) inst.stack.acceptIpip();
+  let services: RunningServices | null = null;
+  if (specs.length > 0) {
+    try {
+      services = startServices(inst.stack, specs, {
+        hostname: vips.length > 0 ? formatIpv4(vips[0]) : undefined,
+        onError: (name, e) =>
+          console.error(`lb.ts: ${name}: ${e instanceof Error ? e.message : e}`),
+      });
+    } catch (e) {
+      inst.close();
+      await inst.done;
+      throw e;
+    }
+    console.log(`lb.ts: serving ${specs.map(formatServeSpec).join(", ")}`);
+  }
+  if (vips.length > 0) {
+    console.log(`lb.ts: holding ${vips.map(formatIpv4).join(", ")} (no ARP), IP-in-IP accepted`);
+  }
   console.log(readyLine("stack", opts, inst));
-  await runUntilSignal(inst);
+  try {
+    await runUntilSignal(inst);
+  } finally {
+    services?.close();
+  }
   console.log("lb.ts: stack stopped");
   return 0;
 }

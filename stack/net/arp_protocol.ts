@@ -20,6 +20,11 @@ export interface ArpHost {
   readonly arp: ArpCache;
   /** True for every address the host owns (its interface address and extra ones, VIPs). */
   hasAddress(addr: number): boolean;
+  /**
+   * True for the owned addresses ARP answers for; when absent, every owned address. A real
+   * server's VIP is owned but not answered (Linux arp_ignore=1), so only the balancer answers.
+   */
+  answersArp?(addr: number): boolean;
   /** The source address for requests (the interface address). */
   readonly address: number;
 }
@@ -60,14 +65,19 @@ export class ArpProtocol {
     const targetIp = v.targetIp;
     const macOff = v.senderMacOffset;
     const ourMac = host.device.mac;
-    if (host.hasAddress(senderIp)) {
+    const owns = host.answersArp === undefined
+      ? host.hasAddress(senderIp)
+      : host.answersArp(senderIp);
+    if (owns) {
       // Someone else claims one of our addresses (RFC 5227 2.4 conflict); or our own frame
       // looped back. Either way it teaches the cache nothing.
       if (!sameMac(buf, macOff, ourMac)) counters.count("arp.conflict");
       counters.count(op === ARP_OP_REQUEST ? "arp.rx_requests" : "arp.rx_replies");
       return;
     }
-    const targetsUs = host.hasAddress(targetIp);
+    const targetsUs = host.answersArp === undefined
+      ? host.hasAddress(targetIp)
+      : host.answersArp(targetIp);
     host.arp.update(senderIp, buf, macOff, op === ARP_OP_REPLY, targetsUs);
     if (op === ARP_OP_REPLY) {
       counters.count("arp.rx_replies");

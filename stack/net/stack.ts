@@ -11,13 +11,21 @@ import type { Device, DeviceStats } from "../link/device.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
-import { IP_PROTO_ICMP, IP_PROTO_UDP } from "../wire/ipv4.ts";
+import { IP_PROTO_ICMP, IP_PROTO_IPIP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import { UdpDemux } from "../udp/demux.ts";
+import type { ConnectOptions, ListenOptions } from "../tcp/api_options.ts";
+import type { TcpStackOptions } from "../tcp/config.ts";
+import type { TcpConn } from "../tcp/conn.ts";
+import { TcpLayer } from "../tcp/layer.ts";
+import type { TcpListener } from "../tcp/listener.ts";
+import type { TcpSocketInfo } from "../tcp/snapshot.ts";
+import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/socket.ts";
 import { ArpCache, type ArpOptions, type ArpState } from "./arp.ts";
 import { ArpProtocol } from "./arp_protocol.ts";
 import { Counters } from "./counters.ts";
 import type { PacketHook } from "./hook.ts";
 import { Icmp, type IcmpOptions } from "./icmp.ts";
+import { IpipInput } from "./ipip_input.ts";
 import { Ipv4Input, type ProtocolHandler } from "./ipv4_input.ts";
 import { Ipv4Output } from "./ipv4_output.ts";
 import { Pinger, type PingOptions, type PingReply } from "./ping.ts";
@@ -48,6 +56,8 @@ export interface StackOptions {
   forwarding?: boolean;
   /** Period of `tick()` while running (default 100 ms). */
   tickMs?: number;
+  /** TCP tunables (congestion control, buffers, timers, backlogs; see stack/tcp/config.ts). */
+  tcp?: TcpStackOptions;
 }
 
 /** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
@@ -71,6 +81,8 @@ export interface StackSnapshot {
   }[];
   counters: Record<string, number>;
   device: DeviceStats;
+  /** TCP listeners and connections (netstat). */
+  tcp: TcpSocketInfo[];
 }
 
 /** A userspace IPv4 host on one link device. */
@@ -87,16 +99,26 @@ export class Stack {
   readonly arp: ArpCache;
   /** UDP demultiplexing by port. */
   readonly udp: UdpDemux;
+  /** TCP: connections, listeners, timers (stack/tcp/). */
+  readonly tcp: TcpLayer;
   /** The interface address. */
   readonly address: number;
   /** The interface prefix length. */
   readonly prefix: number;
   /** TTL of datagrams the stack builds. */
   readonly ttl: number;
-  /** Whether packets for other hosts are offered to the hook. */
-  readonly forwarding: boolean;
+  /**
+   * Whether packets for other hosts are offered to the hook. Writable: the balancer turns it on
+   * when it has a NAT service, so it sees the real servers' replies (addressed to the client).
+   */
+  forwarding: boolean;
 
   readonly #extra = new Set<number>();
+  /** Owned addresses that ARP neither answers nor announces (a real server's VIP). */
+  readonly #noArp = new Set<number>();
+  /** Functions run at every tick (the balancer's connection-table sweep). */
+  readonly #tickListeners: (() => void)[] = [];
+  #ipip: IpipInput | null = null;
   readonly #broadcast: number;
   readonly #eth = new EthernetView();
   readonly #arpProto: ArpProtocol;
@@ -154,6 +176,8 @@ export class Stack {
     this.udp = new UdpDemux(this);
     this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
     this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
+    this.tcp = new TcpLayer(this, options.tcp);
+    this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));
 
     this.routes.add({ destination: this.address, prefix, gateway: 0, iface: device.name });
     const gateway = (options.gateway ?? 0) >>> 0;
@@ -165,11 +189,7 @@ export class Stack {
         this.input(buf, off, len);
       } catch (e) {
         this.#rxLinkGroup = false;
-        this.counters.count("drop.internal_error");
-        if (!this.#loggedInternalError) {
-          this.#loggedInternalError = true;
-          console.error("lb.ts stack: internal error while handling a frame (logged once):", e);
-        }
+        this.#internalError(e);
       }
     };
     this.#onTimeout = (buf, ipOff, len) =>
@@ -218,18 +238,59 @@ export class Stack {
 
   /**
    * Adds an owned address (a VIP): answered in ARP, announced (at once when running), answered
-   * to ping, delivered locally.
+   * to ping, delivered locally. With `{ arp: false }` the address is delivered locally and
+   * answered to ping but never answered nor announced in ARP: a real server's VIP, held like
+   * Linux holds one on `lo`/`tunl0` with arp_ignore=1 and arp_announce=2, so only the balancer
+   * answers ARP for it.
    */
-  addAddress(addr: number): void {
+  addAddress(addr: number, options: { arp?: boolean } = {}): void {
     addr >>>= 0;
     if (this.hasAddress(addr)) return;
     this.#extra.add(addr);
+    if (options.arp === false) {
+      this.#noArp.add(addr);
+      return;
+    }
     if (this.#started && !this.#closed) this.#arpProto.announce(addr);
   }
 
   /** Removes an extra address; the interface address cannot be removed. True if it was there. */
   removeAddress(addr: number): boolean {
+    this.#noArp.delete(addr >>> 0);
     return this.#extra.delete(addr >>> 0);
+  }
+
+  /** True for an owned address that ARP answers (every one but those added with `arp: false`). */
+  answersArp(addr: number): boolean {
+    return this.hasAddress(addr) && (this.#noArp.size === 0 || !this.#noArp.has(addr));
+  }
+
+  /**
+   * Turns decapsulation of IP-in-IP (RFC 2003, protocol 4) addressed to this host on or off (off
+   * by default: protocol unreachable). When on, the inner datagram goes through IPv4 input as if
+   * it had arrived on the link, like Linux's `tunl0`: a TUN real server receives the balancer's
+   * tunnelled packets this way (stack/net/ipip_input.ts).
+   */
+  acceptIpip(on = true): void {
+    if (on) {
+      this.#ipip ??= new IpipInput(this.counters, (b, o, l) => this.#in.input(b, -1, o, l));
+      const ipip = this.#ipip;
+      this.#in.setProtocol(IP_PROTO_IPIP, (b, o, l) => ipip.input(b, o, l));
+    } else {
+      this.#in.setProtocol(IP_PROTO_IPIP, null);
+    }
+  }
+
+  /**
+   * Runs `fn` at every periodic tick (after the stack's own sweeps), e.g. the balancer's
+   * connection-table expiry. Returns a function that removes it.
+   */
+  onTick(fn: () => void): () => void {
+    this.#tickListeners.push(fn);
+    return () => {
+      const i = this.#tickListeners.indexOf(fn);
+      if (i >= 0) this.#tickListeners.splice(i, 1);
+    };
   }
 
   /** Every owned address, the interface address first. */
@@ -264,8 +325,17 @@ export class Stack {
     if (this.#started) throw new Error("Stack.start: already started");
     if (this.#closed) throw new Error("Stack.start: closed");
     this.#started = true;
-    for (const addr of this.addresses()) this.#arpProto.announce(addr);
-    this.#timer = setInterval(() => this.tick(), this.#tickMs);
+    for (const addr of this.addresses()) {
+      if (this.answersArp(addr)) this.#arpProto.announce(addr);
+    }
+    // An exception in a timer callback would end the process: count it like a frame's.
+    this.#timer = setInterval(() => {
+      try {
+        this.tick();
+      } catch (e) {
+        this.#internalError(e);
+      }
+    }, this.#tickMs);
     try {
       await this.device.run(this.#onFrame);
     } finally {
@@ -273,12 +343,17 @@ export class Stack {
     }
   }
 
-  /** Stops the tick, resolves outstanding pings with null and closes the device. Idempotent. */
+  /**
+   * Stops the tick, resolves outstanding pings with null, resets TCP connections and closes the
+   * device. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopTimer();
     this.#pinger.cancelAll();
+    // Connections are reset (their RSTs leave before the device closes), listeners closed.
+    this.tcp.close();
     this.device.close();
   }
 
@@ -286,6 +361,8 @@ export class Stack {
   tick(): void {
     this.arp.sweep();
     this.#reassembler.sweep(this.clock.now(), this.#onTimeout);
+    const listeners = this.#tickListeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]();
   }
 
   /**
@@ -356,6 +433,35 @@ export class Stack {
     return this.#icmp.sendError(type, code, restOfHeader, buf, ipOff, ipLen);
   }
 
+  /**
+   * Binds a UDP socket shaped like `Deno.DatagramConn` (see stack/udp/socket.ts), as
+   * `Deno.listenDatagram({ port, hostname, transport: "udp" })` does.
+   */
+  listenDatagram(options: UdpListenOptions): UdpSocket {
+    return listenDatagram(this, options);
+  }
+
+  /**
+   * Listens for TCP connections, as `Deno.listen({ port, hostname })`: an async-iterable
+   * listener whose connections are shaped like `Deno.Conn` (stack/tcp/listener.ts).
+   */
+  listen(options: ListenOptions): TcpListener {
+    return this.tcp.listen(options);
+  }
+
+  /**
+   * Opens a TCP connection, as `Deno.connect({ hostname, port })` (hostname: an IPv4 literal);
+   * resolves once established (stack/tcp/conn.ts).
+   */
+  connect(options: ConnectOptions): Promise<TcpConn> {
+    return this.tcp.connect(options);
+  }
+
+  /** Every TCP listener and connection, as `netstat -nat` lists them. */
+  tcpSnapshot(): TcpSocketInfo[] {
+    return this.tcp.snapshot();
+  }
+
   /** Pings `dst` once (see {@link PingOptions}); null on timeout. */
   ping(dst: number, options?: PingOptions): Promise<PingReply | null> {
     return this.#pinger.ping(dst >>> 0, options);
@@ -392,7 +498,17 @@ export class Stack {
       })),
       counters: this.counters.snapshot(),
       device: { ...this.device.stats },
+      tcp: this.tcp.snapshot(),
     };
+  }
+
+  /** The last line of defence of the receive loop and the tick: count, log once, go on. */
+  #internalError(e: unknown): void {
+    this.counters.count("drop.internal_error");
+    if (!this.#loggedInternalError) {
+      this.#loggedInternalError = true;
+      console.error("lb.ts stack: internal error (logged once):", e);
+    }
   }
 
   #stopTimer(): void {

@@ -1,0 +1,36 @@
+/**
+ * `lb.ts demo [--requests N]`: the README's demo (scripts/demo.ts): a client, three kernel HTTP
+ * servers and the userspace balancer in network namespaces, a few hundred requests through the
+ * VIP, the distribution and the `list --stats` table, then everything torn down. It needs root
+ * (namespaces, bridges, a TAP) and `deno run -A` (it runs ip, python3 and curl); without them it
+ * says so and exits 1.
+ *
+ * @module
+ */
+import { intArg, parseFlags, str } from "../args.ts";
+
+/** Runs `lb.ts demo`; returns the exit code. */
+export async function demoCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags("demo", args, { requests: { type: "string" } });
+  const r = str(flags, "requests");
+  const requests = r === undefined ? 300 : intArg(r, "--requests", 3, 10_000);
+  const missing = (["run", "read", "write", "sys", "env"] as const).filter((name) =>
+    Deno.permissions.querySync({ name }).state !== "granted"
+  );
+  if (missing.length > 0) {
+    console.error(
+      "lb.ts demo: needs `deno run -A lb.ts demo` (or `deno task demo`): it runs ip, python3 " +
+        `and curl, and writes temporary files (missing: --allow-${missing.join(", --allow-")})`,
+    );
+    return 1;
+  }
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) {
+    console.error(
+      "lb.ts demo: needs root: it creates network namespaces, bridges, veth pairs and a TAP " +
+        "device (CAP_NET_ADMIN), which an unprivileged user cannot",
+    );
+    return 1;
+  }
+  const { runDemo } = await import("../../scripts/demo.ts");
+  return await runDemo({ requests });
+}

@@ -1,0 +1,127 @@
+/**
+ * The balancer's tables in ipvsadm's layout (ipvsadm.c: `list_all`, `print_title`,
+ * `print_service_entry`, `print_largenum`, `list_conn`, `print_conn`), so operators read them
+ * as they read `ipvsadm -L -n`, `ipvsadm -L -n --stats` and `ipvsadm -L -n -c`:
+ *
+ * ```
+ * IP Virtual Server version 1.2.1 (size=4096)
+ * Prot LocalAddress:Port Scheduler Flags
+ *   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+ * TCP  10.0.0.100:80 rr
+ *   -> 10.0.0.11:80                 Route   1      0          0
+ * ```
+ *
+ * Services are sorted by (protocol, address, port) and real servers by (address, port), as
+ * ipvsadm sorts them unless `--nosort`. The "size" is the connection-table bound.
+ *
+ * @module
+ */
+import { parseIpv4 } from "../../stack/wire/address.ts";
+import { formatExpire } from "../../lb/conntrack/conn_info.ts";
+import type { BalancerSnapshot, ConnsSnapshot, ServiceSnapshot } from "../../lb/balancer.ts";
+import { left, right } from "./table.ts";
+
+/** The IPVS version ipvsadm reports for current kernels. */
+const IPVS_VERSION = "1.2.1";
+
+/** ipvsadm's Forward column (`fwd_name`): Route, Masq, Tunnel. */
+export function forwardName(method: string): string {
+  return method === "nat" ? "Masq" : method === "tun" ? "Tunnel" : "Route";
+}
+
+/**
+ * `print_largenum` without `--exact`: right-aligned in 9 columns below 10^8, then in thousands
+ * (K), millions (M), billions (G) and trillions (T) in 8 columns plus the suffix.
+ */
+export function largeNum(n: number): string {
+  if (n < 1e8) return right(n, 9);
+  if (n < 1e9) return right(Math.floor(n / 1e3), 8) + "K";
+  if (n < 1e11) return right(Math.floor(n / 1e6), 8) + "M";
+  if (n < 1e14) return right(Math.floor(n / 1e9), 8) + "G";
+  return right(Math.floor(n / 1e12), 8) + "T";
+}
+
+function ipKey(ip: string): number {
+  return parseIpv4(ip) ?? 0;
+}
+
+function sortedServices(snap: BalancerSnapshot): ServiceSnapshot[] {
+  const protoOrder = (p: string) => (p === "tcp" ? 6 : 17);
+  return snap.services.slice().sort((a, b) =>
+    protoOrder(a.protocol) - protoOrder(b.protocol) || ipKey(a.vip) - ipKey(b.vip) ||
+    a.port - b.port
+  );
+}
+
+/** "TCP  10.0.0.100:80", cut to 33 characters as ipvsadm does (`svc_name[33] = '\0'`). */
+function serviceName(s: ServiceSnapshot): string {
+  return `${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`.slice(0, 33);
+}
+
+/** `ipvsadm -L -n`. */
+export function formatServices(snap: BalancerSnapshot): string {
+  const lines = [
+    `IP Virtual Server version ${IPVS_VERSION} (size=${snap.capacity})`,
+    "Prot LocalAddress:Port Scheduler Flags",
+    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+  ];
+  for (const s of sortedServices(snap)) {
+    lines.push(`${serviceName(s)} ${s.scheduler}${s.flags === "" ? "" : ` (${s.flags})`}`);
+    const reals = s.reals.slice().sort((a, b) =>
+      ipKey(a.address) - ipKey(b.address) || a.port - b.port
+    );
+    for (const r of reals) {
+      // printf("  -> %-28s %-7s %-6d %-10u %-10u\n", ...): the trailing pad is ipvsadm's too.
+      lines.push(
+        `  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)} ${
+          left(forwardName(r.method), 7)
+        } ` +
+          `${left(r.weight, 6)} ${left(r.activeConns, 10)} ${left(r.inactiveConns, 10)}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** `ipvsadm -L -n --stats`. */
+export function formatStats(snap: BalancerSnapshot): string {
+  const lines = [
+    `IP Virtual Server version ${IPVS_VERSION} (size=${snap.capacity})`,
+    `${left("Prot LocalAddress:Port", 33)} ${right("Conns", 8)} ${right("InPkts", 8)} ` +
+    `${right("OutPkts", 8)} ${right("InBytes", 8)} ${right("OutBytes", 8)}`,
+    "  -> RemoteAddress:Port",
+  ];
+  const nums = (
+    x: { conns: number; packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number },
+  ) =>
+    largeNum(x.conns) + largeNum(x.packetsIn) + largeNum(x.packetsOut) + largeNum(x.bytesIn) +
+    largeNum(x.bytesOut);
+  for (const s of sortedServices(snap)) {
+    lines.push(left(serviceName(s), 33) + nums(s));
+    const reals = s.reals.slice().sort((a, b) =>
+      ipKey(a.address) - ipKey(b.address) || a.port - b.port
+    );
+    for (const r of reals) {
+      lines.push(`  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)}` + nums(r));
+    }
+  }
+  return lines.join("\n");
+}
+
+/** `ipvsadm -L -n -c`: "pro expire state source virtual destination". */
+export function formatConns(snap: ConnsSnapshot): string {
+  const lines = [
+    "IPVS connection entries",
+    `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} destination`,
+  ];
+  // ipvsadm prints /proc/net/ip_vs_conn's order (hash order); here: by expiry, soonest first.
+  const entries = snap.entries.slice().sort((a, b) => a.expiresInMs - b.expiresInMs);
+  for (const c of entries) {
+    // printf("%-3s %-6s %-11s %-18s %-18s %s\n", ...)
+    lines.push(
+      `${left(c.protocol.toUpperCase(), 3)} ${left(formatExpire(c.expiresInMs), 6)} ` +
+        `${left(c.state, 11)} ${left(c.client, 18)} ${left(c.virtual, 18)} ${c.real}`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,482 @@
+/**
+ * The balancer's packet path: a {@link PacketHook} on the stack between IPv4 input and local
+ * delivery, where IPVS hooks LOCAL_IN (and, for NAT replies, FORWARD).
+ *
+ * For a client -> VIP:port packet of a configured service:
+ * 1. find the flow in the connection table; a client's first SYN (SYN without ACK, RST or FIN)
+ *    creates it with the real server the service's scheduler picks;
+ * 2. a TCP packet that is not a SYN and has no flow is dropped and counted (`lb.drop_no_flow`):
+ *    the balancer only schedules at the first SYN. The one exception is a service with the `mh`
+ *    scheduler: Maglev's choice depends only on the client's address and port and the set of
+ *    real servers, so every instance and every restart picks the same server. There the packet
+ *    is forwarded to that choice and a flow entry is created (`lb.mh_resumed`), its TCP state
+ *    taken from the packet's flags (an ACK in NONE gives ESTABLISHED, IPVS's sloppy rule), so
+ *    established connections survive a balancer restart;
+ * 3. the packet is forwarded by the flow's method: `dr` (Ethernet only), `nat` (destination
+ *    rewrite), `tun` (IP-in-IP); the flow's TCP state follows the flags (IPVS's tables).
+ *
+ * For NAT the stack's `forwarding` is turned on, so the real servers' replies (addressed to the
+ * client, not to us) reach the hook: a reply that matches a NAT flow gets the VIP back as its
+ * source and is routed to the client. Any other packet passes: to a VIP on a port without a
+ * service it goes to local delivery (ICMP port unreachable, later a TCP RST), exactly as with
+ * IPVS, and a packet for another host is dropped by the stack as before.
+ *
+ * What the balancer never does: answer a SYN for a service, originate a TCP segment toward a
+ * client, or read payload bytes. Checksums are adjusted incrementally, not verified (as IPVS
+ * does without an application helper): a corrupt segment stays corrupt and its receiver drops
+ * it. The only packets it originates are ICMP fragmentation needed for TUN and ARP for its VIPs.
+ *
+ * A malformed transport header to a VIP (truncated, bad TCP data offset, bad UDP length) is
+ * dropped and counted (`lb.drop_malformed_*`); malformed IPv4 never gets here (the stack drops it).
+ *
+ * The packet path allocates nothing: the service table and the connection table are typed
+ * arrays, counters are fields updated in place, headers are rewritten in the receive buffer (the
+ * tunnel copies into a preallocated buffer). Expiry runs from the stack's periodic tick.
+ *
+ * @module
+ */
+
+import { formatIpv4 } from "../stack/wire/address.ts";
+import { readU16, readU32 } from "../stack/wire/bytes.ts";
+import { IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
+import type { HookVerdict, PacketHook } from "../stack/net/hook.ts";
+import type { Stack } from "../stack/net/stack.ts";
+import { ConnTable } from "./conntrack/table.ts";
+import {
+  ConnState,
+  type ConnStateName,
+  Direction,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+} from "./conntrack/tcp_states.ts";
+import { forwardDirect } from "./forward/dr.ts";
+import { forwardNatIn, forwardNatOut } from "./forward/nat.ts";
+import { TUN_FRAG_NEEDED, TUN_SENT, TUN_TOO_BIG, TunnelForwarder } from "./forward/tun.ts";
+import { ServiceTable, type VirtualService } from "./service.ts";
+
+/** Options of {@link Balancer}. */
+export interface BalancerOptions {
+  /** Most flows tracked at once (ipvsadm's table size; default 262144). New flows beyond it drop. */
+  maxConns?: number;
+  /** Per-state timeouts in milliseconds over IPVS's defaults (ipvsadm `--set`). */
+  timeouts?: Partial<Record<ConnStateName, number>>;
+  /** Connection-table hash seed (random by default). */
+  seed?: number;
+}
+
+/** A real server as `lb.ts list` reports it. */
+export interface RealSnapshot {
+  address: string;
+  port: number;
+  weight: number;
+  method: string;
+  activeConns: number;
+  inactiveConns: number;
+  conns: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A virtual service as `lb.ts list` reports it. */
+export interface ServiceSnapshot {
+  protocol: string;
+  vip: string;
+  port: number;
+  scheduler: string;
+  /** Scheduler flags as ipvsadm prints them, e.g. "mh-port" (empty when none). */
+  flags: string;
+  conns: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  reals: RealSnapshot[];
+}
+
+/** What `lb.ts list` gets over the control channel. */
+export interface BalancerSnapshot {
+  /** Connection-table bound (ipvsadm's "size"). */
+  capacity: number;
+  /** Flows in the table now. */
+  connections: number;
+  /** Connection-table events: inserted, refused (table full), expired, removed, replaced. */
+  table: Record<string, number>;
+  /** The balancer's drop and event counters ("lb.*" in the stack's counters). */
+  counters: Record<string, number>;
+  services: ServiceSnapshot[];
+}
+
+/** One flow as `lb.ts conns` gets it. */
+export interface ConnSnapshot {
+  protocol: string;
+  state: string;
+  expiresInMs: number;
+  client: string;
+  virtual: string;
+  real: string;
+  method: string;
+}
+
+/** What `lb.ts conns` gets over the control channel. */
+export interface ConnsSnapshot {
+  capacity: number;
+  size: number;
+  table: Record<string, number>;
+  /** The flows, at most the requested limit of them. */
+  entries: ConnSnapshot[];
+  /** True when there were more flows than the limit. */
+  truncated?: boolean;
+}
+
+/** Flows listed by default: about 10 MB of JSON, within the control client's answer bound. */
+export const DEFAULT_CONNS_LIMIT = 100_000;
+
+/** Counter names, built once (no string is built per packet). */
+const C_NO_FLOW = "lb.drop_no_flow";
+const C_NO_REAL = "lb.drop_no_real";
+const C_TABLE_FULL = "lb.drop_table_full";
+const C_MH_RESUMED = "lb.mh_resumed";
+const C_REUSED = "lb.conn_reused";
+const C_TUN_FRAG = "lb.tun_frag_needed";
+const C_TUN_TOO_BIG = "lb.drop_tun_too_big";
+const C_TX_FAILED = "lb.drop_tx_failed";
+const C_L4_TRUNCATED = "lb.drop_malformed_l4_truncated";
+const C_TCP_TRUNCATED = "lb.drop_malformed_tcp_truncated";
+const C_TCP_BAD_OFFSET = "lb.drop_malformed_tcp_bad_offset";
+const C_UDP_TRUNCATED = "lb.drop_malformed_udp_truncated";
+const C_UDP_BAD_LENGTH = "lb.drop_malformed_udp_bad_length";
+
+/** IPVS `is_new_conn`, narrowed: SYN set, ACK, RST and FIN clear (the client's first SYN). */
+const NEW_FLOW_MASK = TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN;
+
+/**
+ * Why the transport header at `l4Off` (l4Len bytes) cannot be handled, as a counter name, or
+ * null when it is well formed: TCP needs 20 bytes and a data offset of 5..15 words inside the
+ * packet (RFC 9293 3.1), UDP 8 bytes and a length field of 8..l4Len (RFC 768).
+ */
+function malformed(buf: Uint8Array, l4Off: number, l4Len: number, protocol: number): string | null {
+  if (protocol === IP_PROTO_TCP) {
+    if (l4Len < 20) return C_TCP_TRUNCATED;
+    const hl = (buf[l4Off + 12] >>> 4) << 2;
+    if (hl < 20 || hl > l4Len) return C_TCP_BAD_OFFSET;
+    return null;
+  }
+  if (l4Len < 8) return C_UDP_TRUNCATED;
+  const len = readU16(buf, l4Off + 4);
+  if (len < 8 || len > l4Len) return C_UDP_BAD_LENGTH;
+  return null;
+}
+
+/** The L4 load balancer on one stack. */
+export class Balancer {
+  /** The stack it is attached to. */
+  readonly stack: Stack;
+  /** The virtual services, looked up per packet. */
+  readonly services: ServiceTable = new ServiceTable();
+  /** The connection table. */
+  readonly conns: ConnTable;
+  /** The packet hook (bound once); `attach()` installs it. */
+  readonly hook: PacketHook;
+  readonly #tun: TunnelForwarder;
+  #untick: (() => void) | null = null;
+
+  /** A balancer for `stack` with no services; nothing happens before `attach()`. */
+  constructor(stack: Stack, options: BalancerOptions = {}) {
+    this.stack = stack;
+    this.conns = new ConnTable({
+      capacity: options.maxConns,
+      clock: stack.clock,
+      timeouts: options.timeouts,
+      seed: options.seed,
+    });
+    this.#tun = new TunnelForwarder(stack);
+    this.hook = (buf, frameOff, ipOff, ipLen) => this.#onPacket(buf, frameOff, ipOff, ipLen);
+  }
+
+  /**
+   * Adds a virtual service: the stack takes its VIP as an owned address (ARP replies, a
+   * gratuitous ARP when running, ping), and a service with NAT real servers turns the stack's
+   * forwarding on. Throws if the same (protocol, VIP, port) exists.
+   */
+  addService(service: VirtualService): VirtualService {
+    this.services.add(service);
+    this.stack.addAddress(service.vip);
+    this.#updateForwarding();
+    return service;
+  }
+
+  /** Installs the hook on the stack and the expiry sweep on its tick. */
+  attach(): void {
+    this.#updateForwarding();
+    this.stack.hook = this.hook;
+    this.#untick ??= this.stack.onTick(() => this.conns.expire());
+  }
+
+  /** Removes the hook and the sweep (the stack is a plain host again; VIPs stay owned). */
+  detach(): void {
+    if (this.stack.hook === this.hook) this.stack.hook = null;
+    this.#untick?.();
+    this.#untick = null;
+  }
+
+  /** NAT needs the real servers' replies, which are addressed to the client: forward. */
+  #updateForwarding(): void {
+    for (const s of this.services.list()) {
+      if (s.reals.some((r) => r.method === "nat")) this.stack.forwarding = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- packet path
+
+  #onPacket(buf: Uint8Array, _frameOff: number, ipOff: number, ipLen: number): HookVerdict {
+    const protocol = buf[ipOff + 9];
+    if (protocol !== IP_PROTO_TCP && protocol !== IP_PROTO_UDP) return "pass";
+    const hl = (buf[ipOff] & 0x0f) << 2;
+    const l4Off = ipOff + hl;
+    const l4Len = ipLen - hl;
+    const dst = readU32(buf, ipOff + 16);
+    if (l4Len < 4) {
+      // Not even the ports: ours to count only when it is aimed at a VIP.
+      if (!this.services.hasVip(dst)) return "pass";
+      this.stack.counters.count(C_L4_TRUNCATED);
+      return "consumed";
+    }
+    const dport = readU16(buf, l4Off + 2);
+    const service = this.services.lookup(protocol === IP_PROTO_TCP ? "tcp" : "udp", dst, dport);
+    if (service !== null) {
+      return this.#inbound(service, buf, ipOff, ipLen, l4Off, l4Len, protocol, dst, dport);
+    }
+    if (this.stack.forwarding) return this.#natReply(buf, ipOff, ipLen, l4Off, l4Len, protocol);
+    return "pass";
+  }
+
+  /** Client -> VIP:port of `service`. */
+  #inbound(
+    service: VirtualService,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    l4Off: number,
+    l4Len: number,
+    protocol: number,
+    vip: number,
+    vport: number,
+  ): HookVerdict {
+    const counters = this.stack.counters;
+    const bad = malformed(buf, l4Off, l4Len, protocol);
+    if (bad !== null) {
+      counters.count(bad);
+      return "consumed";
+    }
+    const conns = this.conns;
+    const clientIp = readU32(buf, ipOff + 12);
+    const clientPort = readU16(buf, l4Off);
+    const tcp = protocol === IP_PROTO_TCP;
+    const flags = tcp ? buf[l4Off + 13] : 0;
+    const isNew = tcp && (flags & NEW_FLOW_MASK) === TCP_SYN;
+    let slot = conns.lookupIn(protocol, clientIp, clientPort, vip, vport);
+    if (slot >= 0 && isNew && this.#reusable(slot)) {
+      // IPVS conn_reuse_mode: a new SYN on a finished flow (the client reused its port) is a
+      // new connection and is scheduled again.
+      conns.remove(slot);
+      slot = -1;
+      counters.count(C_REUSED);
+    }
+    if (slot < 0) {
+      if (tcp && !isNew) {
+        // Only a client's first SYN starts a flow, except with mh (see the module comment).
+        if (service.scheduler.name !== "mh") {
+          counters.count(C_NO_FLOW);
+          return "consumed";
+        }
+        counters.count(C_MH_RESUMED);
+      }
+      const real = service.scheduler.pick(clientIp, clientPort);
+      if (real === null) {
+        counters.count(C_NO_REAL);
+        return "consumed";
+      }
+      slot = conns.insert(
+        protocol,
+        clientIp,
+        clientPort,
+        vip,
+        vport,
+        real,
+        service.realPort(real),
+        real.method,
+      );
+      if (slot < 0) {
+        counters.count(C_TABLE_FULL);
+        return "consumed";
+      }
+      service.conns++;
+      real.conns++;
+    }
+    conns.track(slot, Direction.INPUT, flags);
+    const real = conns.real(slot);
+    const realIp = real.address;
+    const method = conns.method(slot);
+    let sent: boolean;
+    if (method === "dr") {
+      sent = forwardDirect(this.stack, buf, ipOff, ipLen, realIp);
+    } else if (method === "nat") {
+      sent = forwardNatIn(
+        this.stack,
+        buf,
+        ipOff,
+        ipLen,
+        l4Off,
+        protocol,
+        realIp,
+        conns.realPort(slot),
+      );
+    } else {
+      const r = this.#tun.forward(buf, ipOff, ipLen, realIp);
+      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG) {
+        counters.count(r === TUN_FRAG_NEEDED ? C_TUN_FRAG : C_TUN_TOO_BIG);
+        return "consumed";
+      }
+      sent = r === TUN_SENT;
+    }
+    if (!sent) {
+      counters.count(C_TX_FAILED);
+      return "consumed";
+    }
+    service.packetsIn++;
+    service.bytesIn += ipLen;
+    real.packetsIn++;
+    real.bytesIn += ipLen;
+    return "consumed";
+  }
+
+  /**
+   * IPVS `is_new_conn_expected` with conn_reuse_mode 3: a flow in TIME_WAIT or CLOSE, or a DR/TUN
+   * flow in FIN_WAIT (the INPUT-ONLY table's last state: the client's FIN was seen, the server's
+   * never is), is over; a new SYN on it starts a new connection.
+   */
+  #reusable(slot: number): boolean {
+    const s = this.conns.state(slot);
+    return s === ConnState.TIME_WAIT || s === ConnState.CLOSE ||
+      (s === ConnState.FIN_WAIT && this.conns.method(slot) !== "nat");
+  }
+
+  /** A packet for another host (forwarding on): a NAT real server's reply, or not ours. */
+  #natReply(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    l4Off: number,
+    l4Len: number,
+    protocol: number,
+  ): HookVerdict {
+    if (malformed(buf, l4Off, l4Len, protocol) !== null) return "pass";
+    const conns = this.conns;
+    const slot = conns.lookupOut(
+      protocol,
+      readU32(buf, ipOff + 12),
+      readU16(buf, l4Off),
+      readU32(buf, ipOff + 16),
+      readU16(buf, l4Off + 2),
+    );
+    if (slot < 0 || conns.method(slot) !== "nat") return "pass";
+    const flags = protocol === IP_PROTO_TCP ? buf[l4Off + 13] : 0;
+    conns.track(slot, Direction.OUTPUT, flags);
+    const vip = conns.vip(slot);
+    const vport = conns.vport(slot);
+    const real = conns.real(slot);
+    if (!forwardNatOut(this.stack, buf, ipOff, ipLen, l4Off, protocol, vip, vport)) {
+      this.stack.counters.count(C_TX_FAILED);
+      return "consumed";
+    }
+    real.packetsOut++;
+    real.bytesOut += ipLen;
+    const service = this.services.lookup(protocol === IP_PROTO_TCP ? "tcp" : "udp", vip, vport);
+    if (service !== null) {
+      service.packetsOut++;
+      service.bytesOut += ipLen;
+    }
+    return "consumed";
+  }
+
+  // ---------------------------------------------------------------- control path
+
+  /** Services, real servers and counters for `lb.ts list` (allocates; control path only). */
+  snapshot(): BalancerSnapshot {
+    const counters: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.stack.counters.snapshot())) {
+      if (k.startsWith("lb.")) counters[k] = v;
+    }
+    return {
+      capacity: this.conns.capacity,
+      connections: this.conns.size,
+      table: { ...this.conns.counters },
+      counters,
+      services: this.services.list().map((s) => ({
+        protocol: s.protocol,
+        vip: formatIpv4(s.vip),
+        port: s.port,
+        scheduler: s.scheduler.name,
+        flags: schedulerFlags(s),
+        conns: s.conns,
+        packetsIn: s.packetsIn,
+        packetsOut: s.packetsOut,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        reals: s.reals.map((r) => ({
+          address: formatIpv4(r.address),
+          port: s.realPort(r),
+          weight: r.weight,
+          method: r.method,
+          activeConns: r.activeConns,
+          inactiveConns: r.inactiveConns,
+          conns: r.conns,
+          packetsIn: r.packetsIn,
+          packetsOut: r.packetsOut,
+          bytesIn: r.bytesIn,
+          bytesOut: r.bytesOut,
+        })),
+      })),
+    };
+  }
+
+  /** The live flows for `lb.ts conns`, at most `limit` (allocates; control path only). */
+  connections(limit: number = DEFAULT_CONNS_LIMIT): ConnsSnapshot {
+    const entries: ConnSnapshot[] = [];
+    let truncated = false;
+    for (const c of this.conns.entries()) {
+      if (entries.length >= limit) {
+        truncated = true;
+        break;
+      }
+      entries.push({
+        protocol: c.protocol,
+        state: c.state,
+        expiresInMs: Math.round(c.expiresInMs),
+        client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,
+        virtual: `${formatIpv4(c.vip)}:${c.vport}`,
+        real: `${formatIpv4(c.realIp)}:${c.realPort}`,
+        method: c.method,
+      });
+    }
+    return {
+      capacity: this.conns.capacity,
+      size: this.conns.size,
+      table: { ...this.conns.counters },
+      entries,
+      truncated,
+    };
+  }
+}
+
+/** ipvsadm's scheduler flags for a service: mh and sh hash the port / fall back here. */
+function schedulerFlags(s: VirtualService): string {
+  const sched = s.scheduler as { name: string; usePort?: boolean };
+  if (sched.name === "mh") return sched.usePort ? "mh-port" : "";
+  if (sched.name === "sh") return "sh-fallback";
+  return "";
+}

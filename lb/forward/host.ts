@@ -1,0 +1,32 @@
+/**
+ * What the forwarding methods need from the stack: the `Stack` has all of it, and unit tests can
+ * pass a fake. Kept small so a forwarder cannot reach into the stack beyond sending.
+ *
+ * @module
+ */
+
+/** The sending side of a stack, as the forwarders use it. */
+export interface ForwardHost {
+  /** The interface address: the outer source of tunnelled packets. */
+  readonly address: number;
+  /** The link MTU: largest IP datagram one frame carries. */
+  readonly mtu: number;
+  /**
+   * Routes and sends `buf[ipOff .. ipOff+ipLen)` (complete, checksums included, >= 14 bytes of
+   * headroom): NAT and TUN. False when dropped (the stack counts why).
+   */
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
+  /** Sends to the explicit next hop `nextHop` (ARP-resolved), whatever the destination: DR. */
+  sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean;
+  /** Sends an ICMP error about `buf[ipOff .. ipOff+ipLen)` (RFC 1122 rules, rate limit). */
+  sendIcmpError(
+    type: number,
+    code: number,
+    restOfHeader: number,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+  ): boolean;
+  /** A fresh IPv4 identification for a datagram we build (the outer tunnel header). */
+  nextIpId(): number;
+}

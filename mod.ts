@@ -1,0 +1,118 @@
+/**
+ * lb.ts as a library: a userspace TCP/IP stack on a Linux TAP device (or an in-memory cable),
+ * with sockets shaped like Deno's own, so code written for `Deno.listen`/`Deno.connect` runs on
+ * it unchanged.
+ *
+ * ```ts
+ * import { parseIpv4, Stack, TapDevice } from "./mod.ts";
+ *
+ * // Needs root (CAP_NET_ADMIN) for the TAP and --allow-ffi.
+ * const device = TapDevice.open({ name: "tap0" });
+ * const stack = new Stack({
+ *   device,
+ *   address: parseIpv4("10.0.0.2")!,
+ *   prefix: 24,
+ *   gateway: parseIpv4("10.0.0.1")!,
+ * });
+ * const running = stack.start();
+ *
+ * // An echo server: the same code as over Deno.listen().
+ * for await (const conn of stack.listen({ port: 7 })) {
+ *   conn.readable.pipeTo(conn.writable).catch(() => {});
+ * }
+ * await running;
+ * ```
+ *
+ * Everything that is re-exported here is documented at its definition.
+ *
+ * @module
+ */
+
+/** The host: one device, its address, ARP, routes, IPv4, ICMP, UDP and TCP. */
+export { Stack, type StackOptions, type StackSnapshot } from "./stack/net/stack.ts";
+/** The packet hook between IPv4 input and local delivery (where the balancer attaches). */
+export type { HookVerdict, PacketHook } from "./stack/net/hook.ts";
+/** Time sources: the system clock, and a fake one for tests. */
+export { type Clock, FakeClock, systemClock } from "./stack/clock.ts";
+/** Per-reason counters (drops, protocol events). */
+export { Counters } from "./stack/net/counters.ts";
+
+/** The device interface every link implements. */
+export type { Device, DeviceStats, FrameHandler } from "./stack/link/device.ts";
+/** Set-up errors of devices, with an actionable hint. */
+export { DeviceError } from "./stack/link/errors.ts";
+/** A Linux TAP device driven through libc FFI. */
+export { TapDevice, type TapOptions } from "./stack/link/tap.ts";
+/** In-memory devices: two ends of a virtual cable, for tests without root. */
+export {
+  createMemoryDevice,
+  createMemoryPair,
+  MemoryDevice,
+  type MemoryDeviceOptions,
+  type MemoryPairOptions,
+} from "./stack/link/memory.ts";
+/** Recording a device's traffic to a pcap file (`tcpdump -r` reads it). */
+export { PcapDevice, type PcapSink, PcapWriter } from "./stack/link/pcap.ts";
+/** Seeded loss, reordering, duplication and delay on any device (netem's job, in userspace). */
+export {
+  formatImpairSpec,
+  ImpairedDevice,
+  type ImpairSpec,
+  type ImpairStats,
+  parseImpairSpec,
+} from "./stack/link/impair.ts";
+
+/** Addresses: IPv4 as u32 numbers, MACs as 6-byte arrays, parsed and formatted. */
+export {
+  formatIpv4,
+  formatMac,
+  parseCidr,
+  parseIpv4,
+  parseMac,
+  prefixMask,
+} from "./stack/wire/address.ts";
+
+/** TCP connections and listeners shaped like `Deno.Conn` and `Deno.Listener`. */
+export { type TcpAddr, TcpConn } from "./stack/tcp/conn.ts";
+/** A TCP listener (`stack.listen`): async-iterable, with `accept()` and `close()`. */
+export { TcpListener } from "./stack/tcp/listener.ts";
+/** Options of `stack.listen` and `stack.connect`. */
+export type { ConnectOptions, ListenOptions } from "./stack/tcp/api_options.ts";
+/** TCP tunables on the Stack (`tcp:` option): congestion control, buffers, timers, backlogs. */
+export type { KeepaliveOptions, TcpStackOptions } from "./stack/tcp/config.ts";
+/** One TCP socket as `stack.tcpSnapshot()` (and `lb.ts netstat`) reports it. */
+export type { TcpSocketInfo } from "./stack/tcp/snapshot.ts";
+
+/** UDP sockets shaped like `Deno.DatagramConn` (`stack.listenDatagram`). */
+export {
+  listenDatagram,
+  MAX_UDP_PAYLOAD,
+  type UdpAddr,
+  type UdpListenOptions,
+  UdpSocket,
+} from "./stack/udp/socket.ts";
+
+/** Built-in services (echo, discard, chargen, HTTP) over any Deno-shaped listener. */
+export {
+  bytesBlock,
+  bytesSha256,
+  type DatagramSocketLike,
+  handleChargen,
+  handleDiscard,
+  handleEcho,
+  handleHttp,
+  type HttpOptions,
+  parseServeSpec,
+  serveChargen,
+  serveDiscard,
+  serveEcho,
+  serveHttp,
+  type ServeSpec,
+  serveUdpDiscard,
+  serveUdpEcho,
+  type Service,
+  type ServiceConn,
+  type ServiceHost,
+  type ServiceListener,
+  startServices,
+} from "./stack/services/mod.ts";

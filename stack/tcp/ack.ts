@@ -1,0 +1,118 @@
+/**
+ * ACK processing (RFC 9293 3.10.7.4, fifth step) for the synchronized states: SACK blocks into
+ * the scoreboard (RFC 2018, 6675), new data acknowledged (send buffer, RTT sample per RFC 6298
+ * with Karn's rule or per RFC 7323 with timestamps, congestion control, the retransmission
+ * timer per RFC 6298 5.2/5.3), duplicate ACKs (recovery.ts), and window updates (SND.WL1/WL2).
+ *
+ * @module
+ */
+
+import { seqDiff, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import { duplicateAck, recoveryAck } from "./recovery.ts";
+import type { Segment } from "./segment.ts";
+import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+import { tsNow } from "./transmit.ts";
+
+/** Takes an RTT sample from an ACK of new data (RFC 7323 4.1 with timestamps, else Karn). */
+export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: number): void {
+  const o = seg.opts;
+  if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
+    const r = (tsNow(t, now) - o.tsEcr) >>> 0;
+    if (r < 0x7fffffff) t.rtt.sample(r, expected);
+    t.rttSeq = -1;
+  } else if (t.rttSeq >= 0 && seqGt(seg.ack, t.rttSeq)) {
+    t.rtt.sample(now - t.rttStart);
+    t.rttSeq = -1;
+  }
+}
+
+/** ACK processing of RFC 9293 3.10.7.4 step 5 for the synchronized states. */
+export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
+  const ack = seg.ack;
+  const wndField = seg.window << t.sndWscale;
+  const windowChanged = wndField !== t.sndWnd;
+  const una = t.sndUna;
+  let sackChanged = false;
+  if (t.sackOk && seg.opts.sackCount > 0) {
+    const b = seg.opts.sackBlocks;
+    for (let i = 0; i < seg.opts.sackCount; i++) {
+      if (t.sacks.add(b[2 * i], b[2 * i + 1], una, t.sndMax)) sackChanged = true;
+    }
+  }
+  let freed = 0;
+  if (seqGt(ack, una)) {
+    freed = ackNewData(ctx, t, seg, now);
+  } else if (ack === una) {
+    duplicateAck(ctx, t, seg, windowChanged, sackChanged, now);
+  }
+  // Window update (RFC 9293 3.10.7.4): only from a segment not older than the last update.
+  // An ACK that advances SND.UNA always updates (Linux's tcp_may_update_window): the window is
+  // relative to the ACK, and keeping an older window with a newer SND.UNA would move the right
+  // edge beyond what the peer offered (a retransmission carries a lower SEG.SEQ).
+  if (
+    seqGt(ack, una) ||
+    (ack === una &&
+      (seqLt(t.sndWl1, seg.seq) || (t.sndWl1 === seg.seq && seqLeq(t.sndWl2, ack))))
+  ) {
+    const grew = wndField > t.sndWnd;
+    t.sndWnd = wndField;
+    t.sndWl1 = seg.seq;
+    t.sndWl2 = ack;
+    if (wndField > t.maxSndWnd) t.maxSndWnd = wndField;
+    if (wndField > 0 && t.rtxMode === RTX_PERSIST) {
+      t.rtxMode = RTX_OFF;
+      t.rtxAt = 0;
+      t.probes = 0;
+    }
+    if (grew) ctx.markDirty(t);
+  }
+  // Last: a writer woken now may send at once, and must see the updated window.
+  if (freed > 0 && t.user !== null) t.user.onWritable();
+}
+
+/** SND.UNA < SEG.ACK: new data acknowledged. Returns the data bytes freed. */
+function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number {
+  const ack = seg.ack;
+  const acked = seqDiff(ack, t.sndUna);
+  const flightBefore = t.outstanding;
+  let dataAcked = 0;
+  const snd = t.snd;
+  if (snd !== null) {
+    let d = seqDiff(ack, t.sndBase);
+    if (d > snd.len) d = snd.len;
+    if (d > 0) {
+      snd.consume(d);
+      t.sndBase = (t.sndBase + d) >>> 0;
+      dataAcked = d;
+    }
+  }
+  const mss = t.mss;
+  const expected = flightBefore > 2 * mss ? Math.ceil(flightBefore / (2 * mss)) : 1;
+  takeRttSample(t, seg, now, expected);
+  t.sndUna = ack;
+  if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+  if (t.sackOk) t.sacks.advance(ack);
+  t.rtxCount = 0;
+  t.probes = 0;
+  if (t.inRecovery) {
+    recoveryAck(ctx, t, acked, now);
+  } else {
+    t.dupAcks = 0;
+    // Grow only while the window is actually used (RFC 7661 spirit; Linux's cwnd-limited test).
+    if (2 * flightBefore >= t.cwnd) t.cc.onAck(t, acked, now, t.rtt.srtt);
+  }
+  // RFC 6298 5.2 and 5.3.
+  if (t.outstanding === 0) {
+    if (t.rtxMode === RTX_RETRANSMIT) {
+      t.rtxMode = RTX_OFF;
+      t.rtxAt = 0;
+    }
+  } else {
+    t.rtxMode = RTX_RETRANSMIT;
+    t.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.rtxAt);
+  }
+  ctx.markDirty(t);
+  return dataAcked;
+}

@@ -1,0 +1,54 @@
+/**
+ * The congestion-control interface. Loss detection and recovery (dupacks, SACK, NewReno partial
+ * ACKs, the RTO) live in the connection; an algorithm only decides how the window grows on ACKs
+ * and how far it falls on a loss, as Linux's `tcp_congestion_ops` (cong_avoid, ssthresh).
+ *
+ * @module
+ */
+
+/** The window state an algorithm reads and writes, in bytes. */
+export interface CongestionWindow {
+  /** Congestion window, bytes. */
+  cwnd: number;
+  /** Slow-start threshold, bytes. */
+  ssthresh: number;
+  /** Sender maximum segment size, bytes (SMSS). */
+  readonly mss: number;
+}
+
+/** One connection's congestion-control algorithm. */
+export interface CongestionControl {
+  /** "cubic" or "newreno". */
+  readonly name: string;
+  /**
+   * `acked` bytes were newly acknowledged while not in loss recovery: grow `cwnd` (slow start
+   * below ssthresh, congestion avoidance above). `rttMs` is the smoothed RTT (0 if unknown).
+   */
+  onAck(w: CongestionWindow, acked: number, now: number, rttMs: number): void;
+  /**
+   * A loss was detected by duplicate ACKs or SACK (RFC 5681 3.2, RFC 6675 5): set `ssthresh`.
+   * `flight` is the data outstanding, bytes. The connection sets cwnd for recovery.
+   */
+  onLoss(w: CongestionWindow, flight: number, now: number): void;
+  /** The retransmission timer expired (RFC 5681 3.1): set ssthresh, cwnd = one segment. */
+  onRto(w: CongestionWindow, flight: number, now: number): void;
+}
+
+/** Names of the algorithms. */
+export type CongestionName = "cubic" | "newreno";
+
+/**
+ * Slow start (RFC 5681 3.1): cwnd grows by the bytes acknowledged, not beyond ssthresh (the rest
+ * of the ACK counts toward congestion avoidance). Returns the bytes left over. Linux counts
+ * stretch ACKs in full (no RFC 3465 limit L): receivers that coalesce ACKs would otherwise slow
+ * the start down.
+ */
+export function slowStart(w: CongestionWindow, acked: number): number {
+  const room = w.ssthresh - w.cwnd;
+  if (acked <= room) {
+    w.cwnd += acked;
+    return 0;
+  }
+  w.cwnd += room > 0 ? room : 0;
+  return acked - (room > 0 ? room : 0);
+}

@@ -1,0 +1,298 @@
+/**
+ * `TcpConn`: one connection as the application sees it, shaped like `Deno.TcpConn` so code
+ * written for Deno sockets runs unchanged: `read`/`write` (partial writes allowed, as Deno's),
+ * `close`/`closeWrite`, `readable`/`writable` web streams whose backpressure is the TCP window
+ * (an unread receive buffer closes the window; a full send buffer holds `write` back),
+ * `localAddr`/`remoteAddr`, `setNoDelay`, `setKeepAlive`, `ref`/`unref`, `[Symbol.dispose]`.
+ * Errors are Deno's own classes (`Deno.errors.ConnectionReset`, ...).
+ *
+ * @module
+ */
+
+import { formatIpv4 } from "../wire/address.ts";
+import { badResource, brokenPipe, connectionAborted, interrupted } from "./errors.ts";
+import { CLOSE_WAIT, CLOSED, ESTABLISHED } from "./state.ts";
+import type { Tcb, TcbUser } from "./tcb.ts";
+
+/** A TCP endpoint address, as `Deno.NetAddr`. */
+export interface TcpAddr {
+  /** Always "tcp". */
+  transport: "tcp";
+  /** Dotted-quad IPv4 address. */
+  hostname: string;
+  /** Port. */
+  port: number;
+}
+
+/** What a connection asks of the TCP layer. */
+export interface ConnLayer {
+  /** The application read from the receive buffer: maybe send a window update. */
+  afterRead(t: Tcb): void;
+  /** The application wrote to the send buffer: send what may be sent. */
+  afterWrite(t: Tcb): void;
+  /** Queue our FIN after the buffered data (shutdown(SHUT_WR)). */
+  shutdownWrite(t: Tcb): void;
+  /** The application closed the connection (FIN, or RST if unread data is discarded). */
+  closeByUser(t: Tcb): void;
+  /** Nagle on or off; off sends what waits at once. */
+  setNoDelay(t: Tcb, noDelay: boolean): void;
+  /** Keepalive on or off. */
+  setKeepAlive(t: Tcb, keepAlive: boolean): void;
+}
+
+interface ReadWaiter {
+  buf: Uint8Array;
+  resolve: (n: number | null) => void;
+  reject: (e: Error) => void;
+}
+
+interface WriteWaiter {
+  data: Uint8Array;
+  resolve: (n: number) => void;
+  reject: (e: Error) => void;
+}
+
+/** Makes a `TcpAddr`. */
+export function tcpAddr(addr: number, port: number): TcpAddr {
+  return { transport: "tcp", hostname: formatIpv4(addr), port };
+}
+
+/** One TCP connection on the userspace stack. */
+export class TcpConn {
+  /** Our end. */
+  readonly localAddr: TcpAddr;
+  /** The peer's end. */
+  readonly remoteAddr: TcpAddr;
+  readonly #layer: ConnLayer;
+  readonly #t: Tcb;
+  #closed = false;
+  #reads: ReadWaiter[] = [];
+  #writes: WriteWaiter[] = [];
+  #connect: { resolve: (c: TcpConn) => void; reject: (e: Error) => void } | null = null;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /** Wraps the control block `t` (the layer calls this; applications get conns from the API). */
+  constructor(layer: ConnLayer, t: Tcb) {
+    this.#layer = layer;
+    this.#t = t;
+    this.localAddr = tcpAddr(t.localAddr, t.localPort);
+    this.remoteAddr = tcpAddr(t.remoteAddr, t.remotePort);
+    t.user = {
+      onReadable: () => this.#onReadable(),
+      onWritable: () => this.#onWritable(),
+      onEstablished: () => this.#onEstablished(),
+      onClosed: () => this.#onClosed(),
+    } satisfies TcbUser;
+  }
+
+  /** The control block (for the layer and for tests). */
+  get tcb(): Tcb {
+    return this.#t;
+  }
+
+  /** A promise that settles when the handshake completes or fails (active opens). */
+  whenEstablished(): Promise<TcpConn> {
+    return new Promise((resolve, reject) => {
+      this.#connect = { resolve, reject };
+    });
+  }
+
+  /**
+   * Reads up to `p.length` bytes: resolves with the count, or null at end of stream (the
+   * peer's FIN, after all data). Waits while nothing is buffered.
+   */
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.reject(badResource("read on a closed TcpConn"));
+    if (this.#reads.length === 0) {
+      const r = this.#tryRead(p);
+      if (r !== undefined) return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+    }
+    return new Promise((resolve, reject) => {
+      this.#reads.push({ buf: p, resolve, reject });
+    });
+  }
+
+  /**
+   * Writes up to `p.length` bytes into the send buffer; resolves with how many were taken (at
+   * least one; waits while the buffer is full), like `Deno.Conn.write`.
+   */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) return Promise.reject(badResource("write on a closed TcpConn"));
+    if (this.#writes.length === 0) {
+      const r = this.#tryWrite(p);
+      if (r !== undefined) return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+    }
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ data: p, resolve, reject });
+    });
+  }
+
+  /** Shuts down the sending side: a FIN follows the buffered data; reading goes on. */
+  closeWrite(): Promise<void> {
+    if (this.#closed) return Promise.reject(badResource("closeWrite on a closed TcpConn"));
+    const t = this.#t;
+    if (t.state === CLOSED) {
+      return Promise.reject(t.error ?? brokenPipe("closeWrite on a closed connection"));
+    }
+    this.#layer.shutdownWrite(t);
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the connection: a FIN after the buffered data (or a RST when received data is left
+   * unread, RFC 2525 2.17); pending reads and writes reject with `Interrupted`. A second call
+   * throws `BadResource`, as with Deno's resources.
+   */
+  close(): void {
+    if (this.#closed) throw badResource("TcpConn is already closed");
+    this.#closed = true;
+    this.#layer.closeByUser(this.#t);
+    const e = interrupted("the TcpConn was closed");
+    for (const r of this.#reads.splice(0)) r.reject(e);
+    for (const w of this.#writes.splice(0)) w.reject(e);
+    if (this.#connect !== null) {
+      this.#connect.reject(e);
+      this.#connect = null;
+    }
+  }
+
+  /** Closes unless already closed (for `using`). */
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+
+  /** Nagle's algorithm off (true, the default argument) or on (RFC 9293 3.7.4). */
+  setNoDelay(noDelay = true): void {
+    if (!this.#closed) this.#layer.setNoDelay(this.#t, noDelay);
+  }
+
+  /** Keepalive probes on (true, the default argument) or off (RFC 1122 4.2.3.6). */
+  setKeepAlive(keepAlive = true): void {
+    if (!this.#closed) this.#layer.setKeepAlive(this.#t, keepAlive);
+  }
+
+  /** No-op (there is no event-loop resource to reference). */
+  ref(): void {}
+
+  /** No-op (there is no event-loop resource to unreference). */
+  unref(): void {}
+
+  /** The received bytes as a byte stream; reading it pulls from the receive buffer. */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable === undefined) {
+      this.#readable = new ReadableStream({
+        type: "bytes",
+        autoAllocateChunkSize: 64 * 1024,
+        pull: async (controller) => {
+          const req = controller.byobRequest!;
+          const view = req.view as Uint8Array;
+          try {
+            const n = await this.read(view);
+            if (n === null) {
+              controller.close();
+              req.respond(0);
+            } else {
+              req.respond(n);
+            }
+          } catch (e) {
+            controller.error(e);
+          }
+        },
+        cancel: () => {
+          if (!this.#closed) this.close();
+        },
+      });
+    }
+    return this.#readable;
+  }
+
+  /** A byte sink; each chunk is written whole before the next is taken (backpressure). */
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable === undefined) {
+      this.#writable = new WritableStream<Uint8Array>({
+        write: async (chunk) => {
+          let off = 0;
+          while (off < chunk.length) off += await this.write(chunk.subarray(off));
+        },
+        close: () => this.#closed ? undefined : this.closeWrite(),
+        abort: () => {
+          if (!this.#closed) this.close();
+        },
+      });
+    }
+    return this.#writable;
+  }
+
+  // --- TcbUser: called by the stack ---
+
+  /** Data or EOF arrived. */
+  #onReadable(): void {
+    while (this.#reads.length > 0) {
+      const w = this.#reads[0];
+      const r = this.#tryRead(w.buf);
+      if (r === undefined) return;
+      this.#reads.shift();
+      if (r instanceof Error) w.reject(r);
+      else w.resolve(r);
+    }
+  }
+
+  /** Send-buffer space was freed. */
+  #onWritable(): void {
+    while (this.#writes.length > 0) {
+      const w = this.#writes[0];
+      const r = this.#tryWrite(w.data);
+      if (r === undefined) return;
+      this.#writes.shift();
+      if (r instanceof Error) w.reject(r);
+      else w.resolve(r);
+    }
+  }
+
+  /** The handshake completed. */
+  #onEstablished(): void {
+    if (this.#connect !== null) {
+      this.#connect.resolve(this);
+      this.#connect = null;
+    }
+  }
+
+  /** The connection reached CLOSED. */
+  #onClosed(): void {
+    if (this.#connect !== null) {
+      this.#connect.reject(this.#t.error ?? connectionAborted("connection closed"));
+      this.#connect = null;
+    }
+    this.#onReadable();
+    this.#onWritable();
+  }
+
+  /** A count, null (EOF), an Error, or undefined (must wait). */
+  #tryRead(p: Uint8Array): number | null | Error | undefined {
+    if (p.length === 0) return 0;
+    const t = this.#t;
+    const rcv = t.rcv;
+    if (rcv !== null && rcv.len > 0) {
+      const n = rcv.read(p, 0, p.length);
+      this.#layer.afterRead(t);
+      return n;
+    }
+    if (t.rcvFin) return null;
+    if (t.state === CLOSED) return t.error ?? null;
+    return undefined;
+  }
+
+  /** A count, an Error, or undefined (must wait). */
+  #tryWrite(p: Uint8Array): number | Error | undefined {
+    const t = this.#t;
+    if (t.state === CLOSED) return t.error ?? brokenPipe("the connection is closed");
+    if (t.finQueued) return brokenPipe("the sending side was shut down");
+    if (t.state !== ESTABLISHED && t.state !== CLOSE_WAIT) return brokenPipe("not connected");
+    if (p.length === 0) return 0;
+    const n = t.snd!.write(p, 0, p.length);
+    if (n === 0) return undefined;
+    this.#layer.afterWrite(t);
+    return n;
+  }
+}

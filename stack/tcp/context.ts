@@ -1,0 +1,56 @@
+/**
+ * What the state machine, the output path and the timers need from the TCP layer that owns
+ * them: configuration, time, counters, IPv4 output, scratch buffers, and the hooks that move a
+ * connection between the layer's tables (timer wheel, flush list, connection table).
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Counters } from "../net/counters.ts";
+import type { Ipv4Header } from "../wire/ipv4.ts";
+import type { TcpHeader, TcpView } from "../wire/tcp.ts";
+import type { TcpOptions } from "../wire/tcp_options.ts";
+import type { TcpConfig } from "./config.ts";
+import type { IsnGenerator } from "./isn.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** The layer as seen by one connection's code. */
+export interface TcpContext {
+  /** Tunables. */
+  readonly config: TcpConfig;
+  /** Time source. */
+  readonly clock: Clock;
+  /** The stack's counters ("tcp.*"). */
+  readonly counters: Counters;
+  /** TTL for our datagrams. */
+  readonly ttl: number;
+  /** Our window scale (from the receive buffer size). */
+  readonly windowScale: number;
+  /** The MSS we advertise: route MTU - 40 (RFC 9293 3.7.1, RFC 6691). */
+  readonly advMss: number;
+  /** ISNs and timestamp offsets. */
+  readonly isn: IsnGenerator;
+  /** Bytes of the transmit area at the start of each send buffer (a whole frame). */
+  readonly txArea: number;
+  /** A frame-sized scratch buffer for segments without payload (frame at offset 0). */
+  readonly ctlBuf: Uint8Array;
+  /** Scratch option set for building segments. */
+  readonly txOpts: TcpOptions;
+  /** Scratch TCP header fields. */
+  readonly txHeader: TcpHeader;
+  /** Scratch IPv4 header fields. */
+  readonly ipHeader: Ipv4Header;
+  /** Scratch view for checksumming. */
+  readonly txView: TcpView;
+  /** A fresh IPv4 identification. */
+  nextIpId(): number;
+  /** Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it). */
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
+  /** Makes sure `t`'s timer fires no later than `at` (ms). */
+  armTimer(t: Tcb, at: number): void;
+  /** Queues `t` for output at the end of the current receive burst. */
+  markDirty(t: Tcb): void;
+  /** `t` reached CLOSED: remove it from every table (idempotent). */
+  release(t: Tcb): void;
+}

@@ -1,0 +1,412 @@
+/**
+ * The receive side of the state machine: RFC 9293 3.10.7 "SEGMENT ARRIVES" for a connection
+ * that exists (SYN-SENT 3.10.7.3, and "otherwise" 3.10.7.4), with
+ *
+ * - PAWS before the sequence check (RFC 7323 5.3) and TS.Recent updates (4.3);
+ * - the acceptability test, trimming to the window, and ACKs for unacceptable segments;
+ * - RFC 5961: RST only on an exact RCV.NXT match (challenge ACK when merely in window), a
+ *   challenge ACK for any SYN in a synchronized state, and the ACK range check against blind
+ *   data injection;
+ * - ACK processing: SND.UNA, RTT samples (RFC 6298 with Karn, or timestamps), congestion
+ *   control, duplicate ACKs, fast retransmit and NewReno recovery (RFC 5681, 6582) or SACK
+ *   recovery (RFC 6675), window updates (SND.WL1/WL2);
+ * - text into the receive buffer (out-of-order data kept, immediate ACKs for it and for
+ *   gap-filling data, otherwise every second full segment or the delayed-ACK timer);
+ * - FIN processing and the closing states, TIME_WAIT.
+ *
+ * @module
+ */
+
+import { seqDiff, seqGeq, seqGt, seqInWindow, seqLeq, seqLt } from "../wire/seq.ts";
+import { processAck, takeRttSample } from "./ack.ts";
+import type { TcpContext } from "./context.ts";
+import { connectionRefused, connectionReset } from "./errors.ts";
+import { applySynOptions } from "./options.ts";
+import { output } from "./output.ts";
+import type { Segment } from "./segment.ts";
+import {
+  CLOSE_WAIT,
+  CLOSING,
+  ESTABLISHED,
+  FIN_WAIT_1,
+  FIN_WAIT_2,
+  LAST_ACK,
+  SYN_RECEIVED,
+  SYN_SENT,
+  TIME_WAIT,
+} from "./state.ts";
+import { RTX_OFF, type Tcb } from "./tcb.ts";
+import { sendAck, sendChallengeAck, sendResetFor, tsRecentValid } from "./transmit.ts";
+import {
+  abort,
+  allocateBuffers,
+  enterTimeWait,
+  finAcked,
+  peerName,
+  setState,
+} from "./transitions.ts";
+
+/** Most full-sized segments one ACK covers inside a long receive burst. */
+export const STRETCH_ACK_SEGMENTS = 16;
+
+/** RFC 9293 3.10.7.3 and 3.10.7.4: a segment for the existing connection `t`. */
+export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
+  const now = ctx.clock.now();
+  if (t.state === SYN_SENT) {
+    synSent(ctx, t, seg, now);
+    return;
+  }
+  const o = seg.opts;
+  // RFC 7323 3.2: once negotiated, a non-RST segment without timestamps SHOULD be dropped.
+  if (t.tsOk && !o.hasTimestamp && !seg.rst) {
+    ctx.counters.count("tcp.drop_no_timestamp");
+    return;
+  }
+  // RFC 7323 5.3 R1: PAWS. An old TSval marks an old duplicate: ACK it and drop it. A
+  // reordered duplicate ACK is exempt (Linux's tcp_disordered_ack): it carries SACK news.
+  if (
+    t.tsOk && o.hasTimestamp && !seg.rst && seqLt(o.tsVal, t.tsRecent) &&
+    tsRecentValid(t, now) && !disorderedAck(t, seg)
+  ) {
+    ctx.counters.count("tcp.paws_rejected");
+    sendAck(ctx, t);
+    return;
+  }
+
+  // --- first: check the sequence number (RFC 9293 3.10.7.4) ---
+  const segLen = seg.segLen;
+  let wnd = seqDiff(t.rcvAdv, t.rcvNxt);
+  if (wnd < 0) wnd = 0;
+  let acceptable: boolean;
+  if (segLen === 0) {
+    acceptable = wnd === 0 ? seg.seq === t.rcvNxt : seqInWindow(seg.seq, t.rcvNxt, wnd);
+  } else {
+    acceptable = wnd > 0 &&
+      (seqInWindow(seg.seq, t.rcvNxt, wnd) ||
+        seqInWindow((seg.seq + segLen - 1) >>> 0, t.rcvNxt, wnd));
+  }
+  let textAllowed = true;
+  if (!acceptable) {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs": take the ACK, drop the text.
+    if (wnd === 0 && seg.seq === t.rcvNxt) {
+      textAllowed = false;
+      ctx.counters.count("tcp.rx_zero_window_drop");
+      t.ackNow = true;
+    } else {
+      if (seg.rst) return;
+      if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.irs) {
+        // Our SYN-ACK was lost and the peer repeats its SYN: send the SYN-ACK again.
+        t.sndNxt = t.iss;
+        output(ctx, t);
+        return;
+      }
+      if (t.state === TIME_WAIT && seg.fin) {
+        // RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout.
+        t.lingerAt = now + ctx.config.timeWaitMs;
+        ctx.armTimer(t, t.lingerAt);
+      }
+      ctx.counters.count("tcp.rx_out_of_window");
+      sendAck(ctx, t);
+      return;
+    }
+  }
+  t.lastRecvAt = now;
+  t.keepProbes = 0;
+  // RFC 7323 4.3: remember the peer's clock for our echoes (after the acceptability test).
+  if (
+    t.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.tsRecent) && seqLeq(seg.seq, t.lastAckSent)
+  ) {
+    t.tsRecent = o.tsVal;
+    t.tsRecentAge = now;
+  }
+
+  // --- second: the RST bit (RFC 5961 3.2) ---
+  if (seg.rst) {
+    if (seg.seq !== t.rcvNxt) {
+      // In the window but not exact: maybe blind. A genuine peer answers our ACK with an
+      // exact RST.
+      sendChallengeAck(ctx, t);
+      return;
+    }
+    ctx.counters.count("tcp.rx_resets");
+    switch (t.state) {
+      case SYN_RECEIVED:
+        // A passive open goes back to LISTEN (the listener stays); an active one is refused.
+        abort(ctx, t, t.passive ? null : connectionRefused(peerName(t)), false);
+        return;
+      case ESTABLISHED:
+      case FIN_WAIT_1:
+      case FIN_WAIT_2:
+      case CLOSE_WAIT:
+        abort(ctx, t, connectionReset(peerName(t)), false);
+        return;
+      case TIME_WAIT:
+        // RFC 1337: ignoring RST in TIME_WAIT prevents "TIME-WAIT assassination".
+        return;
+      default: // CLOSING, LAST_ACK
+        abort(ctx, t, null, false);
+        return;
+    }
+  }
+
+  // --- fourth: the SYN bit (RFC 5961 4.2: challenge ACK, whatever the sequence number) ---
+  if (seg.syn) {
+    sendChallengeAck(ctx, t);
+    return;
+  }
+
+  // --- fifth: the ACK field ---
+  if (!seg.hasAck) return;
+  const ack = seg.ack;
+  if (t.state === SYN_RECEIVED) {
+    if (!(seqLt(t.sndUna, ack) && seqLeq(ack, t.sndMax))) {
+      sendResetFor(ctx, seg);
+      return;
+    }
+    const l = t.listener;
+    if (l !== null && l.acceptFull()) {
+      // Like Linux: drop the ACK and stay half-open; the SYN-ACK will be repeated.
+      ctx.counters.count("tcp.accept_queue_overflow");
+      return;
+    }
+    establishPassive(ctx, t, seg, now);
+  }
+  // RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else drop with an ACK.
+  if (seqGt(ack, t.sndMax)) {
+    ctx.counters.count("tcp.rx_ack_unsent");
+    sendAck(ctx, t);
+    return;
+  }
+  if (seqLt(ack, (t.sndUna - t.maxSndWnd) >>> 0)) {
+    ctx.counters.count("tcp.rx_ack_too_old");
+    sendChallengeAck(ctx, t);
+    return;
+  }
+  processAck(ctx, t, seg, now);
+  if (t.state === LAST_ACK) {
+    if (finAcked(t)) {
+      ctx.release(t);
+      return;
+    }
+  } else if (t.state === FIN_WAIT_1) {
+    if (finAcked(t)) {
+      setState(t, FIN_WAIT_2, now);
+      if (t.userClosed) {
+        // Orphaned: do not wait forever for the peer's FIN (Linux's tcp_fin_timeout).
+        t.lingerAt = now + ctx.config.finWait2Ms;
+        ctx.armTimer(t, t.lingerAt);
+      }
+    }
+  } else if (t.state === CLOSING) {
+    if (finAcked(t)) enterTimeWait(ctx, t, now);
+  }
+
+  // --- seventh: segment text ---
+  // (A SYN never gets here: it was answered above, so text starts at SEG.SEQ.)
+  let dataSeq = seg.seq;
+  let dataOff = seg.payloadOff;
+  let dataLen = textAllowed ? seg.payloadLen : 0;
+  let fin = textAllowed && seg.fin;
+  const finSeq = (seg.seq + seg.payloadLen) >>> 0;
+  if (dataLen > 0 && seqLt(dataSeq, t.rcvNxt)) {
+    const cut = seqDiff(t.rcvNxt, dataSeq);
+    if (cut >= dataLen) {
+      dataLen = 0;
+    } else {
+      dataOff += cut;
+      dataLen -= cut;
+    }
+    dataSeq = t.rcvNxt;
+  }
+  if (dataLen > 0) {
+    const st = t.state;
+    if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
+      // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped).
+      const room = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+      const right = seqDiff(dataSeq, t.rcvNxt) + dataLen;
+      if (right > room) {
+        ctx.counters.count("tcp.rx_beyond_buffer");
+        dataLen -= right - room;
+        fin = false;
+        t.ackNow = true;
+        if (dataLen < 0) dataLen = 0;
+      }
+      if (dataLen > 0 && !receiveText(ctx, t, seg, dataSeq, dataOff, dataLen, now)) return;
+    }
+  }
+
+  // --- eighth: the FIN bit ---
+  if (fin) {
+    const st = t.state;
+    if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
+      if (finSeq === t.rcvNxt) {
+        processFin(ctx, t, now);
+      } else if (seqGt(finSeq, t.rcvNxt)) {
+        t.rcvFinSeq = finSeq; // after a hole: taken when the hole fills
+        t.ackNow = true;
+        ctx.markDirty(t);
+      }
+    } else if (st === CLOSE_WAIT || st === CLOSING || st === LAST_ACK) {
+      t.ackNow = true; // a repeated FIN: acknowledge again
+      ctx.markDirty(t);
+    }
+  }
+  if (t.ackNow) ctx.markDirty(t);
+}
+
+/**
+ * A pure duplicate ACK that only arrived late: right sequence number, SEG.ACK = SND.UNA, the
+ * same window, and a TSval within one RTO of TS.Recent (Linux's tcp_disordered_ack). PAWS
+ * would drop it for its older timestamp, losing the duplicate-ACK and SACK information.
+ */
+function disorderedAck(t: Tcb, seg: Segment): boolean {
+  return seg.hasAck && seg.payloadLen === 0 && !seg.syn && !seg.fin &&
+    seg.seq === t.rcvNxt && seg.ack === t.sndUna &&
+    seg.window << t.sndWscale === t.sndWnd &&
+    ((t.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
+}
+
+/** RFC 9293 3.10.7.3: a segment while our SYN is outstanding. */
+function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
+  const ack = seg.ack;
+  if (seg.hasAck && (seqLeq(ack, t.iss) || seqGt(ack, t.sndMax))) {
+    // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST> (unless it is a RST).
+    if (!seg.rst) sendResetFor(ctx, seg);
+    return;
+  }
+  if (seg.rst) {
+    // RFC 5961 3.2: in SYN-SENT a RST is acceptable if it acknowledges our SYN.
+    if (seg.hasAck) {
+      ctx.counters.count("tcp.connect_refused");
+      abort(ctx, t, connectionRefused(peerName(t)), false);
+    }
+    return;
+  }
+  if (!seg.syn) return;
+  t.irs = seg.seq;
+  t.rcvNxt = (seg.seq + 1) >>> 0;
+  t.lastRecvAt = now;
+  // The window our SYN offered (unscaled, RFC 7323 2.2) is the initial right edge.
+  const offered = ctx.config.receiveBuffer > 0xffff ? 0xffff : ctx.config.receiveBuffer;
+  t.rcvAdv = (t.rcvNxt + offered) >>> 0;
+  applySynOptions(ctx, t, seg, now);
+  // RFC 7323 2.2: the window of a SYN is never scaled.
+  t.sndWnd = seg.window;
+  t.sndWl1 = seg.seq;
+  t.sndWl2 = ack;
+  t.maxSndWnd = seg.window;
+  if (seg.hasAck) {
+    t.sndUna = ack;
+    if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+    takeRttSample(t, seg, now, 1);
+    t.rtxCount = 0;
+    t.rtxMode = RTX_OFF;
+    t.rtxAt = 0;
+    t.lingerAt = 0;
+    setState(t, ESTABLISHED, now);
+    allocateBuffers(ctx, t);
+    t.ackNow = true;
+    ctx.markDirty(t);
+    ctx.counters.count("tcp.active_opens_established");
+    if (t.user !== null) t.user.onEstablished();
+  } else {
+    // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, our SYN again with an ACK.
+    setState(t, SYN_RECEIVED, now);
+    t.sndNxt = t.iss;
+    t.rtxMode = RTX_OFF;
+    ctx.markDirty(t);
+  }
+}
+
+/** SYN-RECEIVED and the handshake's ACK is acceptable: ESTABLISHED (RFC 9293 3.10.7.4). */
+function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
+  setState(t, ESTABLISHED, now);
+  // RFC 9293 3.10.7.4 (SYN-RECEIVED): SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+  t.sndWnd = seg.window << t.sndWscale;
+  t.sndWl1 = seg.seq;
+  t.sndWl2 = seg.ack;
+  if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
+  t.lingerAt = 0;
+  allocateBuffers(ctx, t);
+  const l = t.listener;
+  if (l !== null) {
+    t.listener = null;
+    l.synRecvDone(t);
+    ctx.counters.count("tcp.passive_opens_established");
+    l.enqueue(t);
+  } else if (t.user !== null) {
+    t.user.onEstablished(); // the active side of a simultaneous open
+  }
+}
+
+/** In-order or out-of-order text (RFC 9293 3.10.7.4 step 7). False if the connection ended. */
+function receiveText(
+  ctx: TcpContext,
+  t: Tcb,
+  seg: Segment,
+  dataSeq: number,
+  off: number,
+  len: number,
+  now: number,
+): boolean {
+  if (t.userClosed) {
+    // Nobody will read it (RFC 2525 2.17, and what Linux does): reset the connection.
+    ctx.counters.count("tcp.rst_data_after_close");
+    abort(ctx, t, null, true);
+    return false;
+  }
+  if (t.rcv === null) allocateBuffers(ctx, t);
+  const rcv = t.rcv!;
+  if (len > t.rcvMss) t.rcvMss = len;
+  if (dataSeq === t.rcvNxt) {
+    const hadHoles = rcv.oooCount > 0;
+    const adv = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
+    t.rcvNxt = (t.rcvNxt + adv) >>> 0;
+    t.bytesUnacked += adv;
+    ctx.counters.count("tcp.rx_bytes", adv);
+    if (hadHoles) {
+      t.ackNow = true; // RFC 5681 4.2: ACK at once a segment that fills a gap
+    } else if (t.bytesUnacked >= 2 * t.rcvMss) {
+      // RFC 5681 4.2: at least every second full-sized segment. The ACK leaves when the burst
+      // of frames being read is done (one ACK covers what arrived together, as with GRO), but
+      // no later than STRETCH_ACK_SEGMENTS segments into a long burst.
+      t.ackNow = true;
+      if (t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
+    } else if (t.delackAt === 0) {
+      t.delackAt = now + ctx.config.delayedAckMs;
+      ctx.armTimer(t, t.delackAt);
+    }
+    if (t.rcvFinSeq !== -1 && t.rcvNxt === t.rcvFinSeq) processFin(ctx, t, now);
+    if (t.user !== null) t.user.onReadable();
+  } else {
+    const r = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
+    ctx.counters.count(r < 0 ? "tcp.ooo_dropped" : "tcp.ooo_segments");
+    t.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
+  }
+  ctx.markDirty(t);
+  return true;
+}
+
+/** The peer's FIN in sequence (RFC 9293 3.10.7.4 step 8). */
+function processFin(ctx: TcpContext, t: Tcb, now: number): void {
+  t.rcvNxt = (t.rcvNxt + 1) >>> 0;
+  t.rcvFin = true;
+  t.rcvFinSeq = -1;
+  if (t.rcv !== null) t.rcv.clearOutOfOrder();
+  t.ackNow = true;
+  ctx.markDirty(t);
+  switch (t.state) {
+    case ESTABLISHED:
+      setState(t, CLOSE_WAIT, now);
+      break;
+    case FIN_WAIT_1:
+      setState(t, CLOSING, now); // our FIN is not acknowledged yet (else FIN_WAIT_2)
+      ctx.counters.count("tcp.simultaneous_closes");
+      break;
+    case FIN_WAIT_2:
+      enterTimeWait(ctx, t, now);
+      break;
+  }
+  if (t.user !== null) t.user.onReadable();
+}

@@ -1,0 +1,68 @@
+/**
+ * Option negotiation at connection setup: MSS (RFC 9293 3.7.1, clamped to the route MTU, less the
+ * bytes of options every segment carries, RFC 6691), window scale (RFC 7323 2: used only when
+ * both SYNs carry it), SACK-permitted (RFC 2018 2), timestamps (RFC 7323 3.2: only when both SYNs
+ * carry them), and the initial congestion window (RFC 6928).
+ *
+ * @module
+ */
+
+import type { TcpContext } from "./context.ts";
+import { TS_OPTION_LEN } from "./transmit.ts";
+import type { Segment } from "./segment.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** RFC 9293 3.7.1: the send MSS to assume when the peer's SYN has no MSS option. */
+export const DEFAULT_IPV4_MSS = 536;
+
+/**
+ * Offers, before the peer's SYN is seen: what this stack is configured to use. For a passive open
+ * `applySynOptions` follows at once and keeps only what the SYN also has.
+ */
+export function offerOptions(ctx: TcpContext, t: Tcb): void {
+  const c = ctx.config;
+  t.wsOk = c.windowScaling;
+  t.sackOk = c.sack;
+  t.tsOk = c.timestamps;
+  t.rcvWscale = c.windowScaling ? ctx.windowScale : 0;
+  t.advMss = ctx.advMss;
+}
+
+/**
+ * Applies the options of the peer's SYN or SYN-ACK to `t`, whose `wsOk`/`sackOk`/`tsOk` hold
+ * what we offer: each stays on only if the peer has it too.
+ */
+export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
+  const o = seg.opts;
+  t.wsOk = t.wsOk && o.windowScale >= 0;
+  if (t.wsOk) {
+    t.sndWscale = o.windowScale;
+    t.rcvWscale = ctx.windowScale;
+  } else {
+    t.sndWscale = 0;
+    t.rcvWscale = 0;
+  }
+  t.sackOk = t.sackOk && o.sackPermitted;
+  t.tsOk = t.tsOk && o.hasTimestamp;
+  if (t.tsOk) {
+    t.tsRecent = o.tsVal;
+    t.tsRecentAge = now;
+  }
+  setMss(ctx, t, o.mss > 0 ? o.mss : DEFAULT_IPV4_MSS);
+}
+
+/**
+ * The send MSS from the peer's MSS: at most our route's (RFC 9293 3.7.1 "MSS clamping"), less
+ * the timestamp option every segment carries; and the initial window of RFC 6928,
+ * min(10 MSS, max(2 MSS, 14600)) with the configured segment count.
+ */
+export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
+  let mss = peerMss < ctx.advMss ? peerMss : ctx.advMss;
+  if (t.tsOk) mss -= TS_OPTION_LEN;
+  if (mss < 64) mss = 64;
+  t.mss = mss;
+  t.rcvMss = mss;
+  const iw = ctx.config.initialCwnd * mss;
+  const cap = 2 * mss > 14600 ? 2 * mss : 14600;
+  t.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
+}

@@ -1,0 +1,192 @@
+/**
+ * The send policy: what to send now. RFC 9293 3.8.6.2.1 / RFC 1122 4.2.3.4: full segments when
+ * the usable window (the smaller of the peer's window and cwnd, RFC 5681) allows, a partial one
+ * only under Nagle's rule (nothing outstanding, or `noDelay`) or when it is half the peer's
+ * largest window (sender SWS avoidance); RFC 3042 limited transmit; RFC 6675 loss recovery with
+ * SACK (NextSeg rules 1-4 under cwnd - pipe); go-back-N after a timeout, skipping SACKed data;
+ * the FIN after the last byte; the persist timer for a zero window.
+ *
+ * @module
+ */
+
+import { seqDiff, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import {
+  CLOSE_WAIT,
+  CLOSING,
+  ESTABLISHED,
+  FIN_WAIT_1,
+  LAST_ACK,
+  SYN_RECEIVED,
+  SYN_SENT,
+} from "./state.ts";
+import { RTX_OFF, RTX_PERSIST, type Tcb } from "./tcb.ts";
+import { sendAck, sendData, sendSyn } from "./transmit.ts";
+
+/** Cap of the persist interval (RFC 9293 3.8.6.1: probes keep going, spaced out). */
+const PERSIST_MAX_MS = 60_000;
+
+/** True when `t` has data or a FIN not yet sent beyond SND.NXT. */
+export function hasUnsent(t: Tcb): boolean {
+  const end = t.sndEnd;
+  return seqLt(t.sndNxt, end) || (t.finQueued && seqLeq(t.sndNxt, end));
+}
+
+/**
+ * Sends what the windows and the send policy allow, then a bare ACK if one is owed and nothing
+ * else carried it, then arms the persist timer if a zero window holds data back.
+ */
+export function output(ctx: TcpContext, t: Tcb): void {
+  const st = t.state;
+  const now = ctx.clock.now();
+  if (st === SYN_SENT || st === SYN_RECEIVED) {
+    if (t.sndNxt === t.iss) sendSyn(ctx, t, now);
+    return;
+  }
+  if (
+    st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_1 || st === CLOSING ||
+    st === LAST_ACK
+  ) {
+    if (t.inRecovery && t.sackOk) sackRecoveryOutput(ctx, t, now);
+    else sendWindow(ctx, t, now);
+    if (t.rtxMode === RTX_OFF && t.outstanding === 0 && t.sndWnd === 0 && hasUnsent(t)) {
+      // RFC 9293 3.8.6.1: a zero window with data to send: probe it.
+      t.rtxMode = RTX_PERSIST;
+      t.rtxAt = now + persistInterval(t);
+      ctx.armTimer(t, t.rtxAt);
+    }
+  }
+  if (t.ackNow) sendAck(ctx, t);
+}
+
+/** The persist interval: the RTO backed off per unanswered probe, capped at 60 s. */
+export function persistInterval(t: Tcb): number {
+  const v = t.rtt.baseRto * 2 ** (t.probes < 16 ? t.probes : 16);
+  return v < PERSIST_MAX_MS ? v : PERSIST_MAX_MS;
+}
+
+/** The normal send loop (RFC 5681 windows, Nagle, sender SWS avoidance, limited transmit). */
+function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
+  const mss = t.mss;
+  // A run of segments is bounded by the windows; the count bound is a safety net only.
+  for (let n = 0; n < 4096; n++) {
+    let seq = t.sndNxt;
+    if (t.sackOk && t.sacks.count > 0 && seqLt(seq, t.sndMax)) {
+      // Go-back-N after a timeout: the receiver holds SACKed ranges already.
+      const skip = t.sacks.skipSacked(seq);
+      if (skip !== seq) {
+        seq = skip;
+        t.sndNxt = skip;
+      }
+    }
+    const end = t.sndEnd;
+    let avail = seqDiff(end, seq);
+    if (avail < 0) avail = 0;
+    const finPending = t.finQueued && seqLeq(seq, end);
+    if (avail === 0 && !finPending) return;
+    const retransmit = seqLt(seq, t.sndMax);
+    let limit = retransmit ? t.sndMax : end;
+    if (t.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
+    let len = seqDiff(limit, seq);
+    if (len > mss) len = mss;
+    if (len > avail) len = avail;
+    // The usable window (RFC 5681 2: min(cwnd, rwnd) minus what is in flight).
+    let cwnd = t.cwnd;
+    if (!retransmit && !t.inRecovery && t.dupAcks > 0 && t.dupAcks < 3) {
+      cwnd += t.dupAcks * mss; // RFC 3042 limited transmit: one new segment per early dupack
+    }
+    const wnd = t.sndWnd < cwnd ? t.sndWnd : cwnd;
+    const usable = wnd - seqDiff(seq, t.sndUna);
+    if (len > usable) len = usable > 0 ? usable : 0;
+    let fin = false;
+    if (len > 0) {
+      const all = len === avail;
+      if (
+        !(len === mss || retransmit ||
+          (all && (t.noDelay || t.outstanding === 0 || finPending)) ||
+          (t.maxSndWnd > 0 && len >= t.maxSndWnd / 2))
+      ) {
+        return; // Nagle (RFC 1122 4.2.3.4) or sender SWS avoidance: wait for more.
+      }
+      fin = all && finPending;
+    } else if (avail === 0 && finPending) {
+      fin = true; // a bare FIN needs no window
+    } else {
+      return;
+    }
+    const used = sendData(ctx, t, seq, len, fin, now);
+    t.sndNxt = (seq + used) >>> 0;
+    if (fin && used === len + 1) return;
+  }
+}
+
+/**
+ * RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() picks: (1) the first
+ * lost, not yet retransmitted hole; (2) new data; (3) a hole not yet deemed lost; (4) one rescue
+ * retransmission per recovery episode.
+ */
+function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
+  const mss = t.mss;
+  const sacks = t.sacks;
+  for (let n = 0; n < 4096; n++) {
+    const pipe = sacks.pipe(t.sndUna, t.sndMax, t.highRxt, mss);
+    if (t.cwnd - pipe < mss) return;
+    const highSacked = sacks.highest(t.sndUna);
+    // (1) and (3): the first unSACKed octet at or above HighRxt, below the highest SACK.
+    let s = seqLt(t.highRxt, t.sndUna) ? t.sndUna : t.highRxt;
+    s = sacks.skipSacked(s);
+    if (seqLt(s, highSacked)) {
+      const lost = sacks.isLost(s, mss);
+      if (lost || !canSendNew(t)) {
+        let len = seqDiff(sacks.nextSackedAbove(s, t.sndMax), s);
+        if (len > mss) len = mss;
+        if (len > 0) {
+          // The hole may end with our FIN (sequence number SND.END) if that was lost too.
+          let dataLen = seqDiff(t.sndEnd, s);
+          if (dataLen > len) dataLen = len;
+          if (dataLen < 0) dataLen = 0;
+          const used = sendData(ctx, t, s, dataLen, t.finQueued && dataLen < len, now);
+          t.highRxt = (s + used) >>> 0;
+          continue;
+        }
+      }
+    }
+    // (2) new data, within the peer's window.
+    if (canSendNew(t)) {
+      const seq = t.sndMax;
+      const end = t.sndEnd;
+      let len = seqDiff(end, seq);
+      if (len < 0) len = 0;
+      if (len > mss) len = mss;
+      const room = t.sndWnd - seqDiff(seq, t.sndUna);
+      if (len > room) len = room > 0 ? room : 0;
+      const fin = t.finQueued && seqDiff(end, seq) === len;
+      if (len === 0 && !fin) return;
+      sendData(ctx, t, seq, len, fin, now);
+      t.sndNxt = t.sndMax;
+      continue;
+    }
+    // (4) rescue retransmission: once per recovery, the last unSACKed segment.
+    if (t.rescueRxt < 0 || seqGt(t.sndUna, t.rescueRxt)) {
+      let start = (t.sndMax - mss) >>> 0;
+      if (seqLt(start, t.sndUna)) start = t.sndUna;
+      start = sacks.skipSacked(start);
+      let len = seqDiff(t.sndEnd, start);
+      if (len > mss) len = mss;
+      if (len > 0) {
+        sendData(ctx, t, start, len, false, now);
+        t.rescueRxt = t.recover;
+        continue;
+      }
+    }
+    return;
+  }
+}
+
+/** New data (or a FIN) waits beyond SND.MAX and the peer's window has room for it. */
+function canSendNew(t: Tcb): boolean {
+  const end = t.sndEnd;
+  const room = t.sndWnd - seqDiff(t.sndMax, t.sndUna);
+  if (seqLt(t.sndMax, end)) return room > 0;
+  return t.finQueued && t.sndMax === end;
+}

@@ -1,0 +1,101 @@
+/**
+ * Loss recovery: duplicate ACKs (RFC 5681 2), fast retransmit and NewReno recovery with its
+ * partial ACKs (RFC 5681 3.2, RFC 6582), SACK-based recovery entry by IsLost (RFC 6675 5),
+ * limited transmit (RFC 3042), and leaving recovery on the full acknowledgment.
+ *
+ * @module
+ */
+
+import { seqDiff, seqGeq, seqGt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import { DUP_THRESH } from "./sack_scoreboard.ts";
+import type { Segment } from "./segment.ts";
+import type { Tcb } from "./tcb.ts";
+import { sendData } from "./transmit.ts";
+
+/** SEG.ACK = SND.UNA: a duplicate ACK per RFC 5681 2 (or one with new SACK information). */
+export function duplicateAck(
+  ctx: TcpContext,
+  t: Tcb,
+  seg: Segment,
+  windowChanged: boolean,
+  sackChanged: boolean,
+  now: number,
+): void {
+  if (seg.payloadLen !== 0 || seg.fin || t.outstanding === 0) return;
+  if (windowChanged && !sackChanged) return;
+  ctx.counters.count("tcp.dup_acks");
+  if (t.inRecovery) {
+    // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
+    if (!t.sackOk) t.cwnd += t.mss;
+    ctx.markDirty(t);
+    return;
+  }
+  t.dupAcks++;
+  const lost = t.sackOk && t.sacks.isLost(t.sndUna, t.mss);
+  // RFC 6582 3.2 (2): no new fast retransmit for data sent before a timeout's "recover".
+  if ((t.dupAcks >= DUP_THRESH || lost) && seqGeq(t.sndUna, t.recover)) {
+    enterRecovery(ctx, t, now);
+  } else {
+    ctx.markDirty(t); // RFC 3042 limited transmit
+  }
+}
+
+/** Fast retransmit and the start of loss recovery (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5). */
+export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
+  ctx.counters.count("tcp.fast_retransmits");
+  t.inRecovery = true;
+  t.recover = t.sndMax;
+  t.cc.onLoss(t, t.outstanding, now);
+  t.rttSeq = -1;
+  if (t.sackOk) {
+    t.cwnd = t.ssthresh;
+    t.highRxt = t.sndUna;
+    retransmitFirst(ctx, t, now);
+    t.rescueRxt = t.highRxt;
+  } else {
+    retransmitFirst(ctx, t, now);
+    t.cwnd = t.ssthresh + 3 * t.mss;
+  }
+  ctx.markDirty(t);
+}
+
+/** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */
+export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
+  const seq = t.sndUna;
+  let limit = t.sndMax;
+  if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
+  let len = seqDiff(limit, seq);
+  if (len > t.mss) len = t.mss;
+  if (len <= 0) return;
+  let dataLen = seqDiff(t.sndEnd, seq);
+  if (dataLen > len) dataLen = len;
+  if (dataLen < 0) dataLen = 0;
+  const used = sendData(ctx, t, seq, dataLen, t.finQueued && dataLen < len, now);
+  const end = (seq + used) >>> 0;
+  if (seqGt(end, t.highRxt)) t.highRxt = end;
+}
+
+/**
+ * An ACK of new data during recovery: the full acknowledgment of RecoveryPoint ends it
+ * (RFC 6582 3.2 (3): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS), which avoids a
+ * burst); without SACK a partial acknowledgment retransmits the next hole and deflates the
+ * window by the amount acknowledged, adding back one SMSS if that was at least one SMSS
+ * (RFC 6582 3.2 (5)). With SACK, the RFC 6675 send loop takes care of the holes.
+ */
+export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number): void {
+  const mss = t.mss;
+  if (seqGeq(t.sndUna, t.recover)) {
+    t.inRecovery = false;
+    t.dupAcks = 0;
+    const flight = t.outstanding;
+    const w = (flight > mss ? flight : mss) + mss;
+    t.cwnd = t.ssthresh < w ? t.ssthresh : w;
+    ctx.counters.count("tcp.recoveries");
+  } else if (!t.sackOk) {
+    retransmitFirst(ctx, t, now);
+    t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
+    if (acked >= mss) t.cwnd += mss;
+    if (t.cwnd < mss) t.cwnd = mss;
+  }
+}

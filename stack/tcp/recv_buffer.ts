@@ -1,0 +1,227 @@
+/**
+ * The receive buffer: a ring holding in-order bytes the application has not read yet, and
+ * out-of-order data (RFC 9293 3.10.7.4 "segment text": TCP SHOULD queue segments beyond
+ * RCV.NXT) written straight into its final place in the ring, tracked as a bounded list of
+ * sequence ranges. When the gap before them fills, they become readable without a copy. The
+ * ranges, most recent first, are the SACK blocks to report (RFC 2018 4).
+ *
+ * Payload is copied from the received frame with a plain byte loop: the frame lives in the
+ * device's buffer, and a loop allocates nothing (a `subarray` per segment would).
+ *
+ * @module
+ */
+
+import { seqGt, seqLeq, seqLt } from "../wire/seq.ts";
+
+/** Initial ring size, bytes (grows by doubling up to the configured maximum). */
+export const RECV_BUFFER_INITIAL = 64 * 1024;
+
+/** In-order and out-of-order received bytes of one connection. */
+export class RecvBuffer {
+  /** The ring. */
+  mem: Uint8Array;
+  /** Capacity now. */
+  cap: number;
+  /** Ring index of the first unread byte. */
+  head = 0;
+  /** In-order bytes not yet read by the application. */
+  len = 0;
+  /** Largest capacity (the configured receive buffer): the window is based on it. */
+  readonly max: number;
+  /** Out-of-order ranges [start, end) as sequence numbers, unordered. */
+  readonly oooStart: Uint32Array;
+  /** Right edges (exclusive). */
+  readonly oooEnd: Uint32Array;
+  /** Recency stamp of each range (higher: updated more recently). */
+  readonly oooStamp: Float64Array;
+  /** Number of out-of-order ranges. */
+  oooCount = 0;
+  /** Out-of-order octets held. */
+  oooBytes = 0;
+  #stamp = 0;
+
+  /** A ring of `initial` bytes growing to `max`, tracking at most `maxRanges` holes. */
+  constructor(max: number, maxRanges = 32, initial = RECV_BUFFER_INITIAL) {
+    this.max = max;
+    this.cap = initial < max ? initial : max;
+    this.mem = new Uint8Array(this.cap);
+    this.oooStart = new Uint32Array(maxRanges);
+    this.oooEnd = new Uint32Array(maxRanges);
+    this.oooStamp = new Float64Array(maxRanges);
+  }
+
+  /** Free space for the receive window: max minus unread in-order bytes. */
+  get free(): number {
+    return this.max - this.len;
+  }
+
+  /**
+   * Stores `n` bytes `src[off..)` with sequence number `seq`, given RCV.NXT = `rcvNxt`. The
+   * caller has trimmed the segment to the window (rcvNxt <= seq, seq + n <= rcvNxt + free).
+   * Returns the number of bytes RCV.NXT advances (0 for out-of-order data), or -1 when an
+   * out-of-order segment had to be dropped because the range list is full.
+   */
+  store(seq: number, rcvNxt: number, src: Uint8Array, off: number, n: number): number {
+    const rel = (seq - rcvNxt) >>> 0;
+    if (rel !== 0 && !this.#canTrack(seq, seq + n)) return -1;
+    const end = this.len + rel + n;
+    if (end > this.cap) this.#grow(end);
+    let pos = this.head + this.len + rel;
+    const cap = this.cap;
+    while (pos >= cap) pos -= cap;
+    const mem = this.mem;
+    let i = 0;
+    while (i < n) {
+      let run = cap - pos < n - i ? cap - pos : n - i;
+      let d = pos;
+      let s = off + i;
+      i += run;
+      while (run >= 8) {
+        mem[d] = src[s];
+        mem[d + 1] = src[s + 1];
+        mem[d + 2] = src[s + 2];
+        mem[d + 3] = src[s + 3];
+        mem[d + 4] = src[s + 4];
+        mem[d + 5] = src[s + 5];
+        mem[d + 6] = src[s + 6];
+        mem[d + 7] = src[s + 7];
+        d += 8;
+        s += 8;
+        run -= 8;
+      }
+      while (run > 0) {
+        mem[d++] = src[s++];
+        run--;
+      }
+      pos = 0;
+    }
+    if (rel !== 0) {
+      this.#addRange(seq, (seq + n) >>> 0);
+      return 0;
+    }
+    // In order: the new bytes, then any out-of-order ranges they reach.
+    let advance = n;
+    let next = (rcvNxt + n) >>> 0;
+    for (;;) {
+      const k = this.#rangeReaching(next);
+      if (k < 0) break;
+      const rEnd = this.oooEnd[k];
+      this.oooBytes -= (rEnd - this.oooStart[k]) >>> 0;
+      if (seqGt(rEnd, next)) {
+        advance += (rEnd - next) >>> 0;
+        next = rEnd;
+      }
+      this.#removeRange(k);
+    }
+    this.len += advance;
+    return advance;
+  }
+
+  /** Copies up to `n` unread bytes into `dst[off..)`, consuming them; returns the count. */
+  read(dst: Uint8Array, off: number, n: number): number {
+    if (n > this.len) n = this.len;
+    if (n <= 0) return 0;
+    const first = this.cap - this.head < n ? this.cap - this.head : n;
+    dst.set(this.mem.subarray(this.head, this.head + first), off);
+    if (first < n) dst.set(this.mem.subarray(0, n - first), off + first);
+    this.head += n;
+    if (this.head >= this.cap) this.head -= this.cap;
+    this.len -= n;
+    if (this.len === 0 && this.oooCount === 0) this.head = 0;
+    return n;
+  }
+
+  /** Drops out-of-order ranges that RCV.NXT passed (e.g. data also covered by a FIN jump). */
+  clearOutOfOrder(): void {
+    this.oooCount = 0;
+    this.oooBytes = 0;
+  }
+
+  /**
+   * Writes up to `max` SACK blocks into `out` (left, right pairs): the range updated most
+   * recently first (RFC 2018 4: the block holding the latest segment), then the others by
+   * recency. Returns the number written.
+   */
+  sackBlocks(out: Uint32Array, max: number): number {
+    const n = this.oooCount;
+    let written = 0;
+    let below = Infinity;
+    while (written < max && written < n) {
+      let best = -1;
+      let bestStamp = -1;
+      for (let i = 0; i < n; i++) {
+        const st = this.oooStamp[i];
+        if (st < below && st > bestStamp) {
+          best = i;
+          bestStamp = st;
+        }
+      }
+      if (best < 0) break;
+      out[2 * written] = this.oooStart[best];
+      out[2 * written + 1] = this.oooEnd[best];
+      below = bestStamp;
+      written++;
+    }
+    return written;
+  }
+
+  #canTrack(start: number, end: number): boolean {
+    if (this.oooCount < this.oooStart.length) return true;
+    // Full: only data that touches an existing range (merges) can be kept.
+    for (let i = 0; i < this.oooCount; i++) {
+      if (seqLeq(this.oooStart[i], end) && seqLeq(start, this.oooEnd[i])) return true;
+    }
+    return false;
+  }
+
+  #addRange(start: number, end: number): void {
+    const s = this.oooStart;
+    const e = this.oooEnd;
+    // Merge every range that overlaps or touches [start, end).
+    let i = 0;
+    while (i < this.oooCount) {
+      if (seqLeq(s[i], end) && seqLeq(start, e[i])) {
+        if (seqLt(s[i], start)) start = s[i];
+        if (seqGt(e[i], end)) end = e[i];
+        this.oooBytes -= (e[i] - s[i]) >>> 0;
+        this.#removeRange(i);
+      } else {
+        i++;
+      }
+    }
+    const k = this.oooCount++;
+    s[k] = start;
+    e[k] = end;
+    this.oooStamp[k] = ++this.#stamp;
+    this.oooBytes += (end - start) >>> 0;
+  }
+
+  #rangeReaching(seq: number): number {
+    for (let i = 0; i < this.oooCount; i++) {
+      if (seqLeq(this.oooStart[i], seq)) return i;
+    }
+    return -1;
+  }
+
+  #removeRange(i: number): void {
+    const last = --this.oooCount;
+    this.oooStart[i] = this.oooStart[last];
+    this.oooEnd[i] = this.oooEnd[last];
+    this.oooStamp[i] = this.oooStamp[last];
+  }
+
+  #grow(need: number): void {
+    let cap = this.cap;
+    while (cap < need) cap *= 2;
+    if (cap > this.max) cap = this.max;
+    const mem = new Uint8Array(cap);
+    // Unwrap everything from head to the old capacity (in-order and out-of-order bytes alike).
+    const old = this.mem;
+    const tail = this.cap - this.head;
+    mem.set(old.subarray(this.head, this.cap), 0);
+    mem.set(old.subarray(0, this.head), tail);
+    this.mem = mem;
+    this.cap = cap;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * `TcpSocketInfo`: one row of `lb.ts netstat` (like `netstat -nat`, with `ss -ti` details), made
+ * from a listener or a control block.
+ *
+ * @module
+ */
+
+import { formatIpv4 } from "../wire/address.ts";
+import type { TcpListener } from "./listener.ts";
+import { LISTEN, netstatStateName } from "./state.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** One TCP socket as `netstat -nat` / `ss -ti` show it. */
+export interface TcpSocketInfo {
+  /** Local address and port, "10.0.0.2:80" ("0.0.0.0:80" for a wildcard listener). */
+  local: string;
+  /** Remote address and port; "0.0.0.0:*" for listeners. */
+  remote: string;
+  /** netstat's state name: LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, ... TIME_WAIT, CLOSE. */
+  state: string;
+  /** Bytes received and not read by the application (listeners: connections awaiting accept). */
+  recvQ: number;
+  /** Bytes not yet acknowledged by the peer (listeners: the accept backlog). */
+  sendQ: number;
+  /** Congestion window, segments. */
+  cwnd: number;
+  /** Slow-start threshold, segments; -1 while still "infinite" (ss leaves it out then). */
+  ssthresh: number;
+  /** Smoothed RTT, ms. */
+  srttMs: number;
+  /** RTT variation, ms. */
+  rttvarMs: number;
+  /** Current retransmission timeout (backoff included), ms. */
+  rtoMs: number;
+  /** Segments retransmitted so far. */
+  retransmits: number;
+  /** Send MSS, bytes. */
+  mss: number;
+  /** "snd,rcv" window scale shifts as ss prints them ("7,7"), or "" without scaling. */
+  wscale: string;
+}
+
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** The row for a listener. */
+export function listenerInfo(l: TcpListener): TcpSocketInfo {
+  return {
+    local: `${formatIpv4(l.localAddress)}:${l.port}`,
+    remote: "0.0.0.0:*",
+    state: netstatStateName(LISTEN),
+    recvQ: l.queued,
+    sendQ: l.backlog,
+    cwnd: 0,
+    ssthresh: -1,
+    srttMs: 0,
+    rttvarMs: 0,
+    rtoMs: 0,
+    retransmits: 0,
+    mss: 0,
+    wscale: "",
+  };
+}
+
+/** The row for a connection. */
+export function tcbInfo(t: Tcb): TcpSocketInfo {
+  const mss = t.mss > 0 ? t.mss : 1;
+  return {
+    local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
+    remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
+    state: netstatStateName(t.state),
+    recvQ: t.rcv === null ? 0 : t.rcv.len,
+    sendQ: t.snd === null ? 0 : t.snd.len,
+    cwnd: Math.floor(t.cwnd / mss),
+    ssthresh: t.ssthresh >= 0x7fffffff ? -1 : Math.floor(t.ssthresh / mss),
+    srttMs: round3(t.rtt.srtt),
+    rttvarMs: round3(t.rtt.rttvar),
+    rtoMs: round3(t.rtt.rto),
+    retransmits: t.retransmits,
+    mss: t.mss,
+    wscale: t.wsOk ? `${t.sndWscale},${t.rcvWscale}` : "",
+  };
+}

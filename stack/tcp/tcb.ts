@@ -1,0 +1,256 @@
+/**
+ * The transmission control block (RFC 9293 3.3.1): the state of one connection: its addresses,
+ * the send and receive sequence variables, negotiated options, buffers, timers, RTT estimate and
+ * congestion state. Plain numeric fields, updated in place by the input and output paths.
+ *
+ * @module
+ */
+
+import type { CongestionControl } from "./congestion/cc.ts";
+import type { RecvBuffer } from "./recv_buffer.ts";
+import type { RttEstimator } from "./rto.ts";
+import type { SackScoreboard } from "./sack_scoreboard.ts";
+import type { SendBuffer } from "./send_buffer.ts";
+import { CLOSED, type TcpState } from "./state.ts";
+import type { TimerNode } from "./timer_wheel.ts";
+
+/** What the socket API above a connection is told. Called synchronously from the stack. */
+export interface TcbUser {
+  /** In-order data became readable, or the peer's FIN arrived (EOF). */
+  onReadable(): void;
+  /** Send-buffer space was freed (or sending ended). */
+  onWritable(): void;
+  /** The handshake completed. */
+  onEstablished(): void;
+  /** The connection reached CLOSED; `error` on the control block says why if abnormally. */
+  onClosed(): void;
+}
+
+/** The owner of a passive connection until it is accepted. */
+export interface TcbListener {
+  /** A half-open connection of this listener left SYN_RECEIVED (either way). */
+  synRecvDone(t: Tcb): void;
+  /** True when the accept queue has no room for another connection. */
+  acceptFull(): boolean;
+  /** The connection completed its handshake: queue it for accept(). */
+  enqueue(t: Tcb): void;
+}
+
+/** Where the retransmission timer stands. */
+export const RTX_OFF = 0;
+/** Retransmission timer armed for outstanding data, SYN or FIN (RFC 6298). */
+export const RTX_RETRANSMIT = 1;
+/** Persist timer armed: zero window with data waiting (RFC 9293 3.8.6.1). */
+export const RTX_PERSIST = 2;
+
+/** One connection. */
+export class Tcb implements TimerNode {
+  // --- identity (RFC 9293 3.3.1: the socket pair) ---
+  /** Our address. */
+  readonly localAddr: number;
+  /** Our port. */
+  readonly localPort: number;
+  /** Peer address. */
+  readonly remoteAddr: number;
+  /** Peer port. */
+  readonly remotePort: number;
+  /** Hash of the 4-tuple (connection table bucket). */
+  readonly hash: number;
+  /** Next connection in the same table bucket. */
+  hashNext: Tcb | null = null;
+  /** The connection's state. */
+  state: TcpState = CLOSED;
+  /** True for a passive open (created from a listener's SYN). */
+  passive = false;
+  /** The listener that owns this connection until accepted, or null. */
+  listener: TcbListener | null = null;
+  /** Next in a listener's accept queue. */
+  acceptNext: Tcb | null = null;
+  /** The socket object, or null (not accepted yet, or orphaned by close()). */
+  user: TcbUser | null = null;
+  /** True while in the connection table. */
+  inTable = false;
+
+  // --- send sequence variables ---
+  /** Initial send sequence number. */
+  iss = 0;
+  /** SND.UNA: oldest unacknowledged sequence number. */
+  sndUna = 0;
+  /** SND.NXT: next sequence number to send (pulled back to SND.UNA on a timeout). */
+  sndNxt = 0;
+  /** The highest sequence number sent plus one (BSD's snd_max; RFC 6675 HighData + 1). */
+  sndMax = 0;
+  /** SND.WND: the peer's window, bytes (scaled). */
+  sndWnd = 0;
+  /** SND.WL1: segment sequence number of the last window update. */
+  sndWl1 = 0;
+  /** SND.WL2: segment acknowledgment number of the last window update. */
+  sndWl2 = 0;
+  /** Largest window the peer ever offered (RFC 5961 5.2 MAX.SND.WND; SWS avoidance). */
+  maxSndWnd = 0;
+  /** Sequence number of the first byte in the send buffer. */
+  sndBase = 0;
+  /** Shift applied to the peer's window field (its window scale), 0 without scaling. */
+  sndWscale = 0;
+  /** Our window scale (shift applied to what we advertise). */
+  rcvWscale = 0;
+  /** The user closed the sending side: a FIN follows the buffered data. */
+  finQueued = false;
+
+  // --- receive sequence variables ---
+  /** Initial receive sequence number. */
+  irs = 0;
+  /** RCV.NXT: next sequence number expected. */
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then): never moves left. */
+  rcvAdv = 0;
+  /** The peer's FIN sequence number when it arrived out of order, else -1. */
+  rcvFinSeq = -1;
+  /** The peer's FIN was received in order: end of its data. */
+  rcvFin = false;
+
+  // --- options ---
+  /** Payload bytes per segment toward the peer (its MSS, clamped, minus option bytes). */
+  mss = 536;
+  /** The MSS we advertise (route MTU - 40). */
+  advMss = 536;
+  /** Timestamps in use (RFC 7323 3.2 Snd.TS.OK). */
+  tsOk = false;
+  /** TS.Recent (RFC 7323 4.3). */
+  tsRecent = 0;
+  /** When TS.Recent was set, ms (for the 24-day PAWS validity, RFC 7323 5.5). */
+  tsRecentAge = 0;
+  /** Offset added to our TSval (RFC 7323 5.4). */
+  tsOffset = 0;
+  /** RCV.NXT value carried by the last ACK we sent (Last.ACK.sent, RFC 7323 4.3). */
+  lastAckSent = 0;
+  /** SACK in use (both sides sent SACK-permitted). */
+  sackOk = false;
+  /** Window scaling in use. */
+  wsOk = false;
+
+  // --- buffers ---
+  /** Send buffer, null until allocated (or after TIME_WAIT freed it). */
+  snd: SendBuffer | null = null;
+  /** Receive buffer, null until allocated. */
+  rcv: RecvBuffer | null = null;
+
+  // --- timers (absolute times, ms; 0 = off) ---
+  /** Expiry of the retransmission or persist timer. */
+  rtxAt = 0;
+  /** What `rtxAt` is for (RTX_OFF, RTX_RETRANSMIT, RTX_PERSIST). */
+  rtxMode = RTX_OFF;
+  /** Delayed-ACK deadline. */
+  delackAt = 0;
+  /** Keepalive deadline. */
+  keepAt = 0;
+  /** TIME_WAIT end, orphaned FIN_WAIT_2 end, or the connect() deadline. */
+  lingerAt = 0;
+  /** Consecutive retransmissions of the same data (reset by an ACK of new data). */
+  rtxCount = 0;
+  /** Zero-window probes sent without the window opening. */
+  probes = 0;
+  /** Keepalive probes sent without an answer. */
+  keepProbes = 0;
+  /** Time of the last segment received (keepalive idle time). */
+  lastRecvAt = 0;
+  /** Time the connection entered its current state (TIME_WAIT reuse). */
+  stateSince = 0;
+
+  // TimerNode
+  /** Wheel: expiry. */
+  timerAt = 0;
+  /** Wheel: slot or -1. */
+  timerSlot = -1;
+  /** Wheel: previous. */
+  timerPrev: TimerNode | null = null;
+  /** Wheel: next. */
+  timerNext: TimerNode | null = null;
+
+  // --- RTT (RFC 6298) ---
+  /** The estimator. */
+  readonly rtt: RttEstimator;
+  /** Sequence number being timed without timestamps (Karn), or -1. */
+  rttSeq = -1;
+  /** Send time of `rttSeq`. */
+  rttStart = 0;
+
+  // --- congestion (RFC 5681, 6582, 6675) ---
+  /** Congestion window, bytes. */
+  cwnd = 0;
+  /** Slow-start threshold, bytes. */
+  ssthresh = 0x7fffffff;
+  /** The algorithm. */
+  readonly cc: CongestionControl;
+  /** Duplicate ACKs in a row. */
+  dupAcks = 0;
+  /** In fast recovery (after a fast retransmit, until RecoveryPoint is acknowledged). */
+  inRecovery = false;
+  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */
+  recover = 0;
+  /** RFC 6675 HighRxt + 1: end of the highest retransmitted range. */
+  highRxt = 0;
+  /** RFC 6675 RescueRxt, or -1. */
+  rescueRxt = -1;
+  /** The SACK scoreboard. */
+  readonly sacks: SackScoreboard;
+
+  // --- receive-side ACK policy ---
+  /** Bytes received in order since our last ACK (RFC 5681 4.2, RFC 1122 4.2.3.2). */
+  bytesUnacked = 0;
+  /** Largest payload received: the peer's segment size, to tell full-sized segments. */
+  rcvMss = 536;
+  /** An ACK must go out at the next flush. */
+  ackNow = false;
+  /** Waiting in the layer's flush list. */
+  dirty = false;
+  /** Next in the layer's flush list. */
+  dirtyNext: Tcb | null = null;
+
+  // --- user settings and state ---
+  /** Nagle off (RFC 9293 3.7.4 lets the application disable it). */
+  noDelay = false;
+  /** Keepalive on (RFC 1122 4.2.3.6: off by default). */
+  keepAlive = false;
+  /** close() was called: no more reads; data arriving now is answered with RST. */
+  userClosed = false;
+  /** Why the connection failed, or null. */
+  error: Error | null = null;
+  /** Retransmitted segments, in all (netstat -e "retrans"). */
+  retransmits = 0;
+  /** Challenge ACKs sent in the current one-second window (RFC 5961 7). */
+  challengeAcks = 0;
+  /** Start of the challenge-ACK window. */
+  challengeWindowStart = 0;
+
+  /** A closed control block for the given 4-tuple. */
+  constructor(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    hash: number,
+    rtt: RttEstimator,
+    cc: CongestionControl,
+    sacks: SackScoreboard,
+  ) {
+    this.localAddr = localAddr;
+    this.localPort = localPort;
+    this.remoteAddr = remoteAddr;
+    this.remotePort = remotePort;
+    this.hash = hash;
+    this.rtt = rtt;
+    this.cc = cc;
+    this.sacks = sacks;
+  }
+
+  /** Bytes sent and not acknowledged (SND.MAX - SND.UNA). */
+  get outstanding(): number {
+    return (this.sndMax - this.sndUna) >>> 0;
+  }
+
+  /** Sequence number just past the buffered data (where the FIN goes). */
+  get sndEnd(): number {
+    return (this.sndBase + (this.snd === null ? 0 : this.snd.len)) >>> 0;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * What a connection does when its timer fires: retransmission timeout (RFC 6298 5.4-5.7 with
+ * RFC 5681 3.1's window reset, go-back-N from SND.UNA), zero-window probes (RFC 9293 3.8.6.1),
+ * the delayed ACK (RFC 5681 4.2, RFC 9293 3.8.6.3), keepalive probes (RFC 1122 4.2.3.6),
+ * TIME_WAIT expiry, the orphaned FIN_WAIT_2 timeout and the connect() deadline. Each deadline
+ * lives on the control block; the wheel holds one node per connection at the earliest.
+ *
+ * @module
+ */
+
+import type { TcpContext } from "./context.ts";
+import { timedOut } from "./errors.ts";
+import { hasUnsent, output, persistInterval } from "./output.ts";
+import { sendAck, sendAckAt, sendWindowProbe } from "./transmit.ts";
+import { abort, peerName } from "./transitions.ts";
+import { CLOSE_WAIT, ESTABLISHED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from "./state.ts";
+import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+
+/** Runs every deadline of `t` that passed by `now`, then re-arms its timer at the next one. */
+export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
+  if (t.lingerAt !== 0 && now >= t.lingerAt) {
+    t.lingerAt = 0;
+    if (t.state === TIME_WAIT) {
+      ctx.release(t);
+      return;
+    }
+    if (t.state === SYN_SENT) {
+      abort(ctx, t, timedOut(`connect to ${peerName(t)}`), false);
+      return;
+    }
+    if (t.state === FIN_WAIT_2) {
+      ctx.counters.count("tcp.fin_wait2_timeouts");
+      abort(ctx, t, null, true);
+      return;
+    }
+  }
+  if (t.rtxAt !== 0 && now >= t.rtxAt) {
+    t.rtxAt = 0;
+    if (t.rtxMode === RTX_RETRANSMIT) {
+      if (!retransmitTimeout(ctx, t, now)) return;
+    } else if (t.rtxMode === RTX_PERSIST) {
+      if (!persistTimeout(ctx, t, now)) return;
+    }
+  }
+  if (t.delackAt !== 0 && now >= t.delackAt) {
+    t.delackAt = 0;
+    if (t.lastAckSent !== t.rcvNxt || t.bytesUnacked > 0) {
+      ctx.counters.count("tcp.delayed_acks");
+      sendAck(ctx, t);
+    }
+  }
+  if (t.keepAlive) {
+    if (!keepaliveCheck(ctx, t, now)) return;
+  } else {
+    t.keepAt = 0;
+  }
+  rearm(ctx, t);
+}
+
+/** Arms `t`'s wheel node at its earliest deadline. */
+export function rearm(ctx: TcpContext, t: Tcb): void {
+  let next = 0;
+  if (t.rtxAt !== 0) next = t.rtxAt;
+  if (t.delackAt !== 0 && (next === 0 || t.delackAt < next)) next = t.delackAt;
+  if (t.keepAt !== 0 && (next === 0 || t.keepAt < next)) next = t.keepAt;
+  if (t.lingerAt !== 0 && (next === 0 || t.lingerAt < next)) next = t.lingerAt;
+  if (next !== 0) ctx.armTimer(t, next);
+}
+
+/** RFC 6298 5.4-5.7. False when the connection was given up. */
+function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
+  const cfg = ctx.config;
+  t.rtxMode = RTX_OFF;
+  if (t.outstanding === 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) return true;
+  t.rtxCount++;
+  ctx.counters.count("tcp.rto_expired");
+  const limit = t.state === SYN_SENT
+    ? cfg.synRetries
+    : t.state === SYN_RECEIVED
+    ? cfg.synAckRetries
+    : cfg.retries;
+  // A peer that keeps a zero window but answers is alive (Linux's tcp_retransmit_timer): the
+  // retransmissions act as window probes and do not count toward giving up.
+  const zeroWindowAlive = t.sndWnd === 0 && now - t.lastRecvAt < cfg.maxRtoMs &&
+    t.state !== SYN_SENT && t.state !== SYN_RECEIVED;
+  if (zeroWindowAlive) t.rtxCount--;
+  if (t.rtxCount > limit) {
+    ctx.counters.count("tcp.retransmit_timeouts");
+    const what = t.state === SYN_SENT ? "connect to" : "retransmitting to";
+    // A half-open passive connection is just dropped (the listener stays).
+    abort(
+      ctx,
+      t,
+      t.state === SYN_RECEIVED && t.passive ? null : timedOut(`${what} ${peerName(t)}`),
+      t.state !== SYN_SENT && t.state !== SYN_RECEIVED,
+    );
+    return false;
+  }
+  t.rtt.expired(); // RFC 6298 5.5: back off
+  t.rttSeq = -1; // Karn: no sample from a retransmitted segment
+  if (t.state === SYN_SENT || t.state === SYN_RECEIVED) {
+    t.sndNxt = t.iss;
+    output(ctx, t);
+    return true;
+  }
+  // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window.
+  if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
+  else t.cwnd = t.mss;
+  // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
+  t.inRecovery = false;
+  t.dupAcks = 0;
+  t.recover = t.sndMax;
+  t.highRxt = t.sndUna;
+  // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
+  if (t.rtxCount >= 2) t.sacks.clear();
+  t.sndNxt = t.sndUna; // go-back-N
+  if (t.sndWnd === 0) {
+    // Nothing fits: force one segment (it doubles as a window probe).
+    const saved = t.sndWnd;
+    t.sndWnd = t.mss;
+    output(ctx, t);
+    t.sndWnd = saved;
+  } else {
+    output(ctx, t);
+  }
+  if (t.rtxMode !== RTX_RETRANSMIT && t.outstanding > 0) {
+    t.rtxMode = RTX_RETRANSMIT;
+    t.rtxAt = now + t.rtt.rto;
+  }
+  return true;
+}
+
+/** The persist timer: probe the zero window (RFC 9293 3.8.6.1). False when given up. */
+function persistTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
+  t.rtxMode = RTX_OFF;
+  if (t.sndWnd !== 0 || !hasUnsent(t)) {
+    output(ctx, t);
+    return true;
+  }
+  // Probes continue while the peer answers; a silent peer is given up like a retransmission.
+  if (now - t.lastRecvAt > ctx.config.maxRtoMs * ctx.config.retries) {
+    abort(ctx, t, timedOut(`zero window probes to ${peerName(t)}`), true);
+    return false;
+  }
+  sendWindowProbe(ctx, t);
+  t.probes++;
+  t.rtxMode = RTX_PERSIST;
+  t.rtxAt = now + persistInterval(t);
+  return true;
+}
+
+/** RFC 1122 4.2.3.6 keepalive. False when the peer was declared dead. */
+function keepaliveCheck(ctx: TcpContext, t: Tcb, now: number): boolean {
+  const ka = ctx.config.keepalive;
+  const st = t.state;
+  if (!(st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_2)) {
+    t.keepAt = 0;
+    return true;
+  }
+  // Data in flight has its own timer; keepalive is for idle connections.
+  if (t.outstanding > 0 || hasUnsent(t)) {
+    t.keepAt = now + ka.idleMs;
+    t.keepProbes = 0;
+    return true;
+  }
+  const idle = now - t.lastRecvAt;
+  if (t.keepProbes === 0 && idle < ka.idleMs) {
+    t.keepAt = t.lastRecvAt + ka.idleMs;
+    return true;
+  }
+  if (t.keepAt !== 0 && now < t.keepAt) return true;
+  if (t.keepProbes >= ka.count) {
+    ctx.counters.count("tcp.keepalive_timeouts");
+    abort(ctx, t, timedOut(`keepalive to ${peerName(t)}`), true);
+    return false;
+  }
+  // A probe: one sequence number below SND.NXT, no data (RFC 1122 4.2.3.6); the peer ACKs it.
+  ctx.counters.count("tcp.keepalive_probes");
+  sendAckAt(ctx, t, (t.sndNxt - 1) >>> 0);
+  t.keepProbes++;
+  t.keepAt = now + ka.intervalMs;
+  return true;
+}
+
+/** Turns keepalive on or off for `t` and (re)arms its deadline. */
+export function setKeepalive(ctx: TcpContext, t: Tcb, on: boolean, now: number): void {
+  t.keepAlive = on;
+  t.keepProbes = 0;
+  if (on) {
+    t.keepAt = t.lastRecvAt + ctx.config.keepalive.idleMs;
+    if (t.keepAt <= now) t.keepAt = now + 1;
+    rearm(ctx, t);
+  } else {
+    t.keepAt = 0;
+  }
+}
+
+/** Kept for symmetry with `RTX_OFF` users: true when `t` has no timer duty at all. */
+export function idle(t: Tcb): boolean {
+  return t.rtxAt === 0 && t.delackAt === 0 && t.keepAt === 0 && t.lingerAt === 0;
+}

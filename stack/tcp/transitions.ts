@@ -1,0 +1,57 @@
+/**
+ * State transitions shared by the input path, the timers and the layer: entering a state,
+ * TIME_WAIT, aborting, buffers for a synchronized connection.
+ *
+ * @module
+ */
+
+import { seqGt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import { sendReset } from "./transmit.ts";
+import { RecvBuffer } from "./recv_buffer.ts";
+import { SendBuffer } from "./send_buffer.ts";
+import { TIME_WAIT } from "./state.ts";
+import { RTX_OFF, type Tcb } from "./tcb.ts";
+
+/** Moves `t` to `state`, noting when. */
+export function setState(t: Tcb, state: number, now: number): void {
+  t.state = state;
+  t.stateSince = now;
+}
+
+/** Our FIN was sent and acknowledged. */
+export function finAcked(t: Tcb): boolean {
+  return t.finQueued && seqGt(t.sndUna, t.sndEnd);
+}
+
+/** Allocates the buffers of a connection that reached ESTABLISHED. */
+export function allocateBuffers(ctx: TcpContext, t: Tcb): void {
+  if (t.snd === null) t.snd = new SendBuffer(ctx.txArea, ctx.config.sendBuffer);
+  if (t.rcv === null) t.rcv = new RecvBuffer(ctx.config.receiveBuffer, ctx.config.maxOutOfOrder);
+}
+
+/** Ends `t` abnormally: optional RST to the peer, `err` for the user, then CLOSED. */
+export function abort(ctx: TcpContext, t: Tcb, err: Error | null, rst: boolean): void {
+  if (rst) sendReset(ctx, t);
+  if (err !== null && t.error === null) t.error = err;
+  ctx.release(t);
+}
+
+/** Enters TIME_WAIT (RFC 9293 3.6.1): 2*MSL, then CLOSED. */
+export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
+  setState(t, TIME_WAIT, now);
+  t.rtxMode = RTX_OFF;
+  t.rtxAt = 0;
+  t.delackAt = 0;
+  t.keepAt = 0;
+  t.snd = null; // everything was acknowledged
+  t.lingerAt = now + ctx.config.timeWaitMs;
+  ctx.armTimer(t, t.lingerAt);
+  ctx.counters.count("tcp.time_wait");
+}
+
+/** "a.b.c.d:port" of the peer, for error messages. */
+export function peerName(t: Tcb): string {
+  const a = t.remoteAddr;
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}:${t.remotePort}`;
+}

@@ -1,0 +1,379 @@
+/**
+ * Building and sending segments: IPv4 header at offset 14 of a buffer whose frame starts at 0,
+ * then the TCP header, options and payload (copied from the send ring with `copyWithin`, so a
+ * data segment allocates nothing). Every segment carries the current ACK, the window (never
+ * shrinking, receiver SWS avoidance, RFC 9293 3.8.6.2.2) and the options in use (timestamps,
+ * SACK blocks); SYNs carry MSS, window scale, SACK-permitted and timestamps; RSTs follow
+ * RFC 9293 3.10.7.1; challenge ACKs are rate limited (RFC 5961 7).
+ *
+ * @module
+ */
+
+import { IP_PROTO_TCP, writeIpv4Header } from "../wire/ipv4.ts";
+import { seqDiff, seqGt, seqLt } from "../wire/seq.ts";
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_MIN_HEADER_LEN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  writeTcpHeader,
+} from "../wire/tcp.ts";
+import { tcpOptionsLength, writeTcpOptions } from "../wire/tcp_options.ts";
+import type { TcpContext } from "./context.ts";
+import type { Segment } from "./segment.ts";
+import { SYN_RECEIVED } from "./state.ts";
+import { RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+
+/** Offset of the IPv4 header in a transmit frame (after the Ethernet header). */
+export const TX_IP_OFF = 14;
+
+/** Offset of the TCP header (IPv4 header without options). */
+export const TX_TCP_OFF = 34;
+
+/** Bytes of TCP timestamps option as laid out (NOP NOP TS). */
+export const TS_OPTION_LEN = 12;
+
+/** The largest TSval/TSecr age for which TS.Recent is valid (RFC 7323 5.5: 24 days). */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+
+/** Our TSval now (RFC 7323 4.1: a millisecond clock plus the connection's offset). */
+export function tsNow(t: Tcb, now: number): number {
+  return (Math.floor(now) + t.tsOffset) >>> 0;
+}
+
+/** True while TS.Recent is usable for PAWS (RFC 7323 5.5). */
+export function tsRecentValid(t: Tcb, now: number): boolean {
+  return now - t.tsRecentAge < PAWS_IDLE_MS;
+}
+
+/**
+ * The window field to advertise (RFC 9293 3.8.6.2.2 receiver SWS avoidance: the right edge moves
+ * only by at least min(buffer / 2, MSS); RFC 7323 2.4: it does not move left, except by less
+ * than one scale unit when RCV.NXT moved by a non-multiple of it, which the RFC allows and
+ * senders must tolerate; rounding down keeps every offered byte backed by buffer space).
+ * Updates RCV.ADV when the edge grows. Returns the 16-bit field value.
+ */
+export function windowField(ctx: TcpContext, t: Tcb): number {
+  const shift = t.rcvWscale;
+  const max = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.max;
+  let free = t.rcv === null ? max : t.rcv.free;
+  if (t.userClosed) free = 0;
+  let cur = seqDiff(t.rcvAdv, t.rcvNxt);
+  if (cur < 0) cur = 0;
+  let win = free;
+  if (win <= cur) {
+    win = cur;
+  } else {
+    const step = max / 2 < t.advMss ? max / 2 : t.advMss;
+    if (win - cur < step) win = cur;
+  }
+  let field = win >>> shift;
+  if (field > 0xffff) field = 0xffff;
+  const edge = (t.rcvNxt + (field << shift)) >>> 0;
+  if (seqGt(edge, t.rcvAdv)) t.rcvAdv = edge;
+  return field;
+}
+
+/**
+ * Fills `ctx.txOpts` for a non-SYN segment of `t`: timestamps (RFC 7323 3.2: in every segment
+ * once negotiated) and SACK blocks (RFC 2018 4: while out-of-order data is held).
+ */
+function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
+  const o = ctx.txOpts;
+  o.reset();
+  if (t.tsOk) {
+    o.hasTimestamp = true;
+    o.tsVal = tsNow(t, now);
+    o.tsEcr = t.tsRecent;
+  }
+  if (t.sackOk && t.rcv !== null && t.rcv.oooCount > 0) {
+    o.sackCount = t.rcv.sackBlocks(o.sackBlocks, t.tsOk ? 3 : 4);
+  }
+  return tcpOptionsLength(o);
+}
+
+/**
+ * Writes IPv4 + TCP headers and options into `buf` (frame at 0) for a segment of `t` with
+ * `payloadLen` bytes already at their place, fills the checksums and sends it.
+ */
+function emit(
+  ctx: TcpContext,
+  t: Tcb,
+  buf: Uint8Array,
+  seq: number,
+  flags: number,
+  window: number,
+  optLen: number,
+  payloadLen: number,
+): boolean {
+  const h = ctx.txHeader;
+  h.srcPort = t.localPort;
+  h.dstPort = t.remotePort;
+  h.seq = seq;
+  h.ack = (flags & TCP_ACK) !== 0 ? t.rcvNxt : 0;
+  h.flags = flags;
+  h.window = window;
+  h.urgent = 0;
+  h.optionsLen = optLen;
+  return emitRaw(ctx, buf, t.localAddr, t.remoteAddr, optLen, payloadLen);
+}
+
+/** Writes the headers from `ctx.txHeader`/`ctx.txOpts`, checksums, and sends. */
+function emitRaw(
+  ctx: TcpContext,
+  buf: Uint8Array,
+  src: number,
+  dst: number,
+  optLen: number,
+  payloadLen: number,
+): boolean {
+  const tcpLen = TCP_MIN_HEADER_LEN + optLen + payloadLen;
+  const ip = ctx.ipHeader;
+  ip.src = src;
+  ip.dst = dst;
+  ip.protocol = IP_PROTO_TCP;
+  ip.ttl = ctx.ttl;
+  ip.id = ctx.nextIpId();
+  ip.tos = 0;
+  // DF: the MSS is clamped to the route MTU (RFC 9293 3.7.2 / RFC 1191).
+  ip.dontFragment = true;
+  ip.moreFragments = false;
+  ip.fragmentOffset = 0;
+  ip.payloadLen = tcpLen;
+  writeIpv4Header(buf, TX_IP_OFF, ip);
+  writeTcpHeader(buf, TX_TCP_OFF, ctx.txHeader);
+  if (optLen > 0) writeTcpOptions(buf, TX_TCP_OFF + TCP_MIN_HEADER_LEN, ctx.txOpts);
+  ctx.txView.wrap(buf, TX_TCP_OFF, tcpLen).fillChecksum(src, dst);
+  ctx.counters.count("tcp.tx_segments");
+  return ctx.sendIpv4(buf, TX_IP_OFF, 20 + tcpLen);
+}
+
+/** Bookkeeping after sending anything that carries our ACK. */
+function ackSent(t: Tcb): void {
+  t.lastAckSent = t.rcvNxt;
+  t.ackNow = false;
+  t.bytesUnacked = 0;
+  t.delackAt = 0;
+}
+
+/**
+ * Sends one segment of `t` from sequence number `seq` with up to `len` payload bytes from the
+ * send buffer, and FIN when `fin` and all `len` bytes fit. The payload is cut so that header
+ * options (timestamps, SACK blocks) and data stay within the MSS (RFC 6691). Arms the
+ * retransmission timer, starts an RTT measurement (Karn: not on retransmissions), counts
+ * retransmissions. Returns the sequence space sent (payload bytes, plus one for a FIN).
+ */
+export function sendData(
+  ctx: TcpContext,
+  t: Tcb,
+  seq: number,
+  len: number,
+  fin: boolean,
+  now: number,
+): number {
+  const optLen = fillOptions(ctx, t, now);
+  // t.mss already allows for the timestamp option; SACK blocks take from the payload.
+  const room = t.mss + (t.tsOk ? TS_OPTION_LEN : 0) - optLen;
+  if (len > room) {
+    len = room;
+    fin = false;
+  }
+  const snd = t.snd;
+  let buf = ctx.ctlBuf;
+  if (len > 0 && snd !== null) {
+    buf = snd.mem;
+    snd.copyOut(seqDiff(seq, t.sndBase), len, TX_TCP_OFF + TCP_MIN_HEADER_LEN + optLen);
+  } else {
+    len = 0;
+  }
+  let flags = TCP_ACK;
+  if (len > 0 && seqDiff(seq, t.sndBase) + len === snd!.len) flags |= TCP_PSH;
+  if (fin) flags |= TCP_FIN;
+  const retransmit = seqLt(seq, t.sndMax);
+  emit(ctx, t, buf, seq, flags, windowField(ctx, t), optLen, len);
+  ackSent(t);
+  const used = len + (fin ? 1 : 0);
+  const end = (seq + used) >>> 0;
+  if (retransmit) {
+    t.retransmits++;
+    ctx.counters.count("tcp.retransmits");
+  } else if (t.rttSeq < 0 && !t.tsOk) {
+    t.rttSeq = seq;
+    t.rttStart = now;
+  }
+  if (seqGt(end, t.sndMax)) t.sndMax = end;
+  if (t.rtxMode !== RTX_RETRANSMIT) {
+    t.rtxMode = RTX_RETRANSMIT;
+    t.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.rtxAt);
+  }
+  return used;
+}
+
+/** Sends a bare ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 3.10.7.4). */
+export function sendAck(ctx: TcpContext, t: Tcb): void {
+  sendAckAt(ctx, t, t.sndNxt);
+}
+
+/**
+ * Sends an ACK with sequence number `seq`: SND.UNA - 1 makes a keepalive or zero-window probe
+ * (RFC 1122 4.2.3.6; the peer finds it unacceptable and answers with an ACK).
+ */
+export function sendAckAt(ctx: TcpContext, t: Tcb, seq: number): void {
+  const now = ctx.clock.now();
+  const optLen = fillOptions(ctx, t, now);
+  emit(ctx, t, ctx.ctlBuf, seq, TCP_ACK, windowField(ctx, t), optLen, 0);
+  ackSent(t);
+}
+
+/**
+ * A challenge ACK (RFC 5961 3.2, 4.2, 5.2) unless this connection already sent its quota in
+ * the last second (RFC 5961 7: rate limiting; per connection, so one connection's count tells
+ * an attacker nothing about another's).
+ */
+export function sendChallengeAck(ctx: TcpContext, t: Tcb): void {
+  const now = ctx.clock.now();
+  if (now - t.challengeWindowStart >= 1000) {
+    t.challengeWindowStart = now;
+    t.challengeAcks = 0;
+  }
+  if (t.challengeAcks >= ctx.config.challengeAckLimit) {
+    ctx.counters.count("tcp.challenge_ack_limited");
+    return;
+  }
+  t.challengeAcks++;
+  ctx.counters.count("tcp.challenge_acks");
+  sendAck(ctx, t);
+}
+
+/** Sends RST <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.4 ABORT; ACK included, as Linux does). */
+export function sendReset(ctx: TcpContext, t: Tcb): void {
+  const now = ctx.clock.now();
+  const o = ctx.txOpts;
+  o.reset();
+  if (t.tsOk) {
+    // RFC 7323 5.2: RSTs SHOULD carry timestamps too.
+    o.hasTimestamp = true;
+    o.tsVal = tsNow(t, now);
+    o.tsEcr = t.tsRecent;
+  }
+  const optLen = tcpOptionsLength(o);
+  emit(ctx, t, ctx.ctlBuf, t.sndNxt, TCP_RST | TCP_ACK, 0, optLen, 0);
+  ctx.counters.count("tcp.tx_resets");
+}
+
+/**
+ * Answers a segment that has no connection (RFC 9293 3.10.7.1): if it had ACK,
+ * <SEQ=SEG.ACK><CTL=RST>; otherwise <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Never answers a
+ * RST.
+ */
+export function sendResetFor(ctx: TcpContext, seg: Segment): void {
+  if (seg.rst) return;
+  const h = ctx.txHeader;
+  h.srcPort = seg.dstPort;
+  h.dstPort = seg.srcPort;
+  if (seg.hasAck) {
+    h.seq = seg.ack;
+    h.ack = 0;
+    h.flags = TCP_RST;
+  } else {
+    h.seq = 0;
+    h.ack = (seg.seq + seg.segLen) >>> 0;
+    h.flags = TCP_RST | TCP_ACK;
+  }
+  h.window = 0;
+  h.urgent = 0;
+  h.optionsLen = 0;
+  ctx.txOpts.reset();
+  ctx.counters.count("tcp.tx_resets");
+  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, 0, 0);
+}
+
+/**
+ * Sends our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED) with MSS, window scale, SACK-permitted and
+ * timestamps as negotiated so far (RFC 9293 3.7.1, RFC 7323 2.2/3.2, RFC 2018 2). The window of
+ * a SYN is never scaled (RFC 7323 2.2).
+ */
+export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
+  const o = ctx.txOpts;
+  o.reset();
+  o.mss = t.advMss;
+  if (t.wsOk) o.windowScale = t.rcvWscale;
+  o.sackPermitted = t.sackOk;
+  if (t.tsOk) {
+    o.hasTimestamp = true;
+    o.tsVal = tsNow(t, now);
+    o.tsEcr = t.state === SYN_RECEIVED ? t.tsRecent : 0;
+  }
+  const optLen = tcpOptionsLength(o);
+  const free = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+  const window = free > 0xffff ? 0xffff : free;
+  const flags = t.state === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
+  const retransmit = seqLt(t.iss, t.sndMax);
+  emit(ctx, t, ctx.ctlBuf, t.iss, flags, window, optLen, 0);
+  if (flags & TCP_ACK) {
+    // The window offered in the SYN-ACK is the initial right edge (an active open sets it when
+    // the peer's SYN tells RCV.NXT).
+    t.rcvAdv = (t.rcvNxt + window) >>> 0;
+    ackSent(t);
+  }
+  t.sndNxt = (t.iss + 1) >>> 0;
+  if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+  if (retransmit) {
+    t.retransmits++;
+    ctx.counters.count("tcp.retransmits");
+  } else if (!t.tsOk) {
+    t.rttSeq = t.iss;
+    t.rttStart = now;
+  }
+  if (t.rtxMode !== RTX_RETRANSMIT) {
+    t.rtxMode = RTX_RETRANSMIT;
+    t.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.rtxAt);
+  }
+}
+
+/**
+ * A stateless SYN-ACK carrying a SYN cookie as its sequence number (RFC 4987 3.6), with the
+ * options the SYN offered (window scale `wscale` is ours; timestamps echo the SYN's TSval).
+ */
+export function sendCookieSynAck(
+  ctx: TcpContext,
+  seg: Segment,
+  cookie: number,
+  mss: number,
+  tsVal: number,
+): void {
+  const so = seg.opts;
+  const cfg = ctx.config;
+  const h = ctx.txHeader;
+  h.srcPort = seg.dstPort;
+  h.dstPort = seg.srcPort;
+  h.seq = cookie;
+  h.ack = (seg.seq + 1) >>> 0;
+  h.flags = TCP_SYN | TCP_ACK;
+  const w = cfg.receiveBuffer;
+  h.window = w > 0xffff ? 0xffff : w;
+  h.urgent = 0;
+  const o = ctx.txOpts;
+  o.reset();
+  o.mss = mss;
+  if (cfg.windowScaling && so.windowScale >= 0) o.windowScale = ctx.windowScale;
+  o.sackPermitted = cfg.sack && so.sackPermitted;
+  if (cfg.timestamps && so.hasTimestamp) {
+    o.hasTimestamp = true;
+    o.tsVal = tsVal;
+    o.tsEcr = so.tsVal;
+  }
+  h.optionsLen = tcpOptionsLength(o);
+  ctx.counters.count("tcp.syncookies_sent");
+  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, h.optionsLen, 0);
+}
+
+/** Zero-window probe: an ACK one below SND.UNA, which the peer must answer (RFC 9293 3.8.6.1). */
+export function sendWindowProbe(ctx: TcpContext, t: Tcb): void {
+  ctx.counters.count("tcp.window_probes");
+  sendAckAt(ctx, t, (t.sndUna - 1) >>> 0);
+}

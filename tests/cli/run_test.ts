@@ -1,0 +1,92 @@
+/**
+ * `lb.ts run` argument handling: groups in order, host flags, and bad input as one line with exit
+ * code 2 before anything is opened (the TAP names here do not exist: reaching the TAP would fail
+ * differently, with exit code 1).
+ */
+import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { UsageError } from "../../cli/args.ts";
+import { main } from "../../cli/main.ts";
+import { parseRunArgs } from "../../cli/commands/run.ts";
+import { ip } from "../stack/net/_frames.ts";
+
+const base = ["--tap", "lbt-none0", "--ip", "10.0.0.1/24", "--gateway", "10.0.0.254"];
+
+Deno.test("parseRunArgs keeps the order of service groups and reads the host flags", () => {
+  const { host, config } = parseRunArgs([
+    ...base,
+    "--service",
+    "tcp:10.0.0.100:80",
+    "--real",
+    "10.0.0.11",
+    "--scheduler",
+    "mh",
+    "--service",
+    "tcp:10.0.0.100:443",
+    "--method",
+    "tun",
+    "--real",
+    "172.16.0.9",
+    "--max-conns",
+    "5000",
+  ]);
+  assertEquals([host.tap, host.address, host.prefix, host.gateway], [
+    "lbt-none0",
+    ip("10.0.0.1"),
+    24,
+    ip("10.0.0.254"),
+  ]);
+  assertEquals(config.services.map((s) => [s.port, s.scheduler, s.method]), [
+    [80, "mh", "dr"],
+    [443, "wlc", "tun"],
+  ]);
+  assertEquals(config.maxConns, 5000);
+});
+
+Deno.test("bad input is a UsageError naming the problem", () => {
+  const cases: [string[], RegExp][] = [
+    [[...base, "--real", "10.0.0.11"], /^run: --real 10\.0\.0\.11: comes before any --service/],
+    [
+      [...base, "--service", "tcp:10.0.0.100:80", "--real", "10.0.0.11", "--bogus", "1"],
+      /^run: Unknown option '--bogus'/,
+    ],
+    [
+      [...base, "--service", "tcp:10.0.0.100:80", "--real", "192.168.9.9"],
+      /^run: --real 192\.168\.9\.9: direct routing needs/,
+    ],
+    [
+      ["--ip", "10.0.0.1/24", "--service", "tcp:10.0.0.100:80", "--real", "10.0.0.11"],
+      /--tap NAME is required/,
+    ],
+    [
+      [...base, "--service", "tcp:10.0.0.100:80", "--real", "10.0.0.11", "--service"],
+      /^run: Option '--service <value>' argument missing/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    assertMatch(assertThrows(() => parseRunArgs(args), UsageError).message, re, args.join(" "));
+  }
+});
+
+Deno.test("lb.ts run with bad input: one line on stderr, exit code 2, nothing started", async () => {
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    const code = await main([
+      "run",
+      ...base,
+      "--service",
+      "tcp:10.0.0.100:80",
+      "--scheduler",
+      "xx",
+      "--real",
+      "10.0.0.11",
+    ]);
+    assertEquals(code, 2);
+  } finally {
+    console.error = orig;
+  }
+  assertEquals(lines, [
+    'lb.ts: run: --scheduler: "xx" is not one of rr, wrr, lc, wlc, sh, mh',
+  ]);
+});

@@ -1,0 +1,48 @@
+import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { parseFlags, UsageError } from "../../cli/args.ts";
+import { HOST_FLAG_SPEC, hostOptions } from "../../cli/host_flags.ts";
+import { serveSpecs } from "../../cli/commands/stack.ts";
+
+const SPEC = { ...HOST_FLAG_SPEC, serve: { type: "string", multiple: true } } as const;
+const HOST = ["--tap", "tap0", "--ip", "10.0.0.2/24"];
+
+Deno.test("stack --serve: repeatable specs; bad ones and clashes are usage errors", () => {
+  const { flags } = parseFlags("stack", [...HOST, "--serve", "http:80", "--serve", "echo:7"], SPEC);
+  assertEquals(serveSpecs(flags).map((s) => `${s.name}:${s.port}`), ["http:80", "echo:7"]);
+  assertEquals(serveSpecs(parseFlags("stack", HOST, SPEC).flags), []);
+  for (
+    const [spec, re] of [
+      ["http", /--serve: "http" is not NAME:PORT/],
+      ["ftp:21", /--serve: unknown service "ftp"/],
+      ["http:0", /not in 1\.\.65535/],
+    ] as const
+  ) {
+    const e = assertThrows(
+      () => serveSpecs(parseFlags("stack", [...HOST, "--serve", spec], SPEC).flags),
+      UsageError,
+    );
+    assertMatch(e.message, re);
+  }
+  const clash = assertThrows(
+    () =>
+      serveSpecs(
+        parseFlags("stack", [...HOST, "--serve", "http:80", "--serve", "chargen:80"], SPEC).flags,
+      ),
+    UsageError,
+  );
+  assertMatch(clash.message, /both want port 80\/tcp/);
+});
+
+Deno.test("--impair: parsed into the host options; bad specs are usage errors", () => {
+  const opts = hostOptions(
+    "stack",
+    parseFlags("stack", [...HOST, "--impair", "loss=2%,delay=5ms"], SPEC).flags,
+  );
+  assertEquals(opts.impair, { loss: 0.02, reorder: 0, duplicate: 0, delayMs: 5, seed: 1 });
+  assertEquals(hostOptions("stack", parseFlags("stack", HOST, SPEC).flags).impair, undefined);
+  const e = assertThrows(
+    () => hostOptions("stack", parseFlags("stack", [...HOST, "--impair", "loss=200%"], SPEC).flags),
+    UsageError,
+  );
+  assertMatch(e.message, /^--impair: loss: "200%" is not a probability/);
+});

@@ -1,0 +1,188 @@
+/**
+ * The timers against hand-built segments: retransmission timeout with backoff (RFC 6298 5),
+ * SYN retries and the connect deadline, zero-window probes (RFC 9293 3.8.6.1), keepalive
+ * (RFC 1122 4.2.3.6), the orphaned FIN_WAIT_2 timeout.
+ */
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { openPassive } from "./_handshake.ts";
+import { ACK, FIN, Peer, RST, SYN } from "./_peer.ts";
+
+const NO_TS = { mss: 1460, ws: 7, sackPerm: true, ts: false };
+
+Deno.test("RTO: unacknowledged data is resent after the RTO, then twice and four times it (RFC 6298 5.5)", async () => {
+  const p = new Peer();
+  try {
+    const o = await openPassive(p, NO_TS);
+    p.take();
+    await o.conn.write(new Uint8Array(100).fill(5));
+    const first = p.one();
+    assertEquals(first.data!.length, 100);
+    // The handshake gave one RTT sample of 0 ms, so the RTO is at its 200 ms floor.
+    assertEquals(o.conn.tcb.rtt.rto, 200);
+    p.advance(199);
+    assertEquals(p.take().length, 0);
+    p.advance(1);
+    const r1 = p.one();
+    assertEquals(r1.seq, first.seq);
+    assertEquals(r1.data!.length, 100);
+    p.advance(399);
+    assertEquals(p.take().length, 0);
+    p.advance(1);
+    assertEquals(p.one().seq, first.seq);
+    p.advance(800);
+    assertEquals(p.one().seq, first.seq);
+    assertEquals(o.conn.tcb.retransmits, 3);
+    assertEquals(o.conn.tcb.cwnd, o.conn.tcb.mss, "cwnd is one segment after a timeout");
+    // The ACK ends the backoff once a sample is taken... (no timestamps: Karn forbids a
+    // sample from the retransmitted segment, so the backed-off RTO stays).
+    p.send({
+      sport: 40000,
+      dport: 80,
+      seq: o.peerSeq,
+      ack: first.seq + 100,
+      flags: ACK,
+      win: 1000,
+    });
+    assertEquals(o.conn.tcb.outstanding, 0);
+    assertEquals(o.conn.tcb.rtt.backoff, 3);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("RTO: the connection gives up after `retries` and reports TimedOut", async () => {
+  const p = new Peer({ retries: 2 });
+  try {
+    const o = await openPassive(p, NO_TS);
+    p.take();
+    await o.conn.write(new Uint8Array(10));
+    const reading = o.conn.read(new Uint8Array(10));
+    p.advance(200);
+    p.advance(400);
+    assertEquals(p.take().length, 3); // original + 2 retransmissions
+    p.advance(800);
+    const rst = p.one();
+    assertEquals(rst.flags & RST, RST);
+    const e = await assertRejects(() => reading);
+    assert(e instanceof Deno.errors.TimedOut, String(e));
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("connect: SYN retransmitted with backoff; TimedOut after the retries", async () => {
+  const p = new Peer({ synRetries: 2 });
+  try {
+    const pending = p.stack.connect({ hostname: "10.0.0.2", port: 80 });
+    const syn = p.one();
+    assertEquals(syn.flags, SYN);
+    p.advance(1000);
+    assertEquals(p.one().seq, syn.seq);
+    p.advance(2000);
+    assertEquals(p.one().seq, syn.seq);
+    p.advance(4000);
+    const e = await assertRejects(() => pending);
+    assert(e instanceof Deno.errors.TimedOut, String(e));
+    assertEquals(p.stack.tcpSnapshot().length, 0);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("connect: timeoutMs ends the handshake early", async () => {
+  const p = new Peer();
+  try {
+    const pending = p.stack.connect({ hostname: "10.0.0.2", port: 80, timeoutMs: 300 });
+    p.take();
+    p.advance(310);
+    const e = await assertRejects(() => pending);
+    assert(e instanceof Deno.errors.TimedOut, String(e));
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("zero window: probes (SEG.SEQ = SND.UNA - 1) until the window opens", async () => {
+  const p = new Peer();
+  try {
+    const o = await openPassive(p, { ...NO_TS, win: 0 });
+    p.take();
+    await o.conn.write(new Uint8Array(3000).fill(1));
+    assertEquals(p.take().length, 0, "nothing fits a zero window");
+    p.advance(200);
+    const probe = p.one();
+    assertEquals(probe.seq, o.localSeq - 1);
+    assertEquals(probe.data!.length, 0);
+    // The peer answers, still closed: probing backs off (400 ms next).
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq, flags: ACK, win: 0 });
+    p.advance(399);
+    assertEquals(p.take().length, 0);
+    p.advance(1);
+    assertEquals(p.one().seq, o.localSeq - 1);
+    // The window opens: the data flows.
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq, flags: ACK, win: 100 });
+    const sent = p.take();
+    // Two full segments; Nagle holds the 80-byte tail while they are unacknowledged.
+    assertEquals(sent.map((s) => s.data!.length), [1460, 1460]);
+    p.send({
+      sport: 40000,
+      dport: 80,
+      seq: o.peerSeq,
+      ack: o.localSeq + 2920,
+      flags: ACK,
+      win: 100,
+    });
+    assertEquals(p.one().data!.length, 80);
+    assertEquals(p.stack.counters.get("tcp.window_probes"), 2);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("keepalive: probes after the idle time; a silent peer is declared dead", async () => {
+  const p = new Peer({ keepalive: { idleMs: 10_000, intervalMs: 1000, count: 3 } });
+  try {
+    const o = await openPassive(p, NO_TS);
+    p.take();
+    o.conn.setKeepAlive(true);
+    const reading = o.conn.read(new Uint8Array(10));
+    p.advance(9_990);
+    assertEquals(p.take().length, 0);
+    p.advance(20);
+    const probe = p.one();
+    assertEquals(probe.seq, o.localSeq - 1, "SEG.SEQ = SND.NXT - 1 (RFC 1122 4.2.3.6)");
+    // An answer resets the count.
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq, flags: ACK, win: 1000 });
+    p.advance(1000);
+    assertEquals(p.take().length, 0, "the answer restarted the idle time");
+    p.advance(9_010);
+    assertEquals(p.take().length, 1);
+    p.advance(1000);
+    assertEquals(p.take().length, 1);
+    p.advance(1000);
+    assertEquals(p.take().length, 1);
+    p.advance(1000);
+    const rst = p.one();
+    assertEquals(rst.flags & RST, RST);
+    const e = await assertRejects(() => reading);
+    assert(e instanceof Deno.errors.TimedOut, String(e));
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("an orphaned FIN_WAIT_2 ends after finWait2Ms", async () => {
+  const p = new Peer({ finWait2Ms: 3000 });
+  try {
+    const o = await openPassive(p, NO_TS);
+    p.take();
+    o.conn.close();
+    assertEquals(p.one().flags, ACK | FIN);
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq + 1, flags: ACK, win: 1000 });
+    assertEquals(p.stack.tcpSnapshot().filter((r) => r.state === "FIN_WAIT2").length, 1);
+    p.advance(3010);
+    assertEquals(p.stack.tcpSnapshot().filter((r) => r.state !== "LISTEN").length, 0);
+  } finally {
+    p.close();
+  }
+});
