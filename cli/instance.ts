@@ -71,8 +71,18 @@ export function startInstance(opts: HostOptions): Instance {
         return h(req);
       });
     }
-    const done = stack.start();
     let closed = false;
+    // The receive loop also ends by itself when the device fails (a TAP read error): close the
+    // rest too (the pcap file is then written completely and the control socket removed), and
+    // report it, so the process does not exit 0 as after a requested stop.
+    const done = stack.start().then(
+      () => {
+        if (!closed) throw new Error(`device ${opts.tap} stopped unexpectedly`);
+      },
+    ).finally(async () => {
+      inst.close();
+      await control?.done;
+    });
     const inst: Instance = {
       stack,
       device,

@@ -37,6 +37,16 @@ interface EchoRequest {
 export function pingHandler(stack: Stack) {
   return (req: ControlRequest): Promise<PingReply | null> => {
     const r = req as unknown as EchoRequest;
+    // The control socket is input like any other: check what the CLI side checks.
+    const int = (v: unknown, min: number, max: number) =>
+      typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+    if (
+      !int(r.host, 1, 0xffffffff) || !int(r.size, 0, 65507) || !int(r.ttl, 1, 255) ||
+      !int(r.seq, 0, 0xffff) || !int(r.id, 0, 0xffff) || !int(r.timeoutMs, 1, 3_600_000) ||
+      typeof r.dontFragment !== "boolean"
+    ) {
+      return Promise.reject(new Error("ping: bad request (host, size, ttl, seq, id, timeoutMs)"));
+    }
     return stack.ping(r.host, {
       size: r.size,
       ttl: r.ttl,
@@ -72,7 +82,9 @@ export async function pingCommand(args: string[]): Promise<number> {
   const intervalMs = flag(flags, "interval", (t) => numberArg(t, "-i", 0.01, 3600), 1) * 1000;
   const size = flag(flags, "size", (t) => intArg(t, "-s", 0, 65507), 56);
   const ttl = flag(flags, "ttl", (t) => intArg(t, "-t", 1, 255), 64);
-  const timeoutMs = flag(flags, "timeout", (t) => numberArg(t, "-W", 0.01, 3600), 1) * 1000;
+  const timeoutMs = Math.round(
+    flag(flags, "timeout", (t) => numberArg(t, "-W", 0.01, 3600), 1) * 1000,
+  );
   const pmtu = str(flags, "pmtudisc") ?? "dont";
   if (pmtu !== "do" && pmtu !== "dont") throw new UsageError(`-M: "${pmtu}" is not do or dont`);
 
@@ -86,7 +98,7 @@ export async function pingCommand(args: string[]): Promise<number> {
     echo = (r) => handler({ cmd: "ping", ...r });
     close = () => inst.close();
   } else {
-    for (const f of ["ip", "gateway", "mac", "mtu", "pcap"]) {
+    for (const f of ["ip", "gateway", "mac", "mtu", "pcap", "impair"]) {
       if (flags[f] !== undefined) throw new UsageError(`ping: --${f} only applies with --tap`);
     }
     const path = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
