@@ -10,6 +10,7 @@
 
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { ETH_TYPE_IPV4 } from "./ethernet.ts";
+import { WireView } from "./view.ts";
 
 /** Length of an Ethernet/IPv4 ARP packet. */
 export const ARP_LEN = 28;
@@ -31,22 +32,7 @@ const THA = 18;
 const TPA = 24;
 
 /** A view over one ARP packet `buf[off .. off+len)`; re-point it with `wrap`. */
-export class ArpView {
-  /** The buffer holding the packet. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the packet in `buf`. */
-  off = 0;
-  /** Length available (an Ethernet payload, padding included). */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class ArpView extends WireView {
   /**
    * Null for an Ethernet/IPv4 ARP packet whose 28 bytes fit; "arp_truncated" when shorter,
    * "arp_unsupported" for other hardware or protocol types or address lengths.

@@ -9,6 +9,7 @@
  */
 
 import { readU16, writeU16 } from "./bytes.ts";
+import { WireView } from "./view.ts";
 
 /** Length of an untagged Ethernet header. */
 export const ETH_HEADER_LEN = 14;
@@ -28,22 +29,7 @@ const TCI = 14;
 const INNER_TYPE = 16;
 
 /** A view over one Ethernet frame `buf[off .. off+len)`; re-point it with `wrap`. */
-export class EthernetView {
-  /** The buffer holding the frame. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the frame in `buf`. */
-  off = 0;
-  /** Length of the frame. */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class EthernetView extends WireView {
   /**
    * Null when the header (including a VLAN tag, if any) fits in the frame, so every accessor is
    * safe; otherwise "eth_truncated" or "eth_vlan_truncated".

@@ -10,6 +10,7 @@
 
 import { copyBytes, readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { internetChecksum } from "./checksum.ts";
+import { WireView } from "./view.ts";
 
 /** Length of the ICMP header (type, code, checksum, rest of header). */
 export const ICMP_HEADER_LEN = 8;
@@ -41,22 +42,7 @@ const SEQ = 6;
 const MTU = 6;
 
 /** A view over one ICMP message `buf[off .. off+len)` (the whole IPv4 payload). */
-export class IcmpView {
-  /** The buffer holding the message. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the message in `buf`. */
-  off = 0;
-  /** Length of the message (the IPv4 payload length). */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class IcmpView extends WireView {
   /** Null when the 8-byte header fits and the checksum over the message is right. */
   check(): string | null {
     if (this.len < ICMP_HEADER_LEN) return "icmp_truncated";

@@ -11,6 +11,7 @@
 
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { checksumAdjust16, checksumAdjust32, foldChecksum, sumWords } from "./checksum.ts";
+import { WireView } from "./view.ts";
 
 /** Length of an IPv4 header without options. */
 export const IPV4_MIN_HEADER_LEN = 20;
@@ -69,22 +70,7 @@ function headerChecksum(buf: Uint8Array, off: number, hl: number): number {
 }
 
 /** A view over one IPv4 packet `buf[off .. off+len)`; re-point it with `wrap`. */
-export class Ipv4View {
-  /** The buffer holding the packet. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the IPv4 header in `buf`. */
-  off = 0;
-  /** Bytes available (may exceed `totalLength` by link-layer padding). */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class Ipv4View extends WireView {
   /**
    * Null when the header is well formed and its checksum right, so every accessor is safe and the
    * packet is `buf[off .. off+totalLength)`. Otherwise the first failing rule, in this order:

@@ -17,3 +17,4 @@ export * from "./tcp.ts";
 export * from "./tcp_options.ts";
 export * from "./seq.ts";
 export * from "./ipip.ts";
+export * from "./view.ts";

@@ -10,6 +10,7 @@
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
 import { internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { IP_PROTO_TCP } from "./ipv4.ts";
+import { WireView } from "./view.ts";
 
 /** Flag: no more data from the sender. */
 export const TCP_FIN = 1;
@@ -43,22 +44,7 @@ const CHECKSUM = 16;
 const URGENT = 18;
 
 /** A view over one TCP segment `buf[off .. off+len)` (len: the IPv4 payload length). */
-export class TcpView {
-  /** The buffer holding the segment. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the TCP header in `buf`. */
-  off = 0;
-  /** Length of the segment: header, options and data. */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class TcpView extends WireView {
   /**
    * Null when the fixed header fits and the data offset is 5..15 words within `len`; otherwise
    * "tcp_truncated" or "tcp_bad_offset". The checksum is checked separately (`verifyChecksum`).

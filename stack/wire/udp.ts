@@ -8,6 +8,7 @@
 import { readU16, writeU16 } from "./bytes.ts";
 import { internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { IP_PROTO_UDP } from "./ipv4.ts";
+import { WireView } from "./view.ts";
 
 /** Length of the UDP header. */
 export const UDP_HEADER_LEN = 8;
@@ -18,22 +19,7 @@ const LENGTH = 4;
 const CHECKSUM = 6;
 
 /** A view over one UDP datagram `buf[off .. off+len)` (len: the IPv4 payload length). */
-export class UdpView {
-  /** The buffer holding the datagram. */
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the UDP header in `buf`. */
-  off = 0;
-  /** Bytes available (the IPv4 payload length). */
-  len = 0;
-
-  /** Points the view at `buf[off .. off+len)`; call `check()` before using the accessors. */
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class UdpView extends WireView {
   /**
    * Null when the header fits and its length field is 8..len, so the datagram is
    * `buf[off .. off+length)`; otherwise "udp_truncated" or "udp_bad_length". The checksum is
