@@ -20,6 +20,7 @@
  */
 
 import { type Clock, systemClock } from "../clock.ts";
+import { DeviceDecorator } from "./decorator.ts";
 import type { Device, DeviceStats, FrameHandler } from "./device.ts";
 import { copyBytes } from "./_copy.ts";
 import { reportHandlerError } from "./errors.ts";
@@ -225,13 +226,12 @@ export interface ImpairOptions {
  * device (closing it closes the inner one) and reports the inner device's name, MAC, MTU and
  * counters; what the impairment did is in {@link ImpairedDevice.impairStats}.
  */
-export class ImpairedDevice implements Device {
+export class ImpairedDevice extends DeviceDecorator {
   /** What the impairment did so far. */
   readonly impairStats: ImpairStats = newImpairStats();
   /** The spec in force (validated). */
   readonly spec: Readonly<ImpairSpec>;
 
-  readonly #inner: Device;
   readonly #clock: Clock;
   readonly #loss: number;
   readonly #reorder: number;
@@ -277,7 +277,7 @@ export class ImpairedDevice implements Device {
   constructor(inner: Device, spec: ImpairSpec, options: ImpairOptions = {}) {
     const bad = checkImpairSpec(spec);
     if (bad !== null) throw new RangeError(`impairment: ${bad}`);
-    this.#inner = inner;
+    super(inner);
     this.spec = { ...spec };
     this.#clock = options.clock ?? systemClock;
     this.#loss = spec.loss;
@@ -307,31 +307,6 @@ export class ImpairedDevice implements Device {
     this.#onTimer = () => this.#release();
   }
 
-  /** The inner device's name. */
-  get name(): string {
-    return this.#inner.name;
-  }
-
-  /** The inner device's MAC. */
-  get mac(): Uint8Array {
-    return this.#inner.mac;
-  }
-
-  /** The inner device's MTU. */
-  get mtu(): number {
-    return this.#inner.mtu;
-  }
-
-  /** The inner device's counters (what actually crossed the link). */
-  get stats(): DeviceStats {
-    return this.#inner.stats;
-  }
-
-  /** The wrapped device. */
-  get inner(): Device {
-    return this.#inner;
-  }
-
   /** Frames waiting in the pool (delayed or held for reordering). */
   get queued(): number {
     return this.#lens.length - this.#freeTop;
@@ -344,7 +319,7 @@ export class ImpairedDevice implements Device {
   run(onFrame: FrameHandler, onIdle?: () => void): Promise<void> {
     this.#onFrame = onFrame;
     this.#onIdle = onIdle;
-    return this.#inner.run(this.#impairIn ? this.#rxHandler : onFrame, onIdle);
+    return this.inner.run(this.#impairIn ? this.#rxHandler : onFrame, onIdle);
   }
 
   /**
@@ -353,7 +328,7 @@ export class ImpairedDevice implements Device {
    * the pool was full.
    */
   send(buf: Uint8Array, off: number, len: number): boolean {
-    if (!this.#impairOut || this.#closed) return this.#inner.send(buf, off, len);
+    if (!this.#impairOut || this.#closed) return this.inner.send(buf, off, len);
     return this.#process(OUT, buf, off, len);
   }
 
@@ -366,7 +341,7 @@ export class ImpairedDevice implements Device {
     this.#heapSize = 0;
     this.#held[IN] = -1;
     this.#held[OUT] = -1;
-    this.#inner.close();
+    this.inner.close();
   }
 
   /** The next number in [0, 1) of direction `dir`'s stream (mulberry32). */
@@ -444,7 +419,7 @@ export class ImpairedDevice implements Device {
 
   /** Hands a frame to the stack (received) or to the inner device (sent). */
   #emit(dir: number, buf: Uint8Array, off: number, len: number, fromTimer: boolean): boolean {
-    if (dir === OUT) return this.#inner.send(buf, off, len);
+    if (dir === OUT) return this.inner.send(buf, off, len);
     const onFrame = this.#onFrame;
     if (onFrame === null || this.#closed) return false;
     try {

@@ -25,3 +25,4 @@ export {
   type PcapSink,
   PcapWriter,
 } from "./pcap.ts";
+export * from "./decorator.ts";

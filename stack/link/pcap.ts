@@ -11,6 +11,7 @@
  * @module
  */
 
+import { DeviceDecorator } from "./decorator.ts";
 import type { Device, DeviceStats, FrameHandler } from "./device.ts";
 import { DeviceError } from "./errors.ts";
 import { copyBytes } from "./_copy.ts";
@@ -170,34 +171,13 @@ export class PcapWriter {
  * (dropped sends never reached the link, so they are not in the file). close() closes the inner
  * device and then the writer, so a SIGINT handler that closes the device leaves a complete file.
  */
-export class PcapDevice implements Device {
-  readonly #inner: Device;
+export class PcapDevice extends DeviceDecorator {
   readonly #writer: PcapWriter;
 
   /** Records `inner`'s traffic into `writer` (which this device then owns). */
   constructor(inner: Device, writer: PcapWriter) {
-    this.#inner = inner;
+    super(inner);
     this.#writer = writer;
-  }
-
-  /** The inner device's name. */
-  get name(): string {
-    return this.#inner.name;
-  }
-
-  /** The inner device's MAC. */
-  get mac(): Uint8Array {
-    return this.#inner.mac;
-  }
-
-  /** The inner device's MTU. */
-  get mtu(): number {
-    return this.#inner.mtu;
-  }
-
-  /** The inner device's counters. */
-  get stats(): DeviceStats {
-    return this.#inner.stats;
   }
 
   /** The writer frames go to. */
@@ -208,7 +188,7 @@ export class PcapDevice implements Device {
   /** Runs the inner loop, recording each frame before `onFrame` sees it (and may rewrite it). */
   run(onFrame: FrameHandler, onIdle?: () => void): Promise<void> {
     const writer = this.#writer;
-    return this.#inner.run(
+    return this.inner.run(
       (buf, off, len) => {
         writer.write(buf, off, len);
         onFrame(buf, off, len);
@@ -222,14 +202,14 @@ export class PcapDevice implements Device {
 
   /** Sends through the inner device; records the frame if it was handed to the link. */
   send(buf: Uint8Array, off: number, len: number): boolean {
-    const ok = this.#inner.send(buf, off, len);
+    const ok = this.inner.send(buf, off, len);
     if (ok) this.#writer.write(buf, off, len);
     return ok;
   }
 
   /** Closes the inner device, then flushes and closes the file. Idempotent. */
   close(): void {
-    this.#inner.close();
+    this.inner.close();
     this.#writer.close();
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * The base of devices that wrap another device (pcap recording, impairment): they are the same
+ * link, so name, MAC, MTU and counters are the inner device's. Subclasses implement `run`,
+ * `send` and `close` around it.
+ *
+ * @module
+ */
+import type { Device, DeviceStats, FrameHandler } from "./device.ts";
+
+/** A device that decorates `inner`. */
+export abstract class DeviceDecorator implements Device {
+  /** The wrapped device. */
+  readonly inner: Device;
+
+  /** Wraps `inner`. */
+  constructor(inner: Device) {
+    this.inner = inner;
+  }
+
+  /** The inner device's name. */
+  get name(): string {
+    return this.inner.name;
+  }
+
+  /** The inner device's MAC. */
+  get mac(): Uint8Array {
+    return this.inner.mac;
+  }
+
+  /** The inner device's MTU. */
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+
+  /** The inner device's counters (what actually crossed the link). */
+  get stats(): DeviceStats {
+    return this.inner.stats;
+  }
+
+  abstract run(onFrame: FrameHandler, onIdle?: () => void): Promise<void>;
+  abstract send(buf: Uint8Array, off: number, len: number): boolean;
+  abstract close(): void;
+}
