@@ -137,6 +137,8 @@ export class Stack {
   /** The receive handler, bound once (no closure per frame). */
   readonly #onFrame: (buf: Uint8Array, off: number, len: number) => void;
   readonly #onTimeout: (buf: Uint8Array, ipOff: number, len: number) => void;
+  /** Called by the device loop after each burst of frames: TCP's batched output. */
+  readonly #onIdle: () => void;
 
   /** Builds the stack; nothing is sent before `start()`. */
   constructor(options: StackOptions) {
@@ -189,6 +191,13 @@ export class Stack {
         this.input(buf, off, len);
       } catch (e) {
         this.#rxLinkGroup = false;
+        this.#internalError(e);
+      }
+    };
+    this.#onIdle = () => {
+      try {
+        this.tcp.flush();
+      } catch (e) {
         this.#internalError(e);
       }
     };
@@ -336,9 +345,12 @@ export class Stack {
         this.#internalError(e);
       }
     }, this.#tickMs);
+    // TCP sends what a burst of frames made due (ACKs, data) once the burst is read.
+    this.tcp.flushOnIdle = true;
     try {
-      await this.device.run(this.#onFrame);
+      await this.device.run(this.#onFrame, this.#onIdle);
     } finally {
+      this.tcp.flushOnIdle = false;
       this.#stopTimer();
     }
   }

@@ -14,6 +14,8 @@ export class ConnTable {
   readonly #buckets = new Map<number, Tcb>();
   readonly #key: HashKey;
   #size = 0;
+  /** The last connection found: a bulk transfer hits it without hashing. */
+  #last: Tcb | null = null;
 
   /** An empty table with a random hash key (or the given one). */
   constructor(key: HashKey = randomHashKey()) {
@@ -32,6 +34,13 @@ export class ConnTable {
 
   /** The connection with this tuple, or null. */
   lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Tcb | null {
+    const last = this.#last;
+    if (
+      last !== null && last.remotePort === remotePort && last.localPort === localPort &&
+      last.remoteAddr === remoteAddr && last.localAddr === localAddr
+    ) {
+      return last;
+    }
     const h = hash3(this.#key, localAddr, remoteAddr, (localPort << 16) | remotePort);
     let t: Tcb | null = this.#buckets.get(h) ?? null;
     while (t !== null) {
@@ -39,6 +48,7 @@ export class ConnTable {
         t.remotePort === remotePort && t.localPort === localPort &&
         t.remoteAddr === remoteAddr && t.localAddr === localAddr
       ) {
+        this.#last = t;
         return t;
       }
       t = t.hashNext;
@@ -58,6 +68,7 @@ export class ConnTable {
   /** Removes `t` if present. */
   remove(t: Tcb): void {
     if (!t.inTable) return;
+    if (this.#last === t) this.#last = null;
     let cur = this.#buckets.get(t.hash) ?? null;
     let prev: Tcb | null = null;
     while (cur !== null && cur !== t) {

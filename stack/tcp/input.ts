@@ -36,7 +36,13 @@ import {
   TIME_WAIT,
 } from "./state.ts";
 import { RTX_OFF, type Tcb } from "./tcb.ts";
-import { sendAck, sendChallengeAck, sendResetFor, tsRecentValid } from "./transmit.ts";
+import {
+  sendAck,
+  sendChallengeAck,
+  sendLimitedAck,
+  sendResetFor,
+  tsRecentValid,
+} from "./transmit.ts";
 import {
   abort,
   allocateBuffers,
@@ -107,7 +113,11 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
         ctx.armTimer(t, t.lingerAt);
       }
       ctx.counters.count("tcp.rx_out_of_window");
-      sendAck(ctx, t);
+      // Data always gets its duplicate ACK (the sender's loss recovery needs it); a bare
+      // out-of-window ACK only within the rate limit, so two confused ends cannot loop
+      // (Linux's tcp_oow_rate_limited; RFC 5961 7).
+      if (seg.payloadLen > 0 || seg.fin) sendAck(ctx, t);
+      else sendLimitedAck(ctx, t, "tcp.oow_acks");
       return;
     }
   }

@@ -32,20 +32,15 @@ import { NewReno } from "./congestion/newreno.ts";
 import { ConnTable } from "./conn_table.ts";
 import { TcpConn } from "./conn.ts";
 import type { TcpContext } from "./context.ts";
-import {
-  addrInUse,
-  addrNotAvailable,
-  badResource,
-  connectionAborted,
-  networkUnreachable,
-} from "./errors.ts";
+import { addrInUse, addrNotAvailable, badResource, connectionAborted } from "./errors.ts";
 import { segmentArrives } from "./input.ts";
-import { abort, allocateBuffers, setState } from "./transitions.ts";
+import { abort, setState } from "./transitions.ts";
 import { IsnGenerator } from "./isn.ts";
 import { type ListenerLayer, TcpListener } from "./listener.ts";
-import { applySynOptions, offerOptions, setMss } from "./options.ts";
 import { output } from "./output.ts";
-import { sendCookieSynAck, sendResetFor } from "./transmit.ts";
+import { listenInput } from "./passive_open.ts";
+import { activeOpen } from "./active_open.ts";
+import { sendResetFor } from "./transmit.ts";
 import { PortAllocator } from "./ports.ts";
 import { RttEstimator } from "./rto.ts";
 import { SackScoreboard } from "./sack_scoreboard.ts";
@@ -93,8 +88,6 @@ export interface TcpHost {
 
 /** Ethernet header + IPv4 header + TCP header with the largest options. */
 const HEADERS = 14 + 20 + 60;
-/** How long a cookie-answered listener keeps checking ACKs for cookies (RFC 4987: 2 minutes). */
-const COOKIE_CHECK_MS = 120_000;
 
 /** TCP for one stack. */
 export class TcpLayer implements TcpContext, ListenerLayer {
@@ -124,13 +117,19 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   readonly ipHeader: Ipv4Header = newIpv4Header();
   /** Scratch view. */
   readonly txView: TcpView = new TcpView();
+  /**
+   * True while the stack's device loop runs with `flush` as its idle callback: output queued
+   * while handling a received frame then waits for the end of the burst without a microtask.
+   */
+  flushOnIdle = false;
 
   readonly #host: TcpHost;
   readonly #table = new ConnTable();
   readonly #listeners = new Map<number, TcpListener[]>();
   readonly #wheel: TimerWheel<Tcb>;
   readonly #ports: PortAllocator;
-  readonly #cookies = new SynCookies();
+  /** SYN cookies of this stack's listeners. */
+  readonly cookies: SynCookies = new SynCookies();
   readonly #seg = new Segment();
   readonly #view = new TcpView();
   readonly #fire: (t: Tcb) => void;
@@ -191,7 +190,9 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.#dirtyTail = t;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushBound);
+      // Inside the device's receive loop the stack flushes at the end of the burst (onIdle);
+      // anywhere else (application code, tests feeding frames) a microtask does it.
+      if (!(this.#inInput && this.flushOnIdle)) queueMicrotask(this.#flushBound);
     }
   }
 
@@ -269,20 +270,23 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     counters.count("tcp.rx_segments");
     const t = this.#table.lookup(dst, seg.dstPort, src, seg.srcPort);
     let minIss = -1;
+    const l = t === null || t.state === TIME_WAIT ? this.#findListener(dst, seg.dstPort) : null;
     if (t !== null) {
-      if (t.state !== TIME_WAIT || !seg.syn || seg.hasAck || seg.rst || !this.#reusable(t, seg)) {
+      if (
+        l === null || t.state !== TIME_WAIT || !seg.syn || seg.hasAck || seg.rst ||
+        !this.#reusable(t, seg)
+      ) {
         segmentArrives(this, t, seg);
         return;
       }
-      // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME_WAIT tuple; the new ISN must
-      // lie beyond everything the old connection used.
+      // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME_WAIT tuple (when something
+      // listens); the new ISN must lie beyond everything the old connection used.
       minIss = (t.sndMax + 65536) >>> 0;
       this.counters.count("tcp.time_wait_reused");
       this.release(t);
     }
-    const l = this.#findListener(dst, seg.dstPort);
     if (l !== null) {
-      this.#listenInput(l, seg, minIss);
+      listenInput(this, l, seg, minIss);
       return;
     }
     counters.count("tcp.rx_no_socket");
@@ -312,6 +316,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.#wheel.advance(this.clock.now(), this.#fire);
     this.flush();
     if (this.#wheel.size === 0) this.#stopInterval();
+  }
+
+  /** Adds a connection to the table (passive opens). */
+  insert(t: Tcb): void {
+    this.#table.insert(t);
   }
 
   /** Number of connections in the table (TIME_WAIT included). */
@@ -351,63 +360,25 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** `stack.connect`: an active open to `hostname:port`; resolves once ESTABLISHED. */
   connect(options: ConnectOptions): Promise<TcpConn> {
     if (this.#closed) return Promise.reject(badResource("the stack is closed"));
-    let raddr: number;
-    let rport: number;
-    try {
-      ({ addr: raddr, port: rport } = openParams(options.hostname, options.port, "connect"));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const remote = `${formatIpv4(raddr)}:${rport}`;
-    if (raddr === 0 || this.#host.isBroadcast(raddr) || isMulticastIpv4(raddr)) {
-      return Promise.reject(networkUnreachable(`cannot connect to ${remote}`));
-    }
-    if (this.#host.routes.nextHop(raddr) === null) {
-      return Promise.reject(networkUnreachable(`no route to ${remote}`));
-    }
-    const laddr = this.#host.address;
-    const now = this.clock.now();
-    let lport = options.localPort ?? 0;
-    if (lport !== 0) {
-      if (!Number.isInteger(lport) || lport < 1 || lport > 65535) {
-        return Promise.reject(new RangeError(`localPort ${lport} is not in 1..65535`));
-      }
-      const old = this.#table.lookup(laddr, lport, raddr, rport);
-      if (old !== null) {
-        // Linux's tcp_tw_reuse: a TIME_WAIT tuple with timestamps, older than a second, is
-        // safe to reuse (PAWS tells the old segments apart, RFC 7323 5.8).
-        if (old.state === TIME_WAIT && old.tsOk && now - old.stateSince >= 1000) {
-          this.counters.count("tcp.time_wait_reused");
-          this.release(old);
-        } else {
-          return Promise.reject(addrInUse(`${formatIpv4(laddr)}:${lport} -> ${remote}`));
-        }
-      }
-    } else {
-      lport = this.#ports.pick(
-        laddr,
-        raddr,
-        rport,
-        (p) => this.#table.lookup(laddr, p, raddr, rport) === null && !this.#listeners.has(p),
-      );
-      if (lport < 0) return Promise.reject(addrInUse(`no free local port toward ${remote}`));
-    }
-    const t = this.#newTcb(laddr, lport, raddr, rport, now);
-    offerOptions(this, t);
-    setMss(this, t, 536);
-    t.iss = this.isn.isn(laddr, lport, raddr, rport, now);
-    this.#initSend(t);
-    setState(t, SYN_SENT, now);
-    this.#table.insert(t);
-    const conn = new TcpConn(this, t);
-    const established = conn.whenEstablished();
-    if (options.timeoutMs !== undefined) {
-      t.lingerAt = now + options.timeoutMs;
-      this.armTimer(t, t.lingerAt);
-    }
-    this.counters.count("tcp.active_opens");
-    output(this, t);
-    return established;
+    return activeOpen(this, this.#host, options);
+  }
+
+  /** The connection with this 4-tuple, or null. */
+  lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Tcb | null {
+    return this.#table.lookup(localAddr, localPort, remoteAddr, remotePort);
+  }
+
+  /**
+   * An ephemeral port (RFC 6056) for a connection from `laddr` to `raddr:rport` whose tuple is
+   * free and on which nothing listens; -1 when none is left.
+   */
+  pickPort(laddr: number, raddr: number, rport: number): number {
+    return this.#ports.pick(
+      laddr,
+      raddr,
+      rport,
+      (p) => this.#table.lookup(laddr, p, raddr, rport) === null && !this.#listeners.has(p),
+    );
   }
 
   /** One row per listener and connection (netstat). */
@@ -524,7 +495,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   // --- internals ---
 
-  #newTcb(laddr: number, lport: number, raddr: number, rport: number, now: number): Tcb {
+  /** A closed control block for a 4-tuple, with its estimator, algorithm and scoreboard. */
+  newTcb(laddr: number, lport: number, raddr: number, rport: number, now: number): Tcb {
     const c = this.config;
     const t = new Tcb(
       laddr,
@@ -547,7 +519,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   }
 
   /** Send variables from the ISS (RFC 9293 3.10.1). */
-  #initSend(t: Tcb): void {
+  initSend(t: Tcb): void {
     t.sndUna = t.iss;
     t.sndNxt = t.iss;
     t.sndMax = t.iss;
@@ -572,124 +544,6 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   #reusable(t: Tcb, seg: Segment): boolean {
     if (t.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.tsRecent);
     return seqGt(seg.seq, t.rcvNxt);
-  }
-
-  /** RFC 9293 3.10.7.2: a segment for a listener. */
-  #listenInput(l: TcpListener, seg: Segment, minIss: number): void {
-    const counters = this.counters;
-    if (seg.rst) return;
-    const now = this.clock.now();
-    if (seg.hasAck) {
-      if (!seg.syn && this.config.synCookies && now - l.lastCookieAt < COOKIE_CHECK_MS) {
-        if (this.#cookieAck(l, seg, now)) return;
-      }
-      // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state."
-      sendResetFor(this, seg);
-      return;
-    }
-    if (!seg.syn) return;
-    if (l.acceptFull()) {
-      counters.count("tcp.listen_overflow");
-      return;
-    }
-    if (l.synRecvCount >= l.synBacklog) {
-      if (!this.config.synCookies) {
-        counters.count("tcp.syn_backlog_drop");
-        return;
-      }
-      // RFC 4987 3.6: answer without keeping state.
-      l.lastCookieAt = now;
-      const o = seg.opts;
-      const ws = this.config.windowScaling ? o.windowScale : -1;
-      const sack = this.config.sack && o.sackPermitted;
-      const cookie = this.#cookies.make(
-        seg.src,
-        seg.srcPort,
-        seg.dst,
-        seg.dstPort,
-        seg.seq,
-        o.mss,
-        ws,
-        sack,
-        now,
-      );
-      const tsOffset = this.isn.tsOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-      const mss = o.mss > 0 && o.mss < this.advMss ? o.mss : this.advMss;
-      sendCookieSynAck(this, seg, cookie, mss, (Math.floor(now) + tsOffset) >>> 0);
-      return;
-    }
-    const t = this.#newTcb(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
-    t.passive = true;
-    t.listener = l;
-    offerOptions(this, t);
-    applySynOptions(this, t, seg, now);
-    t.irs = seg.seq;
-    t.rcvNxt = (seg.seq + 1) >>> 0;
-    t.lastAckSent = t.rcvNxt;
-    let iss = this.isn.isn(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
-    if (minIss >= 0 && !seqGt(iss, minIss)) iss = minIss;
-    t.iss = iss;
-    this.#initSend(t);
-    // RFC 7323 2.2: the SYN's window is not scaled.
-    t.sndWnd = seg.window;
-    t.sndWl1 = seg.seq;
-    t.maxSndWnd = seg.window;
-    setState(t, SYN_RECEIVED, now);
-    this.#table.insert(t);
-    l.synRecvAdd(t);
-    counters.count("tcp.passive_opens");
-    output(this, t);
-  }
-
-  /** The final ACK of a cookie handshake: rebuild the connection from the cookie (RFC 4987). */
-  #cookieAck(l: TcpListener, seg: Segment, now: number): boolean {
-    const cookie = (seg.ack - 1) >>> 0;
-    const peerIsn = (seg.seq - 1) >>> 0;
-    if (!this.#cookies.check(seg.src, seg.srcPort, seg.dst, seg.dstPort, peerIsn, cookie, now)) {
-      this.counters.count("tcp.syncookies_failed");
-      return false;
-    }
-    if (l.acceptFull()) {
-      this.counters.count("tcp.listen_overflow");
-      return true; // dropped: the peer will retransmit
-    }
-    const d = this.#cookies.last;
-    const t = this.#newTcb(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
-    t.passive = true;
-    const c = this.config;
-    t.wsOk = c.windowScaling && d.windowScale >= 0;
-    t.sndWscale = t.wsOk ? d.windowScale : 0;
-    t.rcvWscale = t.wsOk ? this.windowScale : 0;
-    t.sackOk = c.sack && d.sackPermitted;
-    t.tsOk = c.timestamps && seg.opts.hasTimestamp;
-    if (t.tsOk) {
-      t.tsRecent = seg.opts.tsVal;
-      t.tsRecentAge = now;
-    }
-    t.advMss = this.advMss;
-    setMss(this, t, d.mss);
-    t.iss = cookie;
-    this.#initSend(t);
-    t.sndUna = seg.ack;
-    t.sndNxt = seg.ack;
-    t.sndMax = seg.ack;
-    t.irs = peerIsn;
-    t.rcvNxt = seg.seq;
-    t.lastAckSent = seg.seq;
-    const free = c.receiveBuffer;
-    t.rcvAdv = (seg.seq + (free > 0xffff ? 0xffff : free)) >>> 0;
-    t.sndWnd = seg.window << t.sndWscale;
-    t.sndWl1 = seg.seq;
-    t.sndWl2 = seg.ack;
-    t.maxSndWnd = t.sndWnd;
-    setState(t, ESTABLISHED, now);
-    allocateBuffers(this, t);
-    this.#table.insert(t);
-    this.counters.count("tcp.syncookies_ok");
-    l.enqueue(t);
-    // The ACK may carry data already: process it as a segment of the new connection.
-    if (seg.payloadLen > 0 || seg.fin) segmentArrives(this, t, seg);
-    return true;
   }
 
   #startInterval(): void {

@@ -229,23 +229,29 @@ export function sendAckAt(ctx: TcpContext, t: Tcb, seq: number): void {
 }
 
 /**
- * A challenge ACK (RFC 5961 3.2, 4.2, 5.2) unless this connection already sent its quota in
- * the last second (RFC 5961 7: rate limiting; per connection, so one connection's count tells
- * an attacker nothing about another's).
+ * An ACK within the connection's budget of answers to suspicious segments: at most
+ * `challengeAckLimit` per second (RFC 5961 7; per connection, so one connection's count tells an
+ * attacker nothing about another's). `counter` names what it was for. False when over budget.
  */
-export function sendChallengeAck(ctx: TcpContext, t: Tcb): void {
+export function sendLimitedAck(ctx: TcpContext, t: Tcb, counter: string): boolean {
   const now = ctx.clock.now();
   if (now - t.challengeWindowStart >= 1000) {
     t.challengeWindowStart = now;
     t.challengeAcks = 0;
   }
   if (t.challengeAcks >= ctx.config.challengeAckLimit) {
-    ctx.counters.count("tcp.challenge_ack_limited");
-    return;
+    ctx.counters.count("tcp.ack_rate_limited");
+    return false;
   }
   t.challengeAcks++;
-  ctx.counters.count("tcp.challenge_acks");
+  ctx.counters.count(counter);
   sendAck(ctx, t);
+  return true;
+}
+
+/** A challenge ACK (RFC 5961 3.2, 4.2, 5.2), rate limited (RFC 5961 7). */
+export function sendChallengeAck(ctx: TcpContext, t: Tcb): void {
+  sendLimitedAck(ctx, t, "tcp.challenge_acks");
 }
 
 /** Sends RST <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.4 ABORT; ACK included, as Linux does). */

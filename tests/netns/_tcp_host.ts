@@ -13,6 +13,9 @@
  *   slowsink PORT MS        accepts, waits MS before reading (a zero window meanwhile), reads to
  *                           EOF, answers the hex sha256 of what it read, closes
  *   closer PORT             accepts and closes its side at once (FIN), reads to EOF, closes
+ *   discard PORT            accepts any number of connections and reads them to EOF (no hashing:
+ *                           for benchmarks); prints "discarded N bytes in MS ms" per connection
+ *   blast IP PORT N         connects and writes N zero bytes, closes; prints "blasted N in MS ms"
  *   fetch IP PORT PATH      HTTP/1.0 GET; prints "status S bytes N sha256 H" of the body
  *   send IP PORT N          connects, writes N pattern bytes, closeWrite, reads the reply to EOF;
  *                           prints "sent N sha256 H reply R"
@@ -240,10 +243,23 @@ async function closer(c: TcpConn): Promise<void> {
   c.close();
 }
 
+async function discard(c: TcpConn): Promise<void> {
+  const t0 = performance.now();
+  const buf = new Uint8Array(256 * 1024);
+  let n = 0;
+  try {
+    for (;;) {
+      const k = await c.read(buf);
+      if (k === null) break;
+      n += k;
+    }
+  } catch { /* reset */ }
+  c.close();
+  console.log(`discarded ${n} bytes in ${(performance.now() - t0).toFixed(1)} ms`);
+}
+
 async function main(): Promise<void> {
-  if (
-    job === "echo" || job === "http" || job === "hold" || job === "slowsink" || job === "closer"
-  ) {
+  if (["echo", "http", "hold", "slowsink", "closer", "discard"].includes(job)) {
     const l = stack.listen({ port: Number(rest[0]) });
     console.log("ready");
     const held: TcpConn[] = [];
@@ -252,6 +268,7 @@ async function main(): Promise<void> {
       else if (job === "http") serveHttp(c);
       else if (job === "slowsink") slowSink(c, Number(rest[1]));
       else if (job === "closer") closer(c);
+      else if (job === "discard") discard(c);
       else held.push(c);
     }
     return;
@@ -308,6 +325,23 @@ async function main(): Promise<void> {
     const reply = await reader;
     c.close();
     console.log(`sent ${n} sha256 ${hash.digest("hex")} reply ${reply}`);
+    return;
+  }
+  if (job === "blast") {
+    const [ip, port, count] = rest;
+    const n = Number(count);
+    const c = await stack.connect({ hostname: ip, port: Number(port), timeoutMs: 10_000 });
+    console.log("ready");
+    const t0 = performance.now();
+    const chunk = new Uint8Array(256 * 1024);
+    for (let off = 0; off < n; off += chunk.length) {
+      await writeAll(c, chunk.subarray(0, Math.min(chunk.length, n - off)));
+    }
+    await c.closeWrite();
+    const buf = new Uint8Array(1024);
+    while ((await c.read(buf)) !== null) { /* until the peer closes */ }
+    c.close();
+    console.log(`blasted ${n} in ${(performance.now() - t0).toFixed(1)} ms`);
     return;
   }
   if (job === "idle") {

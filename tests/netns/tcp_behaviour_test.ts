@@ -59,10 +59,13 @@ netnsTest("zero window: the host stops reading, the kernel probes, then all arri
   assertEquals(hex, await patternSha256(size));
   await host.waitFor(`sank ${size} ${hex}`);
   // The kernel's zero-window probes arrived as segments just below the window.
-  const c = readStats(n).counters;
-  assert(
-    (c["tcp.rx_out_of_window"] ?? 0) + (c["tcp.rx_zero_window_drop"] ?? 0) > 0,
-    JSON.stringify(c),
+  await waitStats(
+    n,
+    (st) =>
+      (st.counters["tcp.rx_out_of_window"] ?? 0) + (st.counters["tcp.rx_zero_window_drop"] ?? 0) >
+        0,
+    5_000,
+    "zero-window probes seen",
   );
 });
 
@@ -94,9 +97,7 @@ netnsTest("zero window: the kernel stops reading, the host's persist timer probe
   const m = send.output().match(/sent (\d+) sha256 (\w+) reply (\w+)/)!;
   assertEquals(m[3], m[2]);
   assertEquals(m[2], await patternSha256(size));
-  await new Promise((r) => setTimeout(r, 300));
-  const c = readStats(n).counters;
-  assert((c["tcp.window_probes"] ?? 0) > 0, JSON.stringify(c));
+  await waitStats(n, (st) => (st.counters["tcp.window_probes"] ?? 0) > 0, 5_000, "probes sent");
 });
 
 /** Server (kernel): accepts and holds the connection. */
@@ -119,9 +120,8 @@ netnsTest("keepalive: probes go unanswered once the peer is gone; TimedOut", asy
   });
   await srv.waitFor("accepted");
   // A live peer answers probes: after 2.5 s the connection is still up.
-  await new Promise((r) => setTimeout(r, 2500));
+  await waitStats(n, (st) => (st.counters["tcp.keepalive_probes"] ?? 0) >= 2, 10_000, "probes");
   assert(!idle.output().includes("ended"), idle.output());
-  assert((readStats(n).counters["tcp.keepalive_probes"] ?? 0) >= 1);
   // The peer vanishes (every packet to and from it dropped): the probes go unanswered.
   await t.execOk(n.k1, ["nft", "add table inet lbtdead"]);
   await t.execOk(n.k1, [
@@ -134,16 +134,16 @@ netnsTest("keepalive: probes go unanswered once the peer is gone; TimedOut", asy
   ]);
   await idle.waitFor("ended", 8_000);
   assertMatch(idle.output(), /ended TimedOut/);
-  assert((readStats(n).counters["tcp.keepalive_timeouts"] ?? 0) === 1);
+  await waitStats(n, (st) => st.counters["tcp.keepalive_timeouts"] === 1, 5_000, "timeout count");
 });
 
-/** Client (kernel): connects, waits a little, shuts down its side, reads to EOF, N times. */
+/** Client (kernel): connects, waits 30 ms, shuts down its side, reads to EOF, N times. */
 const PY_CLOSE_RACE = `
 import socket, sys, time
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(n):
     s = socket.create_connection((host, port), timeout=10)
-    time.sleep(0.01)
+    time.sleep(0.03)
     s.shutdown(socket.SHUT_WR)
     while s.recv(4096): pass
     s.close()
@@ -154,7 +154,7 @@ netnsTest(
   "simultaneous close: FINs cross (50 ms one-way delay), both sides end cleanly",
   async (t) => {
     const n = await buildTcpNet(t);
-    // With 50 ms each way, the host's FIN (sent on accept) and the client's (10 ms after
+    // With 50 ms each way, the host's FIN (sent on accept) and the client's (30 ms after
     // connect) are both in flight at once: both ends go FIN_WAIT_1 -> CLOSING -> TIME_WAIT.
     await startHost(t, n, ["closer", "7"], { timeWaitMs: 2000 }, "delay=50ms");
     const r = await t.execOk(n.k1, ["python3", "-c", PY_CLOSE_RACE, STACK_IP, "7", "5"], 30_000);

@@ -687,3 +687,54 @@ Deno.test("urgent data is delivered in line; the urgent pointer is ignored", asy
     p.close();
   }
 });
+
+Deno.test("flow control: the window shrinks while data waits unread; reading reopens it", async () => {
+  const p = new Peer({ receiveBuffer: 8192 });
+  try {
+    // 8 KiB needs no window scale; the peer's SYN offers one, so ours is 0.
+    const o = await openPassive(p, NO_TS);
+    p.take();
+    assertEquals(o.conn.tcb.rcvWscale, 0);
+    let seq = o.peerSeq;
+    const send = (n: number) => {
+      p.send({
+        sport: 40000,
+        dport: 80,
+        seq,
+        ack: o.localSeq,
+        flags: ACK,
+        win: 1000,
+        data: new Uint8Array(n),
+      });
+      seq += n;
+    };
+    send(1460);
+    send(1460);
+    const a = p.one();
+    assertEquals(a.win, 8192 - 2920);
+    for (let i = 0; i < 3; i++) send(1460);
+    p.advance(50);
+    const b = p.take().pop()!;
+    assertEquals(b.win, 8192 - 5 * 1460);
+    send(8192 - 5 * 1460); // fills the window exactly
+    p.advance(50);
+    assertEquals(p.take().pop()!.win, 0);
+    // A zero-window probe with data is not acceptable: ACKed with the zero window, dropped.
+    send(1);
+    seq -= 1;
+    const z = p.one();
+    assertEquals([z.ack, z.win], [seq, 0]);
+    // Reading less than min(buffer / 2, MSS) announces nothing (receiver SWS avoidance) ...
+    const buf = new Uint8Array(8192);
+    assertEquals(await o.conn.read(buf.subarray(0, 1000)), 1000);
+    await p.settle();
+    assertEquals(p.take().length, 0);
+    // ... reading enough does: a window update.
+    assertEquals(await o.conn.read(buf.subarray(0, 3000)), 3000);
+    await p.settle();
+    const u = p.one();
+    assertEquals([u.ack, u.win], [seq, 4000]);
+  } finally {
+    p.close();
+  }
+});

@@ -209,6 +209,8 @@ Deno.test("connect: AddrInUse for a used tuple, NetworkUnreachable without a rou
     assert(e instanceof Deno.errors.AddrInUse, String(e));
     const u = await assertRejects(() => p.stack.connect({ hostname: "192.0.2.1", port: 80 }));
     assert(u instanceof Deno.errors.NetworkUnreachable, String(u));
+    const self = await assertRejects(() => p.stack.connect({ hostname: "10.0.0.1", port: 80 }));
+    assert(self instanceof Deno.errors.ConnectionRefused, String(self));
     // Ephemeral ports: distinct, in Linux's range.
     const ports = new Set<number>();
     p.take();

@@ -1,0 +1,82 @@
+/**
+ * Active opens (RFC 9293 3.10.1 OPEN, active): checks of the destination (an IPv4 literal with
+ * a route, not a broadcast or multicast address), the local port (given, with Linux's
+ * tcp_tw_reuse for a TIME_WAIT tuple with timestamps; or ephemeral, RFC 6056), an RFC 6528
+ * ISS, the SYN with our options, and an optional deadline for the handshake.
+ *
+ * @module
+ */
+
+import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
+import { type ConnectOptions, openParams } from "./api_options.ts";
+import { TcpConn } from "./conn.ts";
+import { addrInUse, connectionRefused, networkUnreachable } from "./errors.ts";
+import type { TcpHost, TcpLayer } from "./layer.ts";
+import { offerOptions, setMss } from "./options.ts";
+import { output } from "./output.ts";
+import { SYN_SENT, TIME_WAIT } from "./state.ts";
+import { setState } from "./transitions.ts";
+
+/** Opens a connection as `stack.connect` describes; resolves once ESTABLISHED. */
+export function activeOpen(
+  layer: TcpLayer,
+  host: TcpHost,
+  options: ConnectOptions,
+): Promise<TcpConn> {
+  let raddr: number;
+  let rport: number;
+  try {
+    ({ addr: raddr, port: rport } = openParams(options.hostname, options.port, "connect"));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const remote = `${formatIpv4(raddr)}:${rport}`;
+  if (raddr === 0 || host.isBroadcast(raddr) || isMulticastIpv4(raddr)) {
+    return Promise.reject(networkUnreachable(`cannot connect to ${remote}`));
+  }
+  if (host.hasAddress(raddr)) {
+    // There is no loopback interface on the userspace stack.
+    return Promise.reject(connectionRefused(`${remote} is this host (no loopback)`));
+  }
+  if (host.routes.nextHop(raddr) === null) {
+    return Promise.reject(networkUnreachable(`no route to ${remote}`));
+  }
+  const laddr = host.address;
+  const now = layer.clock.now();
+  let lport = options.localPort ?? 0;
+  if (lport !== 0) {
+    if (!Number.isInteger(lport) || lport < 1 || lport > 65535) {
+      return Promise.reject(new RangeError(`localPort ${lport} is not in 1..65535`));
+    }
+    const old = layer.lookup(laddr, lport, raddr, rport);
+    if (old !== null) {
+      // Linux's tcp_tw_reuse: a TIME_WAIT tuple with timestamps, older than a second, is safe
+      // to reuse (PAWS tells the old segments apart, RFC 7323 5.8).
+      if (old.state === TIME_WAIT && old.tsOk && now - old.stateSince >= 1000) {
+        layer.counters.count("tcp.time_wait_reused");
+        layer.release(old);
+      } else {
+        return Promise.reject(addrInUse(`${formatIpv4(laddr)}:${lport} -> ${remote}`));
+      }
+    }
+  } else {
+    lport = layer.pickPort(laddr, raddr, rport);
+    if (lport < 0) return Promise.reject(addrInUse(`no free local port toward ${remote}`));
+  }
+  const t = layer.newTcb(laddr, lport, raddr, rport, now);
+  offerOptions(layer, t);
+  setMss(layer, t, 536);
+  t.iss = layer.isn.isn(laddr, lport, raddr, rport, now);
+  layer.initSend(t);
+  setState(t, SYN_SENT, now);
+  layer.insert(t);
+  const conn = new TcpConn(layer, t);
+  const established = conn.whenEstablished();
+  if (options.timeoutMs !== undefined) {
+    t.lingerAt = now + options.timeoutMs;
+    layer.armTimer(t, t.lingerAt);
+  }
+  layer.counters.count("tcp.active_opens");
+  output(layer, t);
+  return established;
+}
