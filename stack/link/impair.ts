@@ -21,7 +21,7 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import { DeviceDecorator } from "./decorator.ts";
-import type { Device, DeviceStats, FrameHandler } from "./device.ts";
+import type { Device, FrameHandler } from "./device.ts";
 import { copyBytes } from "./_copy.ts";
 import { reportHandlerError } from "./errors.ts";
 

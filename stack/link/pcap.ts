@@ -12,7 +12,7 @@
  */
 
 import { DeviceDecorator } from "./decorator.ts";
-import type { Device, DeviceStats, FrameHandler } from "./device.ts";
+import type { Device, FrameHandler } from "./device.ts";
 import { DeviceError } from "./errors.ts";
 import { copyBytes } from "./_copy.ts";
 
