@@ -33,7 +33,7 @@ export class LeastConnectionScheduler implements Scheduler {
     for (let i = 0; i < reals.length; i++) {
       const r = reals[i];
       if (!r.available || r.weight === 0) continue;
-      const doh = r.activeConns * 256 + r.inactiveConns;
+      const doh = connOverhead(r);
       if (least === null || doh < loh) {
         least = r;
         loh = doh;

@@ -8,6 +8,7 @@
 
 import type { RealServer } from "../service.ts";
 import type { Scheduler, SchedulerName } from "./scheduler.ts";
+import { connOverhead } from "./lc.ts";
 
 /** Weighted least-connection scheduler. */
 export class WeightedLeastConnectionScheduler implements Scheduler {
@@ -28,7 +29,7 @@ export class WeightedLeastConnectionScheduler implements Scheduler {
     for (let i = 0; i < reals.length; i++) {
       const r = reals[i];
       if (!r.available || r.weight <= 0) continue;
-      const doh = r.activeConns * 256 + r.inactiveConns;
+      const doh = connOverhead(r);
       // loh/lw > doh/dw  <=>  loh*dw > doh*lw (weights > 0). Products stay below 2^53 for
       // any realistic count (overhead < 2^37 with a million active flows, weight < 2^16).
       if (least === null || loh * r.weight > doh * least.weight) {
