@@ -9,7 +9,7 @@
  * All bridges and the TAP live in one "hub" namespace; every host is its own namespace.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { netnsTest, run, type Topology } from "./topology.ts";
+import { DENO, LB_TS, netnsTest, run, type Topology } from "./topology.ts";
 
 interface Net {
   hub: string;
@@ -253,4 +253,32 @@ netnsTest("bad flags: one clear line, exit code 2, nothing started", async (t) =
   const r = await t.lbRun(["arp", "--control", missing]);
   assertEquals(r.code, 1);
   assertMatch(r.stderr, new RegExp(`no running instance at ${missing}`));
+});
+
+netnsTest("ping --tap runs its own short-lived host on the TAP", async (t) => {
+  const n = await buildNet(t);
+  // No `lb.ts stack` here: the ping command attaches to the TAP itself and leaves it as it was.
+  const r = await t.exec(n.hub, [
+    DENO,
+    "run",
+    "--allow-ffi",
+    LB_TS,
+    "ping",
+    "--tap",
+    n.tap,
+    "--ip",
+    "10.77.0.3/24",
+    "--gateway",
+    "10.77.0.254",
+    "-c",
+    "2",
+    "-i",
+    "0.2",
+    "10.78.0.1",
+  ]);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assertMatch(r.stdout, /2 packets transmitted, 2 received, 0% packet loss/);
+  assertMatch(r.stdout, /64 bytes from 10\.78\.0\.1: icmp_seq=1 ttl=63/);
+  const link = await t.execOk(n.hub, ["ip", "link", "show", n.tap]);
+  assert(link.includes(n.tap), "the persistent TAP is still there");
 });
