@@ -13,6 +13,8 @@ import { netstatCommand } from "./commands/netstat.ts";
 import { runCommand } from "./commands/run.ts";
 import { connsCommand, listCommand } from "./commands/lb_inspect.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { drainCommand } from "./commands/drain.ts";
+import { adminCommand, reloadCommand, saveCommand } from "./commands/lb_admin.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -23,18 +25,72 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "[--scheduler rr|wrr|lc|wlc|sh|mh]\n        [--method dr|nat|tun] --real IP[:PORT][,weight=N]" +
       "... [--service ...]... [--max-conns N]\n        [--timeout-tcp S] [--timeout-tcpfin S] " +
       "[--timeout-udp S] [--mac MAC] [--mtu N] [--pcap FILE] [--control PATH]\n" +
+      "        or --config FILE (JSON, examples/lb.json; deno run --allow-read=FILE)\n" +
+      "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
+      "[--rise N] [--fall N]]\n        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
+      "--allow-net=ADDR:PORT)]\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {
     run: listCommand,
-    summary: "[--stats] [--control PATH] [--json]\n        virtual services and real servers, " +
-      "like ipvsadm -L -n (--stats: ipvsadm -L -n --stats)",
+    summary: "[--stats | --rate] [--control PATH] [--json]\n        virtual services and real " +
+      "servers, like ipvsadm -L -n (--stats, --rate: ipvsadm -L -n --stats, --rate)",
   },
   conns: {
     run: connsCommand,
     summary:
       "[--limit N] [--control PATH] [--json]\n        the balancer's connection table, like " +
       "ipvsadm -L -n -c",
+  },
+  "add-service": {
+    run: adminCommand("add-service"),
+    summary: "-t|-u VIP:PORT [-s SCHED] [-p SECONDS] [--control PATH]\n" +
+      "        add a virtual service to the running balancer, like ipvsadm -A",
+  },
+  "edit-service": {
+    run: adminCommand("edit-service"),
+    summary: "-t|-u VIP:PORT [-s SCHED] [-p SECONDS] [--control PATH]\n" +
+      "        change a service's scheduler or persistence, like ipvsadm -E",
+  },
+  "del-service": {
+    run: adminCommand("del-service"),
+    summary: "-t|-u VIP:PORT [--control PATH]\n        delete a service and its flows, " +
+      "like ipvsadm -D",
+  },
+  "add-server": {
+    run: adminCommand("add-server"),
+    summary: "-t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT] [--control PATH]\n" +
+      "        add a real server, like ipvsadm -a",
+  },
+  "edit-server": {
+    run: adminCommand("edit-server"),
+    summary: "-t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT] [--control PATH]\n" +
+      "        change a real server's weight or method (new flows), like ipvsadm -e",
+  },
+  "del-server": {
+    run: adminCommand("del-server"),
+    summary: "-t|-u VIP:PORT -r IP[:PORT] [--control PATH]\n        delete a real server and " +
+      "its flows, like ipvsadm -d",
+  },
+  clear: {
+    run: adminCommand("clear"),
+    summary: "[--control PATH]\n        delete every service, like ipvsadm -C",
+  },
+  save: {
+    run: saveCommand,
+    summary: "[--control PATH]\n        print the running configuration as a --config file " +
+      "(like ipvsadm -S)",
+  },
+  reload: {
+    run: reloadCommand,
+    summary: "[--control PATH]\n        re-read the instance's --config file and apply the " +
+      "difference (or send it SIGHUP)",
+  },
+  drain: {
+    run: drainCommand,
+    summary: "SERVER[:PORT] [-t VIP:PORT] [--timeout S] [--control PATH]\n        weight 0 on " +
+      "every service holding SERVER (or the -t one), then wait until its active\n        " +
+      "connections reach 0 (exit 0) or the timeout passes (exit 1; default 300 s)",
   },
   demo: {
     run: demoCommand,

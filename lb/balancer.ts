@@ -36,6 +36,7 @@
  * @module
  */
 
+import type { Rates } from "./rates.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { readU16, readU32 } from "../stack/wire/bytes.ts";
 import { IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
@@ -54,7 +55,8 @@ import {
 import { forwardDirect } from "./forward/dr.ts";
 import { forwardNatIn, forwardNatOut } from "./forward/nat.ts";
 import { TUN_FRAG_NEEDED, TUN_SENT, TUN_TOO_BIG, TunnelForwarder } from "./forward/tun.ts";
-import { ServiceTable, type VirtualService } from "./service.ts";
+import { PersistenceTable } from "./persistence.ts";
+import { type Protocol, type RealServer, ServiceTable, type VirtualService } from "./service.ts";
 
 /** Options of {@link Balancer}. */
 export interface BalancerOptions {
@@ -79,6 +81,10 @@ export interface RealSnapshot {
   packetsOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Health: false when a health check took the server out of scheduling. */
+  available?: boolean;
+  /** Smoothed rates (lb/rates.ts), when the instance estimates them. */
+  rates?: Rates;
 }
 
 /** A virtual service as `lb.ts list` reports it. */
@@ -89,12 +95,16 @@ export interface ServiceSnapshot {
   scheduler: string;
   /** Scheduler flags as ipvsadm prints them, e.g. "mh-port" (empty when none). */
   flags: string;
+  /** Persistence timeout in seconds (ipvsadm `-p`); absent when off. */
+  persistence?: number;
   conns: number;
   packetsIn: number;
   packetsOut: number;
   bytesIn: number;
   bytesOut: number;
   reals: RealSnapshot[];
+  /** Smoothed rates (lb/rates.ts), when the instance estimates them. */
+  rates?: Rates;
 }
 
 /** What `lb.ts list` gets over the control channel. */
@@ -183,6 +193,8 @@ export class Balancer {
   readonly hook: PacketHook;
   readonly #tun: TunnelForwarder;
   #untick: (() => void) | null = null;
+  /** Persistence templates of the services that have them (ipvsadm `-p`). */
+  readonly #persist: Map<VirtualService, PersistenceTable> = new Map();
 
   /** A balancer for `stack` with no services; nothing happens before `attach()`. */
   constructor(stack: Stack, options: BalancerOptions = {}) {
@@ -209,11 +221,65 @@ export class Balancer {
     return service;
   }
 
+  /**
+   * Removes a service (ipvsadm `-D`) with its flows and persistence; the VIP stops being owned
+   * when no other service uses it. Returns the service, or null if there was none.
+   */
+  removeService(protocol: Protocol, vip: number, port: number): VirtualService | null {
+    const s = this.services.remove(protocol, vip, port);
+    if (s === null) return null;
+    for (const r of s.reals) this.conns.removeByReal(r);
+    this.#persist.delete(s);
+    if (!this.services.hasVip(vip)) this.stack.removeAddress(vip);
+    return s;
+  }
+
+  /**
+   * Removes a real server (ipvsadm `-d`): its flows are removed too (IPVS with
+   * expire_nodest_conn), and persistence entries that point at it. Returns it, or null.
+   */
+  removeReal(service: VirtualService, address: number, port = 0): RealServer | null {
+    const r = service.removeReal(address, port);
+    if (r === null) return null;
+    this.conns.removeByReal(r);
+    this.#persist.get(service)?.forget(r);
+    return r;
+  }
+
+  /** Adds a real server to `service` (ipvsadm `-a`); NAT turns forwarding on. */
+  addReal(service: VirtualService, real: Parameters<VirtualService["addReal"]>[0]): RealServer {
+    const r = service.addReal(real);
+    this.#updateForwarding();
+    return r;
+  }
+
+  /**
+   * Sets `service`'s persistence timeout (ipvsadm `-p`) in milliseconds; 0 turns it off. A
+   * changed timeout keeps the current entries (they expire on their old time).
+   */
+  setPersistence(service: VirtualService, timeoutMs: number): void {
+    if (timeoutMs <= 0) {
+      this.#persist.delete(service);
+      return;
+    }
+    const p = this.#persist.get(service);
+    if (p !== undefined) p.timeoutMs = timeoutMs;
+    else this.#persist.set(service, new PersistenceTable(timeoutMs, this.stack.clock));
+  }
+
+  /** `service`'s persistence timeout in milliseconds (0 = none). */
+  persistence(service: VirtualService): number {
+    return this.#persist.get(service)?.timeoutMs ?? 0;
+  }
+
   /** Installs the hook on the stack and the expiry sweep on its tick. */
   attach(): void {
     this.#updateForwarding();
     this.stack.hook = this.hook;
-    this.#untick ??= this.stack.onTick(() => this.conns.expire());
+    this.#untick ??= this.stack.onTick(() => {
+      this.conns.expire();
+      for (const p of this.#persist.values()) p.expire();
+    });
   }
 
   /** Removes the hook and the sweep (the stack is a plain host again; VIPs stay owned). */
@@ -295,7 +361,7 @@ export class Balancer {
         }
         counters.count(C_MH_RESUMED);
       }
-      const real = service.scheduler.pick(clientIp, clientPort);
+      const real = this.#schedule(service, clientIp, clientPort);
       if (real === null) {
         counters.count(C_NO_REAL);
         return "consumed";
@@ -352,6 +418,20 @@ export class Balancer {
     real.packetsIn++;
     real.bytesIn += ipLen;
     return "consumed";
+  }
+
+  /**
+   * The scheduler's pick, or with persistence the server this client was pinned to while it
+   * still takes new flows (IPVS persistence templates; a drained or failed server is not
+   * reused, so drain and health checks keep working).
+   */
+  #schedule(service: VirtualService, clientIp: number, clientPort: number): RealServer | null {
+    const persist = this.#persist.size === 0 ? undefined : this.#persist.get(service);
+    if (persist === undefined) return service.scheduler.pick(clientIp, clientPort);
+    let real = persist.lookup(clientIp);
+    if (real === null || !real.takesNewFlows()) real = service.scheduler.pick(clientIp, clientPort);
+    if (real !== null) persist.remember(clientIp, real);
+    return real;
   }
 
   /**
@@ -422,6 +502,7 @@ export class Balancer {
         port: s.port,
         scheduler: s.scheduler.name,
         flags: schedulerFlags(s),
+        ...(this.persistence(s) > 0 ? { persistence: Math.round(this.persistence(s) / 1000) } : {}),
         conns: s.conns,
         packetsIn: s.packetsIn,
         packetsOut: s.packetsOut,
@@ -439,6 +520,7 @@ export class Balancer {
           packetsOut: r.packetsOut,
           bytesIn: r.bytesIn,
           bytesOut: r.bytesOut,
+          available: r.available,
         })),
       })),
     };

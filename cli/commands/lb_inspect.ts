@@ -9,7 +9,7 @@ import { intArg, parseFlags, str } from "../args.ts";
 import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { ControlError, controlRequest } from "../control/client.ts";
 import type { ControlRequest } from "../control/protocol.ts";
-import { formatConns, formatServices, formatStats } from "../format/ipvs_tables.ts";
+import { formatConns, formatRates, formatServices, formatStats } from "../format/ipvs_tables.ts";
 import type { BalancerSnapshot, ConnsSnapshot } from "../../lb/balancer.ts";
 
 /** Control commands a running `lb.ts run` answers (see cli/commands/run.ts). */
@@ -35,16 +35,18 @@ async function ask(
   }
 }
 
-/** `lb.ts list [--stats] [--control PATH] [--json]`. */
+/** `lb.ts list [--stats | --rate] [--control PATH] [--json]`. */
 export async function listCommand(args: string[]): Promise<number> {
   const { flags } = parseFlags("list", args, {
     control: { type: "string" },
     json: { type: "boolean" },
     stats: { type: "boolean" },
+    rate: { type: "boolean" },
   });
   const path = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
   const snap = await ask(path, { cmd: LB_LIST }) as BalancerSnapshot;
   if (flags.json === true) console.log(JSON.stringify(snap, null, 2));
+  else if (flags.rate === true) console.log(formatRates(snap));
   else console.log(flags.stats === true ? formatStats(snap) : formatServices(snap));
   return 0;
 }

@@ -1,11 +1,18 @@
 /**
  * `lb.ts run --tap NAME --ip ADDR/PREFIX [--gateway IP] --service tcp:VIP:PORT --scheduler NAME
  * --method dr|nat|tun --real IP[:PORT][,weight=N] ... [--max-conns N] [--timeout-tcp S]
- * [--timeout-tcpfin S] [--timeout-udp S]`: the load balancer on a TAP until SIGINT/SIGTERM.
+ * [--timeout-tcpfin S] [--timeout-udp S] [--check tcp|http[:PATH[:STATUS]] [--check-interval S]
+ * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain]`: the load balancer on a
+ * TAP until SIGINT/SIGTERM. The health-check flags are global: they apply to every real server of
+ * every TCP service (lb/health/).
  *
  * Each `--service` starts a group; the `--scheduler`, `--method` and `--real` flags after it
  * belong to it (lb/config.ts), so the flags are parsed with `tokens: true` to keep their order.
  * Everything is validated before anything is opened: bad input is one line and exit code 2.
+ * `--config FILE` (lb/config_file.ts; needs `--allow-read=FILE`) replaces the balancer flags;
+ * `lb.ts reload` or SIGHUP re-reads it and applies it as a diff (an invalid file is refused and
+ * the running configuration kept). The admin verbs (cli/commands/lb_admin.ts) change the
+ * running balancer through the `lb.admin`, `lb.save` and `lb.reload` control commands.
  * A running balancer answers `lb.ts list`, `list --stats` and `conns` (cli/commands/lb_inspect.ts)
  * besides the host's `arp`, `route`, `stats` and `ping`.
  *
@@ -27,6 +34,20 @@ import {
   type FlagOccurrence,
 } from "../../lb/config.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
+import { LB_ADMIN, LB_RELOAD, LB_SAVE } from "./lb_admin.ts";
+import { applyAdmin, applyConfig, checkAdminOp, runningConfig } from "../../lb/admin.ts";
+import { ConfigFileError, type FileConfig, loadConfigFile } from "../../lb/config_file.ts";
+import { healthConfigFromFlags } from "../../lb/health/flags.ts";
+import { type HealthConfig, startHealthChecks } from "../../lb/health/monitor.ts";
+import { formatHealthEvent } from "../../lb/health/checker.ts";
+import { RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
+import { renderMetrics } from "../../lb/metrics.ts";
+import {
+  type MetricsAddr,
+  type MetricsServer,
+  parseMetricsAddr,
+  startMetricsServer,
+} from "../metrics_server.ts";
 
 const SPEC = {
   ...HOST_FLAG_SPEC,
@@ -38,12 +59,30 @@ const SPEC = {
   "timeout-tcp": { type: "string" },
   "timeout-tcpfin": { type: "string" },
   "timeout-udp": { type: "string" },
+  check: { type: "string" },
+  "check-interval": { type: "string" },
+  "check-timeout": { type: "string" },
+  rise: { type: "string" },
+  fall: { type: "string" },
+  "log-format": { type: "string" },
+  metrics: { type: "string" },
+  config: { type: "string" },
 } as const;
 
 const BALANCER_FLAG_SET: ReadonlySet<string> = new Set(BALANCER_FLAGS);
 
 /** The validated command line of `lb.ts run`; every problem is a UsageError. */
-export function parseRunArgs(args: string[]): { host: HostOptions; config: BalancerConfig } {
+export function parseRunArgs(
+  args: string[],
+): {
+  host: HostOptions;
+  config: BalancerConfig;
+  health: HealthConfig | null;
+  logFormat: "json" | "plain";
+  configFile?: string;
+  /** `--metrics ADDR:PORT`, or null. */
+  metrics: MetricsAddr | null;
+} {
   let parsed;
   try {
     parsed = parseArgs({
@@ -58,20 +97,67 @@ export function parseRunArgs(args: string[]): { host: HostOptions; config: Balan
     throw new UsageError(`run: ${e instanceof Error ? e.message.split(". ")[0] : e}`);
   }
   const host = hostOptions("run", parsed.values as Flags);
+  const health = healthConfigFromFlags(parsed.values);
+  if (typeof health === "string") throw new UsageError(`run: ${health}`);
+  const logFormat = parsed.values["log-format"] ?? "plain";
+  if (logFormat !== "json" && logFormat !== "plain") {
+    throw new UsageError(`run: --log-format ${JSON.stringify(logFormat)}: expected json or plain`);
+  }
+  const metricsText = parsed.values.metrics;
+  const metrics = metricsText === undefined ? null : parseMetricsAddr(metricsText);
+  if (typeof metrics === "string") throw new UsageError(`run: ${metrics}`);
   const occurrences: FlagOccurrence[] = [];
   for (const t of parsed.tokens) {
     if (t.kind !== "option" || !BALANCER_FLAG_SET.has(t.name)) continue;
     if (t.value === undefined) throw new UsageError(`run: --${t.name} needs a value`);
     occurrences.push({ name: t.name, value: t.value });
   }
+  const configFile = (parsed.values as Flags).config;
+  if (typeof configFile === "string") {
+    if (occurrences.length > 0) {
+      throw new UsageError(
+        `run: --config replaces --${occurrences[0].name} (give one or the other)`,
+      );
+    }
+    return {
+      host,
+      config: { services: [], timeouts: {} },
+      health,
+      logFormat,
+      configFile,
+      metrics,
+    };
+  }
   try {
     const config = balancerConfigFromFlags(occurrences);
     checkAgainstHost(config, host);
-    return { host, config };
+    return { host, config, health, logFormat, metrics };
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`run: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Reads and validates a config file, including the host checks of lb/config.ts (a DR real server
+ * on the link...). Every problem is a ConfigFileError naming the file.
+ */
+export async function loadRunConfig(file: string, host: HostOptions): Promise<FileConfig> {
+  const fc = await loadConfigFile(file);
+  // checkAgainstHost checks per service method; the file has a method per real: one service each.
+  const split: BalancerConfig = {
+    services: fc.services.flatMap((s) =>
+      s.reals.map((r) => ({ ...s, method: r.method, reals: [r] }))
+    ),
+    timeouts: {},
+  };
+  try {
+    checkAgainstHost(split, host);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigFileError(`${file}: ${e.message}`);
+    throw e;
+  }
+  return fc;
 }
 
 /** One line per service: what the balancer does, for the operator and the test logs. */
@@ -84,15 +170,67 @@ function describe(config: BalancerConfig): string[] {
 
 /** Runs `lb.ts run`; returns the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
-  const { host, config } = parseRunArgs(args);
+  const { host, config, health, logFormat, configFile, metrics } = parseRunArgs(args);
+  let fileConfig: FileConfig | undefined;
+  if (configFile !== undefined) {
+    try {
+      fileConfig = await loadRunConfig(configFile, host);
+    } catch (e) {
+      if (e instanceof ConfigFileError) throw new UsageError(`run: ${e.message}`);
+      throw e;
+    }
+  }
   const inst = startInstance(host);
   const balancer = new Balancer(inst.stack, {
-    maxConns: config.maxConns,
-    timeouts: config.timeouts,
+    maxConns: fileConfig?.maxConns ?? config.maxConns,
+    timeouts: fileConfig?.timeouts ?? config.timeouts,
   });
   for (const service of buildServices(config)) balancer.addService(service);
+  if (fileConfig !== undefined) applyConfig(balancer, fileConfig);
   balancer.attach();
-  inst.handle(LB_LIST, () => balancer.snapshot());
+  inst.handle(LB_ADMIN, (req) => applyAdmin(balancer, checkAdminOp(req.change)));
+  inst.handle(LB_SAVE, () => runningConfig(balancer));
+  const reload = async (): Promise<string[]> => {
+    if (configFile === undefined) throw new Error("this instance was not started with --config");
+    // Validated completely before anything changes: an invalid file leaves the old config.
+    const next = await loadRunConfig(configFile, host);
+    return applyConfig(balancer, next);
+  };
+  inst.handle(LB_RELOAD, () => reload());
+  const onHup = () => {
+    reload().then(
+      (changes) => console.log(`lb.ts: reloaded ${configFile}: ${changes.length} change(s)`),
+      (e) => console.error(`lb.ts: reload refused: ${e instanceof Error ? e.message : e}`),
+    );
+  };
+  if (configFile !== undefined) Deno.addSignalListener("SIGHUP", onHup);
+  if (health !== null) {
+    // State changes go to stderr, one line each (a JSON object with --log-format json).
+    startHealthChecks(balancer, health, (event) => {
+      console.error(formatHealthEvent(event, logFormat, new Date()));
+    });
+  }
+  // ipvsadm --rate: the kernel estimator's 2 s EWMA, sampled on the tick (lb/rates.ts).
+  const rates = new RateEstimator(inst.stack.clock);
+  inst.stack.onTick(() => rates.maybeSample(rateItems(balancer.services.list())));
+  inst.handle(LB_LIST, () => withRates(balancer.snapshot(), balancer.services.list(), rates));
+  let metricsServer: MetricsServer | null = null;
+  if (metrics !== null) {
+    try {
+      metricsServer = startMetricsServer(
+        metrics,
+        () => renderMetrics(balancer.snapshot(), inst.stack.counters.snapshot()),
+      );
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        throw new Error(
+          `--metrics needs --allow-net=${metrics.hostname}:${metrics.port} (deno run ...)`,
+        );
+      }
+      throw e;
+    }
+    console.log(`lb.ts: metrics on http://${metrics.hostname}:${metricsServer.addr.port}/metrics`);
+  }
   inst.handle(LB_CONNS, (req) => {
     const limit = req.limit;
     return balancer.connections(
@@ -100,8 +238,16 @@ export async function runCommand(args: string[]): Promise<number> {
     );
   });
   for (const line of describe(config)) console.log(line);
+  if (fileConfig !== undefined) {
+    console.log(`lb.ts: config ${configFile}: ${fileConfig.services.length} service(s)`);
+  }
   console.log(readyLine("balancer", host, inst));
-  await runUntilSignal(inst);
+  try {
+    await runUntilSignal(inst);
+  } finally {
+    if (configFile !== undefined) Deno.removeSignalListener("SIGHUP", onHup);
+    await metricsServer?.shutdown();
+  }
   console.log("lb.ts: balancer stopped");
   return 0;
 }

@@ -20,6 +20,7 @@ import { parseIpv4 } from "../../stack/wire/address.ts";
 import { formatExpire } from "../../lb/conntrack/conn_info.ts";
 import type { BalancerSnapshot, ConnsSnapshot, ServiceSnapshot } from "../../lb/balancer.ts";
 import { left, right } from "./table.ts";
+import type { Rates } from "../../lb/rates.ts";
 
 /** The IPVS version ipvsadm reports for current kernels. */
 const IPVS_VERSION = "1.2.1";
@@ -76,7 +77,9 @@ export function formatServices(snap: BalancerSnapshot): string {
         `  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)} ${
           left(forwardName(r.method), 7)
         } ` +
-          `${left(r.weight, 6)} ${left(r.activeConns, 10)} ${left(r.inactiveConns, 10)}`,
+          `${left(r.weight, 6)} ${left(r.activeConns, 10)} ${left(r.inactiveConns, 10)}` +
+          // Not ipvsadm's: a failed health check marks the server after the last column.
+          (r.available === false ? " DOWN" : ""),
       );
     }
   }
@@ -96,6 +99,35 @@ export function formatStats(snap: BalancerSnapshot): string {
   ) =>
     largeNum(x.conns) + largeNum(x.packetsIn) + largeNum(x.packetsOut) + largeNum(x.bytesIn) +
     largeNum(x.bytesOut);
+  for (const s of sortedServices(snap)) {
+    lines.push(left(serviceName(s), 33) + nums(s));
+    const reals = s.reals.slice().sort((a, b) =>
+      ipKey(a.address) - ipKey(b.address) || a.port - b.port
+    );
+    for (const r of reals) {
+      lines.push(`  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)}` + nums(r));
+    }
+  }
+  return lines.join("\n");
+}
+
+/**
+ * `ipvsadm -L -n --rate`: the smoothed rates (lb/rates.ts) in the stats layout (ipvsadm.c
+ * `print_title` with FMT_RATE, `print_largenum` per column); zeros when the instance sent none.
+ */
+export function formatRates(snap: BalancerSnapshot): string {
+  const lines = [
+    `IP Virtual Server version ${IPVS_VERSION} (size=${snap.capacity})`,
+    `${left("Prot LocalAddress:Port", 33)} ${right("CPS", 8)} ${right("InPPS", 8)} ` +
+    `${right("OutPPS", 8)} ${right("InBPS", 8)} ${right("OutBPS", 8)}`,
+    "  -> RemoteAddress:Port",
+  ];
+  const nums = (x: { rates?: Rates }) => {
+    const r = x.rates;
+    if (r === undefined) return largeNum(0).repeat(5);
+    return largeNum(r.cps) + largeNum(r.inPps) + largeNum(r.outPps) + largeNum(r.inBps) +
+      largeNum(r.outBps);
+  };
   for (const s of sortedServices(snap)) {
     lines.push(left(serviceName(s), 33) + nums(s));
     const reals = s.reals.slice().sort((a, b) =>

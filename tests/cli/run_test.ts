@@ -90,3 +90,41 @@ Deno.test("lb.ts run with bad input: one line on stderr, exit code 2, nothing st
     'lb.ts: run: --scheduler: "xx" is not one of rr, wrr, lc, wlc, sh, mh',
   ]);
 });
+
+Deno.test("parseRunArgs: health, log format and metrics flags", () => {
+  const svc = ["--service", "tcp:10.0.0.100:80", "--real", "10.0.0.11"];
+  const r = parseRunArgs([
+    ...base,
+    ...svc,
+    "--check",
+    "http:/healthz:204",
+    "--check-interval",
+    "0.5",
+    "--fall",
+    "4",
+    "--log-format",
+    "json",
+    "--metrics",
+    "127.0.0.1:9100",
+  ]);
+  assertEquals(r.health, {
+    check: { kind: "http", path: "/healthz", status: 204 },
+    timing: { intervalMs: 500, rise: 2, fall: 4 },
+    timeoutMs: 500,
+  });
+  assertEquals(r.logFormat, "json");
+  assertEquals(r.metrics, { hostname: "127.0.0.1", port: 9100 });
+  const plain = parseRunArgs([...base, ...svc]);
+  assertEquals([plain.health, plain.logFormat, plain.metrics], [null, "plain", null]);
+  for (
+    const [extra, re] of [
+      [["--check", "icmp"], /--check "icmp"/],
+      [["--rise", "2"], /--rise needs --check/],
+      [["--log-format", "xml"], /--log-format "xml"/],
+      [["--metrics", "localhost:9100"], /--metrics "localhost:9100"/],
+    ] as const
+  ) {
+    const args = [...base, ...svc, ...extra];
+    assertMatch(assertThrows(() => parseRunArgs(args), UsageError).message, re);
+  }
+});

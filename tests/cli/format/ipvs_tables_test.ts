@@ -5,6 +5,7 @@
 import { assertEquals } from "../../assert.ts";
 import {
   formatConns,
+  formatRates,
   formatServices,
   formatStats,
   largeNum,
@@ -97,6 +98,48 @@ Deno.test("list --stats: ipvsadm -L -n --stats, with K/M/G suffixes", () => {
   assertEquals(
     [0, 99_999_999, 100_000_000, 1e9, 1e11, 1e14].map(largeNum),
     ["        0", " 99999999", "  100000K", "    1000M", "     100G", "     100T"],
+  );
+});
+
+Deno.test("list: a server a health check took down is marked after the ipvsadm columns", () => {
+  const down: BalancerSnapshot = {
+    ...snap,
+    services: [{ ...snap.services[1], reals: [real("10.0.0.11", 80, "dr", { available: false })] }],
+  };
+  assertEquals(
+    formatServices(down).split("\n").slice(3),
+    [
+      "TCP  10.0.0.100:80 wrr",
+      "  -> 10.0.0.11:80                 Route   1      0          0          DOWN",
+    ],
+  );
+});
+
+Deno.test("list --rate: ipvsadm -L -n --rate", () => {
+  const rates = (cps: number, inPps: number, outPps: number, inBps: number, outBps: number) => ({
+    rates: { cps, inPps, outPps, inBps, outBps },
+  });
+  const withRates: BalancerSnapshot = {
+    ...snap,
+    services: [{
+      ...snap.services[1],
+      ...rates(12, 3400, 0, 123_456_789, 0),
+      reals: [
+        real("10.0.0.11", 80, "dr", rates(5, 100, 90, 6000, 5000)),
+        real("10.0.0.12", 80, "dr"),
+      ],
+    }],
+  };
+  assertEquals(
+    formatRates(withRates),
+    [
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS",
+      "  -> RemoteAddress:Port",
+      "TCP  10.0.0.100:80                      12     3400        0  123456K        0",
+      "  -> 10.0.0.11:80                        5      100       90     6000     5000",
+      "  -> 10.0.0.12:80                        0        0        0        0        0",
+    ].join("\n"),
   );
 });
 

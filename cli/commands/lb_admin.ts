@@ -1,0 +1,168 @@
+/**
+ * ipvsadm-like verbs that change a running balancer over its control socket:
+ *
+ *   lb.ts add-service|edit-service -t|-u VIP:PORT [-s SCHED] [-p SECONDS]
+ *   lb.ts del-service -t|-u VIP:PORT
+ *   lb.ts add-server|edit-server -t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT]
+ *   lb.ts del-server -t|-u VIP:PORT -r IP[:PORT]
+ *   lb.ts clear | save | reload
+ *
+ * each with `--control PATH`. The flags are parsed and validated here (bad input: one line,
+ * exit 2); the instance applies the change (lb/admin.ts) or answers with why it cannot (exit 1).
+ * `save` prints the running configuration as a config file (lb/config_file.ts); `reload` makes
+ * the instance re-read its `--config` file and apply it as a diff.
+ *
+ * @module
+ */
+import { type Flags, type FlagSpec, intArg, ipArg, parseFlags, str, UsageError } from "../args.ts";
+import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
+import { controlRequest } from "../control/client.ts";
+import type { AdminOp, ServiceKey } from "../../lb/admin.ts";
+import { type FileConfig, formatConfig, MAX_PERSISTENCE_S } from "../../lb/config_file.ts";
+import { SCHEDULER_NAMES, type SchedulerName } from "../../lb/scheduler/scheduler.ts";
+import { type ForwardMethod, MAX_WEIGHT } from "../../lb/service.ts";
+
+/** Control command: one {@link AdminOp} in `req.change`. */
+export const LB_ADMIN = "lb.admin";
+/** Control command: the running configuration ({@link FileConfig} as JSON-able data). */
+export const LB_SAVE = "lb.save";
+/** Control command: re-read the config file and apply it as a diff. */
+export const LB_RELOAD = "lb.reload";
+
+const SERVICE_SPEC: FlagSpec = {
+  control: { type: "string" },
+  "tcp-service": { type: "string", short: "t" },
+  "udp-service": { type: "string", short: "u" },
+};
+const SERVICE_EDIT_SPEC: FlagSpec = {
+  ...SERVICE_SPEC,
+  scheduler: { type: "string", short: "s" },
+  persistent: { type: "string", short: "p" },
+};
+const SERVER_SPEC: FlagSpec = {
+  ...SERVICE_SPEC,
+  "real-server": { type: "string", short: "r" },
+  gatewaying: { type: "boolean", short: "g" },
+  masquerading: { type: "boolean", short: "m" },
+  ipip: { type: "boolean", short: "i" },
+  weight: { type: "string", short: "w" },
+};
+
+function serviceKey(cmd: string, flags: Flags): ServiceKey {
+  const t = str(flags, "tcp-service");
+  const u = str(flags, "udp-service");
+  if ((t === undefined) === (u === undefined)) {
+    throw new UsageError(`${cmd}: give exactly one of -t VIP:PORT or -u VIP:PORT`);
+  }
+  const text = (t ?? u) as string;
+  const m = /^([^:]+):([0-9]{1,5})$/.exec(text);
+  if (m === null) throw new UsageError(`${cmd}: "${text}" is not VIP:PORT`);
+  return {
+    protocol: t !== undefined ? "tcp" : "udp",
+    vip: ipArg(m[1], `${cmd} -${t !== undefined ? "t" : "u"}`),
+    port: intArg(m[2], `${cmd} port`, 1, 65535),
+  };
+}
+
+function realOf(cmd: string, flags: Flags): { address: number; port: number } {
+  const text = str(flags, "real-server");
+  if (text === undefined) throw new UsageError(`${cmd}: -r IP[:PORT] is required`);
+  const m = /^([^:]+)(?::([0-9]{1,5}))?$/.exec(text);
+  if (m === null) throw new UsageError(`${cmd}: "${text}" is not IP[:PORT]`);
+  return {
+    address: ipArg(m[1], `${cmd} -r`),
+    port: m[2] === undefined ? 0 : intArg(m[2], `${cmd} -r port`, 1, 65535),
+  };
+}
+
+function methodOf(cmd: string, flags: Flags): ForwardMethod | undefined {
+  const set = (["gatewaying", "masquerading", "ipip"] as const).filter((f) => flags[f] === true);
+  if (set.length > 1) throw new UsageError(`${cmd}: give only one of -g, -m, -i`);
+  if (set.length === 0) return undefined;
+  return set[0] === "gatewaying" ? "dr" : set[0] === "masquerading" ? "nat" : "tun";
+}
+
+/**
+ * The {@link AdminOp} for verb `cmd` and its arguments, without talking to anyone (tested
+ * directly). Throws a UsageError on bad input.
+ */
+export function parseAdminArgs(cmd: string, args: string[]): { op: AdminOp; control: string } {
+  const spec = cmd.endsWith("-server")
+    ? SERVER_SPEC
+    : cmd === "del-service"
+    ? SERVICE_SPEC
+    : cmd === "clear"
+    ? { control: SERVICE_SPEC.control }
+    : SERVICE_EDIT_SPEC;
+  const { flags } = parseFlags(cmd, args, spec);
+  const control = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
+  if (cmd === "clear") return { op: { op: "clear" }, control };
+  const service = serviceKey(cmd, flags);
+  switch (cmd) {
+    case "add-service":
+    case "edit-service": {
+      const s = str(flags, "scheduler");
+      if (s !== undefined && !(SCHEDULER_NAMES as readonly string[]).includes(s)) {
+        throw new UsageError(`${cmd}: -s "${s}" is not one of ${SCHEDULER_NAMES.join(", ")}`);
+      }
+      const p = str(flags, "persistent");
+      return {
+        op: {
+          op: cmd,
+          service,
+          scheduler: s as SchedulerName | undefined,
+          persistence: p === undefined ? undefined : intArg(p, `${cmd} -p`, 0, MAX_PERSISTENCE_S),
+        },
+        control,
+      };
+    }
+    case "del-service":
+      return { op: { op: cmd, service }, control };
+    case "add-server":
+    case "edit-server": {
+      const w = str(flags, "weight");
+      return {
+        op: {
+          op: cmd,
+          service,
+          ...realOf(cmd, flags),
+          method: methodOf(cmd, flags),
+          weight: w === undefined ? undefined : intArg(w, `${cmd} -w`, 0, MAX_WEIGHT),
+        },
+        control,
+      };
+    }
+    case "del-server":
+      return { op: { op: cmd, service, ...realOf(cmd, flags) }, control };
+  }
+  throw new UsageError(`${cmd}: not an admin verb`);
+}
+
+/** Runs one admin verb (`add-service` ... `clear`) against the instance; returns the exit code. */
+export function adminCommand(cmd: string): (args: string[]) => Promise<number> {
+  return async (args) => {
+    const { op, control } = parseAdminArgs(cmd, args);
+    const msg = await controlRequest(control, { cmd: LB_ADMIN, change: op }, 10_000);
+    console.log(`lb.ts: ${msg}`);
+    return 0;
+  };
+}
+
+/** `lb.ts save [--control PATH]`: the running configuration as a config file on stdout. */
+export async function saveCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags("save", args, { control: { type: "string" } });
+  const control = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
+  const config = await controlRequest(control, { cmd: LB_SAVE }, 10_000) as FileConfig;
+  console.log(formatConfig(config).trimEnd());
+  return 0;
+}
+
+/** `lb.ts reload [--control PATH]`: the instance re-reads its config file (like SIGHUP). */
+export async function reloadCommand(args: string[]): Promise<number> {
+  const { flags } = parseFlags("reload", args, { control: { type: "string" } });
+  const control = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
+  const changes = await controlRequest(control, { cmd: LB_RELOAD }, 10_000) as string[];
+  console.log(`lb.ts: reloaded, ${changes.length} change(s)`);
+  for (const c of changes) console.log(`lb.ts:   ${c}`);
+  return 0;
+}

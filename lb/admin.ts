@@ -1,0 +1,278 @@
+/**
+ * Live changes to a running {@link Balancer}, as ipvsadm makes them to IPVS: add, edit and
+ * delete services and real servers, clear, save the running configuration, and apply a
+ * configuration file as a diff (`lb.ts reload`). The control handlers in cli/commands/run.ts
+ * call these; every change takes effect for the next new flow. Established flows keep their
+ * real server unless it is deleted: then its flows go too (IPVS with `expire_nodest_conn`).
+ *
+ * Operator mistakes (no such service, a duplicate) are thrown as {@link AdminError}; the
+ * control channel returns the message to the CLI.
+ *
+ * @module
+ */
+
+import { formatIpv4 } from "../stack/wire/address.ts";
+import type { Balancer } from "./balancer.ts";
+import type { FileConfig, FileService } from "./config_file.ts";
+import type { ConnStateName } from "./conntrack/tcp_states.ts";
+import { createScheduler } from "./scheduler/mod.ts";
+import type { SchedulerName } from "./scheduler/scheduler.ts";
+import { type ForwardMethod, type Protocol, VirtualService } from "./service.ts";
+
+/** An operator request the balancer cannot carry out. */
+export class AdminError extends Error {
+  override name = "AdminError";
+}
+
+/** Identifies a virtual service (ipvsadm `-t|-u VIP:PORT`). */
+export interface ServiceKey {
+  protocol: Protocol;
+  /** VIP (u32). */
+  vip: number;
+  port: number;
+}
+
+/** One admin request, as sent over the control channel (addresses as u32 numbers). */
+export type AdminOp =
+  | {
+    op: "add-service" | "edit-service";
+    service: ServiceKey;
+    scheduler?: SchedulerName;
+    persistence?: number;
+  }
+  | { op: "del-service"; service: ServiceKey }
+  | {
+    op: "add-server" | "edit-server";
+    service: ServiceKey;
+    address: number;
+    port: number;
+    method?: ForwardMethod;
+    weight?: number;
+  }
+  | { op: "del-server"; service: ServiceKey; address: number; port: number }
+  | { op: "clear" };
+
+/** The states whose timeouts the file sets. */
+const TIMEOUT_STATES: readonly ConnStateName[] = ["ESTABLISHED", "FIN_WAIT", "UDP"];
+
+function name(k: ServiceKey): string {
+  return `${k.protocol} ${formatIpv4(k.vip)}:${k.port}`;
+}
+
+function findService(b: Balancer, k: ServiceKey): VirtualService {
+  const s = b.services.lookup(k.protocol, k.vip, k.port);
+  if (s === null) throw new AdminError(`no service ${name(k)}`);
+  return s;
+}
+
+const OPS = [
+  "add-service",
+  "edit-service",
+  "del-service",
+  "add-server",
+  "edit-server",
+  "del-server",
+  "clear",
+];
+
+const isU32 = (v: unknown) =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/**
+ * Checks the shape of a request that came over the control channel (any local process may
+ * send one): the op, the service key and the numbers' types. Values in range are checked again
+ * where they are used (VirtualService, RealServer). Throws an AdminError.
+ */
+export function checkAdminOp(v: unknown): AdminOp {
+  if (typeof v !== "object" || v === null) throw new AdminError("change: not an object");
+  const o = v as Record<string, unknown>;
+  if (typeof o.op !== "string" || !OPS.includes(o.op)) {
+    throw new AdminError(`change: op ${JSON.stringify(o.op)} is not one of ${OPS.join(", ")}`);
+  }
+  if (o.op === "clear") return { op: "clear" };
+  const k = o.service as Record<string, unknown> | null;
+  if (
+    typeof k !== "object" || k === null || (k.protocol !== "tcp" && k.protocol !== "udp") ||
+    !isU32(k.vip) || !isU32(k.port)
+  ) {
+    throw new AdminError("change: service is not {protocol, vip, port}");
+  }
+  if (o.op.endsWith("-server") && (!isU32(o.address) || !isU32(o.port))) {
+    throw new AdminError("change: a server change needs numeric address and port");
+  }
+  for (const f of ["weight", "persistence"]) {
+    if (o[f] !== undefined && !isU32(o[f])) throw new AdminError(`change: ${f} is not a number`);
+  }
+  return o as unknown as AdminOp;
+}
+
+/** Carries out one request; returns a one-line description of what changed. */
+export function applyAdmin(b: Balancer, req: AdminOp): string {
+  switch (req.op) {
+    case "add-service": {
+      const k = req.service;
+      if (b.services.lookup(k.protocol, k.vip, k.port) !== null) {
+        throw new AdminError(`service ${name(k)} already exists`);
+      }
+      const s = b.addService(
+        new VirtualService({ ...k, scheduler: req.scheduler ?? "wlc" }),
+      );
+      b.setPersistence(s, (req.persistence ?? 0) * 1000);
+      return `added service ${name(k)}`;
+    }
+    case "edit-service": {
+      const s = findService(b, req.service);
+      if (req.scheduler !== undefined && req.scheduler !== s.scheduler.name) {
+        s.setScheduler(createScheduler(req.scheduler));
+      }
+      if (req.persistence !== undefined) b.setPersistence(s, req.persistence * 1000);
+      return `edited service ${name(req.service)}`;
+    }
+    case "del-service": {
+      const k = req.service;
+      if (b.removeService(k.protocol, k.vip, k.port) === null) {
+        throw new AdminError(`no service ${name(k)}`);
+      }
+      return `deleted service ${name(k)}`;
+    }
+    case "add-server": {
+      const s = findService(b, req.service);
+      const port = req.port === s.port ? 0 : req.port;
+      if (s.findReal(req.address, port) !== null) {
+        throw new AdminError(`real server ${formatIpv4(req.address)} already in ${name(s)}`);
+      }
+      if (port !== 0 && (req.method ?? "dr") !== "nat") {
+        // DR and TUN cannot rewrite the port (IPVS ignores it for them): refuse, as the file does.
+        throw new AdminError(`port ${req.port} differs from the virtual port: it needs -m (nat)`);
+      }
+      b.addReal(s, {
+        address: req.address,
+        port,
+        weight: req.weight ?? 1,
+        method: req.method ?? "dr",
+      });
+      return `added server ${formatIpv4(req.address)}:${s.realPort(s.reals.at(-1)!)} to ${name(s)}`;
+    }
+    case "edit-server": {
+      const s = findService(b, req.service);
+      const port = req.port === s.port ? 0 : req.port;
+      if (s.findReal(req.address, port) === null) {
+        throw new AdminError(`no real server ${formatIpv4(req.address)} in ${name(s)}`);
+      }
+      s.editReal(req.address, port, { weight: req.weight, method: req.method });
+      // NAT replies are addressed to the client: the stack must forward them.
+      if (req.method === "nat") b.stack.forwarding = true;
+      return `edited server ${formatIpv4(req.address)} in ${name(s)}`;
+    }
+    case "del-server": {
+      const s = findService(b, req.service);
+      const port = req.port === s.port ? 0 : req.port;
+      if (b.removeReal(s, req.address, port) === null) {
+        throw new AdminError(`no real server ${formatIpv4(req.address)} in ${name(s)}`);
+      }
+      return `deleted server ${formatIpv4(req.address)} from ${name(s)}`;
+    }
+    case "clear": {
+      const all = [...b.services.list()];
+      for (const s of all) b.removeService(s.protocol, s.vip, s.port);
+      return `cleared ${all.length} services`;
+    }
+  }
+}
+
+/** The running configuration in the file's model (what `lb.ts save` prints). */
+export function runningConfig(b: Balancer): FileConfig {
+  const timeouts: FileConfig["timeouts"] = {};
+  for (const st of TIMEOUT_STATES) timeouts[st] = b.conns.timeout(st);
+  return {
+    maxConns: b.conns.capacity,
+    timeouts,
+    services: b.services.list().map((s) => ({
+      protocol: s.protocol,
+      vip: s.vip,
+      port: s.port,
+      scheduler: s.scheduler.name as SchedulerName,
+      persistence: Math.round(b.persistence(s) / 1000),
+      reals: s.reals.map((r) => ({
+        address: r.address,
+        port: r.port,
+        weight: r.weight,
+        method: r.method,
+      })),
+    })),
+  };
+}
+
+/** Builds a service with its real servers from the file model and adds it. */
+export function addFileService(b: Balancer, fs: FileService): VirtualService {
+  const s = b.addService(
+    new VirtualService({
+      protocol: fs.protocol,
+      vip: fs.vip,
+      port: fs.port,
+      scheduler: fs.scheduler,
+    }),
+  );
+  for (const r of fs.reals) b.addReal(s, r);
+  b.setPersistence(s, fs.persistence * 1000);
+  return s;
+}
+
+/**
+ * Applies `config` as a diff (`lb.ts reload`): services and real servers that are gone are
+ * deleted (with their flows), new ones added, changed schedulers, weights, methods,
+ * persistence and timeouts set; what did not change is untouched, flows included. `maxConns`
+ * is only read at start. `config` must be validated (parseConfigText). Returns what changed.
+ */
+export function applyConfig(b: Balancer, config: FileConfig): string[] {
+  const changes: string[] = [];
+  const key = (s: ServiceKey) => `${s.protocol} ${s.vip} ${s.port}`;
+  const wanted = new Map(config.services.map((s) => [key(s), s]));
+  for (const s of [...b.services.list()]) {
+    if (!wanted.has(key(s))) {
+      b.removeService(s.protocol, s.vip, s.port);
+      changes.push(`deleted service ${name(s)}`);
+    }
+  }
+  for (const fs of config.services) {
+    const s = b.services.lookup(fs.protocol, fs.vip, fs.port);
+    if (s === null) {
+      addFileService(b, fs);
+      changes.push(`added service ${name(fs)}`);
+      continue;
+    }
+    if (s.scheduler.name !== fs.scheduler) {
+      s.setScheduler(createScheduler(fs.scheduler));
+      changes.push(`service ${name(fs)}: scheduler ${fs.scheduler}`);
+    }
+    if (b.persistence(s) !== fs.persistence * 1000) {
+      b.setPersistence(s, fs.persistence * 1000);
+      changes.push(`service ${name(fs)}: persistence ${fs.persistence}`);
+    }
+    for (const r of [...s.reals]) {
+      if (!fs.reals.some((w) => w.address === r.address && w.port === r.port)) {
+        b.removeReal(s, r.address, r.port);
+        changes.push(`deleted server ${formatIpv4(r.address)} from ${name(fs)}`);
+      }
+    }
+    for (const w of fs.reals) {
+      const r = s.findReal(w.address, w.port);
+      if (r === null) {
+        b.addReal(s, w);
+        changes.push(`added server ${formatIpv4(w.address)} to ${name(fs)}`);
+      } else if (r.weight !== w.weight || r.method !== w.method) {
+        s.editReal(w.address, w.port, { weight: w.weight, method: w.method });
+        if (w.method === "nat") b.stack.forwarding = true;
+        changes.push(`edited server ${formatIpv4(w.address)} in ${name(fs)}`);
+      }
+    }
+  }
+  for (const st of TIMEOUT_STATES) {
+    const ms = config.timeouts[st];
+    if (ms !== undefined && ms !== b.conns.timeout(st)) {
+      b.conns.setTimeout(st, ms);
+      changes.push(`timeout ${st} ${ms / 1000} s`);
+    }
+  }
+  return changes;
+}

@@ -1,0 +1,263 @@
+/**
+ * The balancer's JSON configuration file (`lb.ts run --config FILE`, `lb.ts reload`, and what
+ * `lb.ts save` prints). JSON, because Deno parses it without a dependency; the validator below is
+ * hand-written so every error names the file, the JSON path and the problem in one line:
+ *
+ * ```json
+ * {
+ *   "maxConns": 262144,
+ *   "timeouts": { "tcp": 900, "tcpfin": 120, "udp": 300 },
+ *   "services": [
+ *     { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "wlc",
+ *       "persistence": 0, "method": "dr",
+ *       "reals": [{ "address": "10.0.0.11", "port": 80, "weight": 1, "method": "dr" }] }
+ *   ]
+ * }
+ * ```
+ *
+ * Every key but `services` (and a service's `protocol`, `vip`, `port`, a real's `address`) is
+ * optional; defaults are ipvsadm's (scheduler `wlc`, method `dr`, weight 1, no persistence). A
+ * real's `method` overrides its service's; `port` 0 or absent means the virtual port. Unknown
+ * keys are errors (a typo must not silently do nothing).
+ *
+ * @module
+ */
+
+import { formatIpv4, parseIpv4 } from "../stack/wire/address.ts";
+import { SCHEDULER_NAMES, type SchedulerName } from "./scheduler/scheduler.ts";
+import type { ConnStateName } from "./conntrack/tcp_states.ts";
+import { type ForwardMethod, MAX_WEIGHT, type Protocol } from "./service.ts";
+import { MAX_CONNS_LIMIT, METHODS } from "./config.ts";
+
+/** A configuration file problem: the message is `FILE: $.json.path: problem`. */
+export class ConfigFileError extends Error {
+  override name = "ConfigFileError";
+}
+
+/** A real server in the file. */
+export interface FileReal {
+  /** IPv4 address (u32). */
+  address: number;
+  /** Port; 0 = the virtual port. */
+  port: number;
+  /** Weight, 0..65535. */
+  weight: number;
+  /** Forwarding method (ipvsadm -g/-m/-i). */
+  method: ForwardMethod;
+}
+
+/** A virtual service in the file. */
+export interface FileService {
+  protocol: Protocol;
+  /** VIP (u32). */
+  vip: number;
+  /** Virtual port 1..65535. */
+  port: number;
+  scheduler: SchedulerName;
+  /** Persistence timeout in seconds (ipvsadm -p); 0 = none. */
+  persistence: number;
+  reals: FileReal[];
+}
+
+/** A whole configuration file. */
+export interface FileConfig {
+  services: FileService[];
+  /** Connection-table bound; undefined = the default. Only read at start. */
+  maxConns?: number;
+  /** Timeouts in milliseconds by state (ESTABLISHED, FIN_WAIT, UDP). */
+  timeouts: Partial<Record<ConnStateName, number>>;
+}
+
+/** Largest persistence timeout in seconds (ipvsadm's limit is similar: about 24 days). */
+export const MAX_PERSISTENCE_S = 2_000_000;
+const MAX_TIMEOUT_S = 2_000_000;
+const TIMEOUT_KEYS: Record<string, ConnStateName> = {
+  tcp: "ESTABLISHED",
+  tcpfin: "FIN_WAIT",
+  udp: "UDP",
+};
+
+type Json = unknown;
+
+/** Validation context: the file name for every message. */
+class Ctx {
+  constructor(readonly file: string) {}
+  fail(path: string, problem: string): never {
+    throw new ConfigFileError(`${this.file}: ${path}: ${problem}`);
+  }
+  object(v: Json, path: string, keys: readonly string[]): Record<string, Json> {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(path, "not an object");
+    const o = v as Record<string, Json>;
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k)) {
+        this.fail(`${path}.${k}`, `unknown key (known: ${keys.join(", ")})`);
+      }
+    }
+    return o;
+  }
+  int(v: Json, path: string, min: number, max: number): number {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(path, `${JSON.stringify(v)} is not an integer in ${min}..${max}`);
+    }
+    return v;
+  }
+  oneOf<T extends string>(v: Json, path: string, values: readonly T[]): T {
+    if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
+      this.fail(path, `${JSON.stringify(v)} is not one of ${values.join(", ")}`);
+    }
+    return v as T;
+  }
+  ip(v: Json, path: string): number {
+    const ip = typeof v === "string" ? parseIpv4(v) : null;
+    if (ip === null) this.fail(path, `${JSON.stringify(v)} is not an IPv4 address`);
+    return ip;
+  }
+}
+
+const TOP_KEYS = ["services", "maxConns", "timeouts"] as const;
+const SERVICE_KEYS = [
+  "protocol",
+  "vip",
+  "port",
+  "scheduler",
+  "persistence",
+  "method",
+  "reals",
+] as const;
+const REAL_KEYS = ["address", "port", "weight", "method"] as const;
+
+function parseReal(ctx: Ctx, v: Json, path: string, svc: FileService, dflt: ForwardMethod) {
+  const o = ctx.object(v, path, REAL_KEYS);
+  if (o.address === undefined) ctx.fail(path, "missing key address");
+  const real: FileReal = {
+    address: ctx.ip(o.address, `${path}.address`),
+    port: o.port === undefined ? 0 : ctx.int(o.port, `${path}.port`, 0, 65535),
+    weight: o.weight === undefined ? 1 : ctx.int(o.weight, `${path}.weight`, 0, MAX_WEIGHT),
+    method: o.method === undefined ? dflt : ctx.oneOf(o.method, `${path}.method`, METHODS),
+  };
+  if (real.port === svc.port) real.port = 0;
+  if (real.method !== "nat" && real.port !== 0) {
+    ctx.fail(
+      `${path}.port`,
+      `method ${real.method} keeps the virtual port ${svc.port}; port ${real.port} needs "nat"`,
+    );
+  }
+  for (const r of svc.reals) {
+    if (r.address === real.address && r.port === real.port) {
+      ctx.fail(path, `real server ${formatIpv4(real.address)} is given twice in this service`);
+    }
+  }
+  svc.reals.push(real);
+}
+
+function parseService(ctx: Ctx, v: Json, path: string, services: FileService[]): void {
+  const o = ctx.object(v, path, SERVICE_KEYS);
+  for (const k of ["protocol", "vip", "port"]) {
+    if (o[k] === undefined) ctx.fail(path, `missing key ${k}`);
+  }
+  const vip = ctx.ip(o.vip, `${path}.vip`);
+  if (vip === 0 || vip === 0xffffffff || vip >>> 28 >= 14 || vip >>> 24 === 127) {
+    ctx.fail(`${path}.vip`, `${formatIpv4(vip)} cannot be a virtual address (not unicast)`);
+  }
+  const svc: FileService = {
+    protocol: ctx.oneOf(o.protocol, `${path}.protocol`, ["tcp", "udp"] as const),
+    vip,
+    port: ctx.int(o.port, `${path}.port`, 1, 65535),
+    scheduler: o.scheduler === undefined
+      ? "wlc"
+      : ctx.oneOf(o.scheduler, `${path}.scheduler`, SCHEDULER_NAMES),
+    persistence: o.persistence === undefined
+      ? 0
+      : ctx.int(o.persistence, `${path}.persistence`, 0, MAX_PERSISTENCE_S),
+    reals: [],
+  };
+  for (let i = 0; i < services.length; i++) {
+    const s = services[i];
+    if (s.protocol === svc.protocol && s.vip === svc.vip && s.port === svc.port) {
+      ctx.fail(
+        path,
+        `duplicate service ${svc.protocol} ${formatIpv4(vip)}:${svc.port} (also $.services[${i}])`,
+      );
+    }
+  }
+  const method = o.method === undefined ? "dr" : ctx.oneOf(o.method, `${path}.method`, METHODS);
+  const reals: Json = o.reals;
+  if (reals !== undefined) {
+    if (!Array.isArray(reals)) ctx.fail(`${path}.reals`, "not an array");
+    reals.forEach((r: Json, i: number) => parseReal(ctx, r, `${path}.reals[${i}]`, svc, method));
+  }
+  services.push(svc);
+}
+
+/**
+ * Parses and validates the text of a configuration file. Throws a {@link ConfigFileError}
+ * naming `file`, the JSON path and the problem: bad JSON, an unknown key, a bad address, port,
+ * weight, scheduler or method, a duplicate service or real server.
+ */
+export function parseConfigText(text: string, file: string): FileConfig {
+  const ctx: Ctx = new Ctx(file);
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    ctx.fail("$", `not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const o = ctx.object(json, "$", TOP_KEYS);
+  const config: FileConfig = { services: [], timeouts: {} };
+  const services: Json = o.services;
+  if (services === undefined) ctx.fail("$", "missing key services");
+  if (!Array.isArray(services)) ctx.fail("$.services", "not an array");
+  services.forEach((s: Json, i: number) =>
+    parseService(ctx, s, `$.services[${i}]`, config.services)
+  );
+  if (o.maxConns !== undefined) {
+    config.maxConns = ctx.int(o.maxConns, "$.maxConns", 1, MAX_CONNS_LIMIT);
+  }
+  if (o.timeouts !== undefined) {
+    const t = ctx.object(o.timeouts, "$.timeouts", Object.keys(TIMEOUT_KEYS));
+    for (const [k, state] of Object.entries(TIMEOUT_KEYS)) {
+      if (t[k] !== undefined) {
+        config.timeouts[state] = ctx.int(t[k], `$.timeouts.${k}`, 1, MAX_TIMEOUT_S) * 1000;
+      }
+    }
+  }
+  return config;
+}
+
+/** Reads and validates `file` (needs `--allow-read=FILE`); every problem is a ConfigFileError. */
+export async function loadConfigFile(file: string): Promise<FileConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new ConfigFileError(`${file}: cannot read (${e instanceof Error ? e.message : e})`);
+  }
+  return parseConfigText(text, file);
+}
+
+/** The JSON text of a configuration (what `lb.ts save` prints); parses back to the same value. */
+export function formatConfig(config: FileConfig): string {
+  const timeouts: Record<string, number> = {};
+  for (const [k, state] of Object.entries(TIMEOUT_KEYS)) {
+    const ms = config.timeouts[state];
+    if (ms !== undefined) timeouts[k] = Math.round(ms / 1000);
+  }
+  const out = {
+    ...(config.maxConns !== undefined ? { maxConns: config.maxConns } : {}),
+    timeouts,
+    services: config.services.map((s) => ({
+      protocol: s.protocol,
+      vip: formatIpv4(s.vip),
+      port: s.port,
+      scheduler: s.scheduler,
+      persistence: s.persistence,
+      reals: s.reals.map((r) => ({
+        address: formatIpv4(r.address),
+        port: r.port,
+        weight: r.weight,
+        method: r.method,
+      })),
+    })),
+  };
+  return JSON.stringify(out, null, 2) + "\n";
+}

@@ -1,0 +1,140 @@
+/**
+ * Live control of a running balancer (cli/commands/lb_admin.ts) in front of kernel DR real
+ * servers: started from a `--config` file, servers are added, edited and deleted with the
+ * ipvsadm-like verbs and `list` and the requests through the VIP follow at once; `save` then
+ * `run --config` of the saved file gives the same `list`; persistence keeps a client on one
+ * server; `reload` and SIGHUP apply a changed file, and an invalid one is refused, keeping the
+ * running configuration.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { netnsTest } from "./topology.ts";
+import {
+  buildLbNet,
+  curlRequests,
+  LB_IP,
+  LB_MAC,
+  type LbNet,
+  lbText,
+  removeDirs,
+  ROUTER,
+  startHttpServers,
+  tally,
+  VIP,
+} from "./_lb_net.ts";
+
+const SVC = ["-t", `${VIP}:80`];
+
+/** `lb.ts run --config FILE` on the net's TAP (read permission for that file only). */
+async function startFromConfig(net: LbNet, file: string) {
+  const p = net.t.lb(net.hub, [
+    "run",
+    "--tap",
+    net.tap,
+    "--ip",
+    `${LB_IP}/24`,
+    "--gateway",
+    ROUTER,
+    "--mac",
+    LB_MAC,
+    "--control",
+    net.control,
+    "--config",
+    file,
+  ], [`--allow-read=${file}`]);
+  await p.waitFor("up on", 30_000);
+  return p;
+}
+
+/** Runs an admin verb against the balancer; returns its stdout, failing on a non-zero exit. */
+async function admin(net: LbNet, args: string[]): Promise<string> {
+  const r = await net.t.lbRun([...args, "--control", net.control]);
+  if (r.code !== 0) throw new Error(`lb.ts ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `list` with the live connection counts masked (a restarted balancer has none yet). */
+function listShape(text: string): string {
+  return text.replace(/^( {2}-> \S+ +\S+ +\d+) +\d+ +\d+ *$/gm, "$1");
+}
+
+netnsTest("admin verbs change a running balancer; save -> run --config; reload", async (t) => {
+  try {
+    const net = await buildLbNet(t, 3, "dr");
+    await startHttpServers(net);
+    const file = t.tempPath("lb.json");
+    Deno.writeTextFileSync(
+      file,
+      JSON.stringify({
+        services: [{
+          protocol: "tcp",
+          vip: VIP,
+          port: 80,
+          scheduler: "rr",
+          reals: [{ address: "10.77.0.11" }, { address: "10.77.0.12" }],
+        }],
+      }),
+    );
+    let lb = await startFromConfig(net, file);
+    assertEquals(tally(await curlRequests(net, 4)), { r1: 2, r2: 2 });
+
+    await admin(net, ["add-server", ...SVC, "-r", "10.77.0.13", "-g", "-w", "1"]);
+    assertEquals(tally(await curlRequests(net, 6)), { r1: 2, r2: 2, r3: 2 });
+
+    await admin(net, ["edit-server", ...SVC, "-r", "10.77.0.11", "-w", "0"]);
+    let list = await lbText(net, ["list"]);
+    assertMatch(list, /^ {2}-> 10\.77\.0\.11:80 +Route +0 /m);
+    assertEquals(tally(await curlRequests(net, 4)), { r2: 2, r3: 2 });
+
+    assertEquals(
+      await admin(net, ["del-server", ...SVC, "-r", "10.77.0.12"]),
+      "lb.ts: deleted server 10.77.0.12 from tcp 10.77.0.100:80\n",
+    );
+    await admin(net, ["edit-service", ...SVC, "-s", "wrr", "-p", "120"]);
+    list = await lbText(net, ["list"]);
+    assert(!list.includes("10.77.0.12"), list);
+    assertMatch(list, /^TCP {2}10\.77\.0\.100:80 wrr/m);
+    assertEquals(tally(await curlRequests(net, 3)), { r3: 3 });
+    // A mistake is refused with a reason, exit 1.
+    const bad = await t.lbRun(["del-server", ...SVC, "-r", "10.77.0.12", "--control", net.control]);
+    assertEquals(bad.code, 1);
+    assertMatch(bad.stderr, /no real server 10\.77\.0\.12 in tcp 10\.77\.0\.100:80/);
+
+    // save -> run --config of the saved file: the same list.
+    const saved = t.tempPath("saved.json");
+    Deno.writeTextFileSync(saved, await admin(net, ["save"]));
+    const before = listShape(await lbText(net, ["list"]));
+    await lb.stop();
+    lb = await startFromConfig(net, saved);
+    assertEquals(listShape(await lbText(net, ["list"])), before);
+    assertEquals(tally(await curlRequests(net, 2)), { r3: 2 });
+
+    // reload: a changed file applies as a diff; an invalid one is refused.
+    const cfg = JSON.parse(Deno.readTextFileSync(saved));
+    cfg.services[0].reals.push({ address: "10.77.0.12", weight: 2, method: "dr" });
+    Deno.writeTextFileSync(saved, JSON.stringify(cfg));
+    assertMatch(
+      await admin(net, ["reload"]),
+      /reloaded, 1 change\(s\)\n.*added server 10\.77\.0\.12/,
+    );
+    list = await lbText(net, ["list"]);
+    assertMatch(list, /^ {2}-> 10\.77\.0\.12:80 +Route +2 /m);
+    // Persistence (-p 120, kept through save): one client stays on one server.
+    const pinned = tally(await curlRequests(net, 6));
+    assertEquals(Object.values(pinned), [6], JSON.stringify(pinned));
+    // SIGHUP does what reload does.
+    cfg.services[0].reals[2].weight = 3;
+    Deno.writeTextFileSync(saved, JSON.stringify(cfg));
+    lb.child.kill("SIGHUP");
+    await lb.waitFor("reloaded", 10_000);
+    list = await lbText(net, ["list"]);
+    assertMatch(list, /^ {2}-> 10\.77\.0\.12:80 +Route +3 /m);
+    Deno.writeTextFileSync(saved, '{"services": [{"protocol": "tcp", "vip": "10.77.0.100"}]}');
+    const refused = await t.lbRun(["reload", "--control", net.control]);
+    assertEquals(refused.code, 1);
+    assertMatch(refused.stderr, /lbt-saved\.json-\S+: \$\.services\[0\]: missing key port/);
+    assertEquals(await lbText(net, ["list"]), list);
+    await lb.stop();
+  } finally {
+    removeDirs();
+  }
+}, 60_000);
