@@ -4,9 +4,10 @@
  *
  * @module
  */
+import type { IcmpErrorSender } from "../../stack/net/icmp.ts";
 
 /** The sending side of a stack, as the forwarders use it. */
-export interface ForwardHost {
+export interface ForwardHost extends IcmpErrorSender {
   /** The interface address: the outer source of tunnelled packets. */
   readonly address: number;
   /** The link MTU: largest IP datagram one frame carries. */
@@ -18,15 +19,6 @@ export interface ForwardHost {
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
   /** Sends to the explicit next hop `nextHop` (ARP-resolved), whatever the destination: DR. */
   sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean;
-  /** Sends an ICMP error about `buf[ipOff .. ipOff+ipLen)` (RFC 1122 rules, rate limit). */
-  sendIcmpError(
-    type: number,
-    code: number,
-    restOfHeader: number,
-    buf: Uint8Array,
-    ipOff: number,
-    ipLen: number,
-  ): boolean;
   /** A fresh IPv4 identification for a datagram we build (the outer tunnel header). */
   nextIpId(): number;
 }

@@ -40,6 +40,23 @@ function isIcmpError(type: number): boolean {
   return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
 }
 
+/** Anything that can send an ICMP error about a packet: the Stack, seen from the layers. */
+export interface IcmpErrorSender {
+  /**
+   * Sends an ICMP error (`type`, `code`, the 32-bit rest of the header) quoting the packet
+   * `buf[ipOff .. ipOff+ipLen)`; RFC 1122 3.2.2 rules and the rate limit apply. False when not
+   * sent.
+   */
+  sendIcmpError(
+    type: number,
+    code: number,
+    restOfHeader: number,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+  ): boolean;
+}
+
 /** Tunables for the ICMP error rate limit (Linux: icmp_msgs_per_sec 1000, icmp_msgs_burst 50). */
 export interface IcmpOptions {
   /** Error messages per second, sustained. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { IcmpErrorSender } from "./icmp.ts";
 import { isMulticastIpv4 } from "../wire/address.ts";
 import {
   ICMP_CODE_PROTO_UNREACHABLE,
@@ -21,7 +22,7 @@ import type { Reassembler } from "./reassembly.ts";
 export type ProtocolHandler = (buf: Uint8Array, ipOff: number, ipLen: number) => void;
 
 /** What IPv4 input needs from the stack. */
-export interface Ipv4InputHost {
+export interface Ipv4InputHost extends IcmpErrorSender {
   readonly counters: Counters;
   readonly clock: Clock;
   /** When true, packets for other hosts are offered to the hook (a NAT balancer's case). */
@@ -30,14 +31,6 @@ export interface Ipv4InputHost {
   readonly rxLinkGroup: boolean;
   hasAddress(addr: number): boolean;
   isBroadcast(addr: number): boolean;
-  sendIcmpError(
-    type: number,
-    code: number,
-    restOfHeader: number,
-    buf: Uint8Array,
-    ipOff: number,
-    ipLen: number,
-  ): boolean;
 }
 
 /** The IPv4 receive path of one stack. */

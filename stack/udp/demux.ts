@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { IcmpErrorSender } from "../net/icmp.ts";
 import { UdpView } from "../wire/udp.ts";
 import { ICMP_CODE_PORT_UNREACHABLE, ICMP_DEST_UNREACHABLE } from "../wire/icmp.ts";
 import { readU32 } from "../wire/bytes.ts";
@@ -18,18 +19,9 @@ import type { Counters } from "../net/counters.ts";
 export type UdpHandler = (buf: Uint8Array, ipOff: number, ipLen: number, view: UdpView) => void;
 
 /** What the demultiplexer needs from the stack. */
-export interface UdpHost {
+export interface UdpHost extends IcmpErrorSender {
   /** The stack's counters. */
   readonly counters: Counters;
-  /** Sends an ICMP error about the packet `buf[ipOff .. ipOff+ipLen)` (rules and rate limit apply). */
-  sendIcmpError(
-    type: number,
-    code: number,
-    restOfHeader: number,
-    buf: Uint8Array,
-    ipOff: number,
-    ipLen: number,
-  ): boolean;
 }
 
 /** UDP receive side: checksum check and dispatch by destination port. */

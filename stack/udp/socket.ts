@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { IcmpErrorSender } from "../net/icmp.ts";
 import { formatIpv4, parseIpv4 } from "../wire/address.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { ETH_HEADER_LEN } from "../wire/ethernet.ts";
@@ -52,7 +53,7 @@ export interface UdpListenOptions {
 }
 
 /** What a UDP socket needs from the stack ({@link Stack} has all of it). */
-export interface UdpSocketHost {
+export interface UdpSocketHost extends IcmpErrorSender {
   readonly udp: UdpDemux;
   readonly counters: Counters;
   /** The interface address: source of datagrams from a socket bound to 0.0.0.0. */
@@ -63,14 +64,6 @@ export interface UdpSocketHost {
   isBroadcast(addr: number): boolean;
   nextIpId(): number;
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
-  sendIcmpError(
-    type: number,
-    code: number,
-    restOfHeader: number,
-    buf: Uint8Array,
-    ipOff: number,
-    ipLen: number,
-  ): boolean;
 }
 
 interface Waiter {
