@@ -15,6 +15,7 @@ import { formatIpv4 } from "../stack/wire/address.ts";
 import type { Balancer } from "./balancer.ts";
 import type { FileConfig, FileService } from "./config_file.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
+import type { HealthConfig } from "./health/monitor.ts";
 import { createScheduler } from "./scheduler/mod.ts";
 import type { SchedulerName } from "./scheduler/scheduler.ts";
 import { type ForwardMethod, type Protocol, VirtualService } from "./service.ts";
@@ -180,13 +181,17 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
   }
 }
 
-/** The running configuration in the file's model (what `lb.ts save` prints). */
-export function runningConfig(b: Balancer): FileConfig {
+/**
+ * The running configuration in the file's model (what `lb.ts save` prints). `health` is the
+ * checks the instance runs (the balancer does not hold them), saved as the file's `"health"`.
+ */
+export function runningConfig(b: Balancer, health: HealthConfig | null = null): FileConfig {
   const timeouts: FileConfig["timeouts"] = {};
   for (const st of TIMEOUT_STATES) timeouts[st] = b.conns.timeout(st);
   return {
     maxConns: b.conns.capacity,
     timeouts,
+    ...(health !== null ? { health } : {}),
     services: b.services.list().map((s) => ({
       protocol: s.protocol,
       vip: s.vip,

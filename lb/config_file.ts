@@ -7,6 +7,7 @@
  * {
  *   "maxConns": 262144,
  *   "timeouts": { "tcp": 900, "tcpfin": 120, "udp": 300 },
+ *   "health": { "check": "http:/:200", "interval": 2, "timeout": 2, "rise": 2, "fall": 3 },
  *   "services": [
  *     { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "wlc",
  *       "persistence": 0, "method": "dr",
@@ -18,7 +19,10 @@
  * Every key but `services` (and a service's `protocol`, `vip`, `port`, a real's `address`) is
  * optional; defaults are ipvsadm's (scheduler `wlc`, method `dr`, weight 1, no persistence). A
  * real's `method` overrides its service's; `port` 0 or absent means the virtual port. Unknown
- * keys are errors (a typo must not silently do nothing).
+ * keys are errors (a typo must not silently do nothing). `health` is what the global `--check`,
+ * `--check-interval`, `--check-timeout`, `--rise` and `--fall` flags of `run` give (lb/health/
+ * flags.ts): absent = no health checks; only `check` is required; like `maxConns` it is read at
+ * start only (a reload does not change it).
  *
  * @module
  */
@@ -28,6 +32,8 @@ import { SCHEDULER_NAMES, type SchedulerName } from "./scheduler/scheduler.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
 import { type ForwardMethod, MAX_WEIGHT, type Protocol } from "./service.ts";
 import { MAX_CONNS_LIMIT, METHODS } from "./config.ts";
+import { type CheckSpec, DEFAULT_TIMING, parseCheckSpec } from "./health/checker.ts";
+import type { HealthConfig } from "./health/monitor.ts";
 
 /** A configuration file problem: the message is `FILE: $.json.path: problem`. */
 export class ConfigFileError extends Error {
@@ -66,6 +72,8 @@ export interface FileConfig {
   maxConns?: number;
   /** Timeouts in milliseconds by state (ESTABLISHED, FIN_WAIT, UDP). */
   timeouts: Partial<Record<ConnStateName, number>>;
+  /** Health checks for every TCP service; undefined = none. Only read at start. */
+  health?: HealthConfig;
 }
 
 /** Largest persistence timeout in seconds (ipvsadm's limit is similar: about 24 days). */
@@ -107,6 +115,13 @@ class Ctx {
     }
     return v as T;
   }
+  /** Seconds (fractions allowed) in min..max, returned in milliseconds. */
+  seconds(v: Json, path: string, min: number, max: number): number {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+      this.fail(path, `${JSON.stringify(v)} is not a number of seconds in ${min}..${max}`);
+    }
+    return Math.round(v * 1000);
+  }
   ip(v: Json, path: string): number {
     const ip = typeof v === "string" ? parseIpv4(v) : null;
     if (ip === null) this.fail(path, `${JSON.stringify(v)} is not an IPv4 address`);
@@ -114,7 +129,10 @@ class Ctx {
   }
 }
 
-const TOP_KEYS = ["services", "maxConns", "timeouts"] as const;
+const TOP_KEYS = ["services", "maxConns", "timeouts", "health"] as const;
+const HEALTH_KEYS = ["check", "interval", "timeout", "rise", "fall"] as const;
+/** Longest health-check interval or timeout in seconds (a day, as the `run` flags). */
+const MAX_HEALTH_S = 86400;
 const SERVICE_KEYS = [
   "protocol",
   "vip",
@@ -189,6 +207,30 @@ function parseService(ctx: Ctx, v: Json, path: string, services: FileService[]):
   services.push(svc);
 }
 
+/** `$.health`: the same settings and defaults as the `run` health flags (lb/health/flags.ts). */
+function parseHealth(ctx: Ctx, v: Json): HealthConfig {
+  const o = ctx.object(v, "$.health", HEALTH_KEYS);
+  if (o.check === undefined) ctx.fail("$.health", "missing key check");
+  if (typeof o.check !== "string") ctx.fail("$.health.check", "not a string");
+  const check = parseCheckSpec(o.check);
+  if (typeof check === "string") ctx.fail("$.health.check", check.replace(/^--check /, ""));
+  const timing = { ...DEFAULT_TIMING };
+  if (o.interval !== undefined) {
+    timing.intervalMs = ctx.seconds(o.interval, "$.health.interval", 0.01, MAX_HEALTH_S);
+  }
+  const timeoutMs = o.timeout === undefined
+    ? timing.intervalMs
+    : ctx.seconds(o.timeout, "$.health.timeout", 0.01, MAX_HEALTH_S);
+  if (o.rise !== undefined) timing.rise = ctx.int(o.rise, "$.health.rise", 1, 9999);
+  if (o.fall !== undefined) timing.fall = ctx.int(o.fall, "$.health.fall", 1, 9999);
+  return { check, timing, timeoutMs };
+}
+
+/** A check as `--check` and `$.health.check` spell it. */
+function formatCheckSpec(c: CheckSpec): string {
+  return c.kind === "tcp" ? "tcp" : `http:${c.path}:${c.status}`;
+}
+
 /**
  * Parses and validates the text of a configuration file. Throws a {@link ConfigFileError}
  * naming `file`, the JSON path and the problem: bad JSON, an unknown key, a bad address, port,
@@ -221,6 +263,7 @@ export function parseConfigText(text: string, file: string): FileConfig {
       }
     }
   }
+  if (o.health !== undefined) config.health = parseHealth(ctx, o.health);
   return config;
 }
 
@@ -245,6 +288,17 @@ export function formatConfig(config: FileConfig): string {
   const out = {
     ...(config.maxConns !== undefined ? { maxConns: config.maxConns } : {}),
     timeouts,
+    ...(config.health !== undefined
+      ? {
+        health: {
+          check: formatCheckSpec(config.health.check),
+          interval: config.health.timing.intervalMs / 1000,
+          timeout: config.health.timeoutMs / 1000,
+          rise: config.health.timing.rise,
+          fall: config.health.timing.fall,
+        },
+      }
+      : {}),
     services: config.services.map((s) => ({
       protocol: s.protocol,
       vip: formatIpv4(s.vip),

@@ -4,7 +4,8 @@
  * [--timeout-tcpfin S] [--timeout-udp S] [--check tcp|http[:PATH[:STATUS]] [--check-interval S]
  * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain]`: the load balancer on a
  * TAP until SIGINT/SIGTERM. The health-check flags are global: they apply to every real server of
- * every TCP service (lb/health/).
+ * every TCP service (lb/health/). A config file's `"health"` gives the same settings instead
+ * (both at once is a usage error); `save` prints the checks that run.
  *
  * Each `--service` starts a group; the `--scheduler`, `--method` and `--real` flags after it
  * belong to it (lb/config.ts), so the flags are parsed with `tokens: true` to keep their order.
@@ -180,6 +181,11 @@ export async function runCommand(args: string[]): Promise<number> {
       throw e;
     }
   }
+  // Health checks from the flags or from the file's "health" (never both: one would be ignored).
+  if (health !== null && fileConfig?.health !== undefined) {
+    throw new UsageError(`run: --check and "health" in ${configFile} (give one or the other)`);
+  }
+  const checks = health ?? fileConfig?.health ?? null;
   const inst = startInstance(host);
   const balancer = new Balancer(inst.stack, {
     maxConns: fileConfig?.maxConns ?? config.maxConns,
@@ -189,7 +195,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (fileConfig !== undefined) applyConfig(balancer, fileConfig);
   balancer.attach();
   inst.handle(LB_ADMIN, (req) => applyAdmin(balancer, checkAdminOp(req.change)));
-  inst.handle(LB_SAVE, () => runningConfig(balancer));
+  inst.handle(LB_SAVE, () => runningConfig(balancer, checks));
   const reload = async (): Promise<string[]> => {
     if (configFile === undefined) throw new Error("this instance was not started with --config");
     // Validated completely before anything changes: an invalid file leaves the old config.
@@ -204,9 +210,9 @@ export async function runCommand(args: string[]): Promise<number> {
     );
   };
   if (configFile !== undefined) Deno.addSignalListener("SIGHUP", onHup);
-  if (health !== null) {
+  if (checks !== null) {
     // State changes go to stderr, one line each (a JSON object with --log-format json).
-    startHealthChecks(balancer, health, (event) => {
+    startHealthChecks(balancer, checks, (event) => {
       console.error(formatHealthEvent(event, logFormat, new Date()));
     });
   }

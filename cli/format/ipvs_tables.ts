@@ -7,7 +7,7 @@
  * IP Virtual Server version 1.2.1 (size=4096)
  * Prot LocalAddress:Port Scheduler Flags
  *   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
- * TCP  10.0.0.100:80 rr
+ * TCP  10.0.0.100:80 rr persistent 300
  *   -> 10.0.0.11:80                 Route   1      0          0
  * ```
  *
@@ -67,7 +67,11 @@ export function formatServices(snap: BalancerSnapshot): string {
     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
   ];
   for (const s of sortedServices(snap)) {
-    lines.push(`${serviceName(s)} ${s.scheduler}${s.flags === "" ? "" : ` (${s.flags})`}`);
+    // ipvsadm.c print_service_entry: scheduler, its flags, then " persistent TIMEOUT".
+    lines.push(
+      `${serviceName(s)} ${s.scheduler}${s.flags === "" ? "" : ` (${s.flags})`}` +
+        (s.persistence === undefined ? "" : ` persistent ${s.persistence}`),
+    );
     const reals = s.reals.slice().sort((a, b) =>
       ipKey(a.address) - ipKey(b.address) || a.port - b.port
     );

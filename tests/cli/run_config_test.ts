@@ -32,6 +32,7 @@ const CASES: [string, unknown, RegExp][] = [
     }],
   }, /: \$\.services\[0\]\.reals\[0\]\.weight: 70000 is not an integer in 0\.\.65535$/],
   ["unknown key", { services: [], extra: true }, /: \$\.extra: unknown key/],
+  ["health", { services: [], health: { check: "tcp", rise: 0 } }, /: \$\.health\.rise: 0 is /],
   ["dr off link", {
     services: [{ protocol: "tcp", vip: "10.0.0.100", port: 80, reals: [{ address: "10.9.0.1" }] }],
   }, /: --real 10\.9\.0\.1: direct routing needs the real server on the balancer's link/],
@@ -57,6 +58,18 @@ Deno.test("run --config with a missing file: exit 2 naming it", async () => {
   const { code, lines } = await runMain(["run", ...base, "--config", "/nonexistent/lb.json"]);
   assertEquals(code, 2);
   assertMatch(lines[0], /^lb\.ts: run: \/nonexistent\/lb\.json: cannot read/);
+});
+
+Deno.test('--check with a file that has "health" is refused: exit 2', async () => {
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(file, JSON.stringify({ services: [], health: { check: "tcp" } }));
+    const { code, lines } = await runMain(["run", ...base, "--config", file, "--check", "tcp"]);
+    assertEquals(code, 2);
+    assertEquals(lines, [`lb.ts: run: --check and "health" in ${file} (give one or the other)`]);
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 Deno.test("--config and --service together are refused", () => {

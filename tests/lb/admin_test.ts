@@ -124,6 +124,18 @@ Deno.test("runningConfig -> file text -> applyConfig on a fresh balancer gives t
   assertEquals(fresh.stack.forwarding, true); // a NAT server turns forwarding on
 });
 
+Deno.test("runningConfig carries the health checks the instance runs, so save keeps them", () => {
+  const r = twoRr();
+  assertEquals(runningConfig(r.balancer).health, undefined);
+  const health = {
+    check: { kind: "http" as const, path: "/up", status: 200 },
+    timing: { intervalMs: 1500, rise: 3, fall: 2 },
+    timeoutMs: 1000,
+  };
+  const text = formatConfig(runningConfig(r.balancer, health));
+  assertEquals(parseConfigText(text, "saved.json").health, health);
+});
+
 Deno.test("applyConfig as a reload: only the difference changes, flows of kept servers stay", () => {
   const r = twoRr();
   assertEquals([seg(r, 40001, SYN), seg(r, 40002, SYN)], [REAL1, REAL2]);

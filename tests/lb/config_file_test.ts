@@ -17,6 +17,11 @@ Deno.test("examples/lb.json parses to the model with defaults filled in", async 
   const c = await loadConfigFile(new URL("../../examples/lb.json", import.meta.url).pathname);
   assertEquals(c.maxConns, 262144);
   assertEquals(c.timeouts, { ESTABLISHED: 900_000, FIN_WAIT: 120_000, UDP: 300_000 });
+  assertEquals(c.health, {
+    check: { kind: "http", path: "/", status: 200 },
+    timing: { intervalMs: 2000, rise: 2, fall: 3 },
+    timeoutMs: 2000,
+  });
   assertEquals(c.services.length, 2);
   assertEquals(c.services[0], {
     protocol: "tcp",
@@ -48,6 +53,7 @@ Deno.test("minimal file: services only, everything else ipvsadm's defaults", () 
   );
   assertEquals(c.timeouts, {});
   assertEquals(c.maxConns, undefined);
+  assertEquals(c.health, undefined, "no health key: no health checks");
   assertEquals(c.services[0].scheduler, "wlc");
   // port equal to the virtual port is stored as 0 ("the virtual port").
   assertEquals(c.services[0].reals[0], {
@@ -56,6 +62,31 @@ Deno.test("minimal file: services only, everything else ipvsadm's defaults", () 
     weight: 1,
     method: "dr",
   });
+});
+
+Deno.test("health: defaults as the run flags, fractions of seconds, and a save round trip", () => {
+  const c = parseConfigText(
+    '{"services":[],"health":{"check":"http:/healthz:204","interval":0.5,"fall":5}}',
+    "h.json",
+  );
+  // The timeout defaults to the interval, rise to 2 (lb/health/flags.ts, DEFAULT_TIMING).
+  assertEquals(c.health, {
+    check: { kind: "http", path: "/healthz", status: 204 },
+    timing: { intervalMs: 500, rise: 2, fall: 5 },
+    timeoutMs: 500,
+  });
+  const saved = formatConfig(c);
+  assertEquals(JSON.parse(saved).health, {
+    check: "http:/healthz:204",
+    interval: 0.5,
+    timeout: 0.5,
+    rise: 2,
+    fall: 5,
+  });
+  assertEquals(parseConfigText(saved, "saved.json"), c);
+  const tcp = parseConfigText('{"services":[],"health":{"check":"tcp"}}', "t.json");
+  assertEquals(tcp.health?.check, { kind: "tcp" });
+  assertEquals(JSON.parse(formatConfig(tcp)).health.check, "tcp");
 });
 
 const svc = (extra: string, reals = '[{"address":"10.0.0.11"}]') =>
@@ -92,6 +123,19 @@ const BAD: [string, string][] = [
   ['{"services":[],"maxConns":0}', "$.maxConns: 0 is not an integer"],
   ['{"services":[],"timeouts":{"tcp":"9"}}', '$.timeouts.tcp: "9" is not an integer'],
   ['{"services":[],"timeouts":{"syn":9}}', "$.timeouts.syn: unknown key"],
+  ['{"services":[],"health":1}', "bad.json: $.health: not an object"],
+  ['{"services":[],"health":{}}', "bad.json: $.health: missing key check"],
+  ['{"services":[],"health":{"check":7}}', "$.health.check: not a string"],
+  ['{"services":[],"health":{"check":"icmp"}}', '$.health.check: "icmp": expected tcp or http'],
+  ['{"services":[],"health":{"check":"http:/:999"}}', '$.health.check: status "999" is not'],
+  ['{"services":[],"health":{"check":"tcp","every":2}}', "$.health.every: unknown key"],
+  [
+    '{"services":[],"health":{"check":"tcp","interval":0}}',
+    "$.health.interval: 0 is not a number of seconds in 0.01..86400",
+  ],
+  ['{"services":[],"health":{"check":"tcp","timeout":"2"}}', '$.health.timeout: "2" is not'],
+  ['{"services":[],"health":{"check":"tcp","rise":0}}', "$.health.rise: 0 is not an integer"],
+  ['{"services":[],"health":{"check":"tcp","fall":1.5}}', "$.health.fall: 1.5 is not an integer"],
 ];
 
 for (const [text, message] of BAD) {

@@ -81,6 +81,17 @@ Deno.test("list: ipvsadm -L -n", () => {
   );
 });
 
+Deno.test('list: persistence prints as ipvsadm\'s "persistent N" after scheduler flags', () => {
+  const [tcp, udp] = [snap.services[1], snap.services[0]];
+  const persistent: BalancerSnapshot = {
+    ...snap,
+    services: [{ ...tcp, scheduler: "rr", persistence: 300 }, { ...udp, persistence: 60 }],
+  };
+  const lines = formatServices(persistent).split("\n");
+  assertEquals(lines[3], "TCP  10.0.0.100:80 rr persistent 300");
+  assertEquals(lines[6], "UDP  10.0.0.100:53 mh (mh-port) persistent 60");
+});
+
 Deno.test("list --stats: ipvsadm -L -n --stats, with K/M/G suffixes", () => {
   assertEquals(
     formatStats(snap),
