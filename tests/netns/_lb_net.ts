@@ -199,11 +199,12 @@ export async function startUdpResponders(net: LbNet, bind: string, port: number)
  */
 const UDP_CLIENT = `
 import json, socket, sys
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+host, port, count, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 out = []
 for i in range(count):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
+    s.bind(("0.0.0.0", first + i))
     s.sendto(b"q%d" % i, (host, port))
     try:
         data, peer = s.recvfrom(2048)
@@ -214,12 +215,22 @@ for i in range(count):
 print(json.dumps(out))
 `;
 
+/**
+ * Source ports of the UDP client: each query comes from a port no earlier query of this run used.
+ * Left to the kernel, a closed socket's ephemeral port can come back for a later query, which
+ * the balancer rightly treats as the same (UDP) flow and sends to the same server, breaking an
+ * exact rr count.
+ */
+let nextUdpSourcePort = 40000;
+
 /** Runs the UDP client in the client namespace; returns the answers in order. */
 export async function udpRequests(
   net: LbNet,
   port: number,
   count: number,
 ): Promise<(string | null)[]> {
+  const first = nextUdpSourcePort;
+  nextUdpSourcePort += count;
   const out = await net.t.execOk(net.client, [
     PY,
     "-c",
@@ -227,6 +238,7 @@ export async function udpRequests(
     VIP,
     String(port),
     String(count),
+    String(first),
   ], 60_000);
   return JSON.parse(out);
 }
