@@ -33,7 +33,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   list: {
     run: listCommand,
-    summary: "[--stats | --rate] [--control PATH] [--json]\n        virtual services and real " +
+    summary:
+      "[--stats | --rate | --conns] [--control PATH] [--json]\n        virtual services and real " +
       "servers, like ipvsadm -L -n (--stats, --rate: ipvsadm -L -n --stats, --rate)",
   },
   conns: {

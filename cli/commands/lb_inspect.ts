@@ -35,8 +35,12 @@ async function ask(
   }
 }
 
-/** `lb.ts list [--stats | --rate] [--control PATH] [--json]`. */
+/**
+ * `lb.ts list [--stats | --rate | --conns] [--control PATH] [--json]`; `--conns` is `lb.ts conns`
+ * (as `ipvsadm -L -c` is `ipvsadm -L` with the connection entries).
+ */
 export async function listCommand(args: string[]): Promise<number> {
+  if (args.includes("--conns")) return connsCommand(args.filter((a) => a !== "--conns"));
   const { flags } = parseFlags("list", args, {
     control: { type: "string" },
     json: { type: "boolean" },

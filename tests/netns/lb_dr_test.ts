@@ -79,6 +79,9 @@ netnsTest(
       assertEquals(stats.services.map((s) => s.packetsOut), [0, 0], "DR never sees replies");
       const conns = await lbText(net, ["conns"]);
       assertMatch(conns, /^pro expire state {7}source {13}virtual {12}destination$/m);
+      // `list --conns` is the same table, as `ipvsadm -L -c` is.
+      const listConns = await lbText(net, ["list", "--conns"]);
+      assertMatch(listConns, /^pro expire state {7}source {13}virtual {12}destination$/m);
       assertMatch(
         conns,
         /^TCP \d\d:\d\d {2}FIN_WAIT {4}10\.78\.0\.10:\d+ +10\.77\.0\.100:80 +10\.77\.0\.1\d:80$/m,
