@@ -41,6 +41,7 @@ import { ConfigFileError, type FileConfig, loadConfigFile } from "../../lb/confi
 import { healthConfigFromFlags } from "../../lb/health/flags.ts";
 import { type HealthConfig, startHealthChecks } from "../../lb/health/monitor.ts";
 import { formatHealthEvent } from "../../lb/health/checker.ts";
+import { formatLogLine } from "../log.ts";
 import { RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
 import { renderMetrics } from "../../lb/metrics.ts";
 import {
@@ -194,20 +195,33 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const service of buildServices(config)) balancer.addService(service);
   if (fileConfig !== undefined) applyConfig(balancer, fileConfig);
   balancer.attach();
-  inst.handle(LB_ADMIN, (req) => applyAdmin(balancer, checkAdminOp(req.change)));
+  const log = (event: string, message: string, fields?: Record<string, unknown>) =>
+    console.error(formatLogLine(logFormat, event, message, fields));
+  inst.handle(LB_ADMIN, (req) => {
+    const op = checkAdminOp(req.change);
+    const done = applyAdmin(balancer, op);
+    log("config", done, { change: op });
+    return done;
+  });
   inst.handle(LB_SAVE, () => runningConfig(balancer, checks));
   const reload = async (): Promise<string[]> => {
     if (configFile === undefined) throw new Error("this instance was not started with --config");
     // Validated completely before anything changes: an invalid file leaves the old config.
-    const next = await loadRunConfig(configFile, host);
-    return applyConfig(balancer, next);
+    let next;
+    try {
+      next = await loadRunConfig(configFile, host);
+    } catch (e) {
+      log("reload_refused", e instanceof Error ? e.message : String(e), { file: configFile });
+      throw e;
+    }
+    const changes = applyConfig(balancer, next);
+    log("reloaded", `${configFile}: ${changes.length} change(s)`, { file: configFile, changes });
+    return changes;
   };
   inst.handle(LB_RELOAD, () => reload());
   const onHup = () => {
-    reload().then(
-      (changes) => console.log(`lb.ts: reloaded ${configFile}: ${changes.length} change(s)`),
-      (e) => console.error(`lb.ts: reload refused: ${e instanceof Error ? e.message : e}`),
-    );
+    // Both outcomes are logged by reload() itself.
+    reload().catch(() => {});
   };
   if (configFile !== undefined) Deno.addSignalListener("SIGHUP", onHup);
   if (checks !== null) {

@@ -126,6 +126,8 @@ netnsTest("admin verbs change a running balancer; save -> run --config; reload",
     Deno.writeTextFileSync(saved, JSON.stringify(cfg));
     lb.child.kill("SIGHUP");
     await lb.waitFor("reloaded", 10_000);
+    // The instance logs the change: "TS reloaded FILE: 1 change(s)" (plain --log-format).
+    assertMatch(lb.output(), /Z reloaded \S+: 1 change\(s\)/);
     list = await lbText(net, ["list"]);
     assertMatch(list, /^ {2}-> 10\.77\.0\.12:80 +Route +3 /m);
     Deno.writeTextFileSync(saved, '{"services": [{"protocol": "tcp", "vip": "10.77.0.100"}]}');

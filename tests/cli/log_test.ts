@@ -1,0 +1,19 @@
+import { assertEquals } from "../assert.ts";
+import { formatLogLine } from "../../cli/log.ts";
+
+const AT = new Date("2026-11-25T12:00:00.000Z");
+
+Deno.test("log lines: plain is 'TS EVENT message'; json is one object with the fields", () => {
+  assertEquals(
+    formatLogLine("plain", "reloaded", "/etc/lb.json: 2 change(s)", { changes: ["a", "b"] }, AT),
+    "2026-11-25T12:00:00.000Z reloaded /etc/lb.json: 2 change(s)",
+  );
+  const line = formatLogLine("json", "config", "added server 10.0.0.1:80", { n: 1 }, AT);
+  assertEquals(line.includes("\n"), false);
+  assertEquals(JSON.parse(line), {
+    ts: "2026-11-25T12:00:00.000Z",
+    event: "config",
+    message: "added server 10.0.0.1:80",
+    n: 1,
+  });
+});
