@@ -39,7 +39,11 @@ import { LB_ADMIN, LB_RELOAD, LB_SAVE } from "./lb_admin.ts";
 import { applyAdmin, applyConfig, checkAdminOp, runningConfig } from "../../lb/admin.ts";
 import { ConfigFileError, type FileConfig, loadConfigFile } from "../../lb/config_file.ts";
 import { healthConfigFromFlags } from "../../lb/health/flags.ts";
-import { type HealthConfig, startHealthChecks } from "../../lb/health/monitor.ts";
+import {
+  type HealthConfig,
+  type HealthMonitor,
+  startHealthChecks,
+} from "../../lb/health/monitor.ts";
 import { formatHealthEvent } from "../../lb/health/checker.ts";
 import { formatLogLine } from "../log.ts";
 import { RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
@@ -186,7 +190,7 @@ export async function runCommand(args: string[]): Promise<number> {
   if (health !== null && fileConfig?.health !== undefined) {
     throw new UsageError(`run: --check and "health" in ${configFile} (give one or the other)`);
   }
-  const checks = health ?? fileConfig?.health ?? null;
+  let checks = health ?? fileConfig?.health ?? null;
   const inst = startInstance(host);
   const balancer = new Balancer(inst.stack, {
     maxConns: fileConfig?.maxConns ?? config.maxConns,
@@ -204,6 +208,26 @@ export async function runCommand(args: string[]): Promise<number> {
     return done;
   });
   inst.handle(LB_SAVE, () => runningConfig(balancer, checks));
+  let monitor: HealthMonitor | null = null;
+  /** (Re)starts the health checks with `cfg`; servers a previous set had marked down start up. */
+  const startChecks = (cfg: HealthConfig | null) => {
+    if (monitor !== null) {
+      monitor.stop();
+      monitor = null;
+      for (const service of balancer.services.list()) {
+        for (const real of service.reals) {
+          if (!real.available) service.editReal(real.address, real.port, { available: true });
+        }
+      }
+    }
+    checks = cfg;
+    // State changes go to stderr, one line each (a JSON object with --log-format json).
+    if (cfg !== null) {
+      monitor = startHealthChecks(balancer, cfg, (event) => {
+        console.error(formatHealthEvent(event, logFormat, new Date()));
+      });
+    }
+  };
   const reload = async (): Promise<string[]> => {
     if (configFile === undefined) throw new Error("this instance was not started with --config");
     // Validated completely before anything changes: an invalid file leaves the old config.
@@ -214,7 +238,18 @@ export async function runCommand(args: string[]): Promise<number> {
       log("reload_refused", e instanceof Error ? e.message : String(e), { file: configFile });
       throw e;
     }
+    const nextChecks = next.health ?? null;
+    if (health !== null && nextChecks !== null) {
+      const msg = `${configFile}: "health" while --check flags are given (give one or the other)`;
+      log("reload_refused", msg, { file: configFile });
+      throw new Error(msg);
+    }
     const changes = applyConfig(balancer, next);
+    // Health checks from the file follow the file; flag-given ones stay as they are.
+    if (health === null && JSON.stringify(nextChecks) !== JSON.stringify(checks)) {
+      startChecks(nextChecks);
+      changes.push(nextChecks === null ? "health checks removed" : "health checks changed");
+    }
     log("reloaded", `${configFile}: ${changes.length} change(s)`, { file: configFile, changes });
     return changes;
   };
@@ -224,12 +259,7 @@ export async function runCommand(args: string[]): Promise<number> {
     reload().catch(() => {});
   };
   if (configFile !== undefined) Deno.addSignalListener("SIGHUP", onHup);
-  if (checks !== null) {
-    // State changes go to stderr, one line each (a JSON object with --log-format json).
-    startHealthChecks(balancer, checks, (event) => {
-      console.error(formatHealthEvent(event, logFormat, new Date()));
-    });
-  }
+  startChecks(checks);
   // ipvsadm --rate: the kernel estimator's 2 s EWMA, sampled on the tick (lb/rates.ts).
   const rates = new RateEstimator(inst.stack.clock);
   inst.stack.onTick(() => rates.maybeSample(rateItems(balancer.services.list())));

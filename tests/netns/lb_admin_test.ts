@@ -130,6 +130,18 @@ netnsTest("admin verbs change a running balancer; save -> run --config; reload",
     assertMatch(lb.output(), /Z reloaded \S+: 1 change\(s\)/);
     list = await lbText(net, ["list"]);
     assertMatch(list, /^ {2}-> 10\.77\.0\.12:80 +Route +3 /m);
+    // A reload that adds "health" starts the checks (the real servers answer TCP, so they stay
+    // up); save shows them; a reload that removes them stops them.
+    cfg.health = { check: "tcp", interval: 0.2, rise: 1, fall: 1 };
+    Deno.writeTextFileSync(saved, JSON.stringify(cfg));
+    assertMatch(await admin(net, ["reload"]), /reloaded, 1 change\(s\)\n.*health checks changed/);
+    assertMatch(await admin(net, ["save"]), /"health": \{\s*"check": "tcp",\s*"interval": 0\.2/);
+    await new Promise((r) => setTimeout(r, 600));
+    assert(!/DOWN/.test(await lbText(net, ["list"])), "servers that answer stay up");
+    delete cfg.health;
+    Deno.writeTextFileSync(saved, JSON.stringify(cfg));
+    assertMatch(await admin(net, ["reload"]), /health checks removed/);
+    list = await lbText(net, ["list"]);
     Deno.writeTextFileSync(saved, '{"services": [{"protocol": "tcp", "vip": "10.77.0.100"}]}');
     const refused = await t.lbRun(["reload", "--control", net.control]);
     assertEquals(refused.code, 1);
