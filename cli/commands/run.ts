@@ -45,7 +45,7 @@ import {
   startHealthChecks,
 } from "../../lb/health/monitor.ts";
 import { formatHealthEvent } from "../../lb/health/checker.ts";
-import { formatLogLine } from "../log.ts";
+import { formatLogLine } from "../../lb/log.ts";
 import { RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
 import { renderMetrics } from "../../lb/metrics.ts";
 import {

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { formatLogLine, type LogFormat } from "../log.ts";
 import type { Clock } from "../../stack/clock.ts";
 import type { RealServer, VirtualService } from "../service.ts";
 
@@ -178,10 +179,10 @@ export class HealthChecker {
 }
 
 /** One log line for a state change: a JSON object, or a plain line; `at` is the wall time. */
-export function formatHealthEvent(event: HealthEvent, format: "json" | "plain", at: Date): string {
-  const ts = at.toISOString();
-  if (format === "json") return JSON.stringify({ ts, event: "health", ...event });
-  return `${ts} health ${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
+export function formatHealthEvent(event: HealthEvent, format: LogFormat, at: Date): string {
+  const message =
+    `${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
+  return formatLogLine(format, "health", message, { ...event }, at);
 }
 
 /** A parsed `--check` value: `tcp`, or `http[:PATH[:STATUS]]`. */

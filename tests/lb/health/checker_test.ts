@@ -159,6 +159,7 @@ Deno.test("formatHealthEvent: JSON object per line, or a plain line", () => {
   assertEquals(JSON.parse(formatHealthEvent(e, "json", at)), {
     ts: "2026-11-25T12:00:00.000Z",
     event: "health",
+    message: "tcp 10.0.0.1:80 real 10.0.0.2:80 DOWN: r",
     state: "down",
     service: "tcp 10.0.0.1:80",
     real: "10.0.0.2:80",

@@ -1,5 +1,5 @@
 import { assertEquals } from "../assert.ts";
-import { formatLogLine } from "../../cli/log.ts";
+import { formatLogLine } from "../../lb/log.ts";
 
 const AT = new Date("2026-11-25T12:00:00.000Z");
 

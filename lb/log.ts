@@ -1,7 +1,7 @@
 /**
  * The balancer's event log on stderr: one line per state change (configuration changes, reloads,
  * refused reloads), plain text or, with `--log-format json`, one JSON object per line. Health
- * transitions use the same two formats (lb/health/checker.ts formatHealthEvent).
+ * transitions are written with it too (lb/health/checker.ts formatHealthEvent).
  *
  * @module
  */
