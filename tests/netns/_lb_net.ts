@@ -307,8 +307,8 @@ export function tally(values: readonly (string | null)[]): Record<string, number
   return out;
 }
 
-/** Starts `lb.ts run` on the net's TAP with `args` (services and options), pcap recording on. */
-export async function startBalancer(net: LbNet, args: string[]): Promise<Proc> {
+/** Starts `lb.ts run` on the net's TAP with `args` and the extra Deno permissions `perms`. */
+async function startLb(net: LbNet, args: string[], perms: string[]): Promise<Proc> {
   const p = net.t.lb(net.hub, [
     "run",
     "--tap",
@@ -321,12 +321,20 @@ export async function startBalancer(net: LbNet, args: string[]): Promise<Proc> {
     LB_MAC,
     "--control",
     net.control,
-    "--pcap",
-    net.pcap,
     ...args,
-  ], [`--allow-write=${net.pcap}`]);
+  ], perms);
   await p.waitFor("up on", 30_000);
   return p;
+}
+
+/** Starts `lb.ts run` on the net's TAP with `args` (services and options), pcap recording on. */
+export function startBalancer(net: LbNet, args: string[]): Promise<Proc> {
+  return startLb(net, ["--pcap", net.pcap, ...args], [`--allow-write=${net.pcap}`]);
+}
+
+/** Starts `lb.ts run --config FILE` on the net's TAP (read permission for that file only). */
+export function startBalancerFromConfig(net: LbNet, file: string): Promise<Proc> {
+  return startLb(net, ["--config", file], [`--allow-read=${file}`]);
 }
 
 /** `lb.ts CMD --json --control ...` parsed. */

@@ -11,39 +11,16 @@ import { netnsTest } from "./topology.ts";
 import {
   buildLbNet,
   curlRequests,
-  LB_IP,
-  LB_MAC,
   type LbNet,
   lbText,
   removeDirs,
-  ROUTER,
+  startBalancerFromConfig,
   startHttpServers,
   tally,
   VIP,
 } from "./_lb_net.ts";
 
 const SVC = ["-t", `${VIP}:80`];
-
-/** `lb.ts run --config FILE` on the net's TAP (read permission for that file only). */
-async function startFromConfig(net: LbNet, file: string) {
-  const p = net.t.lb(net.hub, [
-    "run",
-    "--tap",
-    net.tap,
-    "--ip",
-    `${LB_IP}/24`,
-    "--gateway",
-    ROUTER,
-    "--mac",
-    LB_MAC,
-    "--control",
-    net.control,
-    "--config",
-    file,
-  ], [`--allow-read=${file}`]);
-  await p.waitFor("up on", 30_000);
-  return p;
-}
 
 /** Runs an admin verb against the balancer; returns its stdout, failing on a non-zero exit. */
 async function admin(net: LbNet, args: string[]): Promise<string> {
@@ -74,7 +51,7 @@ netnsTest("admin verbs change a running balancer; save -> run --config; reload",
         }],
       }),
     );
-    let lb = await startFromConfig(net, file);
+    let lb = await startBalancerFromConfig(net, file);
     assertEquals(tally(await curlRequests(net, 4)), { r1: 2, r2: 2 });
 
     await admin(net, ["add-server", ...SVC, "-r", "10.77.0.13", "-g", "-w", "1"]);
@@ -104,7 +81,7 @@ netnsTest("admin verbs change a running balancer; save -> run --config; reload",
     Deno.writeTextFileSync(saved, await admin(net, ["save"]));
     const before = listShape(await lbText(net, ["list"]));
     await lb.stop();
-    lb = await startFromConfig(net, saved);
+    lb = await startBalancerFromConfig(net, saved);
     assertEquals(listShape(await lbText(net, ["list"])), before);
     assertEquals(tally(await curlRequests(net, 2)), { r3: 2 });
 

@@ -12,14 +12,12 @@ import { netnsTest } from "./topology.ts";
 import {
   buildLbNet,
   curlRequests,
-  LB_IP,
-  LB_MAC,
   lbJson,
   type LbNet,
   lbText,
   removeDirs,
-  ROUTER,
   sha256File,
+  startBalancerFromConfig,
   startHttpServers,
   tally,
   VIP,
@@ -81,22 +79,7 @@ netnsTest("live add/edit/delete under traffic keeps established flows", async (t
         }],
       }),
     );
-    const lb = net.t.lb(net.hub, [
-      "run",
-      "--tap",
-      net.tap,
-      "--ip",
-      `${LB_IP}/24`,
-      "--gateway",
-      ROUTER,
-      "--mac",
-      LB_MAC,
-      "--control",
-      net.control,
-      "--config",
-      file,
-    ], [`--allow-read=${file}`]);
-    await lb.waitFor("up on", 30_000);
+    const lb = await startBalancerFromConfig(net, file);
 
     // rr: the first flow goes to r1 (kept to the end), the second to r2 (its server is deleted).
     const out1 = t.tempPath("big1.out");
