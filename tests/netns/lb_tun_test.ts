@@ -58,18 +58,21 @@ async function startTunReals(net: LbNet, n: number): Promise<TunReal[]> {
 }
 
 /**
- * Echo client: `count` datagrams of `size` bytes from fresh sockets (new flows), DF set or not;
+ * Echo client: `count` datagrams of `size` bytes from fresh sockets on ports `first`.. (new
+ * flows), DF set or not;
  * prints JSON {ok, wrongSource, timeouts, emsgsize}.
  */
 const ECHO_CLIENT = `
 import json, socket, sys
 host, count, size, df = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "df"
+first = int(sys.argv[5])
 res = {"ok": 0, "wrongSource": 0, "timeouts": 0, "emsgsize": 0, "bad": 0}
 for i in range(count):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     # IP_MTU_DISCOVER = 10: IP_PMTUDISC_DO = 2 (DF set), IP_PMTUDISC_DONT = 0 (<linux/in.h>)
     s.setsockopt(socket.IPPROTO_IP, 10, 2 if df else 0)
     s.settimeout(2)
+    s.bind(("0.0.0.0", first + i))
     msg = (b"%06d" % i) * (size // 6 + 1)
     msg = msg[:size]
     try:
@@ -92,10 +95,19 @@ for i in range(count):
 print(json.dumps(res))
 `;
 
+/**
+ * Source ports of the echo client, unique in the run: a closed socket's ephemeral port could come
+ * back for a later datagram, which the balancer rightly treats as the same UDP flow (same real
+ * server), breaking an exact rr count.
+ */
+let nextSourcePort = 45000;
+
 async function echo(net: LbNet, count: number, size: number, df: boolean) {
+  const first = nextSourcePort;
+  nextSourcePort += count;
   const out = await net.t.execOk(
     net.client,
-    [PY, "-c", ECHO_CLIENT, VIP, String(count), String(size), df ? "df" : "nodf"],
+    [PY, "-c", ECHO_CLIENT, VIP, String(count), String(size), df ? "df" : "nodf", String(first)],
     60_000,
   );
   return JSON.parse(out) as Record<string, number>;
