@@ -18,7 +18,12 @@
  */
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { formatExpire } from "../../lb/conntrack/conn_info.ts";
-import type { BalancerSnapshot, ConnsSnapshot, ServiceSnapshot } from "../../lb/balancer.ts";
+import type {
+  BalancerSnapshot,
+  ConnsSnapshot,
+  RealSnapshot,
+  ServiceSnapshot,
+} from "../../lb/balancer.ts";
 import { left, right } from "./table.ts";
 import type { Rates } from "../../lb/rates.ts";
 
@@ -103,16 +108,7 @@ export function formatStats(snap: BalancerSnapshot): string {
   ) =>
     largeNum(x.conns) + largeNum(x.packetsIn) + largeNum(x.packetsOut) + largeNum(x.bytesIn) +
     largeNum(x.bytesOut);
-  for (const s of sortedServices(snap)) {
-    lines.push(left(serviceName(s), 33) + nums(s));
-    const reals = s.reals.slice().sort((a, b) =>
-      ipKey(a.address) - ipKey(b.address) || a.port - b.port
-    );
-    for (const r of reals) {
-      lines.push(`  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)}` + nums(r));
-    }
-  }
-  return lines.join("\n");
+  return numberRows(lines, snap, nums);
 }
 
 /**
@@ -132,6 +128,18 @@ export function formatRates(snap: BalancerSnapshot): string {
     return largeNum(r.cps) + largeNum(r.inPps) + largeNum(r.outPps) + largeNum(r.inBps) +
       largeNum(r.outBps);
   };
+  return numberRows(lines, snap, nums);
+}
+
+/**
+ * The rows of the `--stats` and `--rate` layouts: each service, then its real servers sorted by
+ * address and port, each followed by its numbers (`nums`); appended to the header `lines`.
+ */
+function numberRows(
+  lines: string[],
+  snap: BalancerSnapshot,
+  nums: (x: ServiceSnapshot | RealSnapshot) => string,
+): string {
   for (const s of sortedServices(snap)) {
     lines.push(left(serviceName(s), 33) + nums(s));
     const reals = s.reals.slice().sort((a, b) =>
