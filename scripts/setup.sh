@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, idempotently: the pinned Deno (from npm) and the
 # Debian packages that the namespace tests use as kernel peers and tools.
+# `--bench` also installs what the side-by-side benchmark drives (scripts/bench/lb_compare.ts):
+# nginx (with its stream module) and haproxy as the balancers to compare, wrk and iperf3 as load.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(iproute2 iputils-ping arping tcpdump python3-scapy netcat-openbsd curl hping3 nftables procps gcc libc6-dev)
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx libnginx-mod-stream haproxy wrk iperf3)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,464 @@
+/**
+ * The side-by-side benchmark (`deno task bench:lb`; needs root): in one run, on one namespace
+ * topology (scripts/bench/_compare_net.ts), each of these in turn in front of the same two nginx
+ * real servers:
+ *
+ * - direct to one real server (the baseline);
+ * - the kernel's L4 datapath, DR and NAT: IPVS where the kernel has it; this machine's kernel has
+ *   none, so the nftables equivalents (netdev ingress MAC rewrite + `fwd` for DR, `dnat` with
+ *   `numgen` for NAT), and the table says so;
+ * - nginx as an HTTP reverse proxy (L7), nginx `stream` and haproxy `mode tcp` (L4 proxies that
+ *   still terminate TCP);
+ * - `lb.ts run` with `--method dr` and `--method nat`.
+ *
+ * For each: wrk requests per second with p50/p99 latency for a 100-byte file, keep-alive and a new
+ * connection per request; wrk goodput of 1 MiB responses; iperf3 download throughput through the
+ * VIP; the balancer's CPU time per request (its processes; the kernel datapaths run in softirq, so
+ * for every row the whole machine's busy time per request is given too); and, with `--conns N`,
+ * held concurrency with hold_conns.c. It prints the tables and writes them into docs/BENCHMARKS.md
+ * between markers, with the date, the machine and the command; everything it made is torn down,
+ * also on Ctrl-C.
+ *
+ * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--conns N]
+ *        [--only KEY,...] [--no-write] [--offload]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DENO, LB_TS, type Proc, Topology } from "../../tests/netns/topology.ts";
+import {
+  buildCompareNet,
+  CLIENT_IPS,
+  type CompareNet,
+  destroyNet,
+  flushNft,
+  haproxyConf,
+  hardFdLimit,
+  HTTP_PORT,
+  IPERF_PORT,
+  LB_IP,
+  LB_MAC,
+  nftDr,
+  nftNat,
+  nginxL7Conf,
+  nginxStreamConf,
+  placeBalancer,
+  ROUTER,
+  routeRealsVia,
+  VIP,
+  waitListening,
+} from "./_compare_net.ts";
+import {
+  type HoldResult,
+  type IperfResult,
+  machineBusySeconds,
+  runIperf,
+  runWrk,
+  treeCpuSeconds,
+  treeRssKiB,
+} from "./_load.ts";
+import { formatReport, type Measured, type Row, writeReport } from "./_compare_report.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** One balancer under test. */
+interface Mode {
+  key: string;
+  label: string;
+  /** Where the real servers' default route points. */
+  realsVia: string;
+  /** The kb namespace (true) or lb.ts's TAP (false) holds the balancer's address. */
+  kernelPlace: boolean;
+  /** Starts it; returns its process (undefined for a pure kernel datapath). */
+  start(net: CompareNet, opts: Options): Promise<Proc | undefined>;
+  /** The address clients connect to. */
+  target(net: CompareNet): string;
+}
+
+interface Options {
+  seconds: number;
+  conns: number;
+  only: string[] | null;
+  write: boolean;
+  offload: boolean;
+}
+
+/** Writes a config file, starts its server in kb and waits until it listens on the VIP. */
+async function spawnConf(
+  net: CompareNet,
+  name: string,
+  text: string,
+  cmd: (f: string) => string[],
+): Promise<Proc> {
+  const file = `${net.dir}/${name}`;
+  Deno.writeTextFileSync(file, text);
+  const p = net.t.spawn(net.kb, cmd(file));
+  try {
+    await waitListening(net.t, net.kb, HTTP_PORT);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; ${cmd(file)[0]} said: ${p.output()}`);
+  }
+  return p;
+}
+
+async function startLbTs(
+  net: CompareNet,
+  method: "dr" | "nat",
+  opts: Options,
+): Promise<Proc> {
+  const reals = net.reals.flatMap((r) => ["--real", r.ip]);
+  const args = [
+    "run",
+    "--tap",
+    net.tap,
+    "--ip",
+    `${LB_IP}/24`,
+    "--gateway",
+    ROUTER,
+    "--mac",
+    LB_MAC,
+    "--control",
+    `${net.dir}/lb.sock`,
+    "--max-conns",
+    "2000000",
+    ...(opts.offload ? ["--offload"] : []),
+    "--service",
+    `tcp:${VIP}:${HTTP_PORT}`,
+    "--scheduler",
+    "rr",
+    "--method",
+    method,
+    ...reals,
+    "--service",
+    `tcp:${VIP}:${IPERF_PORT}`,
+    "--scheduler",
+    "rr",
+    "--method",
+    method,
+    "--real",
+    net.reals[0].ip,
+  ];
+  const p = net.t.spawn(net.hub, [DENO, "run", "--allow-ffi", LB_TS, ...args], { NO_COLOR: "1" });
+  await p.waitFor("up on", 30_000);
+  return p;
+}
+
+const MODES: Mode[] = [
+  {
+    key: "direct",
+    label: "direct to one real server",
+    realsVia: ROUTER,
+    kernelPlace: true,
+    start: () => Promise.resolve(undefined),
+    target: (net) => net.reals[0].ip,
+  },
+  {
+    key: "kernel-dr",
+    label: "kernel DR (nftables netdev fwd; no IPVS here)",
+    realsVia: ROUTER,
+    kernelPlace: true,
+    start: async (net) => {
+      await nftDr(net);
+      return undefined;
+    },
+    target: () => VIP,
+  },
+  {
+    key: "kernel-nat",
+    label: "kernel NAT (nftables dnat numgen; no IPVS here)",
+    realsVia: LB_IP,
+    kernelPlace: true,
+    start: async (net) => {
+      await nftNat(net);
+      return undefined;
+    },
+    target: () => VIP,
+  },
+  {
+    key: "nginx-l7",
+    label: "nginx HTTP proxy (L7)",
+    realsVia: ROUTER,
+    kernelPlace: true,
+    start: async (net) => {
+      const p = await spawnConf(
+        net,
+        "l7.conf",
+        nginxL7Conf(net),
+        (f) => ["nginx", "-c", f, "-g", "daemon off;"],
+      );
+      return p;
+    },
+    target: () => VIP,
+  },
+  {
+    key: "nginx-stream",
+    label: "nginx stream (L4 proxy)",
+    realsVia: ROUTER,
+    kernelPlace: true,
+    start: async (net) => {
+      const p = await spawnConf(
+        net,
+        "stream.conf",
+        nginxStreamConf(net),
+        (f) => ["nginx", "-c", f, "-g", "daemon off;"],
+      );
+      return p;
+    },
+    target: () => VIP,
+  },
+  {
+    key: "haproxy",
+    label: "haproxy mode tcp (L4 proxy)",
+    realsVia: ROUTER,
+    kernelPlace: true,
+    start: async (net) => {
+      const p = await spawnConf(
+        net,
+        "haproxy.cfg",
+        haproxyConf(net, hardFdLimit()),
+        (f) => ["haproxy", "-db", "-f", f],
+      );
+      return p;
+    },
+    target: () => VIP,
+  },
+  {
+    key: "lbts-dr",
+    label: "lb.ts dr",
+    realsVia: ROUTER,
+    kernelPlace: false,
+    start: (net, opts) => startLbTs(net, "dr", opts),
+    target: () => VIP,
+  },
+  {
+    key: "lbts-nat",
+    label: "lb.ts nat",
+    realsVia: LB_IP,
+    kernelPlace: false,
+    start: (net, opts) => startLbTs(net, "nat", opts),
+    target: () => VIP,
+  },
+];
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      seconds: { type: "string", default: "6" },
+      conns: { type: "string", default: "0" },
+      only: { type: "string" },
+      "no-write": { type: "boolean", default: false },
+      offload: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const seconds = Number(values.seconds);
+  const conns = Number(values.conns);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 120) {
+    throw new Error(`--seconds: "${values.seconds}" is not a whole number in 1..120`);
+  }
+  if (!Number.isInteger(conns) || conns < 0 || conns > 1_000_000) {
+    throw new Error(`--conns: "${values.conns}" is not a whole number in 0..1000000`);
+  }
+  const only = values.only === undefined ? null : values.only.split(",");
+  for (const k of only ?? []) {
+    if (!MODES.some((m) => m.key === k)) {
+      throw new Error(`--only: unknown balancer "${k}" (${MODES.map((m) => m.key).join(", ")})`);
+    }
+  }
+  return { seconds, conns, only, write: !values["no-write"], offload: values.offload };
+}
+
+/** Installs the load tools and servers this benchmark drives (idempotent). */
+async function installTools(holdConns: boolean): Promise<void> {
+  const r = await new Deno.Command("bash", {
+    args: [`${ROOT}scripts/setup.sh`, "--bench"],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!r.success) throw new Error("scripts/setup.sh --bench failed");
+  if (!holdConns) return;
+  const gcc = await new Deno.Command("gcc", {
+    args: [
+      "-O2",
+      "-Wall",
+      "-Wextra",
+      "-o",
+      `${ROOT}.tmp/bench/hold_conns`,
+      `${ROOT}scripts/bench/hold_conns.c`,
+    ],
+  }).output();
+  if (!gcc.success) throw new Error(`gcc hold_conns.c: ${new TextDecoder().decode(gcc.stderr)}`);
+}
+
+const say = (s: string) => console.error(s);
+
+/** Measures one balancer; returns its row. */
+async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Measured> {
+  const t = net.t;
+  await flushNft(net);
+  await routeRealsVia(net, mode.realsVia);
+  await placeBalancer(net, mode.kernelPlace);
+  const proc = await mode.start(net, opts);
+  const host = mode.target(net);
+  try {
+    // Warm-up: ARP, the servers' first accept, JIT.
+    await runWrk(t, net.client, {
+      url: `http://${host}/small`,
+      seconds: 1,
+      connections: 8,
+      threads: 1,
+    });
+    const cpu = () => proc === undefined ? 0 : treeCpuSeconds(proc.pid);
+    const url = `http://${host}/small`;
+    const keepAlive = await runWrk(t, net.client, {
+      url,
+      seconds: opts.seconds,
+      connections: 50,
+      threads: 1,
+    });
+    const cpu0 = cpu();
+    const busy0 = machineBusySeconds();
+    const newConn = await runWrk(t, net.client, {
+      url,
+      seconds: opts.seconds,
+      connections: 50,
+      threads: 1,
+      close: true,
+    });
+    const cpuPerReq = (cpu() - cpu0) / newConn.requests * 1e6;
+    const busyPerReq = (machineBusySeconds() - busy0) / newConn.requests * 1e6;
+    const big = await runWrk(t, net.client, {
+      url: `http://${host}/1m`,
+      seconds: opts.seconds,
+      connections: 8,
+      threads: 1,
+    });
+    let iperf: IperfResult | null = null;
+    if (mode.key !== "nginx-l7") {
+      iperf = await runIperf(t, net.client, host, IPERF_PORT, opts.seconds);
+    }
+    let hold: HoldResult | null = null;
+    let holdRssKiB: number | null = null;
+    if (opts.conns > 0) {
+      ({ hold, rssKiB: holdRssKiB } = await holdConns(net, host, opts.conns, proc));
+    }
+    return {
+      key: mode.key,
+      label: mode.label,
+      keepAlive,
+      newConn,
+      big,
+      iperf,
+      cpuUsPerReq: proc === undefined ? null : cpuPerReq,
+      machineUsPerReq: busyPerReq,
+      hold,
+      holdRssKiB,
+    };
+  } finally {
+    if (proc !== undefined) await proc.stop("SIGTERM", 10_000);
+    await flushNft(net);
+  }
+}
+
+/** Holds `n` connections through the balancer (hold_conns.c); RSS of the balancer at the peak. */
+async function holdConns(
+  net: CompareNet,
+  host: string,
+  n: number,
+  proc: Proc | undefined,
+): Promise<{ hold: HoldResult; rssKiB: number | null }> {
+  const args = [
+    `${ROOT}.tmp/bench/hold_conns`,
+    "--target",
+    `${host}:${HTTP_PORT}`,
+    "--sources",
+    CLIENT_IPS.join(","),
+    "--count",
+    String(n),
+    "--hold",
+    "5",
+    "--timeout",
+    "10",
+    "--timeout-total",
+    "240",
+    "--request",
+    "GET /small HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n",
+  ];
+  const p = net.t.spawn(net.client, args);
+  let rss: number | null = null;
+  // Sample the balancer's RSS while the connections are held (bounded by the tool's own cap).
+  const deadline = Date.now() + 300_000;
+  let exited = false;
+  p.status.then(() => exited = true);
+  while (!exited && Date.now() < deadline) {
+    if (proc !== undefined) rss = Math.max(rss ?? 0, treeRssKiB(proc.pid));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const status = await p.stop("SIGTERM", 5_000);
+  const out = p.output();
+  const json = out.split("\n").reverse().find((l) => l.startsWith("{"));
+  if (json === undefined) {
+    throw new Error(`hold_conns (exit ${status.code}) printed no result:\n${out}`);
+  }
+  return { hold: JSON.parse(json) as HoldResult, rssKiB: rss };
+}
+
+async function main(): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseOptions();
+  } catch (e) {
+    console.error(`lb_compare: ${(e as Error).message}`);
+    return 2;
+  }
+  if (Deno.uid() !== 0) {
+    console.error("lb_compare: needs root (network namespaces, nftables, a TAP)");
+    return 2;
+  }
+  Deno.mkdirSync(`${ROOT}.tmp/bench`, { recursive: true });
+  await installTools(opts.conns > 0);
+  const t = new Topology();
+  let net: CompareNet | undefined;
+  const rows: Row[] = [];
+  try {
+    say("# building the network (client, router, balancer place, 2 nginx real servers)");
+    net = await buildCompareNet(t, 2);
+    for (const mode of MODES) {
+      if (opts.only !== null && !opts.only.includes(mode.key)) continue;
+      say(`# ${mode.label}`);
+      try {
+        const row = await measure(net, mode, opts);
+        rows.push(row);
+        say(
+          `  keep-alive ${row.keepAlive.requestsPerSec.toFixed(0)}/s, new conn ${
+            row.newConn.requestsPerSec.toFixed(0)
+          }/s, 1 MiB ${(row.big.bytesPerSec * 8 / 1e9).toFixed(2)} Gbit/s, iperf3 ${
+            row.iperf === null ? "-" : (row.iperf.bitsPerSec / 1e9).toFixed(2)
+          } Gbit/s${row.hold === null ? "" : `, held ${row.hold.established}`}`,
+        );
+      } catch (e) {
+        say(`  failed: ${(e as Error).message}`);
+        rows.push({
+          key: mode.key,
+          label: mode.label,
+          failure: (e as Error).message.split("\n")[0],
+        });
+      }
+    }
+  } finally {
+    await t.destroy();
+    if (net !== undefined) destroyNet(net);
+  }
+  const command = `deno task bench:lb ${Deno.args.join(" ")}`.trim();
+  const report = await formatReport(rows, { command, seconds: opts.seconds, conns: opts.conns });
+  console.log(report);
+  if (opts.write) {
+    writeReport(`${ROOT}docs/BENCHMARKS.md`, report);
+    say("# written to docs/BENCHMARKS.md");
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
