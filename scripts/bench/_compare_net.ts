@@ -60,6 +60,9 @@ export interface CompareNet {
   reals: Real[];
   /** Scratch directory (configs, served files), removed by {@link destroyNet}. */
   dir: string;
+  /** The real servers' nginx processes (restarted with more workers for concurrency runs). */
+  nginx: Proc[];
+  /** Every other server process (iperf3). */
   procs: Proc[];
 }
 
@@ -120,17 +123,25 @@ export async function buildCompareNet(t: Topology, reals = 2): Promise<CompareNe
       "net.ipv4.tcp_max_syn_backlog=65535",
     ]);
     await t.execOk(ns, ["ip", "route", "add", "default", "via", ROUTER]);
-    const conf = `${dir}/real${i}.conf`;
-    Deno.writeTextFileSync(conf, realNginxConf(dir, `r${i}`));
-    const p = t.spawn(ns, ["nginx", "-c", conf, "-g", "daemon off;"]);
-    procs.push(p);
     procs.push(t.spawn(ns, ["iperf3", "-s", "-p", String(IPERF_PORT)]));
     hosts.push({ name: `r${i}`, ns, ip, mac });
   }
   const tap = await t.tap(hub, br1);
   await t.execOk(hub, ["ip", "link", "set", tap, "down"]);
-  const net: CompareNet = { t, hub, router, client, kb, kbMac, tap, reals: hosts, dir, procs };
-  for (const r of hosts) await waitListening(t, r.ns, HTTP_PORT);
+  const net: CompareNet = {
+    t,
+    hub,
+    router,
+    client,
+    kb,
+    kbMac,
+    tap,
+    reals: hosts,
+    dir,
+    nginx: [],
+    procs,
+  };
+  await startRealNginx(net, 1);
   for (const r of hosts) await waitListening(t, r.ns, IPERF_PORT);
   return net;
 }
@@ -153,12 +164,24 @@ async function writeFiles(dir: string): Promise<void> {
 }
 
 /**
- * A real server's nginx: one worker (as in REFERENCES.md's anchor figures), large limits so the
- * concurrency runs are limited by the balancer, not the server.
+ * (Re)starts every real server's nginx with `workers` workers: one for the rate and throughput
+ * runs (as in REFERENCES.md's anchor figures); for held concurrency as many as the per-process
+ * file-descriptor limit asks for (`listen ... reuseport` spreads connections over them).
  */
-function realNginxConf(dir: string, name: string): string {
+export async function startRealNginx(net: CompareNet, workers: number): Promise<void> {
+  await Promise.all(net.nginx.map((p) => p.stop("SIGTERM", 10_000)));
+  net.nginx = net.reals.map((r) => {
+    const conf = `${net.dir}/${r.name}.conf`;
+    Deno.writeTextFileSync(conf, realNginxConf(net.dir, r.name, workers));
+    return net.t.spawn(r.ns, ["nginx", "-c", conf, "-g", "daemon off;"]);
+  });
+  for (const r of net.reals) await waitListening(net.t, r.ns, HTTP_PORT);
+}
+
+/** A real server's nginx; idle connections are kept 10 minutes (the concurrency runs hold them). */
+function realNginxConf(dir: string, name: string, workers: number): string {
   return `
-worker_processes 1;
+worker_processes ${workers};
 worker_rlimit_nofile 400000;
 pid ${dir}/${name}.pid;
 error_log stderr warn;
@@ -169,6 +192,7 @@ http {
   tcp_nopush on;
   keepalive_requests 100000000;
   keepalive_timeout 600s;
+  client_header_timeout 600s;
   client_body_temp_path ${dir}/${name}-body;
   proxy_temp_path ${dir}/${name}-proxy;
   fastcgi_temp_path ${dir}/${name}-fcgi;
@@ -281,11 +305,41 @@ async function loadNft(net: CompareNet, rules: string): Promise<void> {
   await net.t.execOk(net.kb, ["nft", "-f", file]);
 }
 
-/** nginx as an HTTP reverse proxy (L7) in kb, upstream keep-alive on, one worker. */
-export function nginxL7Conf(net: CompareNet): string {
+/**
+ * kb's extra source addresses for proxies holding many connections: one source address reaches
+ * a real server's port from at most ~64 k ports, so past that a proxy needs more (nginx
+ * `proxy_bind` over `split_clients`; operators do the same).
+ */
+export const PROXY_SOURCES = Array.from({ length: 8 }, (_, i) => `10.77.0.${3 + i}`);
+
+/** Adds {@link PROXY_SOURCES} to kb's interface. */
+export async function addProxySources(net: CompareNet): Promise<void> {
+  for (const a of PROXY_SOURCES) {
+    await net.t.execOk(net.kb, ["ip", "addr", "add", `${a}/24`, "dev", "eth0"]);
+  }
+}
+
+/** `split_clients` spreading upstream connections over {@link PROXY_SOURCES} (by client port). */
+function proxySourceSplit(): string {
+  const share = (100 / PROXY_SOURCES.length).toFixed(2);
+  const lines = PROXY_SOURCES.map((a, i) =>
+    i === PROXY_SOURCES.length - 1 ? `* ${a};` : `${share}% ${a};`
+  );
+  return `split_clients "$remote_addr$remote_port" $lbsrc { ${lines.join(" ")} }`;
+}
+
+/** Proxy settings: one worker for the rate runs; more and a source pool for held concurrency. */
+export interface ProxyOptions {
+  workers: number;
+  /** Bind upstream connections to {@link PROXY_SOURCES}. */
+  sourcePool: boolean;
+}
+
+/** nginx as an HTTP reverse proxy (L7) in kb, upstream keep-alive on. */
+export function nginxL7Conf(net: CompareNet, o: ProxyOptions): string {
   const servers = net.reals.map((r) => `server ${r.ip}:${HTTP_PORT};`).join(" ");
   return `
-worker_processes 1;
+worker_processes ${o.workers};
 worker_rlimit_nofile 1000000;
 pid ${net.dir}/l7.pid;
 error_log stderr error;
@@ -300,6 +354,8 @@ http {
   uwsgi_temp_path ${net.dir}/l7-uwsgi;
   scgi_temp_path ${net.dir}/l7-scgi;
   upstream be { ${servers} keepalive 256; }
+  ${o.sourcePool ? proxySourceSplit() : ""}
+  client_header_timeout 600s;
   server {
     listen ${VIP}:${HTTP_PORT} reuseport backlog=65535;
     location / {
@@ -307,18 +363,19 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering on;
+      ${o.sourcePool ? "proxy_bind $lbsrc;" : ""}
     }
   }
 }
 `;
 }
 
-/** nginx `stream` (an L4 proxy that still terminates TCP), one worker. */
-export function nginxStreamConf(net: CompareNet): string {
+/** nginx `stream` (an L4 proxy that still terminates TCP). */
+export function nginxStreamConf(net: CompareNet, o: ProxyOptions): string {
   const servers = net.reals.map((r) => `server ${r.ip}:${HTTP_PORT};`).join(" ");
   return `
 load_module ${STREAM_MODULE};
-worker_processes 1;
+worker_processes ${o.workers};
 worker_rlimit_nofile 1000000;
 pid ${net.dir}/stream.pid;
 error_log stderr error;
@@ -326,7 +383,13 @@ events { worker_connections 500000; multi_accept on; }
 stream {
   upstream be { ${servers} }
   upstream bulk { server ${net.reals[0].ip}:${IPERF_PORT}; }
-  server { listen ${VIP}:${HTTP_PORT} reuseport backlog=65535; proxy_pass be; }
+  ${o.sourcePool ? proxySourceSplit() : ""}
+  proxy_timeout 600s;
+  server {
+    listen ${VIP}:${HTTP_PORT} reuseport backlog=65535;
+    proxy_pass be;
+    ${o.sourcePool ? "proxy_bind $lbsrc;" : ""}
+  }
   server { listen ${VIP}:${IPERF_PORT}; proxy_pass bulk; }
 }
 `;

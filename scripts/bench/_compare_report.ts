@@ -26,9 +26,18 @@ export type Row = {
   cpuUsPerReq: number | null;
   /** Busy time of the whole machine per new-connection request. */
   machineUsPerReq: number;
-  hold: HoldResult | null;
-  holdRssKiB: number | null;
+  /** Held concurrency (`--conns`), or why it failed. */
+  hold: HoldFigures | null;
+  holdFailure?: string;
 };
+
+/** What one held-concurrency run measured. */
+export interface HoldFigures {
+  hold: HoldResult;
+  /** The balancer's processes' peak RSS while holding, and before (null: kernel datapath). */
+  rssKiB: number | null;
+  rssBeforeKiB: number | null;
+}
 
 /** A row with figures. */
 export type Measured = Extract<Row, { failure?: undefined }>;
@@ -161,12 +170,14 @@ export async function formatReport(rows: Row[], info: ReportInfo): Promise<strin
       } / ${ratio(r.iperf.bitsPerSec, knat?.iperf?.bitsPerSec)}`,
   ]);
   out.push(table(["balancer", "keep-alive", "new conn", "1 MiB goodput", "iperf3"], ratios));
-  const held = ok.filter((r) => r.hold !== null);
+  const held = ok.filter((r) => r.hold !== null || r.holdFailure !== undefined);
   if (held.length > 0) {
     out.push(
       "",
-      `Held concurrency (scripts/bench/hold_conns.c, ${int(info.conns)} connections from ` +
-        "8 client addresses, held idle 5 s, then one request on each):",
+      `Held concurrency (scripts/bench/hold_conns.c): ${int(info.conns)} connections from ` +
+        "8 client addresses, held idle 5 s, then one request on each (at most 1,000 waiting at " +
+        "once). Real servers and proxies run as many nginx workers as the per-process file " +
+        "descriptor limit asks for; proxies bind upstream connections to 8 source addresses.",
       "",
     );
     out.push(table(
@@ -176,23 +187,27 @@ export async function formatReport(rows: Row[], info: ReportInfo): Promise<strin
         "connect errors",
         "closed while idle",
         "served",
-        "p50 / p99 ms (all at once)",
+        "p50 / p99 ms",
         "connects/s",
-        "balancer RSS MiB",
+        "balancer RSS MiB (bytes/conn)",
       ],
       held.map((r) => {
-        const h = r.hold as HoldResult;
+        if (r.hold === null) return [r.label, `failed: ${r.holdFailure}`, "", "", "", "", "", ""];
+        const { hold: h, rssKiB, rssBeforeKiB } = r.hold;
         const errs = Object.entries(h.errors).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`)
           .join(", ") || "0";
+        const perConn = rssKiB === null || rssBeforeKiB === null || h.established === 0
+          ? ""
+          : ` (${int(Math.max(0, rssKiB - rssBeforeKiB) * 1024 / h.established)})`;
         return [
           r.label,
           int(h.established),
-          h.timedOut > 0 ? `${errs}, timed out ${h.timedOut}` : errs,
+          h.timedOut > 0 ? `${errs}, timed out ${int(h.timedOut)}` : errs,
           int(h.closedWhileIdle),
           int(h.served),
           `${ms(h.latencyUs.p50 / 1000)} / ${ms(h.latencyUs.p99 / 1000)}`,
           int(h.connectRate),
-          r.holdRssKiB === null ? "kernel" : (r.holdRssKiB / 1024).toFixed(0),
+          rssKiB === null ? "kernel" : `${(rssKiB / 1024).toFixed(0)}${perConn}`,
         ];
       }),
     ));

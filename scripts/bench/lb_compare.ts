@@ -28,6 +28,7 @@
 import { parseArgs } from "node:util";
 import { DENO, LB_TS, type Proc, Topology } from "../../tests/netns/topology.ts";
 import {
+  addProxySources,
   buildCompareNet,
   CLIENT_IPS,
   type CompareNet,
@@ -44,8 +45,10 @@ import {
   nginxL7Conf,
   nginxStreamConf,
   placeBalancer,
+  type ProxyOptions,
   ROUTER,
   routeRealsVia,
+  startRealNginx,
   VIP,
   waitListening,
 } from "./_compare_net.ts";
@@ -58,7 +61,13 @@ import {
   treeCpuSeconds,
   treeRssKiB,
 } from "./_load.ts";
-import { formatReport, type Measured, type Row, writeReport } from "./_compare_report.ts";
+import {
+  formatReport,
+  type HoldFigures,
+  type Measured,
+  type Row,
+  writeReport,
+} from "./_compare_report.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -71,9 +80,15 @@ interface Mode {
   /** The kb namespace (true) or lb.ts's TAP (false) holds the balancer's address. */
   kernelPlace: boolean;
   /** Starts it; returns its process (undefined for a pure kernel datapath). */
-  start(net: CompareNet, opts: Options): Promise<Proc | undefined>;
+  start(net: CompareNet, o: StartOptions): Promise<Proc | undefined>;
   /** The address clients connect to. */
   target(net: CompareNet): string;
+}
+
+/** How a balancer is started: as for the rate runs, or set up to hold many connections. */
+interface StartOptions {
+  offload: boolean;
+  proxy: ProxyOptions;
 }
 
 interface Options {
@@ -105,7 +120,7 @@ async function spawnConf(
 async function startLbTs(
   net: CompareNet,
   method: "dr" | "nat",
-  opts: Options,
+  opts: StartOptions,
 ): Promise<Proc> {
   const reals = net.reals.flatMap((r) => ["--real", r.ip]);
   const args = [
@@ -180,11 +195,11 @@ const MODES: Mode[] = [
     label: "nginx HTTP proxy (L7)",
     realsVia: ROUTER,
     kernelPlace: true,
-    start: async (net) => {
+    start: async (net, o) => {
       const p = await spawnConf(
         net,
         "l7.conf",
-        nginxL7Conf(net),
+        nginxL7Conf(net, o.proxy),
         (f) => ["nginx", "-c", f, "-g", "daemon off;"],
       );
       return p;
@@ -196,11 +211,11 @@ const MODES: Mode[] = [
     label: "nginx stream (L4 proxy)",
     realsVia: ROUTER,
     kernelPlace: true,
-    start: async (net) => {
+    start: async (net, o) => {
       const p = await spawnConf(
         net,
         "stream.conf",
-        nginxStreamConf(net),
+        nginxStreamConf(net, o.proxy),
         (f) => ["nginx", "-c", f, "-g", "daemon off;"],
       );
       return p;
@@ -228,7 +243,7 @@ const MODES: Mode[] = [
     label: "lb.ts dr",
     realsVia: ROUTER,
     kernelPlace: false,
-    start: (net, opts) => startLbTs(net, "dr", opts),
+    start: (net, o) => startLbTs(net, "dr", o),
     target: () => VIP,
   },
   {
@@ -236,7 +251,7 @@ const MODES: Mode[] = [
     label: "lb.ts nat",
     realsVia: LB_IP,
     kernelPlace: false,
-    start: (net, opts) => startLbTs(net, "nat", opts),
+    start: (net, o) => startLbTs(net, "nat", o),
     target: () => VIP,
   },
 ];
@@ -293,14 +308,29 @@ async function installTools(holdConns: boolean): Promise<void> {
 }
 
 const say = (s: string) => console.error(s);
+const firstLine = (e: unknown) => (e as Error).message.split("\n")[0];
 
-/** Measures one balancer; returns its row. */
-async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Measured> {
-  const t = net.t;
+/** Gives the balancer's place to `mode`, routes the real servers for it and starts it. */
+async function prepare(net: CompareNet, mode: Mode, o: StartOptions): Promise<Proc | undefined> {
   await flushNft(net);
   await routeRealsVia(net, mode.realsVia);
   await placeBalancer(net, mode.kernelPlace);
-  const proc = await mode.start(net, opts);
+  return await mode.start(net, o);
+}
+
+/** Stops what {@link prepare} started. */
+async function finish(net: CompareNet, proc: Proc | undefined): Promise<void> {
+  if (proc !== undefined) await proc.stop("SIGTERM", 10_000);
+  await flushNft(net);
+}
+
+/** Measures one balancer's rates and throughput; returns its row. */
+async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Measured> {
+  const t = net.t;
+  const proc = await prepare(net, mode, {
+    offload: opts.offload,
+    proxy: { workers: 1, sourcePool: false },
+  });
   const host = mode.target(net);
   try {
     // Warm-up: ARP, the servers' first accept, JIT.
@@ -339,11 +369,6 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
     if (mode.key !== "nginx-l7") {
       iperf = await runIperf(t, net.client, host, IPERF_PORT, opts.seconds);
     }
-    let hold: HoldResult | null = null;
-    let holdRssKiB: number | null = null;
-    if (opts.conns > 0) {
-      ({ hold, rssKiB: holdRssKiB } = await holdConns(net, host, opts.conns, proc));
-    }
     return {
       key: mode.key,
       label: mode.label,
@@ -353,12 +378,30 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       iperf,
       cpuUsPerReq: proc === undefined ? null : cpuPerReq,
       machineUsPerReq: busyPerReq,
-      hold,
-      holdRssKiB,
+      hold: null,
     };
   } finally {
-    if (proc !== undefined) await proc.stop("SIGTERM", 10_000);
-    await flushNft(net);
+    await finish(net, proc);
+  }
+}
+
+/**
+ * Held concurrency through one balancer: `n` connections from every client address, held, then
+ * one request on each. Proxies get enough workers for the per-process descriptor limit and a
+ * pool of source addresses; lb.ts and the kernel need nothing per connection.
+ */
+async function measureHold(net: CompareNet, mode: Mode, opts: Options): Promise<HoldFigures> {
+  const workers = Math.ceil((2 * opts.conns) / (hardFdLimit() - 2000)) + 1;
+  const proc = await prepare(net, mode, {
+    offload: opts.offload,
+    proxy: { workers, sourcePool: true },
+  });
+  try {
+    const before = proc === undefined ? 0 : treeRssKiB(proc.pid);
+    const { hold, rssKiB } = await holdConns(net, mode.target(net), opts.conns, proc);
+    return { hold, rssKiB, rssBeforeKiB: proc === undefined ? null : before };
+  } finally {
+    await finish(net, proc);
   }
 }
 
@@ -369,6 +412,8 @@ async function holdConns(
   n: number,
   proc: Proc | undefined,
 ): Promise<{ hold: HoldResult; rssKiB: number | null }> {
+  // Earlier runs' TIME_WAIT sockets and the servers' closed connections settle first.
+  await new Promise((r) => setTimeout(r, 2000));
   const args = [
     `${ROOT}.tmp/bench/hold_conns`,
     "--target",
@@ -377,19 +422,24 @@ async function holdConns(
     CLIENT_IPS.join(","),
     "--count",
     String(n),
+    // One process holds at most the descriptor hard limit (no CAP_SYS_RESOURCE here).
+    "--workers",
+    String(Math.ceil(n / (hardFdLimit() - 5000))),
+    "--pending",
+    "1000",
     "--hold",
     "5",
     "--timeout",
     "10",
     "--timeout-total",
-    "240",
+    "300",
     "--request",
     "GET /small HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n",
   ];
   const p = net.t.spawn(net.client, args);
   let rss: number | null = null;
   // Sample the balancer's RSS while the connections are held (bounded by the tool's own cap).
-  const deadline = Date.now() + 300_000;
+  const deadline = Date.now() + 330_000;
   let exited = false;
   p.status.then(() => exited = true);
   while (!exited && Date.now() < deadline) {
@@ -425,8 +475,8 @@ async function main(): Promise<number> {
   try {
     say("# building the network (client, router, balancer place, 2 nginx real servers)");
     net = await buildCompareNet(t, 2);
-    for (const mode of MODES) {
-      if (opts.only !== null && !opts.only.includes(mode.key)) continue;
+    const modes = MODES.filter((m) => opts.only === null || opts.only.includes(m.key));
+    for (const mode of modes) {
       say(`# ${mode.label}`);
       try {
         const row = await measure(net, mode, opts);
@@ -436,15 +486,28 @@ async function main(): Promise<number> {
             row.newConn.requestsPerSec.toFixed(0)
           }/s, 1 MiB ${(row.big.bytesPerSec * 8 / 1e9).toFixed(2)} Gbit/s, iperf3 ${
             row.iperf === null ? "-" : (row.iperf.bitsPerSec / 1e9).toFixed(2)
-          } Gbit/s${row.hold === null ? "" : `, held ${row.hold.established}`}`,
+          } Gbit/s`,
         );
       } catch (e) {
         say(`  failed: ${(e as Error).message}`);
-        rows.push({
-          key: mode.key,
-          label: mode.label,
-          failure: (e as Error).message.split("\n")[0],
-        });
+        rows.push({ key: mode.key, label: mode.label, failure: firstLine(e) });
+      }
+    }
+    if (opts.conns > 0) {
+      say(`# held concurrency: ${opts.conns} connections through each`);
+      await startRealNginx(net, Math.ceil(opts.conns / (hardFdLimit() - 2000)) + 1);
+      await addProxySources(net);
+      for (const mode of modes) {
+        const row = rows.find((r) => r.key === mode.key);
+        if (row === undefined || row.failure !== undefined) continue;
+        try {
+          row.hold = await measureHold(net, mode, opts);
+          const h = row.hold.hold;
+          say(`  ${mode.key}: established ${h.established}, served ${h.served}`);
+        } catch (e) {
+          say(`  ${mode.key} failed: ${(e as Error).message}`);
+          row.holdFailure = firstLine(e);
+        }
       }
     }
   } finally {
