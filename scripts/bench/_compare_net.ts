@@ -127,6 +127,10 @@ export async function buildCompareNet(t: Topology, reals = 2): Promise<CompareNe
     hosts.push({ name: `r${i}`, ns, ip, mac });
   }
   const tap = await t.tap(hub, br1);
+  // The kernel queues frames for the userspace reader here; bursts (200 k connections opening
+  // or answering at once) outrun one reader for a moment, and 1000 frames (the default) is a
+  // few hundred microseconds of them. Operators raise it the same way for any TAP-based host.
+  await t.execOk(hub, ["ip", "link", "set", tap, "txqueuelen", "10000"]);
   await t.execOk(hub, ["ip", "link", "set", tap, "down"]);
   const net: CompareNet = {
     t,
