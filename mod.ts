@@ -43,6 +43,11 @@ export type { Device, DeviceStats, FrameHandler } from "./stack/link/device.ts";
 export { DeviceError } from "./stack/link/errors.ts";
 /** A Linux TAP device driven through libc FFI. */
 export { TapDevice, type TapOptions } from "./stack/link/tap.ts";
+/**
+ * Per-frame virtio-net offload metadata of a TAP opened with `offload: true` (64 KB TCP
+ * super-frames, partial checksums): {@link Device.rxOffload} and {@link Device.txOffload}.
+ */
+export { type FrameOffload, newFrameOffload, VNET_HDR_LEN } from "./stack/link/offload.ts";
 /** In-memory devices: two ends of a virtual cable, for tests without root. */
 export {
   createMemoryDevice,

@@ -46,7 +46,17 @@ export interface HostOptions {
   control: string | null;
   /** Seeded loss/reorder/duplication/delay on the device (`--impair`, stack/link/impair.ts). */
   impair?: ImpairSpec;
+  /**
+   * `--offload` (`lb.ts run` and `stack` only, see {@link OFFLOAD_FLAG_SPEC}): the TAP carries
+   * virtio-net headers, TCP super-frames cross it whole (stack/link/offload.ts).
+   */
+  offload?: boolean;
 }
+
+/** The `--offload` flag, which the commands that run a long-lived host add to their flags. */
+export const OFFLOAD_FLAG_SPEC: FlagSpec = {
+  offload: { type: "boolean" },
+};
 
 /** Validates the host flags of `command`; every problem is a UsageError naming the flag. */
 export function hostOptions(command: string, flags: Flags): HostOptions {
@@ -94,5 +104,6 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     if (typeof spec === "string") throw new UsageError(`--impair: ${spec}`);
     opts.impair = spec;
   }
+  if (flags.offload === true) opts.offload = true;
   return opts;
 }

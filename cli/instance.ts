@@ -36,7 +36,12 @@ export interface Instance {
  * whatever was opened before the failure is closed again.
  */
 export function startInstance(opts: HostOptions): Instance {
-  let device: Device = TapDevice.open({ name: opts.tap, mtu: opts.mtu, mac: opts.mac });
+  let device: Device = TapDevice.open({
+    name: opts.tap,
+    mtu: opts.mtu,
+    mac: opts.mac,
+    offload: opts.offload,
+  });
   let control: ControlServer | undefined;
   try {
     // The impairment sits on the wire side of the pcap recorder, so the capture shows what the

@@ -29,6 +29,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
       "[--rise N] [--fall N]]\n        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
       "--allow-net=ADDR:PORT)]\n" +
+      "        [--offload] (virtio-net headers on the TAP: 64 KB TCP super-frames forwarded " +
+      "whole)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {
@@ -101,11 +103,12 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   stack: {
     run: stackCommand,
     summary: "--tap NAME --ip ADDR/PREFIX [--gateway IP] [--mac MAC] [--mtu N] [--pcap FILE] " +
-      "[--control PATH] [--impair SPEC] [--serve NAME:PORT]... [--vip IP]...\n" +
+      "[--control PATH] [--impair SPEC] [--offload] [--serve NAME:PORT]... [--vip IP]...\n" +
       "        run a userspace host on a TAP device until SIGINT/SIGTERM; --serve runs echo:7, " +
       "discard:9,\n        chargen:19 or http:80 on it; --impair loss=2%,reorder=5%,dup=1%," +
       "delay=5ms degrades its link;\n        --vip holds a balancer VIP without ARP and " +
-      "accepts IP-in-IP (a TUN real server)",
+      "accepts IP-in-IP (a TUN real server);\n        --offload puts virtio-net headers on " +
+      "the TAP (64 KB TCP super-frames cross it whole)",
   },
   fetch: {
     run: fetchCommand,

@@ -33,6 +33,12 @@
  * arrays, counters are fields updated in place, headers are rewritten in the receive buffer (the
  * tunnel copies into a preallocated buffer). Expiry runs from the stack's periodic tick.
  *
+ * Offloads (a TAP with `--offload`, stack/link/offload.ts): a frame may be a TCP super-frame
+ * (up to 64 KB) and its TCP/UDP checksum partial. DR and NAT forward it whole, carrying its
+ * metadata to the device's `txOffload` so the kernel segments and checksums it (NAT rewrites the
+ * partial sum, forward/rewrite.ts); TUN cuts a super-frame into segments itself and completes a
+ * partial checksum, since IP-in-IP has no offload type.
+ *
  * @module
  */
 
@@ -41,6 +47,12 @@ import { formatIpv4 } from "../stack/wire/address.ts";
 import { readU16, readU32 } from "../stack/wire/bytes.ts";
 import { IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
 import type { HookVerdict, PacketHook } from "../stack/net/hook.ts";
+import {
+  clearOffload,
+  copyOffload,
+  type FrameOffload,
+  VNET_F_NEEDS_CSUM,
+} from "../stack/link/offload.ts";
 import type { Stack } from "../stack/net/stack.ts";
 import { ConnTable } from "./conntrack/table.ts";
 import {
@@ -54,7 +66,13 @@ import {
 } from "./conntrack/tcp_states.ts";
 import { forwardDirect } from "./forward/dr.ts";
 import { forwardNatIn, forwardNatOut } from "./forward/nat.ts";
-import { TUN_FRAG_NEEDED, TUN_SENT, TUN_TOO_BIG, TunnelForwarder } from "./forward/tun.ts";
+import {
+  TUN_BAD_OFFLOAD,
+  TUN_FRAG_NEEDED,
+  TUN_SENT,
+  TUN_TOO_BIG,
+  TunnelForwarder,
+} from "./forward/tun.ts";
 import { PersistenceTable } from "./persistence.ts";
 import { type Protocol, type RealServer, ServiceTable, type VirtualService } from "./service.ts";
 
@@ -153,6 +171,7 @@ const C_MH_RESUMED = "lb.mh_resumed";
 const C_REUSED = "lb.conn_reused";
 const C_TUN_FRAG = "lb.tun_frag_needed";
 const C_TUN_TOO_BIG = "lb.drop_tun_too_big";
+const C_BAD_OFFLOAD = "lb.drop_bad_offload";
 const C_TX_FAILED = "lb.drop_tx_failed";
 const C_L4_TRUNCATED = "lb.drop_malformed_l4_truncated";
 const C_TCP_TRUNCATED = "lb.drop_malformed_tcp_truncated";
@@ -192,6 +211,11 @@ export class Balancer {
   /** The packet hook (bound once); `attach()` installs it. */
   readonly hook: PacketHook;
   readonly #tun: TunnelForwarder;
+  /** The device's offload metadata objects (null without offloads). */
+  readonly #rxo: FrameOffload | null;
+  readonly #txo: FrameOffload | null;
+  /** The metadata of the packet being handled, or null for a plain one (set per packet). */
+  #off: FrameOffload | null = null;
   #untick: (() => void) | null = null;
   /** Persistence templates of the services that have them (ipvsadm `-p`). */
   readonly #persist: Map<VirtualService, PersistenceTable> = new Map();
@@ -206,6 +230,8 @@ export class Balancer {
       seed: options.seed,
     });
     this.#tun = new TunnelForwarder(stack);
+    this.#rxo = stack.device.rxOffload ?? null;
+    this.#txo = stack.device.txOffload ?? null;
     this.hook = (buf, frameOff, ipOff, ipLen) => this.#onPacket(buf, frameOff, ipOff, ipLen);
   }
 
@@ -298,9 +324,12 @@ export class Balancer {
 
   // ---------------------------------------------------------------- packet path
 
-  #onPacket(buf: Uint8Array, _frameOff: number, ipOff: number, ipLen: number): HookVerdict {
+  #onPacket(buf: Uint8Array, frameOff: number, ipOff: number, ipLen: number): HookVerdict {
     const protocol = buf[ipOff + 9];
     if (protocol !== IP_PROTO_TCP && protocol !== IP_PROTO_UDP) return "pass";
+    // The metadata belongs to the frame: none for a reassembled or decapsulated packet.
+    const rxo = this.#rxo;
+    this.#off = rxo !== null && frameOff >= 0 && (rxo.flags | rxo.gsoType) !== 0 ? rxo : null;
     const hl = (buf[ipOff] & 0x0f) << 2;
     const l4Off = ipOff + hl;
     const l4Len = ipLen - hl;
@@ -387,10 +416,13 @@ export class Balancer {
     const real = conns.real(slot);
     const realIp = real.address;
     const method = conns.method(slot);
+    const off = this.#off;
     let sent: boolean;
     if (method === "dr") {
+      if (off !== null) this.#carry(off);
       sent = forwardDirect(this.stack, buf, ipOff, ipLen, realIp);
     } else if (method === "nat") {
+      if (off !== null) this.#carry(off);
       sent = forwardNatIn(
         this.stack,
         buf,
@@ -400,15 +432,21 @@ export class Balancer {
         protocol,
         realIp,
         conns.realPort(slot),
+        off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0,
       );
     } else {
-      const r = this.#tun.forward(buf, ipOff, ipLen, realIp);
-      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG) {
-        counters.count(r === TUN_FRAG_NEEDED ? C_TUN_FRAG : C_TUN_TOO_BIG);
+      const r = this.#tun.forward(buf, ipOff, ipLen, realIp, off);
+      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
+        counters.count(
+          r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,
+        );
         return "consumed";
       }
       sent = r === TUN_SENT;
     }
+    // The stack hands the metadata to the frame it sends; a send that never reached the device
+    // must not leave it for the next frame.
+    if (off !== null) clearOffload(this.#txo as FrameOffload);
     if (!sent) {
       counters.count(C_TX_FAILED);
       return "consumed";
@@ -469,7 +507,12 @@ export class Balancer {
     const vip = conns.vip(slot);
     const vport = conns.vport(slot);
     const real = conns.real(slot);
-    if (!forwardNatOut(this.stack, buf, ipOff, ipLen, l4Off, protocol, vip, vport)) {
+    const off = this.#off;
+    if (off !== null) this.#carry(off);
+    const partial = off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0;
+    const sent = forwardNatOut(this.stack, buf, ipOff, ipLen, l4Off, protocol, vip, vport, partial);
+    if (off !== null) clearOffload(this.#txo as FrameOffload);
+    if (!sent) {
       this.stack.counters.count(C_TX_FAILED);
       return "consumed";
     }
@@ -481,6 +524,15 @@ export class Balancer {
       service.bytesOut += ipLen;
     }
     return "consumed";
+  }
+
+  /**
+   * Hands the received frame's metadata to the device for the forwarded frame: the Ethernet
+   * header keeps its 14 bytes, so csum_start and hdr_len still point at the same bytes.
+   */
+  #carry(off: FrameOffload): void {
+    const txo = this.#txo;
+    if (txo !== null) copyOffload(off, txo);
   }
 
   // ---------------------------------------------------------------- control path

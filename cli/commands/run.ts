@@ -2,10 +2,12 @@
  * `lb.ts run --tap NAME --ip ADDR/PREFIX [--gateway IP] --service tcp:VIP:PORT --scheduler NAME
  * --method dr|nat|tun --real IP[:PORT][,weight=N] ... [--max-conns N] [--timeout-tcp S]
  * [--timeout-tcpfin S] [--timeout-udp S] [--check tcp|http[:PATH[:STATUS]] [--check-interval S]
- * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain]`: the load balancer on a
- * TAP until SIGINT/SIGTERM. The health-check flags are global: they apply to every real server of
- * every TCP service (lb/health/). A config file's `"health"` gives the same settings instead
- * (both at once is a usage error); `save` prints the checks that run.
+ * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain] [--offload]`: the load
+ * balancer on a TAP until SIGINT/SIGTERM. `--offload` opens the TAP with virtio-net headers, so
+ * TCP super-frames (64 KB) are forwarded whole in DR and NAT (stack/link/offload.ts). The
+ * health-check flags are global: they apply to every real server of every TCP service
+ * (lb/health/). A config file's `"health"` gives the same settings instead (both at once is a
+ * usage error); `save` prints the checks that run.
  *
  * Each `--service` starts a group; the `--scheduler`, `--method` and `--real` flags after it
  * belong to it (lb/config.ts), so the flags are parsed with `tokens: true` to keep their order.
@@ -21,7 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Flags, UsageError } from "../args.ts";
-import { HOST_FLAG_SPEC, type HostOptions, hostOptions } from "../host_flags.ts";
+import { HOST_FLAG_SPEC, type HostOptions, hostOptions, OFFLOAD_FLAG_SPEC } from "../host_flags.ts";
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
 import { LB_CONNS, LB_LIST } from "./lb_inspect.ts";
 import { Balancer } from "../../lb/balancer.ts";
@@ -57,6 +59,7 @@ import {
 
 const SPEC = {
   ...HOST_FLAG_SPEC,
+  ...OFFLOAD_FLAG_SPEC,
   service: { type: "string", multiple: true },
   scheduler: { type: "string", multiple: true },
   method: { type: "string", multiple: true },

@@ -1,8 +1,10 @@
 /**
  * `lb.ts stack --tap NAME --ip ADDR/PREFIX [--gateway IP] [--mac MAC] [--mtu N] [--pcap FILE]
- * [--control PATH] [--impair SPEC] [--serve SPEC]...`: a userspace host on a TAP until
- * SIGINT/SIGTERM, then a clean close (the pcap file is written completely). `--serve` runs
+ * [--control PATH] [--impair SPEC] [--offload] [--serve SPEC]...`: a userspace host on a TAP
+ * until SIGINT/SIGTERM, then a clean close (the pcap file is written completely). `--serve` runs
  * built-in services on it (`echo:7`, `discard:9`, `chargen:19`, `http:80`; repeatable).
+ * `--offload` opens the TAP with virtio-net headers: the kernel hands over 64 KB TCP super-frames
+ * (stack/link/offload.ts).
  *
  * `--vip IP` (repeatable) makes the host a TUN real server of the balancer, as Linux is with
  * the VIP on `tunl0`: it holds the VIP without answering or announcing it in ARP (arp_ignore),
@@ -13,7 +15,7 @@
  */
 import { type Flags, ipArg, parseFlags, UsageError } from "../args.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
-import { HOST_FLAG_SPEC, hostOptions } from "../host_flags.ts";
+import { HOST_FLAG_SPEC, hostOptions, OFFLOAD_FLAG_SPEC } from "../host_flags.ts";
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
 import {
   checkServeSpecs,
@@ -26,6 +28,7 @@ import {
 
 const SPEC = {
   ...HOST_FLAG_SPEC,
+  ...OFFLOAD_FLAG_SPEC,
   serve: { type: "string", multiple: true },
   vip: { type: "string", multiple: true },
 } as const;

@@ -5,6 +5,10 @@
  * virtual port back as their source. Checksums are updated incrementally (RFC 1624; see
  * rewrite.ts), and both directions are routed by the stack.
  *
+ * A frame that came with a partial checksum (offloads; see rewrite.ts) is rewritten with
+ * `partial`; the caller carries its offload metadata to the device, so the kernel completes the
+ * checksum (and segments a super-frame) after the rewrite.
+ *
  * TTL: like classic IPVS, the client -> real direction is not decremented (the balancer is the
  * VIP's endpoint: IPVS hooks LOCAL_IN, before any forwarding), while replies are routed packets
  * and lose one (RFC 1812 5.3.1), as Linux's ip_forward does before IPVS sees them.
@@ -17,7 +21,8 @@ import { decrementTtl, rewriteDestination, rewriteSource } from "./rewrite.ts";
 
 /**
  * Client -> real server: rewrites the destination to `realIp:realPort` and routes the packet.
- * `l4Off` is the TCP/UDP header's index; `protocol` 6 or 17. True when sent or queued for ARP.
+ * `l4Off` is the TCP/UDP header's index; `protocol` 6 or 17; `partial`: the L4 checksum is a
+ * partial sum (NEEDS_CSUM). True when sent or queued for ARP.
  */
 export function forwardNatIn(
   host: ForwardHost,
@@ -28,14 +33,15 @@ export function forwardNatIn(
   protocol: number,
   realIp: number,
   realPort: number,
+  partial = false,
 ): boolean {
-  rewriteDestination(buf, ipOff, l4Off, protocol, realIp, realPort);
+  rewriteDestination(buf, ipOff, l4Off, protocol, realIp, realPort, partial);
   return host.sendIpv4(buf, ipOff, ipLen);
 }
 
 /**
  * Real server -> client: rewrites the source to `vip:vport`, decrements the TTL and routes the
- * packet to the client. True when sent or queued for ARP.
+ * packet to the client. `partial` as for {@link forwardNatIn}. True when sent or queued for ARP.
  */
 export function forwardNatOut(
   host: ForwardHost,
@@ -46,8 +52,9 @@ export function forwardNatOut(
   protocol: number,
   vip: number,
   vport: number,
+  partial = false,
 ): boolean {
-  rewriteSource(buf, ipOff, l4Off, protocol, vip, vport);
+  rewriteSource(buf, ipOff, l4Off, protocol, vip, vport, partial);
   decrementTtl(buf, ipOff);
   return host.sendIpv4(buf, ipOff, ipLen);
 }

@@ -8,6 +8,16 @@
  * addresses, so an address change updates it too. A UDP checksum of 0 means "none" (RFC 768):
  * it stays 0; an updated UDP checksum that comes out as 0 is sent as 0xffff (RFC 768).
  *
+ * A partial checksum (a frame from a TAP with offloads, virtio NEEDS_CSUM; see
+ * stack/link/offload.ts) is different: the field holds P, the folded pseudo-header sum, NOT
+ * complemented, and whoever sends the frame last (the kernel, or a NIC) sums the TCP/UDP header
+ * and payload from there, field included, and stores the complement. So:
+ * - only the pseudo-header's part changes P: the address. The port is in the range still to be
+ *   summed, so it must not be folded in (it would be counted twice);
+ * - RFC 1624 eqn. 3 works on the complemented field, HC' = ~(~HC + ~m + m'); with HC = ~P this
+ *   gives P' = P + ~m + m' (one's complement sums), i.e. P' = ~adjust(~P). No UDP zero rule
+ *   either: 0 in the field is a sum, not "no checksum".
+ *
  * Callers have checked that the TCP (20 bytes) or UDP (8 bytes) header is inside the packet.
  *
  * @module
@@ -29,7 +39,8 @@ const UDP_CHECKSUM = 6;
 /**
  * Writes a new address into the IPv4 header at `addrOff` (12 source, 16 destination) and a new
  * port into the transport header at `portOff` (0 source, 2 destination), adjusting both
- * checksums. `protocol` is 6 (TCP) or 17 (UDP).
+ * checksums. `protocol` is 6 (TCP) or 17 (UDP); `partial`: the L4 checksum field holds a
+ * partial (pseudo-header) sum (see the module comment).
  */
 function rewrite(
   buf: Uint8Array,
@@ -40,6 +51,7 @@ function rewrite(
   portOff: number,
   addr: number,
   port: number,
+  partial: boolean,
 ): void {
   const oldAddr = readU32(buf, ipOff + addrOff);
   const oldPort = readU16(buf, l4Off + portOff);
@@ -52,6 +64,10 @@ function rewrite(
   writeU16(buf, l4Off + portOff, port);
   const cOff = l4Off + (protocol === IP_PROTO_UDP ? UDP_CHECKSUM : TCP_CHECKSUM);
   const old = readU16(buf, cOff);
+  if (partial) {
+    writeU16(buf, cOff, partialAdjust32(old, oldAddr, addr));
+    return;
+  }
   // RFC 768: a zero UDP checksum was never computed; nothing to update.
   if (protocol === IP_PROTO_UDP && old === 0) return;
   let c = checksumAdjust32(old, oldAddr, addr);
@@ -61,8 +77,17 @@ function rewrite(
 }
 
 /**
+ * A partial (pseudo-header) checksum `p` after a 32-bit pseudo-header field (an address)
+ * changed from `oldValue` to `newValue`: P' = P + ~old + new in one's complement, computed as
+ * ~adjust(~P) with RFC 1624 eqn. 3 (see the module comment).
+ */
+export function partialAdjust32(p: number, oldValue: number, newValue: number): number {
+  return ~checksumAdjust32(~p & 0xffff, oldValue, newValue) & 0xffff;
+}
+
+/**
  * NAT toward the real server (IPVS `tcp_dnat_handler`/`udp_dnat_handler`): destination address
- * and port become the real server's.
+ * and port become the real server's. `partial`: the L4 checksum is a partial sum (NEEDS_CSUM).
  */
 export function rewriteDestination(
   buf: Uint8Array,
@@ -71,13 +96,14 @@ export function rewriteDestination(
   protocol: number,
   addr: number,
   port: number,
+  partial = false,
 ): void {
-  rewrite(buf, ipOff, l4Off, protocol, IP_DST, 2, addr, port);
+  rewrite(buf, ipOff, l4Off, protocol, IP_DST, 2, addr, port, partial);
 }
 
 /**
  * NAT toward the client (IPVS `tcp_snat_handler`/`udp_snat_handler`): source address and port
- * of the real server's reply become the VIP's.
+ * of the real server's reply become the VIP's. `partial`: the L4 checksum is a partial sum.
  */
 export function rewriteSource(
   buf: Uint8Array,
@@ -86,8 +112,9 @@ export function rewriteSource(
   protocol: number,
   addr: number,
   port: number,
+  partial = false,
 ): void {
-  rewrite(buf, ipOff, l4Off, protocol, IP_SRC, 0, addr, port);
+  rewrite(buf, ipOff, l4Off, protocol, IP_SRC, 0, addr, port, partial);
 }
 
 /**

@@ -18,14 +18,28 @@
  * The datagram is copied once into a preallocated transmit buffer (the receive buffer has no
  * room for 20 more bytes in front); nothing is allocated per packet.
  *
+ * Offloads (stack/link/offload.ts): virtio has no GSO type for IP-in-IP, so a TCP super-frame
+ * from a TAP with offloads is cut into `gso_size` segments in software (segment.ts), each
+ * tunnelled on its own with complete checksums; the frag-needed rule applies to one segment.
+ * A plain frame with a partial checksum (NEEDS_CSUM) gets it completed first: the real server
+ * decapsulates and checks the inner datagram as it is.
+ *
  * @module
  */
 
 import { ETH_HEADER_LEN } from "../../stack/wire/ethernet.ts";
 import { ICMP_CODE_FRAG_NEEDED, ICMP_DEST_UNREACHABLE } from "../../stack/wire/icmp.ts";
 import { IPIP_OVERHEAD, writeIpipHeader } from "../../stack/wire/ipip.ts";
+import {
+  completePartialChecksum,
+  type FrameOffload,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_ECN,
+  VNET_GSO_TCPV4,
+} from "../../stack/link/offload.ts";
 import { copyPacket } from "./copy.ts";
 import type { ForwardHost } from "./host.ts";
+import { writeTcpSegment } from "./segment.ts";
 
 /** The datagram was encapsulated and sent (or queued for ARP). */
 export const TUN_SENT = 0;
@@ -35,14 +49,17 @@ export const TUN_FRAG_NEEDED = 1;
 export const TUN_SEND_FAILED = 2;
 /** Inner datagram + 20 bytes exceeds the largest IPv4 datagram (a reassembled giant). */
 export const TUN_TOO_BIG = 3;
+/** The offload metadata does not fit the datagram (not TCP/IPv4, no segment size, bad range). */
+export const TUN_BAD_OFFLOAD = 4;
 
 /** Largest IPv4 datagram. */
 const MAX_DATAGRAM = 0xffff;
 /**
- * Where the frame starts in the transmit buffer: 2, so the outer IP header (at 16) and the
- * inner datagram (at 36) are 4-byte aligned for the word copy and for checksum code.
+ * Where the frame starts in the transmit buffer: 18, so the outer IP header (at 32) and the
+ * inner datagram (at 52) are 4-byte aligned for the word copy and for checksum code, and a TAP
+ * with offloads finds 10 bytes of headroom for its header (no copy).
  */
-const FRAME_AT = 2;
+const FRAME_AT = 18;
 const OUTER_AT = FRAME_AT + ETH_HEADER_LEN;
 const INNER_AT = OUTER_AT + IPIP_OVERHEAD;
 
@@ -58,10 +75,26 @@ export class TunnelForwarder {
   }
 
   /**
-   * Tunnels `buf[ipOff .. ipOff+ipLen)` to `realIp`. Returns TUN_SENT, TUN_FRAG_NEEDED,
-   * TUN_SEND_FAILED or TUN_TOO_BIG.
+   * Tunnels `buf[ipOff .. ipOff+ipLen)` to `realIp`. `offload` is the metadata the frame came
+   * with (null for a plain frame; its Ethernet header is the 14 bytes before `ipOff`). Returns
+   * TUN_SENT, TUN_FRAG_NEEDED, TUN_SEND_FAILED, TUN_TOO_BIG or TUN_BAD_OFFLOAD.
    */
-  forward(buf: Uint8Array, ipOff: number, ipLen: number, realIp: number): number {
+  forward(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    realIp: number,
+    offload: FrameOffload | null = null,
+  ): number {
+    if (offload !== null) {
+      if (offload.gsoType !== 0) return this.#segmented(buf, ipOff, ipLen, realIp, offload);
+      if (
+        (offload.flags & VNET_F_NEEDS_CSUM) !== 0 &&
+        !completePartialChecksum(buf, ipOff - ETH_HEADER_LEN, ETH_HEADER_LEN + ipLen, offload)
+      ) {
+        return TUN_BAD_OFFLOAD;
+      }
+    }
     const host = this.#host;
     const df = (buf[ipOff + 6] & 0x40) !== 0;
     if (ipLen + IPIP_OVERHEAD > host.mtu && df) {
@@ -93,5 +126,58 @@ export class TunnelForwarder {
       buf[ipOff + 1],
     );
     return host.sendIpv4(tx, OUTER_AT, IPIP_OVERHEAD + ipLen) ? TUN_SENT : TUN_SEND_FAILED;
+  }
+
+  /**
+   * A TCP super-frame: cut into `gsoSize` segments (segment.ts), each tunnelled. DF and the
+   * next-hop MTU are judged on the largest segment, as the kernel does for GSO packets
+   * (skb_gso_validate_network_len); the ICMP error quotes the super-frame's headers.
+   */
+  #segmented(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    realIp: number,
+    offload: FrameOffload,
+  ): number {
+    const host = this.#host;
+    const mss = offload.gsoSize;
+    const hl = (buf[ipOff] & 0x0f) << 2;
+    if (
+      (offload.gsoType & ~VNET_GSO_ECN) !== VNET_GSO_TCPV4 || buf[ipOff + 9] !== 6 || mss === 0 ||
+      hl + 20 > ipLen
+    ) {
+      return TUN_BAD_OFFLOAD;
+    }
+    const headers = hl + ((buf[ipOff + hl + 12] >>> 4) << 2);
+    const payload = ipLen - headers;
+    if (headers - hl < 20 || payload < 0) return TUN_BAD_OFFLOAD;
+    const segMax = headers + (payload < mss ? payload : mss);
+    const df = (buf[ipOff + 6] & 0x40) !== 0;
+    if (segMax + IPIP_OVERHEAD > host.mtu && df) {
+      host.sendIcmpError(
+        ICMP_DEST_UNREACHABLE,
+        ICMP_CODE_FRAG_NEEDED,
+        (host.mtu - IPIP_OVERHEAD) & 0xffff,
+        buf,
+        ipOff,
+        ipLen,
+      );
+      return TUN_FRAG_NEEDED;
+    }
+    if (segMax + IPIP_OVERHEAD > MAX_DATAGRAM) return TUN_TOO_BIG;
+    const tx = this.#tx;
+    const ttl = buf[ipOff + 8];
+    const tos = buf[ipOff + 1];
+    let ok = true;
+    // One segment per `mss` payload bytes: at most 65535 / mss iterations (mss > 0).
+    for (let from = 0, i = 0; from < payload || i === 0; from += mss, i++) {
+      const rest = payload - from;
+      const last = rest <= mss;
+      const len = writeTcpSegment(buf, ipOff, from, last ? rest : mss, i, last, tx, INNER_AT);
+      writeIpipHeader(tx, OUTER_AT, host.address, realIp, len, ttl, host.nextIpId(), df, tos);
+      if (!host.sendIpv4(tx, OUTER_AT, IPIP_OVERHEAD + len)) ok = false;
+    }
+    return ok ? TUN_SENT : TUN_SEND_FAILED;
   }
 }

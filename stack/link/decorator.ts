@@ -1,11 +1,12 @@
 /**
  * The base of devices that wrap another device (pcap recording, impairment): they are the same
- * link, so name, MAC, MTU and counters are the inner device's. Subclasses implement `run`,
- * `send` and `close` around it.
+ * link, so name, MAC, MTU, counters and offload metadata are the inner device's. Subclasses
+ * implement `run`, `send` and `close` around it.
  *
  * @module
  */
 import type { Device, DeviceStats, FrameHandler } from "./device.ts";
+import type { FrameOffload } from "./offload.ts";
 
 /** A device that decorates `inner`. */
 export abstract class DeviceDecorator implements Device {
@@ -35,6 +36,16 @@ export abstract class DeviceDecorator implements Device {
   /** The inner device's counters (what actually crossed the link). */
   get stats(): DeviceStats {
     return this.inner.stats;
+  }
+
+  /** The inner device's receive offload metadata (same object), if it has offloads. */
+  get rxOffload(): FrameOffload | undefined {
+    return this.inner.rxOffload;
+  }
+
+  /** The inner device's transmit offload metadata (same object), if it has offloads. */
+  get txOffload(): FrameOffload | undefined {
+    return this.inner.txOffload;
   }
 
   abstract run(onFrame: FrameHandler, onIdle?: () => void): Promise<void>;

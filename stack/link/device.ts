@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FrameOffload } from "./offload.ts";
+
 /**
  * Called for each received frame. `buf[off .. off+len)` is the whole Ethernet frame (no FCS).
  * The bytes are only valid during the call: the device reuses the buffer for the next frame, so
@@ -34,6 +36,20 @@ export interface Device {
   readonly mtu: number;
   /** Counters, updated in place. */
   readonly stats: DeviceStats;
+  /**
+   * Offload metadata of the frame being handed to `onFrame` (a TAP with `IFF_VNET_HDR`; see
+   * offload.ts): a partial or verified L4 checksum, or a TCP super-frame longer than the MTU. Valid
+   * only during the `onFrame` call, like the bytes. Undefined for devices without offloads.
+   */
+  readonly rxOffload?: FrameOffload;
+  /**
+   * Offload metadata the NEXT `send()` writes with its frame (e.g. a forwarded super-frame's, so
+   * the kernel segments it). Every `send()`, sent or dropped, resets it to all zero, so a caller
+   * that does not set it sends a plain frame. With `gsoType` set, the frame may be up to
+   * 65535 + 18 bytes. Such a device may use the 10 bytes before `off` as scratch during `send()`
+   * (restored before it returns). Undefined for devices without offloads.
+   */
+  readonly txOffload?: FrameOffload;
   /**
    * Runs the receive loop until `close()`: `onFrame` is called for every frame, and `onIdle` (if
    * given) once after each burst, when the device has drained every readable frame and is about

@@ -16,6 +16,11 @@
  * that finds the pool full is dropped and counted (netem's `limit`). One timer, re-armed for the
  * earliest due frame, releases them; there is no timer, closure or allocation per frame.
  *
+ * Offload metadata (offload.ts) travels with each frame: over an inner device with offloads,
+ * slots hold super-frames and keep each frame's metadata, and the wrapper has its own
+ * `rxOffload`/`txOffload` for the impaired directions, filled from (or handed to) the inner
+ * device's when a frame actually passes.
+ *
  * @module
  */
 
@@ -24,6 +29,13 @@ import { DeviceDecorator } from "./decorator.ts";
 import type { Device, FrameHandler } from "./device.ts";
 import { copyBytes } from "./_copy.ts";
 import { reportHandlerError } from "./errors.ts";
+import {
+  clearOffload,
+  copyOffload,
+  type FrameOffload,
+  MAX_GSO_FRAME,
+  newFrameOffload,
+} from "./offload.ts";
 
 /** How long a frame picked for reordering waits for a successor before it leaves anyway. */
 export const REORDER_HOLD_MS = 10;
@@ -36,6 +48,10 @@ const LINK_OVERHEAD = 18;
 const SLOT_OFFSET = 2;
 const IN = 0;
 const OUT = 1;
+/** Offload fields kept per slot (the six of FrameOffload). */
+const META = 6;
+/** `#emit`'s `slot` when the frame is the one being received or sent now (not from the pool). */
+const LIVE = -1;
 
 /** What to impair and how much. Probabilities are fractions in [0, 1]. */
 export interface ImpairSpec {
@@ -248,6 +264,11 @@ export class ImpairedDevice extends DeviceDecorator {
   readonly #pool: Uint8Array;
   readonly #lens: Int32Array;
   readonly #dirs: Uint8Array;
+  /** Offload metadata per slot (META numbers each), or null when the inner device has none. */
+  readonly #meta: Uint16Array | null;
+  /** The wrapper's own metadata objects for impaired directions (else the inner device's). */
+  readonly #rxo: FrameOffload | undefined;
+  readonly #txo: FrameOffload | undefined;
   readonly #free: Int32Array;
   #freeTop: number;
 
@@ -293,10 +314,16 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#rng[OUT] = (spec.seed ^ 0x9e3779b9) >>> 0;
 
     const capacity = spec.limit ?? DEFAULT_IMPAIR_LIMIT;
-    this.#slotSize = (SLOT_OFFSET + inner.mtu + LINK_OVERHEAD + 7) & ~7;
+    const offload = inner.rxOffload !== undefined && inner.txOffload !== undefined;
+    // With offloads a slot holds a super-frame (the pool's pages are touched only when used).
+    const slotFrame = offload ? MAX_GSO_FRAME : inner.mtu + LINK_OVERHEAD;
+    this.#slotSize = (SLOT_OFFSET + slotFrame + 7) & ~7;
     this.#pool = new Uint8Array(this.#slotSize * capacity);
     this.#lens = new Int32Array(capacity);
     this.#dirs = new Uint8Array(capacity);
+    this.#meta = offload ? new Uint16Array(capacity * META) : null;
+    this.#rxo = offload && this.#impairIn ? newFrameOffload() : inner.rxOffload;
+    this.#txo = offload && this.#impairOut ? newFrameOffload() : inner.txOffload;
     this.#free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
     this.#freeTop = capacity;
@@ -305,6 +332,16 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#order = new Float64Array(capacity);
     this.#rxHandler = (buf, off, len) => this.#process(IN, buf, off, len);
     this.#onTimer = () => this.#release();
+  }
+
+  /** Metadata of the frame being handed to `onFrame` (inner device with offloads only). */
+  override get rxOffload(): FrameOffload | undefined {
+    return this.#rxo;
+  }
+
+  /** Metadata the next send() carries (inner device with offloads only; reset by send). */
+  override get txOffload(): FrameOffload | undefined {
+    return this.#txo;
   }
 
   /** Frames waiting in the pool (delayed or held for reordering). */
@@ -328,8 +365,19 @@ export class ImpairedDevice extends DeviceDecorator {
    * the pool was full.
    */
   send(buf: Uint8Array, off: number, len: number): boolean {
-    if (!this.#impairOut || this.#closed) return this.inner.send(buf, off, len);
-    return this.#process(OUT, buf, off, len);
+    if (!this.#impairOut || this.#closed) {
+      const txo = this.#txo;
+      const inner = this.inner.txOffload;
+      if (txo !== undefined && inner !== undefined && txo !== inner) {
+        copyOffload(txo, inner);
+        clearOffload(txo);
+      }
+      return this.inner.send(buf, off, len);
+    }
+    const ok = this.#process(OUT, buf, off, len);
+    // Every copy that left or was stored took the metadata along: reset it, as a device does.
+    if (this.#meta !== null) clearOffload(this.#txo as FrameOffload);
+    return ok;
   }
 
   /** Discards queued frames, stops the timer and closes the inner device. Idempotent. */
@@ -390,7 +438,7 @@ export class ImpairedDevice extends DeviceDecorator {
   #forward(dir: number, buf: Uint8Array, off: number, len: number, now: number): boolean {
     let delay = this.#delay;
     if (this.#jitter > 0) delay += this.#jitter * (2 * this.#random(dir) - 1);
-    if (delay <= 0) return this.#emit(dir, buf, off, len, false);
+    if (delay <= 0) return this.#emit(dir, buf, off, len, false, LIVE);
     const slot = this.#store(dir, buf, off, len);
     if (slot < 0) return false;
     if (dir === IN) this.impairStats.rxDelayed++;
@@ -408,7 +456,7 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#held[dir] = -1;
     if (this.#delay <= 0 && this.#jitter <= 0) {
       const off = slot * this.#slotSize + SLOT_OFFSET;
-      this.#emit(dir, this.#pool, off, this.#lens[slot], false);
+      this.#emit(dir, this.#pool, off, this.#lens[slot], false, slot);
       this.#freeSlot(slot);
       return;
     }
@@ -417,11 +465,33 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#push(slot, now + this.#delay + this.#jitter);
   }
 
-  /** Hands a frame to the stack (received) or to the inner device (sent). */
-  #emit(dir: number, buf: Uint8Array, off: number, len: number, fromTimer: boolean): boolean {
-    if (dir === OUT) return this.inner.send(buf, off, len);
+  /**
+   * Hands a frame to the stack (received) or to the inner device (sent), with its metadata:
+   * from pool slot `slot`, or ({@link LIVE}) the frame passing now.
+   */
+  #emit(
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    fromTimer: boolean,
+    slot: number,
+  ): boolean {
+    if (dir === OUT) {
+      if (this.#meta !== null) {
+        const inner = this.inner.txOffload as FrameOffload;
+        if (slot === LIVE) copyOffload(this.#txo as FrameOffload, inner);
+        else this.#loadMeta(slot, inner);
+      }
+      return this.inner.send(buf, off, len);
+    }
     const onFrame = this.#onFrame;
     if (onFrame === null || this.#closed) return false;
+    if (this.#meta !== null) {
+      const rxo = this.#rxo as FrameOffload;
+      if (slot === LIVE) copyOffload(this.inner.rxOffload as FrameOffload, rxo);
+      else this.#loadMeta(slot, rxo);
+    }
     try {
       onFrame(buf, off, len);
     } catch (err) {
@@ -442,7 +512,31 @@ export class ImpairedDevice extends DeviceDecorator {
     copyBytes(buf, off, this.#pool, slot * this.#slotSize + SLOT_OFFSET, len);
     this.#lens[slot] = len;
     this.#dirs[slot] = dir;
+    const meta = this.#meta;
+    if (meta !== null) {
+      // The frame's metadata: the inner device's for a received frame, ours for a sent one.
+      const o = (dir === IN ? this.inner.rxOffload : this.#txo) as FrameOffload;
+      const m = slot * META;
+      meta[m] = o.flags;
+      meta[m + 1] = o.gsoType;
+      meta[m + 2] = o.hdrLen;
+      meta[m + 3] = o.gsoSize;
+      meta[m + 4] = o.csumStart;
+      meta[m + 5] = o.csumOffset;
+    }
     return slot;
+  }
+
+  /** Loads slot `slot`'s stored metadata into `o`. */
+  #loadMeta(slot: number, o: FrameOffload): void {
+    const meta = this.#meta as Uint16Array;
+    const m = slot * META;
+    o.flags = meta[m];
+    o.gsoType = meta[m + 1];
+    o.hdrLen = meta[m + 2];
+    o.gsoSize = meta[m + 3];
+    o.csumStart = meta[m + 4];
+    o.csumOffset = meta[m + 5];
   }
 
   #freeSlot(slot: number): void {
@@ -509,7 +603,14 @@ export class ImpairedDevice extends DeviceDecorator {
       const slot = this.#held[dir];
       if (slot >= 0 && this.#heldUntil[dir] <= now) {
         this.#held[dir] = -1;
-        this.#emit(dir, this.#pool, slot * this.#slotSize + SLOT_OFFSET, this.#lens[slot], true);
+        this.#emit(
+          dir,
+          this.#pool,
+          slot * this.#slotSize + SLOT_OFFSET,
+          this.#lens[slot],
+          true,
+          slot,
+        );
         this.#freeSlot(slot);
       }
     }
@@ -524,6 +625,7 @@ export class ImpairedDevice extends DeviceDecorator {
         slot * this.#slotSize + SLOT_OFFSET,
         this.#lens[slot],
         true,
+        slot,
       );
       this.#freeSlot(slot);
     }

@@ -6,12 +6,24 @@
  * peer's run() loop, in a burst followed by onIdle, like the TAP. So a handler that answers a
  * frame is never re-entered, and the sender may reuse its buffer at once.
  *
+ * With `offload: true` a device carries offload metadata per frame like a TAP with
+ * `IFF_VNET_HDR` (offload.ts): what `txOffload` says when a frame is sent arrives in the peer's
+ * `rxOffload` with it, and super-frames of up to 65535 + 18 bytes pass when `gsoType` is set, so
+ * tests can feed a stack or a balancer the frames the kernel would.
+ *
  * @module
  */
 
 import { type Device, type DeviceStats, type FrameHandler, newDeviceStats } from "./device.ts";
 import { DeviceError, reportHandlerError } from "./errors.ts";
 import { copyBytes } from "./_copy.ts";
+import {
+  clearOffload,
+  copyOffload,
+  type FrameOffload,
+  MAX_GSO_FRAME,
+  newFrameOffload,
+} from "./offload.ts";
 
 /** Ethernet header (14) plus one 802.1Q tag (4): how much a frame may exceed the MTU. */
 const LINK_OVERHEAD = 18;
@@ -20,6 +32,10 @@ const ETH_HEADER = 14;
 const RX_OFFSET = 2;
 /** Default receive ring length, in frames (a TAP's default txqueuelen is 1000). */
 const DEFAULT_QUEUE = 256;
+/** Default ring length of an offload device, whose slots hold 64 KB super-frames. */
+const DEFAULT_OFFLOAD_QUEUE = 64;
+/** Offload fields kept per ring slot (the six of FrameOffload). */
+const META = 6;
 /**
  * Bursts delivered through microtasks before the loop yields a macrotask, so an endless
  * ping-pong between two devices cannot starve timers and I/O.
@@ -38,6 +54,11 @@ export interface MemoryDeviceOptions {
   queueLength?: number;
   /** Keep a copy of every frame sent in `sent` (default false). */
   capture?: boolean;
+  /**
+   * Carry offload metadata per frame (`rxOffload`/`txOffload`, as a TAP with offloads; default
+   * false). The receive ring then holds super-frames (default 64 slots of 64 KB).
+   */
+  offload?: boolean;
 }
 
 /** Options of {@link createMemoryPair}. */
@@ -56,6 +77,8 @@ export interface MemoryPairOptions {
   queueLength?: number;
   /** Keep copies of sent frames in each device's `sent` (default false). */
   capture?: boolean;
+  /** Both ends carry offload metadata (see {@link MemoryDeviceOptions.offload}). */
+  offload?: boolean;
 }
 
 /** An observer of sent frames: the bytes are only valid during the call. */
@@ -79,6 +102,12 @@ export class MemoryDevice implements Device {
   readonly stats: DeviceStats = newDeviceStats();
   /** Copies of the frames this device sent, when created with `capture: true`. */
   readonly sent: Uint8Array[] = [];
+  /** With `capture` and `offload`: the metadata each frame in `sent` was sent with (copies). */
+  readonly sentOffload: FrameOffload[] = [];
+  /** Metadata of the frame being handed to run()'s handler (offload devices only). */
+  readonly rxOffload?: FrameOffload;
+  /** Metadata the next send() carries to the peer (offload devices only; reset by send). */
+  readonly txOffload?: FrameOffload;
   /** Called for every frame this device sent (after it was accepted), e.g. by a test. */
   onSend: SendObserver | null = null;
   /** Exceptions thrown by the run() handlers so far. */
@@ -92,6 +121,8 @@ export class MemoryDevice implements Device {
   /** The receive ring: `capacity` slots of `slotSize` bytes, one frame each at RX_OFFSET. */
   readonly #ring: Uint8Array;
   readonly #lens: Uint32Array;
+  /** Offload metadata per slot (META numbers each), or null without offload. */
+  readonly #meta: Uint16Array | null;
   #head = 0;
   #count = 0;
   #closed = false;
@@ -104,7 +135,8 @@ export class MemoryDevice implements Device {
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 0xffff) {
       throw new DeviceError(`MTU ${mtu} is out of range`, { hint: "use an integer 68..65535" });
     }
-    const capacity = options.queueLength ?? DEFAULT_QUEUE;
+    const offload = options.offload === true;
+    const capacity = options.queueLength ?? (offload ? DEFAULT_OFFLOAD_QUEUE : DEFAULT_QUEUE);
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new DeviceError(`queueLength ${capacity} must be a positive integer`);
     }
@@ -117,10 +149,16 @@ export class MemoryDevice implements Device {
     this.#capture = options.capture ?? false;
     this.#maxFrame = mtu + LINK_OVERHEAD;
     // Slots rounded up to 8 bytes so every slot keeps the RX_OFFSET alignment.
-    this.#slotSize = (RX_OFFSET + this.#maxFrame + 7) & ~7;
+    const slotFrame = offload && MAX_GSO_FRAME > this.#maxFrame ? MAX_GSO_FRAME : this.#maxFrame;
+    this.#slotSize = (RX_OFFSET + slotFrame + 7) & ~7;
     this.#capacity = capacity;
     this.#ring = new Uint8Array(this.#slotSize * capacity);
     this.#lens = new Uint32Array(capacity);
+    this.#meta = offload ? new Uint16Array(capacity * META) : null;
+    if (offload) {
+      this.rxOffload = newFrameOffload();
+      this.txOffload = newFrameOffload();
+    }
   }
 
   /** The device at the other end of the cable, or null. */
@@ -146,10 +184,16 @@ export class MemoryDevice implements Device {
 
   /**
    * Delivers `bytes[off .. off+len)` to this device's run() handler as if it had been received
-   * (copied; asynchronous). False (and `rxDropped` counted) when closed, full or malformed-size.
+   * (copied; asynchronous), with `offload` as its metadata on an offload device (a super-frame
+   * needs `gsoType` set). False (and `rxDropped` counted) when closed, full or malformed-size.
    */
-  inject(bytes: Uint8Array, off = 0, len: number = bytes.length - off): boolean {
-    if (!this.#enqueue(bytes, off, len)) {
+  inject(
+    bytes: Uint8Array,
+    off = 0,
+    len: number = bytes.length - off,
+    offload: FrameOffload | null = null,
+  ): boolean {
+    if (!this.#enqueue(bytes, off, len, offload)) {
       this.stats.rxDropped++;
       return false;
     }
@@ -159,21 +203,34 @@ export class MemoryDevice implements Device {
   /**
    * Copies the frame into the peer's receive ring. False (and `txDropped` counted) when this
    * device or the peer is closed, the peer's ring is full, the range is outside `buf`, or the
-   * frame is shorter than 14 bytes or longer than mtu + 18. Without a peer, a valid frame is
-   * counted as sent and goes nowhere (an unplugged cable) except to `sent`/`onSend`.
+   * frame is shorter than 14 bytes or longer than mtu + 18 (65535 + 18 for a super-frame of an
+   * offload device). Without a peer, a valid frame is counted as sent and goes nowhere (an
+   * unplugged cable) except to `sent`/`onSend`. An offload device's `txOffload` goes with the
+   * frame and is reset.
    */
   send(buf: Uint8Array, off: number, len: number): boolean {
     const peer = this.#peer;
+    const tx = this.txOffload ?? null;
+    const max = tx !== null && tx.gsoType !== 0 ? MAX_GSO_FRAME : this.#maxFrame;
     if (
-      this.#closed || len < ETH_HEADER || len > this.#maxFrame || off < 0 ||
-      off + len > buf.length || (peer !== null && !peer.#enqueue(buf, off, len))
+      this.#closed || len < ETH_HEADER || len > max || off < 0 ||
+      off + len > buf.length || (peer !== null && !peer.#enqueue(buf, off, len, tx))
     ) {
+      if (tx !== null) clearOffload(tx);
       this.stats.txDropped++;
       return false;
     }
     this.stats.txFrames++;
     this.stats.txBytes += len;
-    if (this.#capture) this.sent.push(buf.slice(off, off + len));
+    if (this.#capture) {
+      this.sent.push(buf.slice(off, off + len));
+      if (tx !== null) {
+        const copy = newFrameOffload();
+        copyOffload(tx, copy);
+        this.sentOffload.push(copy);
+      }
+    }
+    if (tx !== null) clearOffload(tx);
     if (this.onSend !== null) this.onSend(buf, off, len);
     return true;
   }
@@ -183,10 +240,18 @@ export class MemoryDevice implements Device {
     return this.sent.splice(0, this.sent.length);
   }
 
-  #enqueue(buf: Uint8Array, off: number, len: number): boolean {
+  /** Removes and returns the metadata of the captured sent frames (offload devices). */
+  takeSentOffload(): FrameOffload[] {
+    return this.sentOffload.splice(0, this.sentOffload.length);
+  }
+
+  #enqueue(buf: Uint8Array, off: number, len: number, o: FrameOffload | null): boolean {
+    const meta = this.#meta;
+    // A super-frame reaches only a device that takes them (as a TAP without TSO never gets one).
+    const max = meta !== null && o !== null && o.gsoType !== 0 ? MAX_GSO_FRAME : this.#maxFrame;
     if (
       this.#closed || this.#count === this.#capacity || len < ETH_HEADER ||
-      len > this.#maxFrame || off < 0 || off + len > buf.length
+      len > max || off < 0 || off + len > buf.length
     ) {
       return false;
     }
@@ -194,6 +259,19 @@ export class MemoryDevice implements Device {
     if (slot >= this.#capacity) slot -= this.#capacity;
     copyBytes(buf, off, this.#ring, slot * this.#slotSize + RX_OFFSET, len);
     this.#lens[slot] = len;
+    if (meta !== null) {
+      const m = slot * META;
+      if (o === null) {
+        meta.fill(0, m, m + META);
+      } else {
+        meta[m] = o.flags;
+        meta[m + 1] = o.gsoType;
+        meta[m + 2] = o.hdrLen;
+        meta[m + 3] = o.gsoSize;
+        meta[m + 4] = o.csumStart;
+        meta[m + 5] = o.csumOffset;
+      }
+    }
     this.#count++;
     const wake = this.#wake;
     if (wake !== null) {
@@ -213,6 +291,8 @@ export class MemoryDevice implements Device {
     this.#running = true;
     const ring = this.#ring;
     const lens = this.#lens;
+    const meta = this.#meta;
+    const rxOffload = this.rxOffload;
     const stats = this.stats;
     let bursts = 0;
     try {
@@ -228,6 +308,15 @@ export class MemoryDevice implements Device {
           const len = lens[slot];
           stats.rxFrames++;
           stats.rxBytes += len;
+          if (meta !== null && rxOffload !== undefined) {
+            const m = slot * META;
+            rxOffload.flags = meta[m];
+            rxOffload.gsoType = meta[m + 1];
+            rxOffload.hdrLen = meta[m + 2];
+            rxOffload.gsoSize = meta[m + 3];
+            rxOffload.csumStart = meta[m + 4];
+            rxOffload.csumOffset = meta[m + 5];
+          }
           try {
             onFrame(ring, slot * this.#slotSize + RX_OFFSET, len);
           } catch (err) {
@@ -270,7 +359,12 @@ export class MemoryDevice implements Device {
  * Returns `[a, b]`.
  */
 export function createMemoryPair(options: MemoryPairOptions = {}): [MemoryDevice, MemoryDevice] {
-  const common = { mtu: options.mtu, queueLength: options.queueLength, capture: options.capture };
+  const common = {
+    mtu: options.mtu,
+    queueLength: options.queueLength,
+    capture: options.capture,
+    offload: options.offload,
+  };
   const a = new MemoryDevice({ ...common, name: options.nameA ?? "memA", mac: options.macA });
   const b = new MemoryDevice({ ...common, name: options.nameB ?? "memB", mac: options.macB });
   MemoryDevice.connect(a, b);

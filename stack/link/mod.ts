@@ -26,3 +26,11 @@ export {
   PcapWriter,
 } from "./pcap.ts";
 export * from "./decorator.ts";
+export {
+  clearOffload,
+  copyOffload,
+  type FrameOffload,
+  hasOffload,
+  newFrameOffload,
+  VNET_HDR_LEN,
+} from "./offload.ts";

@@ -4,6 +4,14 @@
  * 14 bytes of headroom; when the packet fits the MTU and the MAC is known, the Ethernet header is
  * written into that headroom and the frame is sent without a copy.
  *
+ * Offloads (stack/link/offload.ts): a packet sent while the device's `txOffload` is set (the
+ * balancer forwarding a super-frame or a partial checksum) is a TCP super-frame to be segmented
+ * by the kernel, each segment within the MTU (gso_size), so it is neither fragmented nor refused
+ * for DF: it goes out whole. The metadata is taken out of the device while the next hop is
+ * resolved (an ARP request sent meanwhile must not carry it) and put back for the packet's own
+ * frame. A packet that must wait for ARP is queued plain: its partial checksum completed, and a
+ * super-frame larger than the MTU dropped and counted ("drop.tx_gso_unresolved").
+ *
  * @module
  */
 
@@ -13,6 +21,16 @@ import { internetChecksum } from "../wire/checksum.ts";
 import { ETH_HEADER_LEN, ETH_TYPE_IPV4, writeEthernetHeader } from "../wire/ethernet.ts";
 import { copyFragmentOptions, Ipv4View } from "../wire/ipv4.ts";
 import type { Device } from "../link/device.ts";
+import {
+  clearOffload,
+  completePartialChecksum,
+  copyOffload,
+  type FrameOffload,
+  newFrameOffload,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_ECN,
+  VNET_GSO_TCPV4,
+} from "../link/offload.ts";
 import type { ArpCache } from "./arp.ts";
 import type { Counters } from "./counters.ts";
 import type { RouteTable } from "./route.ts";
@@ -46,6 +64,10 @@ export class Ipv4Output {
   readonly #groupMac = new Uint8Array(6);
   /** View over the packet being fragmented (for copying its options). */
   readonly #view = new Ipv4View();
+  /** The device's transmit offload metadata (null without offloads). */
+  readonly #txo: FrameOffload | null;
+  /** The metadata of the packet being sent, held while its next hop is resolved. */
+  readonly #pending: FrameOffload = newFrameOffload();
 
   /** Output over `host.device`. */
   constructor(host: Ipv4OutputHost) {
@@ -55,6 +77,7 @@ export class Ipv4Output {
     this.#mac = host.device.mac;
     this.#mtu = host.device.mtu;
     this.#frag = new Uint8Array(ETH_HEADER_LEN + this.#mtu);
+    this.#txo = host.device.txOffload ?? null;
   }
 
   /**
@@ -64,6 +87,10 @@ export class Ipv4Output {
    */
   send(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
     if (ipOff < TX_HEADROOM) throw new RangeError(`sendIpv4 needs ${TX_HEADROOM} bytes headroom`);
+    const txo = this.#txo;
+    if (txo !== null && (txo.flags | txo.gsoType) !== 0) {
+      return this.#sendOffloaded(buf, ipOff, ipLen, -1);
+    }
     const dst = readU32(buf, ipOff + 16);
     if (this.#host.isBroadcast(dst)) {
       this.#groupMac.fill(0xff);
@@ -98,6 +125,10 @@ export class Ipv4Output {
    */
   sendVia(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
     if (ipOff < TX_HEADROOM) throw new RangeError(`sendIpv4 needs ${TX_HEADROOM} bytes headroom`);
+    const txo = this.#txo;
+    if (txo !== null && (txo.flags | txo.gsoType) !== 0) {
+      return this.#sendOffloaded(buf, ipOff, ipLen, nextHop);
+    }
     // Refuse before queueing what could never leave (RFC 791: DF set and too big).
     if (ipLen > this.#mtu && (buf[ipOff + 6] & 0x40) !== 0) {
       this.#counters.count("drop.tx_frag_needed");
@@ -110,11 +141,73 @@ export class Ipv4Output {
   }
 
   /**
+   * A packet with offload metadata in the device's `txOffload` (see the module comment):
+   * `nextHop` -1 routes it by its destination. The metadata goes back into the device only for
+   * the packet's own frame.
+   */
+  #sendOffloaded(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
+    const txo = this.#txo as FrameOffload;
+    const p = this.#pending;
+    copyOffload(txo, p);
+    clearOffload(txo);
+    // What the kernel would refuse (virtio_net_hdr_to_skb): only TCP/IPv4 super-frames here.
+    if (
+      p.gsoType !== 0 &&
+      ((p.gsoType & ~VNET_GSO_ECN) !== VNET_GSO_TCPV4 || buf[ipOff + 9] !== 6 || p.gsoSize === 0)
+    ) {
+      this.#counters.count("drop.tx_bad_offload");
+      return false;
+    }
+    if (nextHop < 0) {
+      const dst = readU32(buf, ipOff + 16);
+      if (this.#host.isBroadcast(dst) || isMulticastIpv4(dst) || this.#host.hasAddress(dst)) {
+        // Not one unicast next hop: the plain path decides, with a plain packet.
+        return this.#makePlain(buf, ipOff, ipLen) && this.send(buf, ipOff, ipLen);
+      }
+      const hop = this.#host.routes.nextHop(dst);
+      if (hop === null) {
+        this.#counters.count("drop.tx_no_route");
+        return false;
+      }
+      nextHop = hop;
+    }
+    const mac = this.#host.arp.lookup(nextHop);
+    if (mac === null) {
+      // It has to wait for ARP: the queue holds plain packets.
+      return this.#makePlain(buf, ipOff, ipLen) && this.sendVia(buf, ipOff, ipLen, nextHop);
+    }
+    copyOffload(p, txo);
+    return this.transmit(buf, ipOff, ipLen, mac);
+  }
+
+  /**
+   * Turns the pending packet into a plain one: its partial checksum completed in software. A
+   * super-frame beyond the MTU cannot be: false, counted.
+   */
+  #makePlain(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+    const p = this.#pending;
+    if (p.gsoType !== 0 && ipLen > this.#mtu) {
+      this.#counters.count("drop.tx_gso_unresolved");
+      return false;
+    }
+    if (
+      (p.flags & VNET_F_NEEDS_CSUM) !== 0 &&
+      !completePartialChecksum(buf, ipOff - ETH_HEADER_LEN, ETH_HEADER_LEN + ipLen, p)
+    ) {
+      this.#counters.count("drop.tx_bad_offload");
+      return false;
+    }
+    return true;
+  }
+
+  /**
    * Sends the packet to `mac`, fragmenting it when it exceeds the MTU (false, counted, when DF
-   * forbids). `buf` needs {@link TX_HEADROOM} bytes before `ipOff`.
+   * forbids) unless it is a super-frame (the device's `txOffload.gsoType` set), which goes whole.
+   * `buf` needs {@link TX_HEADROOM} bytes before `ipOff`.
    */
   transmit(buf: Uint8Array, ipOff: number, ipLen: number, mac: Uint8Array): boolean {
-    if (ipLen <= this.#mtu) {
+    const txo = this.#txo;
+    if (ipLen <= this.#mtu || (txo !== null && txo.gsoType !== 0)) {
       const off = ipOff - ETH_HEADER_LEN;
       writeEthernetHeader(buf, off, mac, this.#mac, ETH_TYPE_IPV4);
       return this.#send(buf, off, ETH_HEADER_LEN + ipLen);
@@ -183,8 +276,11 @@ export class Ipv4Output {
   }
 
   #send(buf: Uint8Array, off: number, len: number): boolean {
+    const txo = this.#txo;
+    const gso = txo !== null && txo.gsoType !== 0;
     if (this.#device.send(buf, off, len)) {
       this.#counters.count("tx_frames");
+      if (gso) this.#counters.count("link.tx_gso");
       return true;
     }
     this.#counters.count("drop.tx_device");

@@ -8,6 +8,7 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { Device, DeviceStats } from "../link/device.ts";
+import { type FrameOffload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "../link/offload.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
@@ -130,6 +131,9 @@ export class Stack {
   readonly #tickMs: number;
   #ipId: number;
   #rxLinkGroup = false;
+  /** The device's receive offload metadata (null without offloads), read per frame. */
+  readonly #rxo: FrameOffload | null;
+  #rxCsumTrusted = false;
   #started = false;
   #closed = false;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -147,6 +151,7 @@ export class Stack {
       throw new RangeError(`prefix ${prefix} is not in 0..32`);
     }
     this.device = device;
+    this.#rxo = device.rxOffload ?? null;
     this.clock = options.clock ?? systemClock;
     this.address = address >>> 0;
     this.prefix = prefix;
@@ -191,6 +196,7 @@ export class Stack {
         this.input(buf, off, len);
       } catch (e) {
         this.#rxLinkGroup = false;
+        this.#rxCsumTrusted = false;
         this.#internalError(e);
       }
     };
@@ -233,6 +239,16 @@ export class Stack {
   /** True while handling a frame sent to a link-layer broadcast or multicast address. */
   get rxLinkGroup(): boolean {
     return this.#rxLinkGroup;
+  }
+
+  /**
+   * True while handling a frame whose TCP/UDP checksum the device vouches for: partial
+   * (NEEDS_CSUM: only the pseudo-header sum, completed by whoever finally sends it) or verified
+   * by the kernel (DATA_VALID). TCP and UDP input skip their check then (stack/link/offload.ts).
+   * Never true for a fragment (the metadata is about one frame, not a reassembled datagram).
+   */
+  get rxChecksumTrusted(): boolean {
+    return this.#rxCsumTrusted;
   }
 
   /** True for every address the host owns: the interface address and the extra ones. */
@@ -402,9 +418,13 @@ export class Stack {
     }
     const type = eth.etherType;
     if (type === ETH_TYPE_IPV4) {
+      const ipOff = eth.payloadOffset;
+      const rxo = this.#rxo;
+      if (rxo !== null && (rxo.flags | rxo.gsoType) !== 0) this.#rxOffloaded(buf, ipOff, rxo);
       this.#rxLinkGroup = group;
-      this.#in.input(buf, off, eth.payloadOffset, eth.payloadLen);
+      this.#in.input(buf, off, ipOff, eth.payloadLen);
       this.#rxLinkGroup = false;
+      this.#rxCsumTrusted = false;
     } else if (type === ETH_TYPE_ARP) {
       this.#arpProto.input(buf, eth.payloadOffset, eth.payloadLen);
     } else {
@@ -512,6 +532,16 @@ export class Stack {
       device: { ...this.device.stats },
       tcp: this.tcp.snapshot(),
     };
+  }
+
+  /**
+   * A frame with offload metadata: counts super-frames ("link.rx_gso") and notes whether its L4
+   * checksum is to be trusted (not for a fragment: MF or an offset set).
+   */
+  #rxOffloaded(buf: Uint8Array, ipOff: number, rxo: FrameOffload): void {
+    if (rxo.gsoType !== 0) this.counters.count("link.rx_gso");
+    const fragment = ((buf[ipOff + 6] & 0x3f) | buf[ipOff + 7]) !== 0;
+    this.#rxCsumTrusted = !fragment && (rxo.flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
   }
 
   /** The last line of defence of the receive loop and the tick: count, log once, go on. */

@@ -76,6 +76,11 @@ export interface TcpHost {
   readonly address: number;
   /** Routes, for the reachability check of connect(). */
   readonly routes: { nextHop(dst: number): number | null };
+  /**
+   * True while the segment being handled came with a partial or already verified checksum (a
+   * TAP with offloads: NEEDS_CSUM or DATA_VALID); absent means false.
+   */
+  readonly rxChecksumTrusted?: boolean;
   /** True for the host's own addresses. */
   hasAddress(addr: number): boolean;
   /** True for broadcast addresses. */
@@ -241,7 +246,9 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       counters.drop(reason);
       return;
     }
-    if (!v.verifyChecksum(src, dst)) {
+    // With NEEDS_CSUM the field holds only the pseudo-header sum, which the sender's kernel
+    // completes; with DATA_VALID the kernel has verified it: neither is checked again.
+    if (this.#host.rxChecksumTrusted !== true && !v.verifyChecksum(src, dst)) {
       counters.count("drop.tcp_bad_checksum");
       return;
     }

@@ -22,6 +22,11 @@ export type UdpHandler = (buf: Uint8Array, ipOff: number, ipLen: number, view: U
 export interface UdpHost extends IcmpErrorSender {
   /** The stack's counters. */
   readonly counters: Counters;
+  /**
+   * True while the datagram being handled came with a partial or already verified checksum (a
+   * TAP with offloads: NEEDS_CSUM or DATA_VALID); absent means false.
+   */
+  readonly rxChecksumTrusted?: boolean;
 }
 
 /** UDP receive side: checksum check and dispatch by destination port. */
@@ -73,8 +78,12 @@ export class UdpDemux {
       counters.drop(reason);
       return;
     }
-    // A zero checksum field means "none computed" (RFC 768); verifyChecksum accepts it.
-    if (!v.verifyChecksum(readU32(buf, ipOff + 12), readU32(buf, ipOff + 16))) {
+    // A zero checksum field means "none computed" (RFC 768); verifyChecksum accepts it. A partial
+    // (NEEDS_CSUM) or kernel-verified (DATA_VALID) checksum is not checked again.
+    if (
+      this.#host.rxChecksumTrusted !== true &&
+      !v.verifyChecksum(readU32(buf, ipOff + 12), readU32(buf, ipOff + 16))
+    ) {
       counters.count("drop.udp_bad_checksum");
       return;
     }
