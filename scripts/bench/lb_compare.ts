@@ -20,7 +20,7 @@
  * also on Ctrl-C.
  *
  * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--conns N]
- *        [--only KEY,...] [--no-write] [--offload]
+ *        [--only KEY,...] [--no-write]
  *
  * @module
  */
@@ -83,11 +83,12 @@ interface Mode {
   start(net: CompareNet, o: StartOptions): Promise<Proc | undefined>;
   /** The address clients connect to. */
   target(net: CompareNet): string;
+  /** Not run in the held-concurrency phase (a variant whose holding is the same). */
+  skipHold?: boolean;
 }
 
 /** How a balancer is started: as for the rate runs, or set up to hold many connections. */
 interface StartOptions {
-  offload: boolean;
   proxy: ProxyOptions;
 }
 
@@ -96,7 +97,6 @@ interface Options {
   conns: number;
   only: string[] | null;
   write: boolean;
-  offload: boolean;
 }
 
 /** Writes a config file, starts its server in kb and waits until it listens on the VIP. */
@@ -120,7 +120,7 @@ async function spawnConf(
 async function startLbTs(
   net: CompareNet,
   method: "dr" | "nat",
-  opts: StartOptions,
+  offload: boolean,
 ): Promise<Proc> {
   const reals = net.reals.flatMap((r) => ["--real", r.ip]);
   const args = [
@@ -137,7 +137,7 @@ async function startLbTs(
     `${net.dir}/lb.sock`,
     "--max-conns",
     "2000000",
-    ...(opts.offload ? ["--offload"] : []),
+    ...(offload ? ["--offload"] : []),
     "--service",
     `tcp:${VIP}:${HTTP_PORT}`,
     "--scheduler",
@@ -240,18 +240,28 @@ const MODES: Mode[] = [
   },
   {
     key: "lbts-dr",
-    label: "lb.ts dr",
+    label: "lb.ts dr --offload",
     realsVia: ROUTER,
     kernelPlace: false,
-    start: (net, o) => startLbTs(net, "dr", o),
+    start: (net) => startLbTs(net, "dr", true),
     target: () => VIP,
   },
   {
     key: "lbts-nat",
-    label: "lb.ts nat",
+    label: "lb.ts nat --offload",
     realsVia: LB_IP,
     kernelPlace: false,
-    start: (net, o) => startLbTs(net, "nat", o),
+    start: (net) => startLbTs(net, "nat", true),
+    target: () => VIP,
+  },
+  {
+    // The "before" of the offload work: the same balancer reading 1514-byte frames.
+    key: "lbts-nat-plain",
+    label: "lb.ts nat (plain frames)",
+    skipHold: true,
+    realsVia: LB_IP,
+    kernelPlace: false,
+    start: (net) => startLbTs(net, "nat", false),
     target: () => VIP,
   },
 ];
@@ -261,10 +271,9 @@ function parseOptions(): Options {
     args: Deno.args,
     options: {
       seconds: { type: "string", default: "6" },
-      conns: { type: "string", default: "0" },
+      conns: { type: "string", default: "200000" },
       only: { type: "string" },
       "no-write": { type: "boolean", default: false },
-      offload: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -282,7 +291,7 @@ function parseOptions(): Options {
       throw new Error(`--only: unknown balancer "${k}" (${MODES.map((m) => m.key).join(", ")})`);
     }
   }
-  return { seconds, conns, only, write: !values["no-write"], offload: values.offload };
+  return { seconds, conns, only, write: !values["no-write"] };
 }
 
 /** Installs the load tools and servers this benchmark drives (idempotent). */
@@ -328,7 +337,6 @@ async function finish(net: CompareNet, proc: Proc | undefined): Promise<void> {
 async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Measured> {
   const t = net.t;
   const proc = await prepare(net, mode, {
-    offload: opts.offload,
     proxy: { workers: 1, sourcePool: false },
   });
   const host = mode.target(net);
@@ -393,7 +401,6 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
 async function measureHold(net: CompareNet, mode: Mode, opts: Options): Promise<HoldFigures> {
   const workers = Math.ceil((2 * opts.conns) / (hardFdLimit() - 2000)) + 1;
   const proc = await prepare(net, mode, {
-    offload: opts.offload,
     proxy: { workers, sourcePool: true },
   });
   try {
@@ -499,7 +506,7 @@ async function main(): Promise<number> {
       await addProxySources(net);
       for (const mode of modes) {
         const row = rows.find((r) => r.key === mode.key);
-        if (row === undefined || row.failure !== undefined) continue;
+        if (mode.skipHold || row === undefined || row.failure !== undefined) continue;
         try {
           row.hold = await measureHold(net, mode, opts);
           const h = row.hold.hold;
