@@ -201,7 +201,7 @@ export async function formatReport(rows: Row[], info: ReportInfo): Promise<strin
           : ` (${int(Math.max(0, rssKiB - rssBeforeKiB) * 1024 / h.established)})`;
         return [
           r.label,
-          int(h.established),
+          int(h.established) + (h.complete === false ? " (run cut at its time limit)" : ""),
           h.timedOut > 0 ? `${errs}, timed out ${int(h.timedOut)}` : errs,
           int(h.closedWhileIdle),
           int(h.served),

@@ -204,4 +204,6 @@ export interface HoldResult {
   failed: number;
   connectRate: number;
   latencyUs: { p50: number; p99: number; max: number };
+  /** False when --timeout-total cut the run short. */
+  complete?: boolean;
 }
