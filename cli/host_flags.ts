@@ -47,16 +47,35 @@ export interface HostOptions {
   /** Seeded loss/reorder/duplication/delay on the device (`--impair`, stack/link/impair.ts). */
   impair?: ImpairSpec;
   /**
-   * `--offload` (`lb.ts run` and `stack` only, see {@link OFFLOAD_FLAG_SPEC}): the TAP carries
-   * virtio-net headers, TCP super-frames cross it whole (stack/link/offload.ts).
+   * `--offload` / `--no-offload` (`lb.ts run` and `stack` only, see {@link OFFLOAD_FLAG_SPEC}):
+   * the TAP carries virtio-net headers, TCP super-frames cross it whole (stack/link/offload.ts).
    */
   offload?: boolean;
 }
 
-/** The `--offload` flag, which the commands that run a long-lived host add to their flags. */
+/**
+ * `--offload` and `--no-offload`, which the commands that run a long-lived host add to their
+ * flags. `lb.ts run` has offloads on unless `--no-offload` (docs/BENCHMARKS.md: NAT bulk through
+ * the balancer goes from ~1 to ~15-19 Gbit/s; a kernel that refuses TUNSETOFFLOAD falls back to
+ * plain frames by itself); `lb.ts stack` has them off unless `--offload`.
+ */
 export const OFFLOAD_FLAG_SPEC: FlagSpec = {
   offload: { type: "boolean" },
+  "no-offload": { type: "boolean" },
 };
+
+/**
+ * The offload choice of `flags`: `--offload` or `--no-offload` (both at once is a usage error),
+ * else `byDefault`.
+ */
+export function offloadChoice(command: string, flags: Flags, byDefault: boolean): boolean {
+  if (flags.offload === true && flags["no-offload"] === true) {
+    throw new UsageError(`${command}: --offload and --no-offload contradict each other`);
+  }
+  if (flags.offload === true) return true;
+  if (flags["no-offload"] === true) return false;
+  return byDefault;
+}
 
 /** Validates the host flags of `command`; every problem is a UsageError naming the flag. */
 export function hostOptions(command: string, flags: Flags): HostOptions {
@@ -104,6 +123,6 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     if (typeof spec === "string") throw new UsageError(`--impair: ${spec}`);
     opts.impair = spec;
   }
-  if (flags.offload === true) opts.offload = true;
+  opts.offload = offloadChoice(command, flags, command === "run");
   return opts;
 }

@@ -29,8 +29,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
       "[--rise N] [--fall N]]\n        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
       "--allow-net=ADDR:PORT)]\n" +
-      "        [--offload] (virtio-net headers on the TAP: 64 KB TCP super-frames forwarded " +
-      "whole)\n" +
+      "        [--no-offload] (default: virtio-net headers on the TAP, 64 KB TCP super-frames " +
+      "forwarded whole)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {

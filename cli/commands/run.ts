@@ -2,9 +2,10 @@
  * `lb.ts run --tap NAME --ip ADDR/PREFIX [--gateway IP] --service tcp:VIP:PORT --scheduler NAME
  * --method dr|nat|tun --real IP[:PORT][,weight=N] ... [--max-conns N] [--timeout-tcp S]
  * [--timeout-tcpfin S] [--timeout-udp S] [--check tcp|http[:PATH[:STATUS]] [--check-interval S]
- * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain] [--offload]`: the load
- * balancer on a TAP until SIGINT/SIGTERM. `--offload` opens the TAP with virtio-net headers, so
- * TCP super-frames (64 KB) are forwarded whole in DR and NAT (stack/link/offload.ts). The
+ * [--check-timeout S] [--rise N] [--fall N]] [--log-format json|plain] [--no-offload]`: the
+ * load balancer on a TAP until SIGINT/SIGTERM. The TAP is opened with virtio-net headers unless
+ * `--no-offload`, so TCP super-frames (64 KB) are forwarded whole in DR and NAT and segmented in
+ * software for TUN (stack/link/offload.ts; cli/host_flags.ts says why it is the default). The
  * health-check flags are global: they apply to every real server of every TCP service
  * (lb/health/). A config file's `"health"` gives the same settings instead (both at once is a
  * usage error); `save` prints the checks that run.

@@ -137,7 +137,7 @@ async function startLbTs(
     `${net.dir}/lb.sock`,
     "--max-conns",
     "2000000",
-    ...(offload ? ["--offload"] : []),
+    ...(offload ? [] : ["--no-offload"]), // offloads are on by default
     "--service",
     `tcp:${VIP}:${HTTP_PORT}`,
     "--scheduler",
@@ -240,7 +240,7 @@ const MODES: Mode[] = [
   },
   {
     key: "lbts-dr",
-    label: "lb.ts dr --offload",
+    label: "lb.ts dr",
     realsVia: ROUTER,
     kernelPlace: false,
     start: (net) => startLbTs(net, "dr", true),
@@ -248,7 +248,7 @@ const MODES: Mode[] = [
   },
   {
     key: "lbts-nat",
-    label: "lb.ts nat --offload",
+    label: "lb.ts nat",
     realsVia: LB_IP,
     kernelPlace: false,
     start: (net) => startLbTs(net, "nat", true),
@@ -257,7 +257,7 @@ const MODES: Mode[] = [
   {
     // The "before" of the offload work: the same balancer reading 1514-byte frames.
     key: "lbts-nat-plain",
-    label: "lb.ts nat (plain frames)",
+    label: "lb.ts nat --no-offload",
     skipHold: true,
     realsVia: LB_IP,
     kernelPlace: false,
@@ -406,10 +406,27 @@ async function measureHold(net: CompareNet, mode: Mode, opts: Options): Promise<
   try {
     const before = proc === undefined ? 0 : treeRssKiB(proc.pid);
     const { hold, rssKiB } = await holdConns(net, mode.target(net), opts.conns, proc);
+    if (!mode.kernelPlace) await sayDrops(net);
     return { hold, rssKiB, rssBeforeKiB: proc === undefined ? null : before };
   } finally {
     await finish(net, proc);
   }
+}
+
+/** Prints lb.ts's drop counters and device drops (what to look at when a figure is low). */
+async function sayDrops(net: CompareNet): Promise<void> {
+  const r = await net.t.lbRun(["stats", "--json", "--control", `${net.dir}/lb.sock`]);
+  if (r.code !== 0) return;
+  const snap = JSON.parse(r.stdout) as {
+    device: Record<string, number>;
+    counters: Record<string, number>;
+  };
+  const drops = Object.entries(snap.counters).filter(([k, v]) => k.startsWith("drop.") && v > 0);
+  say(
+    `  lb.ts drops: ${drops.map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; device ${
+      JSON.stringify(snap.device)
+    }`,
+  );
 }
 
 /** Holds `n` connections through the balancer (hold_conns.c); RSS of the balancer at the peak. */

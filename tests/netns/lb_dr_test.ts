@@ -277,7 +277,9 @@ netnsTest(
           "curl",
           "-sS",
           "--max-time",
-          sched === "mh" ? "30" : "8",
+          // rr: long enough that the restarted balancer (slow to start on a loaded machine) is up
+          // while the client still sends, so its packets are seen and dropped as unknown flows.
+          sched === "mh" ? "30" : "15",
           "--limit-rate",
           "1M",
           "-o",
