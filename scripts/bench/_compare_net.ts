@@ -186,10 +186,10 @@ export async function startRealNginx(net: CompareNet, workers: number): Promise<
 function realNginxConf(dir: string, name: string, workers: number): string {
   return `
 worker_processes ${workers};
-worker_rlimit_nofile 400000;
+worker_rlimit_nofile ${hardFdLimit()};
 pid ${dir}/${name}.pid;
 error_log stderr warn;
-events { worker_connections 300000; multi_accept on; }
+events { worker_connections ${workerConnections()}; multi_accept on; }
 http {
   access_log off;
   sendfile on;
@@ -221,6 +221,14 @@ export function hardFdLimit(): number {
     .find((l) => l.startsWith("Max open files"));
   const hard = line?.trim().split(/\s+/)[4];
   return hard === undefined || hard === "unlimited" ? 1 << 20 : Number(hard);
+}
+
+/**
+ * nginx's `worker_connections`: what one worker can really open (its descriptor limit). nginx
+ * preallocates this many connection structures per worker, so a larger figure only costs memory.
+ */
+function workerConnections(): number {
+  return hardFdLimit() - 100;
 }
 
 /** Waits (bounded) until something listens on TCP `port` in `ns`. */
@@ -344,10 +352,10 @@ export function nginxL7Conf(net: CompareNet, o: ProxyOptions): string {
   const servers = net.reals.map((r) => `server ${r.ip}:${HTTP_PORT};`).join(" ");
   return `
 worker_processes ${o.workers};
-worker_rlimit_nofile 1000000;
+worker_rlimit_nofile ${hardFdLimit()};
 pid ${net.dir}/l7.pid;
 error_log stderr error;
-events { worker_connections 500000; multi_accept on; }
+events { worker_connections ${workerConnections()}; multi_accept on; }
 http {
   access_log off;
   keepalive_requests 100000000;
@@ -380,10 +388,10 @@ export function nginxStreamConf(net: CompareNet, o: ProxyOptions): string {
   return `
 load_module ${STREAM_MODULE};
 worker_processes ${o.workers};
-worker_rlimit_nofile 1000000;
+worker_rlimit_nofile ${hardFdLimit()};
 pid ${net.dir}/stream.pid;
 error_log stderr error;
-events { worker_connections 500000; multi_accept on; }
+events { worker_connections ${workerConnections()}; multi_accept on; }
 stream {
   upstream be { ${servers} }
   upstream bulk { server ${net.reals[0].ip}:${IPERF_PORT}; }

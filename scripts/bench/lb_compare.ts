@@ -407,10 +407,31 @@ async function measureHold(net: CompareNet, mode: Mode, opts: Options): Promise<
     const before = proc === undefined ? 0 : treeRssKiB(proc.pid);
     const { hold, rssKiB } = await holdConns(net, mode.target(net), opts.conns, proc);
     if (!mode.kernelPlace) await sayDrops(net);
+    await waitServersQuiet(net);
     return { hold, rssKiB, rssBeforeKiB: proc === undefined ? null : before };
   } finally {
     await finish(net, proc);
   }
+}
+
+/**
+ * Waits (at most 30 s) until the real servers have closed the held connections: the client's
+ * closing packets cross the balancer, and stopping it early would leave the servers retrying
+ * 200 k FINs into the next balancer's run.
+ */
+async function waitServersQuiet(net: CompareNet): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    let open = 0;
+    for (const r of net.reals) {
+      const st = await net.t.exec(r.ns, ["cat", "/proc/net/sockstat"]);
+      const m = st.stdout.match(/^TCP: inuse (\d+) orphan (\d+)/m);
+      if (m !== null) open += Number(m[1]) + Number(m[2]);
+    }
+    if (open < 1000) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  say("  (the real servers still hold connections after 30 s)");
 }
 
 /** Prints lb.ts's drop counters and device drops (what to look at when a figure is low). */
