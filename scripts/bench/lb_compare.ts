@@ -19,7 +19,7 @@
  * between markers, with the date, the machine and the command; everything it made is torn down,
  * also on Ctrl-C.
  *
- * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--conns N]
+ * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--conns N[,N...]]
  *        [--only KEY,...] [--no-write]
  *
  * @module
@@ -94,7 +94,8 @@ interface StartOptions {
 
 interface Options {
   seconds: number;
-  conns: number;
+  /** Held-concurrency steps, ascending (empty: none). */
+  conns: number[];
   only: string[] | null;
   write: boolean;
 }
@@ -271,20 +272,24 @@ function parseOptions(): Options {
     args: Deno.args,
     options: {
       seconds: { type: "string", default: "6" },
-      conns: { type: "string", default: "200000" },
+      conns: { type: "string", default: "50000,200000,400000" },
       only: { type: "string" },
       "no-write": { type: "boolean", default: false },
     },
     strict: true,
   });
   const seconds = Number(values.seconds);
-  const conns = Number(values.conns);
+  const conns = values.conns === "0" ? [] : values.conns.split(",").map(Number);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 120) {
     throw new Error(`--seconds: "${values.seconds}" is not a whole number in 1..120`);
   }
-  if (!Number.isInteger(conns) || conns < 0 || conns > 1_000_000) {
-    throw new Error(`--conns: "${values.conns}" is not a whole number in 0..1000000`);
+  if (conns.some((n) => !Number.isInteger(n) || n < 1 || n > 500_000)) {
+    throw new Error(
+      `--conns: "${values.conns}" is not 0 or a list of whole numbers in 1..500000 ` +
+        "(8 client addresses give about 500,000 ports)",
+    );
   }
+  conns.sort((a, b) => a - b);
   const only = values.only === undefined ? null : values.only.split(",");
   for (const k of only ?? []) {
     if (!MODES.some((m) => m.key === k)) {
@@ -386,7 +391,7 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       iperf,
       cpuUsPerReq: proc === undefined ? null : cpuPerReq,
       machineUsPerReq: busyPerReq,
-      hold: null,
+      holds: [],
     };
   } finally {
     await finish(net, proc);
@@ -398,17 +403,17 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
  * one request on each. Proxies get enough workers for the per-process descriptor limit and a
  * pool of source addresses; lb.ts and the kernel need nothing per connection.
  */
-async function measureHold(net: CompareNet, mode: Mode, opts: Options): Promise<HoldFigures> {
-  const workers = Math.ceil((2 * opts.conns) / (hardFdLimit() - 2000)) + 1;
+async function measureHold(net: CompareNet, mode: Mode, n: number): Promise<HoldFigures> {
+  const workers = Math.ceil((2 * n) / (hardFdLimit() - 2000)) + 1;
   const proc = await prepare(net, mode, {
     proxy: { workers, sourcePool: true },
   });
   try {
     const before = proc === undefined ? 0 : treeRssKiB(proc.pid);
-    const { hold, rssKiB } = await holdConns(net, mode.target(net), opts.conns, proc);
+    const { hold, rssKiB } = await holdConns(net, mode.target(net), n, proc);
     if (!mode.kernelPlace) await sayDrops(net);
     await waitServersQuiet(net);
-    return { hold, rssKiB, rssBeforeKiB: proc === undefined ? null : before };
+    return { n, hold, rssKiB, rssBeforeKiB: proc === undefined ? null : before };
   } finally {
     await finish(net, proc);
   }
@@ -515,7 +520,7 @@ async function main(): Promise<number> {
     return 2;
   }
   Deno.mkdirSync(`${ROOT}.tmp/bench`, { recursive: true });
-  await installTools(opts.conns > 0);
+  await installTools(opts.conns.length > 0);
   const t = new Topology();
   let net: CompareNet | undefined;
   const rows: Row[] = [];
@@ -540,20 +545,23 @@ async function main(): Promise<number> {
         rows.push({ key: mode.key, label: mode.label, failure: firstLine(e) });
       }
     }
-    if (opts.conns > 0) {
-      say(`# held concurrency: ${opts.conns} connections through each`);
-      await startRealNginx(net, Math.ceil(opts.conns / (hardFdLimit() - 2000)) + 1);
-      await addProxySources(net);
+    await addProxySources(net);
+    for (const n of opts.conns) {
+      say(`# held concurrency: ${n} connections through each`);
+      await startRealNginx(net, Math.ceil(n / (hardFdLimit() - 2000)) + 1);
       for (const mode of modes) {
         const row = rows.find((r) => r.key === mode.key);
         if (mode.skipHold || row === undefined || row.failure !== undefined) continue;
+        // Where a balancer stopped, a larger step says nothing more.
+        const last = row.holds.at(-1);
+        if (last !== undefined && ("failure" in last || last.hold.served < last.n * 0.99)) continue;
         try {
-          row.hold = await measureHold(net, mode, opts);
-          const h = row.hold.hold;
-          say(`  ${mode.key}: established ${h.established}, served ${h.served}`);
+          const h = await measureHold(net, mode, n);
+          row.holds.push(h);
+          say(`  ${mode.key}: established ${h.hold.established}, served ${h.hold.served}`);
         } catch (e) {
           say(`  ${mode.key} failed: ${(e as Error).message}`);
-          row.holdFailure = firstLine(e);
+          row.holds.push({ n, failure: firstLine(e) });
         }
       }
     }

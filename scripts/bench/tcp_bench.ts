@@ -8,23 +8,40 @@
  *    with V8's heap profiler (0 when the fast path allocates nothing).
  * 2. Over a TAP in network namespaces (root): bulk throughput kernel -> userspace stack and
  *    userspace stack -> kernel, next to kernel -> kernel over veth and a bridge in the same run,
- *    and connections per second accepted by the stack (HTTP/1.0 requests from a python asyncio
- *    client, 100 at a time).
+ *    the same two bulk transfers again with the TAP's offloads (`--offload`: virtio-net headers,
+ *    64 KB super-frames both ways, stack/link/offload.ts, stack/tcp/tso.ts), and connections per
+ *    second accepted by the stack (HTTP/1.0 requests from a python asyncio client, 100 at a
+ *    time).
  *
- * usage: scripts/deno run -A scripts/bench/tcp_bench.ts [MB (default 1000)]
+ * usage: scripts/deno run -A scripts/bench/tcp_bench.ts [MB (default 1000)] [--memory-only]
+ *   [--offload-only] (only the two bulk measures with offloads) [--tcp JSON] (TCP options of the
+ *   offload rows' host, e.g. '{"receiveBuffer":4194304}'; default: the stack's defaults)
+ *
+ * The offload rows run this file again as the userspace host inside the namespace
+ * (`--host TAP CIDR TCPJSON discard PORT` or `--host TAP CIDR TCPJSON blast IP PORT N`, TAP opened
+ * with offloads); it does what tests/netns/_tcp_host.ts's jobs of the same names do.
  *
  * @module
  */
 import { FakeClock } from "../../stack/clock.ts";
 import { MemoryDevice } from "../../stack/link/memory.ts";
+import { TapDevice } from "../../stack/link/tap.ts";
+import { parseCidr, parseIpv4 } from "../../stack/wire/address.ts";
 import { Stack } from "../../stack/net/stack.ts";
 import { checksumAdjust32 } from "../../stack/wire/checksum.ts";
 import { readU16, readU32, writeU16, writeU32 } from "../../stack/wire/bytes.ts";
 import { TcpView } from "../../stack/wire/tcp.ts";
-import { type Proc, skipReason, Topology } from "../../tests/netns/topology.ts";
-import { buildTcpNet, KERNEL_IP, STACK_IP, startHost } from "../../tests/netns/_tcp_net.ts";
+import { DENO, type Proc, skipReason, Topology } from "../../tests/netns/topology.ts";
+import {
+  buildTcpNet,
+  KERNEL_IP,
+  STACK_IP,
+  startHost,
+  type TcpNet,
+} from "../../tests/netns/_tcp_net.ts";
 
 const MB = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? "1000");
+const TCP_JSON = Deno.args.includes("--tcp") ? Deno.args[Deno.args.indexOf("--tcp") + 1] : "{}";
 
 // ---------------------------------------------------------------- in memory
 
@@ -219,7 +236,114 @@ async function lastMatch(p: Proc, re: RegExp): Promise<RegExpMatchArray> {
   return p.output().match(re)!;
 }
 
-async function namespaces(): Promise<void> {
+// ---------------------------------------------------------------- the offload host
+
+/**
+ * `--host TAP CIDR TCPJSON JOB ...`: a Stack (TCP options TCPJSON) on the TAP opened with
+ * offloads, doing `discard PORT` (read
+ * every connection to EOF, print "discarded N bytes in MS ms") or `blast IP PORT N` (write N zero
+ * bytes, close, print "blasted N in MS ms"), as tests/netns/_tcp_host.ts does without offloads.
+ * Prints "ready" once listening or connected; exits on SIGTERM or when the blast is done.
+ */
+async function offloadHost(args: string[]): Promise<void> {
+  const [tap, cidrText, tcpJson, job, ...rest] = args;
+  const cidr = parseCidr(cidrText);
+  if (cidr === null) throw new Error(`bad address ${cidrText}`);
+  const stack = new Stack({
+    device: TapDevice.open({ name: tap, offload: true }),
+    address: cidr.addr,
+    prefix: cidr.prefix,
+    tcp: JSON.parse(tcpJson),
+  });
+  const running = stack.start();
+  const stop = () => {
+    stack.close();
+    running.finally(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGTERM", stop);
+  if (job === "discard") {
+    const l = stack.listen({ port: Number(rest[0]) });
+    console.log("ready");
+    for await (const c of l) {
+      (async () => {
+        const t0 = performance.now();
+        const buf = new Uint8Array(256 * 1024);
+        let n = 0;
+        try {
+          for (;;) {
+            const k = await c.read(buf);
+            if (k === null) break;
+            n += k;
+          }
+        } catch { /* reset */ }
+        c.close();
+        console.log(`discarded ${n} bytes in ${(performance.now() - t0).toFixed(1)} ms`);
+      })();
+    }
+    return;
+  }
+  if (job === "blast") {
+    const [ip, port, count] = rest;
+    const n = Number(count);
+    if (parseIpv4(ip) === null) throw new Error(`bad address ${ip}`);
+    const c = await stack.connect({ hostname: ip, port: Number(port), timeoutMs: 10_000 });
+    console.log("ready");
+    const t0 = performance.now();
+    const chunk = new Uint8Array(256 * 1024);
+    for (let off = 0; off < n;) {
+      off += await c.write(chunk.subarray(0, Math.min(chunk.length, n - off)));
+    }
+    await c.closeWrite();
+    const buf = new Uint8Array(1024);
+    while ((await c.read(buf)) !== null) { /* until the peer closes */ }
+    c.close();
+    console.log(`blasted ${n} in ${(performance.now() - t0).toFixed(1)} ms`);
+    console.log(
+      `tso frames ${stack.counters.get("tcp.tso_frames")}, ` +
+        `retransmits ${stack.counters.get("tcp.retransmits")}`,
+    );
+    stop();
+    return;
+  }
+  throw new Error(`unknown job ${job}`);
+}
+
+/** Starts this file as the offload host in the hub namespace; waits for "ready". */
+async function startOffloadHost(t: Topology, n: TcpNet, job: string[]): Promise<Proc> {
+  const self = new URL(import.meta.url).pathname;
+  const p = t.spawn(n.hub, [
+    DENO,
+    "run",
+    "-A",
+    self,
+    "--host",
+    n.tap,
+    `${STACK_IP}/24`,
+    TCP_JSON,
+    ...job,
+  ]);
+  await p.waitFor("ready", 30_000);
+  return p;
+}
+
+/** The two bulk transfers with offloads on the TAP, as rows. */
+async function offloadRows(t: Topology, n: TcpNet, bytes: number): Promise<string[]> {
+  const rows: string[] = [];
+  const disc = await startOffloadHost(t, n, ["discard", "9"]);
+  const ks = t.spawn(n.k1, ["python3", "-c", PY_SOURCE, STACK_IP, "9", String(bytes)]);
+  const ksm = await lastMatch(ks, /sent (\d+) in ([\d.]+) ms/);
+  rows.push(`kernel -> userspace stack (TAP, --offload): ${rate(bytes, Number(ksm[2]))}`);
+  await disc.stop();
+  const sink = t.spawn(n.k1, ["python3", "-c", PY_SINK, "9002"]);
+  await sink.waitFor("listening");
+  const blast = await startOffloadHost(t, n, ["blast", KERNEL_IP, "9002", String(bytes)]);
+  const bm = await lastMatch(blast, /blasted (\d+) in ([\d.]+) ms/);
+  rows.push(`userspace stack -> kernel (TAP, --offload): ${rate(bytes, Number(bm[2]))}`);
+  await blast.status;
+  return rows;
+}
+
+async function namespaces(offloadOnly: boolean): Promise<void> {
   if (skipReason !== null) {
     console.log(`namespace part skipped: ${skipReason}`);
     return;
@@ -227,6 +351,10 @@ async function namespaces(): Promise<void> {
   const t = new Topology();
   try {
     const n = await buildTcpNet(t);
+    if (offloadOnly) {
+      for (const r of await offloadRows(t, n, MB * 1024 * 1024)) console.log(r);
+      return;
+    }
     const k2 = await t.netns("k2");
     const br = await t.execOk(n.hub, ["ip", "-j", "link", "show", "type", "bridge"]);
     const brName = JSON.parse(br)[0].ifname as string;
@@ -256,6 +384,9 @@ async function namespaces(): Promise<void> {
     rows.push(`userspace stack -> kernel (TAP): ${rate(bytes, Number(bm[2]))}`);
     await blast.status;
 
+    // the same two with offloads on the TAP
+    rows.push(...await offloadRows(t, n, bytes));
+
     // connections per second accepted by the stack
     const http = await startHost(t, n, ["http", "80"], { timeWaitMs: 1000 });
     const cps = await t.execOk(
@@ -271,5 +402,10 @@ async function namespaces(): Promise<void> {
   }
 }
 
-await inMemory();
-if (!Deno.args.includes("--memory-only")) await namespaces();
+if (Deno.args[0] === "--host") {
+  await offloadHost(Deno.args.slice(1));
+} else {
+  const offloadOnly = Deno.args.includes("--offload-only");
+  if (!offloadOnly) await inMemory();
+  if (!Deno.args.includes("--memory-only")) await namespaces(offloadOnly);
+}
