@@ -67,6 +67,13 @@ export interface TcpStackOptions {
   challengeAckLimit?: number;
   /** Timer-wheel granularity, ms (default 10). */
   timerTickMs?: number;
+  /**
+   * Segmentation offload (default true): on a device with offload metadata (a TAP opened with
+   * `offload: true`, stack/link/offload.ts) data leaves in TCP super-frames of up to 64 KB that
+   * the kernel cuts into MSS segments, with partial checksums (stack/tcp/tso.ts). No effect on a
+   * device without offloads.
+   */
+  tso?: boolean;
 }
 
 /** The options with every default filled in. */
@@ -95,6 +102,7 @@ export interface TcpConfig {
   ephemeralPorts: [number, number];
   challengeAckLimit: number;
   timerTickMs: number;
+  tso: boolean;
 }
 
 function positive(name: string, v: number, min = 1): number {
@@ -146,6 +154,7 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     ephemeralPorts: [ports[0], ports[1]],
     challengeAckLimit: positive("challengeAckLimit", o.challengeAckLimit ?? 10),
     timerTickMs: positive("timerTickMs", o.timerTickMs ?? 10),
+    tso: o.tso ?? true,
   };
 }
 

@@ -7,6 +7,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import type { FrameOffload } from "../link/offload.ts";
 import type { Counters } from "../net/counters.ts";
 import type { Ipv4Header } from "../wire/ipv4.ts";
 import type { TcpHeader, TcpView } from "../wire/tcp.ts";
@@ -33,7 +34,19 @@ export interface TcpContext {
   readonly isn: IsnGenerator;
   /** Bytes of the transmit area at the start of each send buffer (a whole frame). */
   readonly txArea: number;
-  /** A frame-sized scratch buffer for segments without payload (frame at offset 0). */
+  /**
+   * Where frames start in transmit buffers: 0, or the 10 bytes of a virtio-net header on a device
+   * with offloads, which the TAP then writes in place instead of copying the frame.
+   */
+  readonly txFrameOff: number;
+  /**
+   * The device's transmit offload metadata when segmentation offload is on (stack/tcp/tso.ts):
+   * data segments leave with partial checksums and may be super-frames. Null: plain frames.
+   */
+  readonly txOffload: FrameOffload | null;
+  /** Transmit area a send buffer needs for a super-frame (a 65535-byte datagram). */
+  readonly tsoTxArea: number;
+  /** A frame-sized scratch buffer for segments without payload (frame at `txFrameOff`). */
   readonly ctlBuf: Uint8Array;
   /** Scratch option set for building segments. */
   readonly txOpts: TcpOptions;

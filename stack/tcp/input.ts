@@ -368,7 +368,10 @@ function receiveText(
   }
   if (t.rcv === null) allocateBuffers(ctx, t);
   const rcv = t.rcv!;
-  if (len > t.rcvMss) t.rcvMss = len;
+  // The peer's segment size, to tell full-sized segments (RFC 1122 4.2.3.2), as Linux's
+  // tcp_measure_rcv_mss: a super-frame's gso_size, else the length, at most our MSS.
+  const segSize = seg.gsoSize > 0 ? seg.gsoSize : len;
+  if (segSize > t.rcvMss) t.rcvMss = segSize < t.advMss ? segSize : t.advMss;
   if (dataSeq === t.rcvNxt) {
     const hadHoles = rcv.oooCount > 0;
     const adv = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
@@ -380,9 +383,10 @@ function receiveText(
     } else if (t.bytesUnacked >= 2 * t.rcvMss) {
       // RFC 5681 4.2: at least every second full-sized segment. The ACK leaves when the burst
       // of frames being read is done (one ACK covers what arrived together, as with GRO), but
-      // no later than STRETCH_ACK_SEGMENTS segments into a long burst.
+      // no later than STRETCH_ACK_SEGMENTS segments into a long burst, and at once for a
+      // super-frame (it is many segments already; Linux ACKs each GRO packet so).
       t.ackNow = true;
-      if (t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
+      if (seg.gsoSize > 0 || t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
     } else if (t.delackAt === 0) {
       t.delackAt = now + ctx.config.delayedAckMs;
       ctx.armTimer(t, t.delackAt);

@@ -13,6 +13,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { type FrameOffload, VNET_HDR_LEN } from "../link/offload.ts";
 import type { Counters } from "../net/counters.ts";
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
 import { readU32 } from "../wire/bytes.ts";
@@ -85,7 +86,16 @@ export interface TcpHost {
   hasAddress(addr: number): boolean;
   /** True for broadcast addresses. */
   isBroadcast(addr: number): boolean;
-  /** Sends a complete IPv4 packet. */
+  /**
+   * The link device's offload metadata (a `Device`; see stack/link/device.ts): with it, data
+   * leaves in super-frames (stack/tcp/tso.ts) and a received super-frame's gso_size tells the
+   * peer's segment size. Absent or without offloads: plain frames.
+   */
+  readonly device?: { readonly rxOffload?: FrameOffload; readonly txOffload?: FrameOffload };
+  /**
+   * Sends a complete IPv4 packet (the device's `txOffload`, when set, describes it: a partial
+   * checksum, a super-frame).
+   */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
@@ -112,6 +122,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   readonly isn: IsnGenerator = new IsnGenerator();
   /** Transmit-area size of each send buffer. */
   readonly txArea: number;
+  /** Where frames start in transmit buffers (room for a virtio-net header, or 0). */
+  readonly txFrameOff: number;
+  /** The device's transmit offload metadata with segmentation offload on, else null. */
+  readonly txOffload: FrameOffload | null;
+  /** Transmit area for a super-frame. */
+  readonly tsoTxArea: number;
   /** Scratch frame for header-only segments. */
   readonly ctlBuf: Uint8Array;
   /** Scratch options. */
@@ -129,6 +145,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   flushOnIdle = false;
 
   readonly #host: TcpHost;
+  /** The device's receive offload metadata (null without offloads), read per segment. */
+  readonly #rxo: FrameOffload | null;
   readonly #table = new ConnTable();
   readonly #listeners = new Map<number, TcpListener[]>();
   readonly #wheel: TimerWheel<Tcb>;
@@ -156,7 +174,13 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.ttl = host.ttl;
     this.windowScale = this.config.windowScaling ? windowScaleFor(this.config.receiveBuffer) : 0;
     this.advMss = host.mtu - 40;
-    this.txArea = (HEADERS + host.mtu + 7) & ~7;
+    const txo = host.device?.txOffload ?? null;
+    this.#rxo = host.device?.rxOffload ?? null;
+    // With a vnet header the frame starts 10 bytes in, so the TAP writes the header in place.
+    this.txFrameOff = txo !== null ? VNET_HDR_LEN : 0;
+    this.txOffload = txo !== null && this.config.tso ? txo : null;
+    this.txArea = (this.txFrameOff + HEADERS + host.mtu + 7) & ~7;
+    this.tsoTxArea = (this.txFrameOff + 14 + 0xffff + 7) & ~7;
     this.ctlBuf = new Uint8Array(this.txArea);
     this.#wheel = new TimerWheel<Tcb>(host.clock.now(), this.config.timerTickMs);
     const [lo, hi] = this.config.ephemeralPorts;
@@ -273,8 +297,18 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     seg.window = v.window;
     seg.buf = buf;
     seg.payloadOff = v.payloadOffset;
-    seg.payloadLen = v.payloadLen;
-    counters.count("tcp.rx_segments");
+    const payloadLen = v.payloadLen;
+    seg.payloadLen = payloadLen;
+    // A super-frame (the kernel's GSO, stack/link/offload.ts): the segments it stands for are
+    // gso_size long, as Linux's tcp_measure_rcv_mss reads from skb_shinfo(skb)->gso_size.
+    const rxo = this.#rxo;
+    if (rxo !== null && rxo.gsoType !== 0 && rxo.gsoSize > 0 && payloadLen > rxo.gsoSize) {
+      seg.gsoSize = rxo.gsoSize;
+      counters.count("tcp.rx_segments", Math.ceil(payloadLen / rxo.gsoSize));
+    } else {
+      seg.gsoSize = 0;
+      counters.count("tcp.rx_segments");
+    }
     const t = this.#table.lookup(dst, seg.dstPort, src, seg.srcPort);
     let minIss = -1;
     const l = t === null || t.state === TIME_WAIT ? this.#findListener(dst, seg.dstPort) : null;

@@ -4,7 +4,8 @@
  * only under Nagle's rule (nothing outstanding, or `noDelay`) or when it is half the peer's
  * largest window (sender SWS avoidance); RFC 3042 limited transmit; RFC 6675 loss recovery with
  * SACK (NextSeg rules 1-4 under cwnd - pipe); go-back-N after a timeout, skipping SACKed data;
- * the FIN after the last byte; the persist timer for a zero window.
+ * the FIN after the last byte; the persist timer for a zero window. With segmentation offload a
+ * run of full segments leaves as one super-frame (tso.ts); loss recovery sends single segments.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import {
 } from "./state.ts";
 import { RTX_OFF, RTX_PERSIST, type Tcb } from "./tcb.ts";
 import { sendAck, sendData, sendSyn } from "./transmit.ts";
+import { tsoSegmentCap } from "./tso.ts";
 
 /** Cap of the persist interval (RFC 9293 3.8.6.1: probes keep going, spaced out). */
 const PERSIST_MAX_MS = 60_000;
@@ -65,9 +67,14 @@ export function persistInterval(t: Tcb): number {
   return v < PERSIST_MAX_MS ? v : PERSIST_MAX_MS;
 }
 
-/** The normal send loop (RFC 5681 windows, Nagle, sender SWS avoidance, limited transmit). */
+/**
+ * The normal send loop (RFC 5681 windows, Nagle, sender SWS avoidance, limited transmit). With
+ * segmentation offload a segment may span many MSS (a super-frame the kernel cuts): whole MSS
+ * multiples, except where the data or the range to retransmit ends.
+ */
 function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
   const mss = t.mss;
+  const cap = ctx.txOffload !== null ? tsoSegmentCap(t) : mss;
   // A run of segments is bounded by the windows; the count bound is a safety net only.
   for (let n = 0; n < 4096; n++) {
     let seq = t.sndNxt;
@@ -87,8 +94,9 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     const retransmit = seqLt(seq, t.sndMax);
     let limit = retransmit ? t.sndMax : end;
     if (t.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
-    let len = seqDiff(limit, seq);
-    if (len > mss) len = mss;
+    const span = seqDiff(limit, seq);
+    let len = span;
+    if (len > cap) len = cap;
     if (len > avail) len = avail;
     // The usable window (RFC 5681 2: min(cwnd, rwnd) minus what is in flight).
     let cwnd = t.cwnd;
@@ -98,11 +106,14 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     const wnd = t.sndWnd < cwnd ? t.sndWnd : cwnd;
     const usable = wnd - seqDiff(seq, t.sndUna);
     if (len > usable) len = usable > 0 ? usable : 0;
+    // A super-frame cut by a window ends on a segment boundary (no runt segment mid-stream,
+    // as Linux's tcp_mss_split_point).
+    if (len > mss && len !== avail && len !== span) len -= len % mss;
     let fin = false;
     if (len > 0) {
       const all = len === avail;
       if (
-        !(len === mss || retransmit ||
+        !(len >= mss || retransmit ||
           (all && (t.noDelay || t.outstanding === 0 || finPending)) ||
           (t.maxSndWnd > 0 && len >= t.maxSndWnd / 2))
       ) {

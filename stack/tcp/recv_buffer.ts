@@ -6,7 +6,8 @@
  * ranges, most recent first, are the SACK blocks to report (RFC 2018 4).
  *
  * Payload is copied from the received frame by `WordCopier` (copy.ts): 32-bit words when the
- * alignment allows, bytes otherwise; nothing is allocated per segment.
+ * alignment allows, bytes otherwise, and a super-frame's with the native copy through a cached
+ * view; nothing is allocated per plain segment.
  *
  * @module
  */
@@ -14,7 +15,7 @@
 import { seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import { WordCopier } from "./copy.ts";
 
-/** One copier for every receive buffer (single-threaded; it only caches a source view). */
+/** One copier for every receive buffer (single-threaded; it only caches source views). */
 const copier = new WordCopier();
 
 /** Initial ring size, bytes (grows by doubling up to the configured maximum). */

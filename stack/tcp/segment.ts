@@ -33,6 +33,11 @@ export class Segment {
   payloadOff = 0;
   /** Payload length, bytes. */
   payloadLen = 0;
+  /**
+   * For a super-frame (a TAP with offloads hands over up to 64 KB at once): the payload bytes
+   * per segment it stands for (the sender's gso_size). 0 for a plain segment.
+   */
+  gsoSize = 0;
   /** The options (reset per segment). */
   readonly opts: TcpOptions = new TcpOptions();
 

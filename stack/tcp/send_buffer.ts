@@ -3,8 +3,9 @@
  * (RFC 9293 3.3.1: SND.UNA .. end of data), kept until the peer acknowledges them so they can be
  * retransmitted. The ring shares one ArrayBuffer with a frame-sized transmit area at offset 0:
  * a segment's payload is copied from the ring into the frame with `copyWithin` (a memmove inside
- * one buffer: no allocation, native speed), and the frame starts at index 0 of its array, which
- * lets the TAP write it without a subarray.
+ * one buffer: no allocation, native speed), and the frame starts at a fixed index of its array
+ * (0, or 10 where a virtio-net header goes in front), which lets the TAP write it without a
+ * subarray.
  *
  * The ring starts small and doubles up to its maximum as the application writes, so a thousand
  * idle connections cost little.
@@ -27,8 +28,11 @@ export class SendBuffer {
   len = 0;
   /** Largest ring capacity (the configured send buffer). */
   readonly max: number;
-  /** Bytes reserved for the transmit frame at the start of `mem`. */
-  readonly txArea: number;
+  /**
+   * Bytes reserved for the transmit frame at the start of `mem`; grows once (growTxArea) when the
+   * connection first sends a super-frame.
+   */
+  txArea: number;
 
   /** A ring of `initial` bytes (at most `max`) behind a `txArea`-byte transmit frame. */
   constructor(txArea: number, max: number, initial = SEND_BUFFER_INITIAL) {
@@ -83,6 +87,19 @@ export class SendBuffer {
     const first = cap - pos < n ? cap - pos : n;
     this.mem.copyWithin(dst, base + pos, base + pos + first);
     if (first < n) this.mem.copyWithin(dst + first, base, base + n - first);
+  }
+
+  /**
+   * Enlarges the transmit area to `n` bytes (segmentation offload: a 64 KB super-frame), keeping
+   * the ring's bytes and positions. Once per connection, on its first super-frame, so idle and
+   * small connections keep the small frame.
+   */
+  growTxArea(n: number): void {
+    if (n <= this.txArea) return;
+    const mem = new Uint8Array(n + this.cap);
+    mem.set(this.mem.subarray(this.txArea), n);
+    this.mem = mem;
+    this.txArea = n;
   }
 
   #grow(need: number): void {

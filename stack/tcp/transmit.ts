@@ -1,10 +1,12 @@
 /**
- * Building and sending segments: IPv4 header at offset 14 of a buffer whose frame starts at 0,
- * then the TCP header, options and payload (copied from the send ring with `copyWithin`, so a
- * data segment allocates nothing). Every segment carries the current ACK, the window (never
- * shrinking, receiver SWS avoidance, RFC 9293 3.8.6.2.2) and the options in use (timestamps,
- * SACK blocks); SYNs carry MSS, window scale, SACK-permitted and timestamps; RSTs follow
- * RFC 9293 3.10.7.1; challenge ACKs are rate limited (RFC 5961 7).
+ * Building and sending segments: IPv4 header at offset 14 of a frame that starts at
+ * `ctx.txFrameOff` of its buffer, then the TCP header, options and payload (copied from the send
+ * ring with `copyWithin`, so a data segment allocates nothing). With segmentation offload
+ * (tso.ts) a data segment may be a super-frame of many MSS with a partial checksum. Every
+ * segment carries the current ACK, the window (never shrinking, receiver SWS avoidance,
+ * RFC 9293 3.8.6.2.2) and the options in use (timestamps, SACK blocks); SYNs carry MSS, window
+ * scale, SACK-permitted and timestamps; RSTs follow RFC 9293 3.10.7.1; challenge ACKs are rate
+ * limited (RFC 5961 7).
  *
  * @module
  */
@@ -25,11 +27,12 @@ import type { TcpContext } from "./context.ts";
 import type { Segment } from "./segment.ts";
 import { SYN_RECEIVED } from "./state.ts";
 import { RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+import { setTxOffload, tsoMaxPayload, writePartialChecksum } from "./tso.ts";
 
-/** Offset of the IPv4 header in a transmit frame (after the Ethernet header). */
+/** Offset of the IPv4 header from the start of a transmit frame (after the Ethernet header). */
 export const TX_IP_OFF = 14;
 
-/** Offset of the TCP header (IPv4 header without options). */
+/** Offset of the TCP header from the start of a transmit frame (IPv4 header without options). */
 export const TX_TCP_OFF = 34;
 
 /** Bytes of TCP timestamps option as laid out (NOP NOP TS). */
@@ -95,8 +98,9 @@ function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
 }
 
 /**
- * Writes IPv4 + TCP headers and options into `buf` (frame at 0) for a segment of `t` with
- * `payloadLen` bytes already at their place, fills the checksums and sends it.
+ * Writes IPv4 + TCP headers and options into `buf` (frame at `ctx.txFrameOff`) for a segment of
+ * `t` with `payloadLen` bytes already at their place, fills the checksums and sends it; a
+ * super-frame of `gsoSize`-byte segments when `gsoSize` > 0.
  */
 function emit(
   ctx: TcpContext,
@@ -107,6 +111,7 @@ function emit(
   window: number,
   optLen: number,
   payloadLen: number,
+  gsoSize: number,
 ): boolean {
   const h = ctx.txHeader;
   h.srcPort = t.localPort;
@@ -117,10 +122,15 @@ function emit(
   h.window = window;
   h.urgent = 0;
   h.optionsLen = optLen;
-  return emitRaw(ctx, buf, t.localAddr, t.remoteAddr, optLen, payloadLen);
+  return emitRaw(ctx, buf, t.localAddr, t.remoteAddr, optLen, payloadLen, gsoSize);
 }
 
-/** Writes the headers from `ctx.txHeader`/`ctx.txOpts`, checksums, and sends. */
+/**
+ * Writes the headers from `ctx.txHeader`/`ctx.txOpts`, checksums, and sends. With offloads on
+ * (`ctx.txOffload`) a segment with data leaves with a partial checksum for the kernel to
+ * complete, and as a super-frame when `gsoSize` > 0 (tso.ts); other segments are checksummed
+ * here (a header is cheap to sum).
+ */
 function emitRaw(
   ctx: TcpContext,
   buf: Uint8Array,
@@ -128,7 +138,10 @@ function emitRaw(
   dst: number,
   optLen: number,
   payloadLen: number,
+  gsoSize: number,
 ): boolean {
+  const ipOff = ctx.txFrameOff + TX_IP_OFF;
+  const tcpOff = ctx.txFrameOff + TX_TCP_OFF;
   const tcpLen = TCP_MIN_HEADER_LEN + optLen + payloadLen;
   const ip = ctx.ipHeader;
   ip.src = src;
@@ -142,12 +155,25 @@ function emitRaw(
   ip.moreFragments = false;
   ip.fragmentOffset = 0;
   ip.payloadLen = tcpLen;
-  writeIpv4Header(buf, TX_IP_OFF, ip);
-  writeTcpHeader(buf, TX_TCP_OFF, ctx.txHeader);
-  if (optLen > 0) writeTcpOptions(buf, TX_TCP_OFF + TCP_MIN_HEADER_LEN, ctx.txOpts);
-  ctx.txView.wrap(buf, TX_TCP_OFF, tcpLen).fillChecksum(src, dst);
-  ctx.counters.count("tcp.tx_segments");
-  return ctx.sendIpv4(buf, TX_IP_OFF, 20 + tcpLen);
+  writeIpv4Header(buf, ipOff, ip);
+  writeTcpHeader(buf, tcpOff, ctx.txHeader);
+  if (optLen > 0) writeTcpOptions(buf, tcpOff + TCP_MIN_HEADER_LEN, ctx.txOpts);
+  const txo = ctx.txOffload;
+  if (txo !== null && payloadLen > 0) {
+    writePartialChecksum(buf, tcpOff, tcpLen, src, dst);
+    // Set last, just before the send that consumes it (the device resets it after each frame).
+    setTxOffload(txo, TCP_MIN_HEADER_LEN + optLen, gsoSize);
+  } else {
+    ctx.txView.wrap(buf, tcpOff, tcpLen).fillChecksum(src, dst);
+  }
+  if (gsoSize > 0) {
+    // Counted as the segments the kernel cuts it into (Linux counts tcp_skb_pcount).
+    ctx.counters.count("tcp.tx_segments", Math.ceil(payloadLen / gsoSize));
+    ctx.counters.count("tcp.tso_frames");
+  } else {
+    ctx.counters.count("tcp.tx_segments");
+  }
+  return ctx.sendIpv4(buf, ipOff, 20 + tcpLen);
 }
 
 /** Bookkeeping after sending anything that carries our ACK. */
@@ -161,9 +187,11 @@ function ackSent(t: Tcb): void {
 /**
  * Sends one segment of `t` from sequence number `seq` with up to `len` payload bytes from the
  * send buffer, and FIN when `fin` and all `len` bytes fit. The payload is cut so that header
- * options (timestamps, SACK blocks) and data stay within the MSS (RFC 6691). Arms the
- * retransmission timer, starts an RTT measurement (Karn: not on retransmissions), counts
- * retransmissions. Returns the sequence space sent (payload bytes, plus one for a FIN).
+ * options (timestamps, SACK blocks) and data stay within the MSS (RFC 6691); with segmentation
+ * offload on, `len` beyond one MSS makes a super-frame instead (tso.ts), each of whose segments
+ * keeps that rule. Arms the retransmission timer, starts an RTT measurement (Karn: not on
+ * retransmissions), counts retransmissions (in segments). Returns the sequence space sent
+ * (payload bytes, plus one for a FIN).
  */
 export function sendData(
   ctx: TcpContext,
@@ -176,29 +204,48 @@ export function sendData(
   const optLen = fillOptions(ctx, t, now);
   // t.mss already allows for the timestamp option; SACK blocks take from the payload.
   const room = t.mss + (t.tsOk ? TS_OPTION_LEN : 0) - optLen;
+  let gsoSize = 0;
   if (len > room) {
-    len = room;
-    fin = false;
+    if (ctx.txOffload !== null && len > t.mss) {
+      // A super-frame of room-sized segments (Linux's gso_size is the payload per segment with
+      // the options in force, tcp_current_mss).
+      const max = tsoMaxPayload(room, optLen);
+      if (len > max) {
+        len = max;
+        fin = false;
+      }
+      gsoSize = room;
+    } else {
+      len = room;
+      fin = false;
+    }
   }
   const snd = t.snd;
   let buf = ctx.ctlBuf;
   if (len > 0 && snd !== null) {
+    if (gsoSize > 0 && snd.txArea < ctx.tsoTxArea) snd.growTxArea(ctx.tsoTxArea);
     buf = snd.mem;
-    snd.copyOut(seqDiff(seq, t.sndBase), len, TX_TCP_OFF + TCP_MIN_HEADER_LEN + optLen);
+    snd.copyOut(
+      seqDiff(seq, t.sndBase),
+      len,
+      ctx.txFrameOff + TX_TCP_OFF + TCP_MIN_HEADER_LEN + optLen,
+    );
   } else {
     len = 0;
+    gsoSize = 0;
   }
   let flags = TCP_ACK;
   if (len > 0 && seqDiff(seq, t.sndBase) + len === snd!.len) flags |= TCP_PSH;
   if (fin) flags |= TCP_FIN;
   const retransmit = seqLt(seq, t.sndMax);
-  emit(ctx, t, buf, seq, flags, windowField(ctx, t), optLen, len);
+  emit(ctx, t, buf, seq, flags, windowField(ctx, t), optLen, len, gsoSize);
   ackSent(t);
   const used = len + (fin ? 1 : 0);
   const end = (seq + used) >>> 0;
   if (retransmit) {
-    t.retransmits++;
-    ctx.counters.count("tcp.retransmits");
+    const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
+    t.retransmits += segs;
+    ctx.counters.count("tcp.retransmits", segs);
   } else if (t.rttSeq < 0 && !t.tsOk) {
     t.rttSeq = seq;
     t.rttStart = now;
@@ -224,7 +271,7 @@ export function sendAck(ctx: TcpContext, t: Tcb): void {
 export function sendAckAt(ctx: TcpContext, t: Tcb, seq: number): void {
   const now = ctx.clock.now();
   const optLen = fillOptions(ctx, t, now);
-  emit(ctx, t, ctx.ctlBuf, seq, TCP_ACK, windowField(ctx, t), optLen, 0);
+  emit(ctx, t, ctx.ctlBuf, seq, TCP_ACK, windowField(ctx, t), optLen, 0, 0);
   ackSent(t);
 }
 
@@ -266,7 +313,7 @@ export function sendReset(ctx: TcpContext, t: Tcb): void {
     o.tsEcr = t.tsRecent;
   }
   const optLen = tcpOptionsLength(o);
-  emit(ctx, t, ctx.ctlBuf, t.sndNxt, TCP_RST | TCP_ACK, 0, optLen, 0);
+  emit(ctx, t, ctx.ctlBuf, t.sndNxt, TCP_RST | TCP_ACK, 0, optLen, 0, 0);
   ctx.counters.count("tcp.tx_resets");
 }
 
@@ -294,7 +341,7 @@ export function sendResetFor(ctx: TcpContext, seg: Segment): void {
   h.optionsLen = 0;
   ctx.txOpts.reset();
   ctx.counters.count("tcp.tx_resets");
-  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, 0, 0);
+  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, 0, 0, 0);
 }
 
 /**
@@ -318,7 +365,7 @@ export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
   const window = free > 0xffff ? 0xffff : free;
   const flags = t.state === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
   const retransmit = seqLt(t.iss, t.sndMax);
-  emit(ctx, t, ctx.ctlBuf, t.iss, flags, window, optLen, 0);
+  emit(ctx, t, ctx.ctlBuf, t.iss, flags, window, optLen, 0, 0);
   if (flags & TCP_ACK) {
     // The window offered in the SYN-ACK is the initial right edge (an active open sets it when
     // the peer's SYN tells RCV.NXT).
@@ -375,7 +422,7 @@ export function sendCookieSynAck(
   }
   h.optionsLen = tcpOptionsLength(o);
   ctx.counters.count("tcp.syncookies_sent");
-  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, h.optionsLen, 0);
+  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, h.optionsLen, 0, 0);
 }
 
 /** Zero-window probe: an ACK one below SND.UNA, which the peer must answer (RFC 9293 3.8.6.1). */

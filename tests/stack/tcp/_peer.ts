@@ -7,7 +7,7 @@
  * @module
  */
 import { FakeClock } from "../../../stack/clock.ts";
-import { MemoryDevice } from "../../../stack/link/memory.ts";
+import { MemoryDevice, type MemoryDeviceOptions } from "../../../stack/link/memory.ts";
 import { Stack } from "../../../stack/net/stack.ts";
 import type { TcpStackOptions } from "../../../stack/tcp/config.ts";
 import { checksum, r16, r32 } from "../net/_frames.ts";
@@ -148,12 +148,20 @@ export function parseFrame(f: Uint8Array): Seg | null {
 /** The stack under test and its hand-driven peer. */
 export class Peer {
   readonly clock = new FakeClock(1_000_000);
-  readonly dev = new MemoryDevice({ name: "t0", mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  readonly dev: MemoryDevice;
   readonly stack: Stack;
   readonly out: Seg[] = [];
 
-  /** A stack with `tcp` options; the peer's MAC is a static ARP entry. */
-  constructor(tcp: TcpStackOptions = {}) {
+  /**
+   * A stack with `tcp` options; the peer's MAC is a static ARP entry. `device` adds options of
+   * the lone memory device (e.g. `offload: true, capture: true`).
+   */
+  constructor(tcp: TcpStackOptions = {}, device: MemoryDeviceOptions = {}) {
+    this.dev = new MemoryDevice({
+      ...device,
+      name: "t0",
+      mac: new Uint8Array([2, 0, 0, 0, 0, 1]),
+    });
     this.stack = new Stack({
       device: this.dev,
       address: LOCAL,
