@@ -92,6 +92,7 @@ function table(head: string[], rows: string[][]): string {
 export interface ReportInfo {
   command: string;
   seconds: number;
+  threads: number;
   conns: number[];
 }
 
@@ -108,7 +109,7 @@ export async function formatReport(rows: Row[], info: ReportInfo): Promise<strin
     `Command (root): \`${info.command}\`. Each measure runs ${info.seconds} s; one run, every`,
     "balancer in turn on the same topology (scripts/bench/_compare_net.ts: client -> router -> the",
     "balancer's place -> two nginx real servers with one worker each; every balancer, nginx and",
-    "haproxy included, gets one worker/thread). wrk: 1 thread, 50 connections for the 100-byte",
+    `haproxy included, gets one worker/thread). wrk: ${info.threads} thread(s), 50 connections for the 100-byte`,
     "file, 8 for the 1 MiB file; a new connection per request is wrk with `Connection: close`.",
     "iperf3: one stream, `-R` (a download through the VIP, one real server).",
     "",

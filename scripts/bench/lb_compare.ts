@@ -19,7 +19,7 @@
  * between markers, with the date, the machine and the command; everything it made is torn down,
  * also on Ctrl-C.
  *
- * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--conns N[,N...]]
+ * usage: scripts/deno run -A scripts/bench/lb_compare.ts [--seconds S] [--threads N] [--conns N[,N...]]
  *        [--only KEY,...] [--no-write]
  *
  * @module
@@ -94,6 +94,8 @@ interface StartOptions {
 
 interface Options {
   seconds: number;
+  /** wrk threads. */
+  threads: number;
   /** Held-concurrency steps, ascending (empty: none). */
   conns: number[];
   only: string[] | null;
@@ -272,6 +274,7 @@ function parseOptions(): Options {
     args: Deno.args,
     options: {
       seconds: { type: "string", default: "6" },
+      threads: { type: "string", default: "2" },
       conns: { type: "string", default: "50000,200000,400000" },
       only: { type: "string" },
       "no-write": { type: "boolean", default: false },
@@ -296,7 +299,11 @@ function parseOptions(): Options {
       throw new Error(`--only: unknown balancer "${k}" (${MODES.map((m) => m.key).join(", ")})`);
     }
   }
-  return { seconds, conns, only, write: !values["no-write"] };
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 16) {
+    throw new Error(`--threads: "${values.threads}" is not a whole number in 1..16`);
+  }
+  return { seconds, threads, conns, only, write: !values["no-write"] };
 }
 
 /** Installs the load tools and servers this benchmark drives (idempotent). */
@@ -351,7 +358,7 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       url: `http://${host}/small`,
       seconds: 1,
       connections: 8,
-      threads: 1,
+      threads: opts.threads,
     });
     const cpu = () => proc === undefined ? 0 : treeCpuSeconds(proc.pid);
     const url = `http://${host}/small`;
@@ -359,7 +366,7 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       url,
       seconds: opts.seconds,
       connections: 50,
-      threads: 1,
+      threads: opts.threads,
     });
     const cpu0 = cpu();
     const busy0 = machineBusySeconds();
@@ -367,7 +374,7 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       url,
       seconds: opts.seconds,
       connections: 50,
-      threads: 1,
+      threads: opts.threads,
       close: true,
     });
     const cpuPerReq = (cpu() - cpu0) / newConn.requests * 1e6;
@@ -376,7 +383,7 @@ async function measure(net: CompareNet, mode: Mode, opts: Options): Promise<Meas
       url: `http://${host}/1m`,
       seconds: opts.seconds,
       connections: 8,
-      threads: 1,
+      threads: opts.threads,
     });
     let iperf: IperfResult | null = null;
     if (mode.key !== "nginx-l7") {
@@ -570,7 +577,12 @@ async function main(): Promise<number> {
     if (net !== undefined) destroyNet(net);
   }
   const command = `deno task bench:lb ${Deno.args.join(" ")}`.trim();
-  const report = await formatReport(rows, { command, seconds: opts.seconds, conns: opts.conns });
+  const report = await formatReport(rows, {
+    command,
+    seconds: opts.seconds,
+    threads: opts.threads,
+    conns: opts.conns,
+  });
   console.log(report);
   if (opts.write) {
     writeReport(`${ROOT}docs/BENCHMARKS.md`, report);
