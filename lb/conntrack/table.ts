@@ -29,6 +29,7 @@
  */
 
 import { type Clock, systemClock } from "../../stack/clock.ts";
+import { type FrameClock, frameClockOf } from "../../stack/net/frame_clock.ts";
 import type { ForwardMethod, Protocol, RealServer } from "../service.ts";
 import { murmurFinish, murmurRound } from "../scheduler/hash.ts";
 import type { ConnInfo } from "./conn_info.ts";
@@ -143,7 +144,8 @@ export class ConnTable {
   /** Slots visited per `expire()` call unless the call says otherwise. */
   readonly sweepBudget: number;
 
-  readonly #clock: Clock;
+  /** Read in the allocation-free form on the packet path (stack/net/frame_clock.ts). */
+  readonly #clock: FrameClock;
   readonly #seed: number;
   readonly #timeouts = new Float64Array(STATE_COUNT);
   readonly #active: Readonly<Uint8Array>;
@@ -170,7 +172,7 @@ export class ConnTable {
       throw new RangeError(`conntrack capacity ${cap} is not an integer in 1..2^26`);
     }
     this.capacity = cap;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = frameClockOf(options.clock ?? systemClock);
     this.#seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     this.sweepBudget = options.sweepBudget ?? Math.max(256, Math.ceil(cap / 64));
     this.#active = options.countHandshakeAsActive ? ACTIVE_WITH_HANDSHAKE : ACTIVE_ESTABLISHED_ONLY;
@@ -247,7 +249,9 @@ export class ConnTable {
         row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
         (row[o + W_META] & (M_USED | M_UDP)) === pm
       ) {
-        if (this.#f64[(s << 2) + F_EXPIRES] <= this.#clock.now()) {
+        const clock = this.#clock;
+        if (!clock.fresh) clock.read();
+        if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
           this.#free(s);
           this.counters.expired++;
           return -1;
@@ -284,7 +288,9 @@ export class ConnTable {
         (meta & 0xffff) === realPort && row[o + W_PORTS] >>> 16 === clientPort &&
         (meta & (M_USED | M_UDP)) === pm
       ) {
-        if (this.#f64[(s << 2) + F_EXPIRES] > this.#clock.now()) return s;
+        const clock = this.#clock;
+        if (!clock.fresh) clock.read();
+        if (this.#f64[(s << 2) + F_EXPIRES] > clock.time[0]) return s;
         this.#free(s);
         this.counters.expired++;
       }
@@ -314,7 +320,9 @@ export class ConnTable {
   ): number {
     const pm = protoBits(protocol);
     if (pm === 0) throw new RangeError(`conntrack: protocol ${protocol} is not TCP or UDP`);
-    const now = this.#clock.now();
+    const clock = this.#clock;
+    if (!clock.fresh) clock.read();
+    const now = clock.time[0];
     const ports = ((clientPort << 16) | vport) >>> 0;
     const row = this.#row;
     const bucket = this.#inHash(pm, clientIp, vip, ports);
@@ -365,7 +373,9 @@ export class ConnTable {
    * re-arms the deadline with the new state's timeout. Returns the new state.
    */
   track(slot: number, direction: number, tcpFlags: number): number {
-    const now = this.#clock.now();
+    const clock = this.#clock;
+    if (!clock.fresh) clock.read();
+    const now = clock.time[0];
     const o = slot << 3;
     let meta = this.#row[o + W_META];
     const old = (meta >>> M_STATE_SHIFT) & 0xff;

@@ -20,6 +20,12 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /**
+   * read/write with the address as a pointer: per frame on the TAP, where a "buffer" argument
+   * costs an extra ~25 ns per call (the TAP caches the pointers; stack/link/tap.ts #ptrAt).
+   */
+  readPtr: { name: "read", parameters: ["i32", "pointer", "u32"], result: "i32" },
+  writePtr: { name: "write", parameters: ["i32", "pointer", "u32"], result: "i32" },
   // The request is an `unsigned long`; ioctl is never on a per-frame path, so a u64 is fine.
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   poll: { parameters: ["buffer", "u32", "i32"], result: "i32" },

@@ -12,6 +12,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { type FrameClock, frameClockOf } from "./frame_clock.ts";
 import { copyBytes } from "../wire/bytes.ts";
 import type { Counters } from "./counters.ts";
 
@@ -93,7 +94,8 @@ interface Entry {
 /** The ARP cache: states, timeouts, retries and the queue of packets awaiting resolution. */
 export class ArpCache {
   readonly #transport: ArpTransport;
-  readonly #clock: Clock;
+  /** Read in the allocation-free form on the packet path (frame_clock.ts). */
+  readonly #clock: FrameClock;
   readonly #counters: Counters;
   readonly #entries = new Map<number, Entry>();
   readonly #reachableMs: number;
@@ -108,7 +110,7 @@ export class ArpCache {
   /** Builds an empty cache. */
   constructor(transport: ArpTransport, clock: Clock, counters: Counters, options: ArpOptions = {}) {
     this.#transport = transport;
-    this.#clock = clock;
+    this.#clock = frameClockOf(clock);
     this.#counters = counters;
     this.#reachableMs = options.reachableMs ?? 30_000;
     this.#gcMs = options.gcMs ?? 60_000;
@@ -355,7 +357,9 @@ export class ArpCache {
   }
 
   #use(e: Entry): void {
-    const now = this.#clock.now();
+    const clock = this.#clock;
+    if (!clock.fresh) clock.read();
+    const now = clock.time[0];
     e.usedAt = now;
     if (e.state === "stale" && e.requests === 0 && !e.permanent) {
       e.requests = 1;

@@ -42,11 +42,16 @@ export class Ipv4Input {
   readonly #protocols: (ProtocolHandler | null)[] = new Array(256).fill(null);
   /** The packet hook (the balancer), or null. */
   hook: PacketHook | null = null;
+  /** Counter slots of the per-packet outcomes (counters.ts: no name lookup per packet). */
+  readonly #cConsumed: number;
+  readonly #cDelivered: number;
 
   /** Input for `host`, reassembling with `reassembler`. */
   constructor(host: Ipv4InputHost, reassembler: Reassembler) {
     this.#host = host;
     this.#reassembler = reassembler;
+    this.#cConsumed = host.counters.slot("hook.consumed");
+    this.#cDelivered = host.counters.slot("ipv4.delivered");
   }
 
   /** Sets (or with null clears) the handler for `protocol` (0..255). */
@@ -121,7 +126,7 @@ export class Ipv4Input {
     }
     const hook = this.hook;
     if (hook !== null && hook(buf, frameOff, ipOff, ipLen) === "consumed") {
-      counters.count("hook.consumed");
+      counters.add(this.#cConsumed);
       return;
     }
     if (!local) {
@@ -149,7 +154,7 @@ export class Ipv4Input {
       );
       return;
     }
-    this.#host.counters.count("ipv4.delivered");
+    this.#host.counters.add(this.#cDelivered);
     handler(buf, ipOff, ipLen);
   }
 }

@@ -68,6 +68,9 @@ export class Ipv4Output {
   readonly #txo: FrameOffload | null;
   /** The metadata of the packet being sent, held while its next hop is resolved. */
   readonly #pending: FrameOffload = newFrameOffload();
+  /** Counter slots of the per-frame outcomes (counters.ts: no name lookup per frame). */
+  readonly #cTxFrames: number;
+  readonly #cTxGso: number;
 
   /** Output over `host.device`. */
   constructor(host: Ipv4OutputHost) {
@@ -78,6 +81,8 @@ export class Ipv4Output {
     this.#mtu = host.device.mtu;
     this.#frag = new Uint8Array(ETH_HEADER_LEN + this.#mtu);
     this.#txo = host.device.txOffload ?? null;
+    this.#cTxFrames = host.counters.slot("tx_frames");
+    this.#cTxGso = host.counters.slot("link.tx_gso");
   }
 
   /**
@@ -279,8 +284,8 @@ export class Ipv4Output {
     const txo = this.#txo;
     const gso = txo !== null && txo.gsoType !== 0;
     if (this.#device.send(buf, off, len)) {
-      this.#counters.count("tx_frames");
-      if (gso) this.#counters.count("link.tx_gso");
+      this.#counters.add(this.#cTxFrames);
+      if (gso) this.#counters.add(this.#cTxGso);
       return true;
     }
     this.#counters.count("drop.tx_device");

@@ -24,6 +24,7 @@ import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/so
 import { ArpCache, type ArpOptions, type ArpState } from "./arp.ts";
 import { ArpProtocol } from "./arp_protocol.ts";
 import { Counters } from "./counters.ts";
+import { FrameClock } from "./frame_clock.ts";
 import type { PacketHook } from "./hook.ts";
 import { Icmp, type IcmpOptions } from "./icmp.ts";
 import { IpipInput } from "./ipip_input.ts";
@@ -90,7 +91,7 @@ export interface StackSnapshot {
 export class Stack {
   /** The link device. */
   readonly device: Device;
-  /** Time source for every expiry. */
+  /** Time source for every expiry: the given clock, read at most once per received frame. */
   readonly clock: Clock;
   /** Per-reason counters. */
   readonly counters: Counters = new Counters();
@@ -120,6 +121,7 @@ export class Stack {
   /** Functions run at every tick (the balancer's connection-table sweep). */
   readonly #tickListeners: (() => void)[] = [];
   #ipip: IpipInput | null = null;
+  readonly #frameClock: FrameClock;
   readonly #broadcast: number;
   readonly #eth = new EthernetView();
   readonly #arpProto: ArpProtocol;
@@ -152,7 +154,8 @@ export class Stack {
     }
     this.device = device;
     this.#rxo = device.rxOffload ?? null;
-    this.clock = options.clock ?? systemClock;
+    this.#frameClock = new FrameClock(options.clock ?? systemClock);
+    this.clock = this.#frameClock;
     this.address = address >>> 0;
     this.prefix = prefix;
     this.ttl = options.ttl ?? 64;
@@ -195,6 +198,7 @@ export class Stack {
       try {
         this.input(buf, off, len);
       } catch (e) {
+        this.#frameClock.endFrame();
         this.#rxLinkGroup = false;
         this.#rxCsumTrusted = false;
         this.#internalError(e);
@@ -399,6 +403,15 @@ export class Stack {
    * "drop.internal_error").
    */
   input(buf: Uint8Array, off: number, len: number): void {
+    // One clock reading serves the whole frame (frame_clock.ts; #onFrame ends it on a throw).
+    const clock = this.#frameClock;
+    clock.beginFrame();
+    this.#demux(buf, off, len);
+    clock.endFrame();
+  }
+
+  /** Ethernet demultiplexing of one frame (see {@link input}). */
+  #demux(buf: Uint8Array, off: number, len: number): void {
     const counters = this.counters;
     counters.count("rx_frames");
     const eth = this.#eth.wrap(buf, off, len);

@@ -8,9 +8,12 @@ import { Balancer } from "../../lb/balancer.ts";
 import { VirtualService } from "../../lb/service.ts";
 import { ACK, FIN, frame, ipv4, PSH, r32, RST, SYN, tcpPacket, udp } from "./_packets.ts";
 import { arp, concat, eth, icmpEcho, mac, pattern } from "../stack/net/_frames.ts";
+import { createMemoryDevice } from "../../stack/link/memory.ts";
+import { Stack } from "../../stack/net/stack.ts";
 import {
   CLIENT,
   CLIENT_MAC,
+  LB,
   LB_MAC,
   REAL1,
   REAL2,
@@ -250,4 +253,46 @@ Deno.test("detach: the stack is a plain host again", () => {
   const b = new Balancer(r.stack);
   b.addService(new VirtualService({ protocol: "tcp", vip: VIP, port: 81, scheduler: "rr" }));
   assert(r.stack.hasAddress(VIP));
+});
+
+Deno.test("a forwarded packet reads the stack's clock once (frame_clock.ts); its flow's deadline uses it", () => {
+  // A clock that moves 0.5 ms at every read: before the frame clock, a DR packet read it three
+  // times (the flow's deadline, its re-arm, the ARP entry's use).
+  let reads = 0;
+  let t = 50_000.25;
+  const clock = {
+    now(): number {
+      reads++;
+      t += 0.5;
+      return t;
+    },
+  };
+  const device = createMemoryDevice({ mac: LB_MAC, capture: true });
+  const stack = new Stack({ device, address: LB, prefix: 24, clock });
+  for (const [a, m] of REAL_MACS) stack.arp.addStatic(a, m);
+  const balancer = new Balancer(stack, { seed: 7 });
+  const svc = new VirtualService({ protocol: "tcp", vip: VIP, port: 80, scheduler: "rr" });
+  svc.addReal({ address: REAL1 });
+  balancer.addService(svc);
+  balancer.attach();
+  const input = (flags: number) => {
+    const f = frame(
+      LB_MAC,
+      CLIENT_MAC,
+      tcpPacket({ src: CLIENT, dst: VIP, sport: 41000, dport: 80, flags }),
+    );
+    const buf = new Uint8Array(f.length + 2);
+    buf.set(f, 2);
+    const before = reads;
+    stack.input(buf, 2, f.length);
+    return reads - before;
+  };
+  assertEquals(input(SYN), 1, "the first SYN: lookup, insert, track, ARP");
+  assertEquals(input(ACK), 1, "an established packet: lookup, track, ARP");
+  const ackTime = t; // the ACK frame's one reading
+  assertEquals(device.takeSent().length, 2);
+  const slot = balancer.conns.lookupIn(6, CLIENT, 41000, VIP, 80);
+  assert(slot >= 0);
+  // SYN_RECV -> ESTABLISHED re-armed the deadline with 15 minutes from that reading.
+  assertEquals(balancer.conns.expiresAt(slot), ackTime + 15 * 60_000);
 });

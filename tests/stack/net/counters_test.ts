@@ -31,3 +31,44 @@ Deno.test("Counters.drop prefixes the reason", () => {
   assert.equal(c.get("drop.ipv4_truncated"), 2);
   assert.equal(c.sum("drop."), 2);
 });
+
+Deno.test("Counters slots: add() counts the named counter; listed only once counted", () => {
+  const c = new Counters();
+  const s = c.slot("tx_frames");
+  assert.equal(c.slot("tx_frames"), s, "one slot per name");
+  assert.deepEqual(c.snapshot(), {}, "a slot that was never counted is not listed");
+  assert.equal(c.get("tx_frames"), 0);
+  c.add(s);
+  c.add(s, 2);
+  c.count("tx_frames");
+  assert.equal(c.get("tx_frames"), 4);
+  assert.deepEqual(c.snapshot(), { tx_frames: 4 });
+  // reset: values and listing go, the slot stays valid.
+  c.reset();
+  assert.deepEqual(c.snapshot(), {});
+  c.add(s);
+  assert.deepEqual(c.snapshot(), { tx_frames: 1 });
+});
+
+Deno.test("Counters: alternating names, drops and many names keep their own values", () => {
+  const c = new Counters();
+  // count() remembers the last name it saw: alternation must not mix values up.
+  for (let i = 0; i < 10; i++) {
+    c.count("a");
+    c.count("b", 2);
+    c.drop("x");
+    c.count("a");
+  }
+  assert.equal(c.get("a"), 20);
+  assert.equal(c.get("b"), 20);
+  assert.equal(c.get("drop.x"), 10);
+  // Beyond the initial 64 slots the storage grows and earlier slots keep their values.
+  const early = c.slot("early");
+  c.add(early, 7);
+  for (let i = 0; i < 200; i++) c.count(`n${i}`, i);
+  c.add(early);
+  assert.equal(c.get("early"), 8);
+  assert.equal(c.get("n199"), 199);
+  assert.equal(c.sum("n"), (199 * 200) / 2);
+  assert.equal(Object.keys(c.snapshot()).length, 3 + 1 + 200, "n0, counted with 0, is listed");
+});
