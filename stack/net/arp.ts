@@ -97,6 +97,10 @@ export class ArpCache {
   /** Read in the allocation-free form on the packet path (frame_clock.ts). */
   readonly #clock: FrameClock;
   readonly #counters: Counters;
+  /**
+   * Keyed by the address as a signed 32-bit integer (`ip | 0`): V8 keeps int32 numbers unboxed
+   * (Smis), while u32 addresses from 128.0.0.0 up would be heap numbers, allocated per lookup.
+   */
   readonly #entries = new Map<number, Entry>();
   readonly #reachableMs: number;
   readonly #gcMs: number;
@@ -137,7 +141,7 @@ export class ArpCache {
    * The returned array belongs to the cache: copy it to keep it.
    */
   lookup(ip: number): Uint8Array | null {
-    const e = this.#entries.get(ip);
+    const e = this.#entries.get(ip | 0);
     if (e === undefined || !e.hasMac) return null;
     this.#use(e);
     return e.mac;
@@ -149,7 +153,7 @@ export class ArpCache {
    * "dropped" (counted) when a queue bound or the table size forbids it.
    */
   resolve(ip: number, buf: Uint8Array, ipOff: number, ipLen: number): Uint8Array | ArpPending {
-    let e = this.#entries.get(ip);
+    let e = this.#entries.get(ip | 0);
     if (e !== undefined && e.hasMac) {
       this.#use(e);
       return e.mac;
@@ -163,7 +167,7 @@ export class ArpCache {
       e = this.#newEntry(ip, "incomplete", now);
       e.requests = 1;
       e.nextRequestAt = now + this.#retryMs;
-      this.#entries.set(ip, e);
+      this.#entries.set(ip | 0, e);
       this.#counters.count("arp.tx_requests");
       this.#transport.sendArpRequest(ip, null);
     }
@@ -201,7 +205,7 @@ export class ArpCache {
     targetsUs: boolean,
   ): void {
     if (ip === 0) return;
-    let e = this.#entries.get(ip);
+    let e = this.#entries.get(ip | 0);
     const now = this.#clock.now();
     if (e === undefined) {
       if (!targetsUs) return;
@@ -210,7 +214,7 @@ export class ArpCache {
         return;
       }
       e = this.#newEntry(ip, isReply ? "reachable" : "stale", now);
-      this.#entries.set(ip, e);
+      this.#entries.set(ip | 0, e);
       copyBytes(macBuf, macOff, e.mac, 0, 6);
       e.hasMac = true;
       this.#counters.count("arp.learned");
@@ -237,11 +241,11 @@ export class ArpCache {
 
   /** Adds a static entry (`arp -s`): always reachable, never expires. Drops its queue onward. */
   addStatic(ip: number, mac: Uint8Array): void {
-    let e = this.#entries.get(ip);
+    let e = this.#entries.get(ip | 0);
     const now = this.#clock.now();
     if (e === undefined) {
       e = this.#newEntry(ip, "reachable", now);
-      this.#entries.set(ip, e);
+      this.#entries.set(ip | 0, e);
     }
     copyBytes(mac, 0, e.mac, 0, 6);
     e.hasMac = true;
@@ -254,10 +258,10 @@ export class ArpCache {
 
   /** Removes the entry for `ip` (its queued packets are dropped and counted). True if it existed. */
   remove(ip: number): boolean {
-    const e = this.#entries.get(ip);
+    const e = this.#entries.get(ip | 0);
     if (e === undefined) return false;
     this.#dropQueue(e, "drop.arp_unresolved");
-    this.#entries.delete(ip);
+    this.#entries.delete(ip | 0);
     return true;
   }
 
@@ -281,7 +285,7 @@ export class ArpCache {
         } else {
           this.#counters.count("arp.failed");
           this.#dropQueue(e, "drop.arp_unresolved");
-          this.#entries.delete(e.ip);
+          this.#entries.delete(e.ip | 0);
         }
         continue;
       }
@@ -300,11 +304,11 @@ export class ArpCache {
           this.#transport.sendArpRequest(e.ip, e.mac);
         } else {
           this.#counters.count("arp.revalidation_failed");
-          this.#entries.delete(e.ip);
+          this.#entries.delete(e.ip | 0);
         }
       } else if (now - e.usedAt >= this.#gcMs) {
         this.#counters.count("arp.gc");
-        this.#entries.delete(e.ip);
+        this.#entries.delete(e.ip | 0);
       }
     }
   }
@@ -336,7 +340,7 @@ export class ArpCache {
       if (victim === null || e.usedAt < victim.usedAt) victim = e;
     }
     if (victim === null) return false;
-    this.#entries.delete(victim.ip);
+    this.#entries.delete(victim.ip | 0);
     this.#counters.count("arp.evicted");
     return true;
   }

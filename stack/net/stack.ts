@@ -115,6 +115,7 @@ export class Stack {
    */
   forwarding: boolean;
 
+  /** Further owned addresses, as int32 (`addr | 0`: unboxed in V8, see arp.ts). */
   readonly #extra = new Set<number>();
   /** Owned addresses that ARP neither answers nor announces (a real server's VIP). */
   readonly #noArp = new Set<number>();
@@ -257,7 +258,7 @@ export class Stack {
 
   /** True for every address the host owns: the interface address and the extra ones. */
   hasAddress(addr: number): boolean {
-    return addr === this.address || (this.#extra.size > 0 && this.#extra.has(addr));
+    return addr === this.address || (this.#extra.size > 0 && this.#extra.has(addr | 0));
   }
 
   /** True for 255.255.255.255 and the connected subnet's directed broadcast. */
@@ -275,9 +276,9 @@ export class Stack {
   addAddress(addr: number, options: { arp?: boolean } = {}): void {
     addr >>>= 0;
     if (this.hasAddress(addr)) return;
-    this.#extra.add(addr);
+    this.#extra.add(addr | 0);
     if (options.arp === false) {
-      this.#noArp.add(addr);
+      this.#noArp.add(addr | 0);
       return;
     }
     if (this.#started && !this.#closed) this.#arpProto.announce(addr);
@@ -285,13 +286,13 @@ export class Stack {
 
   /** Removes an extra address; the interface address cannot be removed. True if it was there. */
   removeAddress(addr: number): boolean {
-    this.#noArp.delete(addr >>> 0);
-    return this.#extra.delete(addr >>> 0);
+    this.#noArp.delete(addr | 0);
+    return this.#extra.delete(addr | 0);
   }
 
   /** True for an owned address that ARP answers (every one but those added with `arp: false`). */
   answersArp(addr: number): boolean {
-    return this.hasAddress(addr) && (this.#noArp.size === 0 || !this.#noArp.has(addr));
+    return this.hasAddress(addr) && (this.#noArp.size === 0 || !this.#noArp.has(addr | 0));
   }
 
   /**
@@ -324,7 +325,7 @@ export class Stack {
 
   /** Every owned address, the interface address first. */
   addresses(): number[] {
-    return [this.address, ...this.#extra];
+    return [this.address, ...[...this.#extra].map((a) => a >>> 0)];
   }
 
   /**
