@@ -32,9 +32,13 @@ export interface ArpOptions {
   retryMs?: number;
   /** Requests sent before giving up (Linux mcast_solicit / ucast_solicit 3). */
   maxRequests?: number;
-  /** Packets queued per unresolved address (Linux unres_qlen_bytes is ~100 KB; we count packets). */
+  /**
+   * Packets queued per unresolved address, default 64 (Linux: unres_qlen_bytes 212992, about 100
+   * full-size packets or more small ones; we count packets). A balancer's first burst of SYNs to a
+   * real server whose MAC is not yet known waits here.
+   */
   queuePerEntry?: number;
-  /** Packets queued over all unresolved addresses. */
+  /** Packets queued over all unresolved addresses, default 1024. */
   queueTotal?: number;
   /** Largest number of entries (Linux gc_thresh3 1024). */
   maxEntries?: number;
@@ -120,8 +124,8 @@ export class ArpCache {
     this.#gcMs = options.gcMs ?? 60_000;
     this.#retryMs = options.retryMs ?? 1_000;
     this.#maxRequests = options.maxRequests ?? 3;
-    this.#queuePerEntry = options.queuePerEntry ?? 8;
-    this.#queueTotal = options.queueTotal ?? 256;
+    this.#queuePerEntry = options.queuePerEntry ?? 64;
+    this.#queueTotal = options.queueTotal ?? 1024;
     this.#maxEntries = options.maxEntries ?? 1024;
   }
 
@@ -153,24 +157,13 @@ export class ArpCache {
    * "dropped" (counted) when a queue bound or the table size forbids it.
    */
   resolve(ip: number, buf: Uint8Array, ipOff: number, ipLen: number): Uint8Array | ArpPending {
-    let e = this.#entries.get(ip | 0);
-    if (e !== undefined && e.hasMac) {
-      this.#use(e);
-      return e.mac;
+    const known = this.#entries.get(ip | 0);
+    if (known !== undefined && known.hasMac) {
+      this.#use(known);
+      return known.mac;
     }
-    if (e === undefined) {
-      if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
-        this.#counters.count("drop.arp_table_full");
-        return "dropped";
-      }
-      const now = this.#clock.now();
-      e = this.#newEntry(ip, "incomplete", now);
-      e.requests = 1;
-      e.nextRequestAt = now + this.#retryMs;
-      this.#entries.set(ip | 0, e);
-      this.#counters.count("arp.tx_requests");
-      this.#transport.sendArpRequest(ip, null);
-    }
+    const e = known ?? this.#startResolving(ip);
+    if (e === null) return "dropped";
     if (this.#queued >= this.#queueTotal) {
       this.#counters.count("drop.arp_queue_full");
       return "dropped";
@@ -187,6 +180,31 @@ export class ArpCache {
     this.#queued++;
     this.#counters.count("arp.queued");
     return "queued";
+  }
+
+  /**
+   * Starts resolving `ip` unless it is known or being resolved, without a packet to queue: the
+   * balancer asks for its real servers' (or their gateway's) addresses when they are configured,
+   * so a burst of first SYNs finds the MAC instead of overflowing the queue.
+   */
+  solicit(ip: number): void {
+    if (!this.#entries.has(ip | 0)) this.#startResolving(ip);
+  }
+
+  /** A new incomplete entry for `ip` with its first request sent; null (counted) when full. */
+  #startResolving(ip: number): Entry | null {
+    if (this.#entries.size >= this.#maxEntries && !this.#evictOne()) {
+      this.#counters.count("drop.arp_table_full");
+      return null;
+    }
+    const now = this.#clock.now();
+    const e = this.#newEntry(ip, "incomplete", now);
+    e.requests = 1;
+    e.nextRequestAt = now + this.#retryMs;
+    this.#entries.set(ip | 0, e);
+    this.#counters.count("arp.tx_requests");
+    this.#transport.sendArpRequest(ip, null);
+    return e;
   }
 
   /**

@@ -10,6 +10,7 @@ import { ACK, FIN, frame, ipv4, PSH, r32, RST, SYN, tcpPacket, udp } from "./_pa
 import { arp, concat, eth, icmpEcho, mac, pattern } from "../stack/net/_frames.ts";
 import { createMemoryDevice } from "../../stack/link/memory.ts";
 import { Stack } from "../../stack/net/stack.ts";
+import { FakeClock } from "../../stack/clock.ts";
 import {
   CLIENT,
   CLIENT_MAC,
@@ -295,4 +296,21 @@ Deno.test("a forwarded packet reads the stack's clock once (frame_clock.ts); its
   assert(slot >= 0);
   // SYN_RECV -> ESTABLISHED re-armed the deadline with 15 minutes from that reading.
   assertEquals(balancer.conns.expiresAt(slot), ackTime + 15 * 60_000);
+});
+
+Deno.test("configuring a real server asks ARP for it at once (no first-SYN burst waits)", () => {
+  const clock = new FakeClock(1_000);
+  const device = createMemoryDevice({ mac: LB_MAC, capture: true });
+  const stack = new Stack({ device, address: LB, prefix: 24, clock });
+  const balancer = new Balancer(stack, { seed: 7 });
+  const svc = new VirtualService({ protocol: "tcp", vip: VIP, port: 80, scheduler: "rr" });
+  svc.addReal({ address: REAL1 });
+  balancer.addService(svc);
+  balancer.addReal(svc, { address: REAL2 });
+  const asked = stack.arp.entries().filter((e) => e.state === "incomplete").map((e) => e.ip);
+  assertEquals(asked.sort(), [REAL1, REAL2].sort());
+  // Each request went out as an ARP frame (EtherType 0x0806) for that address.
+  const arpTargets = device.sent.filter((f) => f[12] === 0x08 && f[13] === 0x06)
+    .map((f) => ((f[38] << 24) | (f[39] << 16) | (f[40] << 8) | f[41]) >>> 0);
+  assertEquals(arpTargets.sort(), [REAL1, REAL2].sort());
 });

@@ -191,3 +191,19 @@ Deno.test("ArpCache: static entries never expire nor change", () => {
   assert.ok(cache.remove(peer));
   assert.equal(cache.size, 0);
 });
+
+Deno.test("ArpCache.solicit: one request for an unknown address, none for a known or pending one", () => {
+  const { t, cache, counters } = setup();
+  const dst = ip("10.0.0.7");
+  cache.solicit(dst);
+  assert.deepEqual(t.requests, [{ ip: dst, unicast: null }]);
+  assert.equal(cache.entries()[0].state, "incomplete");
+  assert.equal(cache.entries()[0].queued, 0);
+  cache.solicit(dst); // already being resolved
+  assert.equal(t.requests.length, 1);
+  cache.update(dst, MAC_A, 0, true, true);
+  cache.solicit(dst); // known
+  assert.equal(t.requests.length, 1);
+  assert.equal(counters.get("arp.tx_requests"), 1);
+  assert.deepEqual(cache.lookup(dst), MAC_A);
+});
