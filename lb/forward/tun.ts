@@ -97,20 +97,7 @@ export class TunnelForwarder {
     }
     const host = this.#host;
     const df = (buf[ipOff + 6] & 0x40) !== 0;
-    if (ipLen + IPIP_OVERHEAD > host.mtu && df) {
-      // ip_vs_tunnel_xmit: icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu)),
-      // with mtu = the route's MTU minus the outer header. RFC 1191: next-hop MTU in the low
-      // 16 bits of the rest-of-header word.
-      host.sendIcmpError(
-        ICMP_DEST_UNREACHABLE,
-        ICMP_CODE_FRAG_NEEDED,
-        (host.mtu - IPIP_OVERHEAD) & 0xffff,
-        buf,
-        ipOff,
-        ipLen,
-      );
-      return TUN_FRAG_NEEDED;
-    }
+    if (ipLen + IPIP_OVERHEAD > host.mtu && df) return this.#fragNeeded(buf, ipOff, ipLen);
     if (ipLen + IPIP_OVERHEAD > MAX_DATAGRAM) return TUN_TOO_BIG;
     const tx = this.#tx;
     copyPacket(buf, ipOff, tx, INNER_AT, ipLen);
@@ -126,6 +113,24 @@ export class TunnelForwarder {
       buf[ipOff + 1],
     );
     return host.sendIpv4(tx, OUTER_AT, IPIP_OVERHEAD + ipLen) ? TUN_SENT : TUN_SEND_FAILED;
+  }
+
+  /**
+   * ip_vs_tunnel_xmit: icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu)), with
+   * mtu = the route's MTU minus the outer header (RFC 1191: next-hop MTU in the low 16 bits of
+   * the rest-of-header word), quoting `buf[ipOff .. ipOff+ipLen)`.
+   */
+  #fragNeeded(buf: Uint8Array, ipOff: number, ipLen: number): number {
+    const host = this.#host;
+    host.sendIcmpError(
+      ICMP_DEST_UNREACHABLE,
+      ICMP_CODE_FRAG_NEEDED,
+      (host.mtu - IPIP_OVERHEAD) & 0xffff,
+      buf,
+      ipOff,
+      ipLen,
+    );
+    return TUN_FRAG_NEEDED;
   }
 
   /**
@@ -154,17 +159,7 @@ export class TunnelForwarder {
     if (headers - hl < 20 || payload < 0) return TUN_BAD_OFFLOAD;
     const segMax = headers + (payload < mss ? payload : mss);
     const df = (buf[ipOff + 6] & 0x40) !== 0;
-    if (segMax + IPIP_OVERHEAD > host.mtu && df) {
-      host.sendIcmpError(
-        ICMP_DEST_UNREACHABLE,
-        ICMP_CODE_FRAG_NEEDED,
-        (host.mtu - IPIP_OVERHEAD) & 0xffff,
-        buf,
-        ipOff,
-        ipLen,
-      );
-      return TUN_FRAG_NEEDED;
-    }
+    if (segMax + IPIP_OVERHEAD > host.mtu && df) return this.#fragNeeded(buf, ipOff, ipLen);
     if (segMax + IPIP_OVERHEAD > MAX_DATAGRAM) return TUN_TOO_BIG;
     const tx = this.#tx;
     const ttl = buf[ipOff + 8];

@@ -147,22 +147,42 @@ export async function runIperf(
 /** Clock ticks per second of /proc's CPU times (USER_HZ; 100 on every Linux build that matters). */
 const USER_HZ = 100;
 
-/** User + system CPU seconds of `pid` and its direct children (nginx's workers, say). */
-export function treeCpuSeconds(pid: number): number {
-  let ticks = 0;
+/** `pid` and its direct children (nginx's workers, say), from /proc; gone processes are skipped. */
+function treePids(pid: number): number[] {
+  const pids: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-    } catch {
-      continue; // exited meanwhile
+    const p = Number(e.name);
+    if (p === pid) {
+      pids.push(p);
+      continue;
     }
-    // Fields after the parenthesised command (which may hold spaces): state ppid ... utime(14) stime(15).
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
+      // The fields after the parenthesised command (which may hold spaces): state, ppid, ...
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) pids.push(p);
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** Reads a /proc file of `pid`, or null when the process is gone. */
+function procText(pid: number, file: string): string | null {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/${file}`);
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU seconds of `pid` and its direct children. */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of treePids(pid)) {
+    const stat = procText(p, "stat");
+    if (stat === null) continue;
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ppid = Number(rest[1]);
-    if (Number(e.name) !== pid && ppid !== pid) continue;
-    ticks += Number(rest[11]) + Number(rest[12]);
+    ticks += Number(rest[11]) + Number(rest[12]); // utime(14) stime(15)
   }
   return ticks / USER_HZ;
 }
@@ -178,17 +198,8 @@ export function machineBusySeconds(): number {
 /** Resident set size of `pid` and its direct children, in KiB. */
 export function treeRssKiB(pid: number): number {
   let kib = 0;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    let status: string;
-    try {
-      status = Deno.readTextFileSync(`/proc/${e.name}/status`);
-    } catch {
-      continue;
-    }
-    const ppid = Number(status.match(/^PPid:\s+(\d+)/m)?.[1]);
-    if (Number(e.name) !== pid && ppid !== pid) continue;
-    kib += Number(status.match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0);
+  for (const p of treePids(pid)) {
+    kib += Number(procText(p, "status")?.match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0);
   }
   return kib;
 }

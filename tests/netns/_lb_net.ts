@@ -307,8 +307,15 @@ export function tally(values: readonly (string | null)[]): Record<string, number
   return out;
 }
 
-/** Starts `lb.ts run` on the net's TAP with `args` and the extra Deno permissions `perms`. */
-async function startLb(net: LbNet, args: string[], perms: string[]): Promise<Proc> {
+/**
+ * Starts `lb.ts run` on the net's TAP (its address, gateway, MAC and control socket) with `args`
+ * and the extra Deno permissions `perms`; resolves when it is up.
+ */
+export async function startLb(
+  net: LbNet,
+  args: string[],
+  perms: string[] = [],
+): Promise<Proc> {
   const p = net.t.lb(net.hub, [
     "run",
     "--tap",

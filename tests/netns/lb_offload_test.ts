@@ -15,14 +15,12 @@ import { netnsTest, type Proc, type Topology } from "./topology.ts";
 import {
   buildLbNet,
   counters,
-  LB_IP,
-  LB_MAC,
   type LbNet,
   PY,
   removeDirs,
-  ROUTER,
   sha256File,
   startHttpServers,
+  startLb,
   VIP,
   writeBigFile,
 } from "./_lb_net.ts";
@@ -31,24 +29,8 @@ import { bytesSha256 } from "../../stack/services/http.ts";
 const MB = 1 << 20;
 
 /** `lb.ts run --offload` on the net's TAP with `args`, no pcap; resolves when it is up. */
-async function startOffloadBalancer(net: LbNet, args: string[]): Promise<Proc> {
-  const p = net.t.lb(net.hub, [
-    "run",
-    "--tap",
-    net.tap,
-    "--ip",
-    `${LB_IP}/24`,
-    "--gateway",
-    ROUTER,
-    "--mac",
-    LB_MAC,
-    "--control",
-    net.control,
-    "--offload",
-    ...args,
-  ]);
-  await p.waitFor("up on", 30_000);
-  return p;
+function startOffloadBalancer(net: LbNet, args: string[]): Promise<Proc> {
+  return startLb(net, ["--offload", ...args]);
 }
 
 /** curl of `url` from the client into a file; returns the file. */

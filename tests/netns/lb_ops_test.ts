@@ -8,14 +8,12 @@ import { netnsTest } from "./topology.ts";
 import {
   buildLbNet,
   curlRequests,
-  LB_IP,
-  LB_MAC,
   lbJson,
   lbText,
   PY,
   removeDirs,
-  ROUTER,
   startHttpServers,
+  startLb,
   tally,
   VIP,
 } from "./_lb_net.ts";
@@ -42,18 +40,7 @@ netnsTest("drain waits for active connections; rates; Prometheus metrics", async
     const net = await buildLbNet(t, 2, "dr");
     await startHttpServers(net);
     const metricsAddr = "127.0.0.1:9100";
-    const lb = t.lb(net.hub, [
-      "run",
-      "--tap",
-      net.tap,
-      "--ip",
-      `${LB_IP}/24`,
-      "--gateway",
-      ROUTER,
-      "--mac",
-      LB_MAC,
-      "--control",
-      net.control,
+    const lb = await startLb(net, [
       "--service",
       "tcp:10.77.0.100:80",
       "--scheduler",
@@ -67,7 +54,6 @@ netnsTest("drain waits for active connections; rates; Prometheus metrics", async
       "--metrics",
       metricsAddr,
     ], [`--allow-net=${metricsAddr}`]);
-    await lb.waitFor("up on", 30_000);
     assertMatch(lb.output(), /metrics on http:\/\/127\.0\.0\.1:9100\/metrics/);
 
     const idle = t.spawn(net.client, [PY, "-u", "-c", IDLE_CLIENT, VIP]);
