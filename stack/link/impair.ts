@@ -33,8 +33,11 @@ import {
   clearOffload,
   copyOffload,
   type FrameOffload,
+  loadOffload,
   MAX_GSO_FRAME,
   newFrameOffload,
+  OFFLOAD_WORDS,
+  storeOffload,
 } from "./offload.ts";
 
 /** How long a frame picked for reordering waits for a successor before it leaves anyway. */
@@ -49,7 +52,7 @@ const SLOT_OFFSET = 2;
 const IN = 0;
 const OUT = 1;
 /** Offload fields kept per slot (the six of FrameOffload). */
-const META = 6;
+const META = OFFLOAD_WORDS;
 /** `#emit`'s `slot` when the frame is the one being received or sent now (not from the pool). */
 const LIVE = -1;
 
@@ -516,13 +519,7 @@ export class ImpairedDevice extends DeviceDecorator {
     if (meta !== null) {
       // The frame's metadata: the inner device's for a received frame, ours for a sent one.
       const o = (dir === IN ? this.inner.rxOffload : this.#txo) as FrameOffload;
-      const m = slot * META;
-      meta[m] = o.flags;
-      meta[m + 1] = o.gsoType;
-      meta[m + 2] = o.hdrLen;
-      meta[m + 3] = o.gsoSize;
-      meta[m + 4] = o.csumStart;
-      meta[m + 5] = o.csumOffset;
+      storeOffload(meta, slot * META, o);
     }
     return slot;
   }
@@ -530,13 +527,7 @@ export class ImpairedDevice extends DeviceDecorator {
   /** Loads slot `slot`'s stored metadata into `o`. */
   #loadMeta(slot: number, o: FrameOffload): void {
     const meta = this.#meta as Uint16Array;
-    const m = slot * META;
-    o.flags = meta[m];
-    o.gsoType = meta[m + 1];
-    o.hdrLen = meta[m + 2];
-    o.gsoSize = meta[m + 3];
-    o.csumStart = meta[m + 4];
-    o.csumOffset = meta[m + 5];
+    loadOffload(meta, slot * META, o);
   }
 
   #freeSlot(slot: number): void {

@@ -21,8 +21,11 @@ import {
   clearOffload,
   copyOffload,
   type FrameOffload,
+  loadOffload,
   MAX_GSO_FRAME,
   newFrameOffload,
+  OFFLOAD_WORDS,
+  storeOffload,
 } from "./offload.ts";
 
 /** Ethernet header (14) plus one 802.1Q tag (4): how much a frame may exceed the MTU. */
@@ -35,7 +38,7 @@ const DEFAULT_QUEUE = 256;
 /** Default ring length of an offload device, whose slots hold 64 KB super-frames. */
 const DEFAULT_OFFLOAD_QUEUE = 64;
 /** Offload fields kept per ring slot (the six of FrameOffload). */
-const META = 6;
+const META = OFFLOAD_WORDS;
 /**
  * Bursts delivered through microtasks before the loop yields a macrotask, so an endless
  * ping-pong between two devices cannot starve timers and I/O.
@@ -264,12 +267,7 @@ export class MemoryDevice implements Device {
       if (o === null) {
         meta.fill(0, m, m + META);
       } else {
-        meta[m] = o.flags;
-        meta[m + 1] = o.gsoType;
-        meta[m + 2] = o.hdrLen;
-        meta[m + 3] = o.gsoSize;
-        meta[m + 4] = o.csumStart;
-        meta[m + 5] = o.csumOffset;
+        storeOffload(meta, m, o);
       }
     }
     this.#count++;
@@ -309,13 +307,7 @@ export class MemoryDevice implements Device {
           stats.rxFrames++;
           stats.rxBytes += len;
           if (meta !== null && rxOffload !== undefined) {
-            const m = slot * META;
-            rxOffload.flags = meta[m];
-            rxOffload.gsoType = meta[m + 1];
-            rxOffload.hdrLen = meta[m + 2];
-            rxOffload.gsoSize = meta[m + 3];
-            rxOffload.csumStart = meta[m + 4];
-            rxOffload.csumOffset = meta[m + 5];
+            loadOffload(meta, slot * META, rxOffload);
           }
           try {
             onFrame(ring, slot * this.#slotSize + RX_OFFSET, len);

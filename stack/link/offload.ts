@@ -90,6 +90,32 @@ export function clearOffload(o: FrameOffload): void {
   o.csumOffset = 0;
 }
 
+/** Words a {@link FrameOffload} takes in a `Uint16Array` store (see {@link storeOffload}). */
+export const OFFLOAD_WORDS = 6;
+
+/**
+ * Stores `o` at word `at` of `store` (devices that hold frames, like the in-memory device's ring
+ * and the impairment's delay pool, keep each frame's metadata beside it this way).
+ */
+export function storeOffload(store: Uint16Array, at: number, o: FrameOffload): void {
+  store[at] = o.flags;
+  store[at + 1] = o.gsoType;
+  store[at + 2] = o.hdrLen;
+  store[at + 3] = o.gsoSize;
+  store[at + 4] = o.csumStart;
+  store[at + 5] = o.csumOffset;
+}
+
+/** Loads what {@link storeOffload} put at word `at` of `store` into `o`. */
+export function loadOffload(store: Uint16Array, at: number, o: FrameOffload): void {
+  o.flags = store[at];
+  o.gsoType = store[at + 1];
+  o.hdrLen = store[at + 2];
+  o.gsoSize = store[at + 3];
+  o.csumStart = store[at + 4];
+  o.csumOffset = store[at + 5];
+}
+
 /** Copies every field of `from` into `into`. */
 export function copyOffload(from: FrameOffload, into: FrameOffload): void {
   into.flags = from.flags;
