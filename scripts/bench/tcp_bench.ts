@@ -32,6 +32,7 @@ import { checksumAdjust32 } from "../../stack/wire/checksum.ts";
 import { readU16, readU32, writeU16, writeU32 } from "../../stack/wire/bytes.ts";
 import { TcpView } from "../../stack/wire/tcp.ts";
 import { DENO, type Proc, skipReason, Topology } from "../../tests/netns/topology.ts";
+import { discard } from "../../tests/netns/_discard.ts";
 import {
   buildTcpNet,
   KERNEL_IP,
@@ -264,22 +265,7 @@ async function offloadHost(args: string[]): Promise<void> {
   if (job === "discard") {
     const l = stack.listen({ port: Number(rest[0]) });
     console.log("ready");
-    for await (const c of l) {
-      (async () => {
-        const t0 = performance.now();
-        const buf = new Uint8Array(256 * 1024);
-        let n = 0;
-        try {
-          for (;;) {
-            const k = await c.read(buf);
-            if (k === null) break;
-            n += k;
-          }
-        } catch { /* reset */ }
-        c.close();
-        console.log(`discarded ${n} bytes in ${(performance.now() - t0).toFixed(1)} ms`);
-      })();
-    }
+    for await (const c of l) discard(c);
     return;
   }
   if (job === "blast") {

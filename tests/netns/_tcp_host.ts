@@ -34,6 +34,7 @@ import { ImpairedDevice, parseImpairSpec } from "../../stack/link/impair.ts";
 import { TapDevice } from "../../stack/link/tap.ts";
 import { Stack } from "../../stack/net/stack.ts";
 import type { TcpConn } from "../../stack/tcp/conn.ts";
+import { discard } from "./_discard.ts";
 import type { TcpStackOptions } from "../../stack/tcp/config.ts";
 import { parseCidr, parseIpv4 } from "../../stack/wire/address.ts";
 
@@ -241,21 +242,6 @@ async function closer(c: TcpConn): Promise<void> {
     while ((await c.read(buf)) !== null) { /* drain */ }
   } catch { /* reset */ }
   c.close();
-}
-
-async function discard(c: TcpConn): Promise<void> {
-  const t0 = performance.now();
-  const buf = new Uint8Array(256 * 1024);
-  let n = 0;
-  try {
-    for (;;) {
-      const k = await c.read(buf);
-      if (k === null) break;
-      n += k;
-    }
-  } catch { /* reset */ }
-  c.close();
-  console.log(`discarded ${n} bytes in ${(performance.now() - t0).toFixed(1)} ms`);
 }
 
 async function main(): Promise<void> {
