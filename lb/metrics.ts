@@ -59,6 +59,39 @@ function realLabels(s: ServiceSnapshot, r: RealSnapshot): Labels {
   return { ...serviceLabels(s), real: `${r.address}:${r.port}` };
 }
 
+/** The traffic counters a service and a real server both have. */
+interface Traffic {
+  conns: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * `lbts_<kind>_connections_total` and the packets and bytes families in both directions
+ * (`direction="in"|"out"`), for a service or a real server.
+ */
+function addTraffic(
+  f: Families,
+  kind: "service" | "real",
+  l: Labels,
+  t: Traffic,
+  help: { conns: string; packets: string; bytes: string },
+): void {
+  f.add(`lbts_${kind}_connections_total`, "counter", help.conns, l, t.conns);
+  for (
+    const [direction, packets, bytes] of [
+      ["in", t.packetsIn, t.bytesIn],
+      ["out", t.packetsOut, t.bytesOut],
+    ] as const
+  ) {
+    const ld = { ...l, direction };
+    f.add(`lbts_${kind}_packets_total`, "counter", help.packets, ld, packets);
+    f.add(`lbts_${kind}_bytes_total`, "counter", help.bytes, ld, bytes);
+  }
+}
+
 /**
  * The exposition text for `snap` and the stack's counters (`Counters.snapshot()`): "drop.X" and
  * "lb.drop_X" become `lbts_drops_total{layer="stack"|"balancer",reason="X"}`, every other counter
@@ -70,59 +103,20 @@ export function renderMetrics(
 ): string {
   const f = new Families();
   for (const s of snap.services) {
-    const l = serviceLabels(s);
-    f.add(
-      "lbts_service_connections_total",
-      "counter",
-      "Flows scheduled by the service.",
-      l,
-      s.conns,
-    );
-    for (
-      const [dir, packets, bytes] of [["in", s.packetsIn, s.bytesIn], [
-        "out",
-        s.packetsOut,
-        s.bytesOut,
-      ]] as const
-    ) {
-      const ld = { ...l, direction: dir };
-      f.add(
-        "lbts_service_packets_total",
-        "counter",
-        "Packets forwarded by the service.",
-        ld,
-        packets,
-      );
-      f.add("lbts_service_bytes_total", "counter", "IP bytes forwarded by the service.", ld, bytes);
-    }
+    addTraffic(f, "service", serviceLabels(s), s, {
+      conns: "Flows scheduled by the service.",
+      packets: "Packets forwarded by the service.",
+      bytes: "IP bytes forwarded by the service.",
+    });
   }
   for (const s of snap.services) {
     for (const r of s.reals) {
       const l = realLabels(s, r);
-      f.add(
-        "lbts_real_connections_total",
-        "counter",
-        "Flows scheduled to the real server.",
-        l,
-        r.conns,
-      );
-      for (
-        const [dir, packets, bytes] of [["in", r.packetsIn, r.bytesIn], [
-          "out",
-          r.packetsOut,
-          r.bytesOut,
-        ]] as const
-      ) {
-        const ld = { ...l, direction: dir };
-        f.add(
-          "lbts_real_packets_total",
-          "counter",
-          "Packets to/from the real server.",
-          ld,
-          packets,
-        );
-        f.add("lbts_real_bytes_total", "counter", "IP bytes to/from the real server.", ld, bytes);
-      }
+      addTraffic(f, "real", l, r, {
+        conns: "Flows scheduled to the real server.",
+        packets: "Packets to/from the real server.",
+        bytes: "IP bytes to/from the real server.",
+      });
       f.add("lbts_real_active_connections", "gauge", "Flows in ESTABLISHED.", l, r.activeConns);
       f.add(
         "lbts_real_inactive_connections",
