@@ -113,9 +113,10 @@ async function echo(net: LbNet, count: number, size: number, df: boolean) {
   return JSON.parse(out) as Record<string, number>;
 }
 
-const tunService = [
+/** A port-7 service of `proto` tunnelled (rr) to the three userspace real servers. */
+const tunService = (proto: "tcp" | "udp") => [
   "--service",
-  "udp:10.77.0.100:7",
+  `${proto}:10.77.0.100:7`,
   "--scheduler",
   "rr",
   "--method",
@@ -134,7 +135,7 @@ netnsTest(
     try {
       const net = await buildLbNet(t, 0, "none");
       const reals = await startTunReals(net, 3);
-      await startBalancer(net, tunService);
+      await startBalancer(net, tunService("udp"));
       assertEquals(await echo(net, 60, 100, false), {
         ok: 60,
         wrongSource: 0,
@@ -171,7 +172,7 @@ netnsTest(
     try {
       const net = await buildLbNet(t, 0, "none");
       await startTunReals(net, 2);
-      const lb = await startBalancer(net, tunService.slice(0, -2));
+      const lb = await startBalancer(net, tunService("udp").slice(0, -2));
       // Without DF: the client fragments 3000 bytes, the balancer reassembles and tunnels it in
       // fragments, the real server reassembles the outer datagram and answers.
       assertEquals((await echo(net, 4, 3000, false)).ok, 4);
@@ -227,20 +228,7 @@ netnsTest(
     try {
       const net = await buildLbNet(t, 0, "none");
       await startTunReals(net, 3);
-      await startBalancer(net, [
-        "--service",
-        "tcp:10.77.0.100:7",
-        "--scheduler",
-        "rr",
-        "--method",
-        "tun",
-        "--real",
-        "10.77.0.21",
-        "--real",
-        "10.77.0.22",
-        "--real",
-        "10.77.0.23",
-      ]);
+      await startBalancer(net, tunService("tcp"));
       // 200 kB each way per connection: the client's 1460-byte segments (DF set, as Linux sends
       // them) do not fit the tunnel; the balancer answers ICMP fragmentation needed and the
       // client's TCP continues with smaller segments.
