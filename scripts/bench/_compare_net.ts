@@ -22,15 +22,18 @@
  */
 
 import { type Proc, Topology } from "../../tests/netns/topology.ts";
+import {
+  buildRoutedLinks,
+  LB_IP,
+  LB_MAC,
+  makeDrReal,
+  ROUTER,
+  VIP,
+} from "../../tests/netns/_lb_net.ts";
 
-/** The virtual service address. */
-export const VIP = "10.77.0.100";
-/** The balancer's own address (the kb namespace's or lb.ts's). */
-export const LB_IP = "10.77.0.2";
-/** lb.ts's MAC. */
-export const LB_MAC = "02:00:5e:77:00:02";
-/** The router on the balancer's link. */
-export const ROUTER = "10.77.0.254";
+// The addresses are the balancer tests' (VIP, the balancer's own address held by kb or lb.ts,
+// lb.ts's MAC, the router on the balancer's link).
+export { LB_IP, LB_MAC, ROUTER, VIP };
 /** The client's first address; more follow (.11, .12, ...) for the concurrency runs. */
 export const CLIENT_IPS = Array.from({ length: 8 }, (_, i) => `10.78.0.${10 + i}`);
 /** HTTP port of every service; iperf3's is 5201 (one real server behind it). */
@@ -74,20 +77,8 @@ export async function buildCompareNet(t: Topology, reals = 2): Promise<CompareNe
   const dir = await Deno.makeTempDir({ prefix: `lbts-compare-${t.suffix}-` });
   // nginx's workers run as an unprivileged user: the served files must be world-readable.
   Deno.chmodSync(dir, 0o755);
-  const hub = await t.netns("hub");
-  const router = await t.netns("rt");
-  const client = await t.netns("cl");
+  const { hub, router, client, br1 } = await buildRoutedLinks(t, CLIENT_IPS);
   const kb = await t.netns("kb");
-  const br1 = await t.bridge(hub, "bra");
-  const br2 = await t.bridge(hub, "brb");
-  await t.attach(router, hub, br1, "eth0", `${ROUTER}/24`);
-  await t.attach(router, hub, br2, "eth1", "10.78.0.254/24");
-  await t.execOk(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  await t.attach(client, hub, br2, "eth0", `${CLIENT_IPS[0]}/24`);
-  for (const a of CLIENT_IPS.slice(1)) {
-    await t.execOk(client, ["ip", "addr", "add", `${a}/24`, "dev", "eth0"]);
-  }
-  await t.execOk(client, ["ip", "route", "add", "default", "via", "10.78.0.254"]);
   // Many short connections and, for the concurrency runs, 64 k ports per source address.
   await t.execOk(client, [
     "sysctl",
@@ -113,16 +104,7 @@ export async function buildCompareNet(t: Topology, reals = 2): Promise<CompareNe
     const ns = await t.netns(`r${i}`);
     const ip = `10.77.0.${10 + i}`;
     const mac = await t.attach(ns, hub, br1, "eth0", `${ip}/24`);
-    await t.execOk(ns, ["ip", "addr", "add", `${VIP}/32`, "dev", "lo"]);
-    await t.execOk(ns, [
-      "sysctl",
-      "-qw",
-      "net.ipv4.conf.all.arp_ignore=1",
-      "net.ipv4.conf.all.arp_announce=2",
-      "net.core.somaxconn=65535",
-      "net.ipv4.tcp_max_syn_backlog=65535",
-    ]);
-    await t.execOk(ns, ["ip", "route", "add", "default", "via", ROUTER]);
+    await makeDrReal(t, ns, ["net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535"]);
     procs.push(t.spawn(ns, ["iperf3", "-s", "-p", String(IPERF_PORT)]));
     hosts.push({ name: `r${i}`, ns, ip, mac });
   }

@@ -78,13 +78,23 @@ export function removeDirs(): void {
   dirs.clear();
 }
 
-/** Builds the network with `reals` kernel real servers set up for `mode`. */
-export async function buildLbNet(
-  t: Topology,
-  reals: number,
-  mode: RealMode,
-  extraClientIps: string[] = [],
-): Promise<LbNet> {
+/** The namespaces and bridges every balancer network here has (see the module comment). */
+export interface RoutedLinks {
+  hub: string;
+  router: string;
+  client: string;
+  /** The balancer's link (10.77.0.0/24). */
+  br1: string;
+  /** The client's link (10.78.0.0/24). */
+  br2: string;
+}
+
+/**
+ * Builds the hub with both bridges, the kernel router between them and the client namespace
+ * holding `clientIps` (the first is its primary address), routed through the router. The
+ * balancer and the real servers are attached to `br1` by the caller.
+ */
+export async function buildRoutedLinks(t: Topology, clientIps: string[]): Promise<RoutedLinks> {
   const hub = await t.netns("hub");
   const router = await t.netns("rt");
   const client = await t.netns("cl");
@@ -93,25 +103,45 @@ export async function buildLbNet(
   await t.attach(router, hub, br1, "eth0", `${ROUTER}/24`);
   await t.attach(router, hub, br2, "eth1", "10.78.0.254/24");
   await t.execOk(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-  await t.attach(client, hub, br2, "eth0", `${CLIENT_IP}/24`);
-  for (const a of extraClientIps) {
+  await t.attach(client, hub, br2, "eth0", `${clientIps[0]}/24`);
+  for (const a of clientIps.slice(1)) {
     await t.execOk(client, ["ip", "addr", "add", `${a}/24`, "dev", "eth0"]);
   }
   await t.execOk(client, ["ip", "route", "add", "default", "via", "10.78.0.254"]);
+  return { hub, router, client, br1, br2 };
+}
+
+/**
+ * Makes namespace `ns` a real server the way IPVS-DR requires: the VIP on `lo`, arp_ignore=1,
+ * arp_announce=2 (plus `sysctls`, "key=value" each), default route via the router.
+ */
+export async function makeDrReal(t: Topology, ns: string, sysctls: string[] = []): Promise<void> {
+  await t.execOk(ns, ["ip", "addr", "add", `${VIP}/32`, "dev", "lo"]);
+  await t.execOk(ns, [
+    "sysctl",
+    "-qw",
+    "net.ipv4.conf.all.arp_ignore=1",
+    "net.ipv4.conf.all.arp_announce=2",
+    ...sysctls,
+  ]);
+  await t.execOk(ns, ["ip", "route", "add", "default", "via", ROUTER]);
+}
+
+/** Builds the network with `reals` kernel real servers set up for `mode`. */
+export async function buildLbNet(
+  t: Topology,
+  reals: number,
+  mode: RealMode,
+  extraClientIps: string[] = [],
+): Promise<LbNet> {
+  const { hub, router, client, br1 } = await buildRoutedLinks(t, [CLIENT_IP, ...extraClientIps]);
   const hosts: RealHost[] = [];
   for (let i = 1; i <= reals; i++) {
     const ns = await t.netns(`r${i}`);
     const ip = `10.77.0.${10 + i}`;
     const mac = await t.attach(ns, hub, br1, "eth0", `${ip}/24`);
     if (mode === "dr") {
-      await t.execOk(ns, ["ip", "addr", "add", `${VIP}/32`, "dev", "lo"]);
-      await t.execOk(ns, [
-        "sysctl",
-        "-qw",
-        "net.ipv4.conf.all.arp_ignore=1",
-        "net.ipv4.conf.all.arp_announce=2",
-      ]);
-      await t.execOk(ns, ["ip", "route", "add", "default", "via", ROUTER]);
+      await makeDrReal(t, ns);
     } else if (mode === "nat") {
       await t.execOk(ns, ["ip", "route", "add", "default", "via", LB_IP]);
     }
