@@ -102,6 +102,9 @@ interface Options {
   write: boolean;
 }
 
+/** nginx in the foreground with config file `f`. */
+const nginxCmd = (f: string) => ["nginx", "-c", f, "-g", "daemon off;"];
+
 /** Writes a config file, starts its server in kb and waits until it listens on the VIP. */
 async function spawnConf(
   net: CompareNet,
@@ -198,15 +201,13 @@ const MODES: Mode[] = [
     label: "nginx HTTP proxy (L7)",
     realsVia: ROUTER,
     kernelPlace: true,
-    start: async (net, o) => {
-      const p = await spawnConf(
+    start: (net, o) =>
+      spawnConf(
         net,
         "l7.conf",
         nginxL7Conf(net, o.proxy),
-        (f) => ["nginx", "-c", f, "-g", "daemon off;"],
-      );
-      return p;
-    },
+        nginxCmd,
+      ),
     target: () => VIP,
   },
   {
@@ -214,15 +215,13 @@ const MODES: Mode[] = [
     label: "nginx stream (L4 proxy)",
     realsVia: ROUTER,
     kernelPlace: true,
-    start: async (net, o) => {
-      const p = await spawnConf(
+    start: (net, o) =>
+      spawnConf(
         net,
         "stream.conf",
         nginxStreamConf(net, o.proxy),
-        (f) => ["nginx", "-c", f, "-g", "daemon off;"],
-      );
-      return p;
-    },
+        nginxCmd,
+      ),
     target: () => VIP,
   },
   {
@@ -230,15 +229,13 @@ const MODES: Mode[] = [
     label: "haproxy mode tcp (L4 proxy)",
     realsVia: ROUTER,
     kernelPlace: true,
-    start: async (net) => {
-      const p = await spawnConf(
+    start: (net) =>
+      spawnConf(
         net,
         "haproxy.cfg",
         haproxyConf(net, hardFdLimit()),
         (f) => ["haproxy", "-db", "-f", f],
-      );
-      return p;
-    },
+      ),
     target: () => VIP,
   },
   {
