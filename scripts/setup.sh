@@ -1,15 +1,43 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, idempotently: the pinned Deno (from npm) and the
-# Debian packages that the namespace tests use as kernel peers and tools.
-# `--bench` also installs what the side-by-side benchmark drives (scripts/bench/lb_compare.ts):
-# nginx (with its stream module) and haproxy as the balancers to compare, wrk and iperf3 as load.
+# Debian packages of every program that a test, the demo or a benchmark driver runs.
+# The programs and their packages are listed in one place, scripts/programs.json: "test" for the
+# tests and the demo, "bench" for what the side-by-side benchmark (scripts/bench/lb_compare.ts)
+# drives besides (nginx with its stream module and haproxy as the balancers to compare, wrk and
+# iperf3 as load). The test helpers only accept programs named there (tests/programs.ts), and
+# tests/programs_test.ts checks that this script installs every package the file names.
+#
+# usage: bash scripts/setup.sh [--bench] [--list]
+#   --bench  also the benchmark's packages
+#   --list   print the package names, one a line, and install nothing
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-packages=(iproute2 iputils-ping arping tcpdump python3-scapy netcat-openbsd curl hping3 nftables procps gcc libc6-dev)
-if [ "${1:-}" = "--bench" ]; then
-  packages+=(nginx libnginx-mod-stream haproxy wrk iperf3)
+bench=0
+list=0
+for a in "$@"; do
+  case "$a" in
+  --bench) bench=1 ;;
+  --list) list=1 ;;
+  *)
+    echo "setup: unknown argument $a (expected --bench or --list)" >&2
+    exit 2
+    ;;
+  esac
+done
+
+# Node.js is already needed for npm (the pinned Deno comes from npm), so it reads the JSON.
+mapfile -t packages < <(node -e '
+  const p = require(process.argv[1]);
+  const groups = process.argv[2] === "1" ? [p.test, p.bench] : [p.test];
+  const all = new Set(groups.flatMap((g) => Object.values(g).flat()));
+  console.log([...all].sort().join("\n"));
+' "$root/scripts/programs.json" "$bench")
+if [ "$list" -eq 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

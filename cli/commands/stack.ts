@@ -45,16 +45,23 @@ export function vipAddresses(flags: Flags, ownAddress: number): number[] {
   });
 }
 
-/** The `--serve` specs, validated (each bad one, or a clash, is a UsageError). */
+/**
+ * The `--serve` specs, from repeated flags and comma-separated lists, validated (each bad one, or a
+ * clash, is a UsageError).
+ */
 export function serveSpecs(flags: Flags): ServeSpec[] {
   const raw = flags.serve;
   const texts = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
   const specs: ServeSpec[] = [];
   for (const t of texts) {
     if (typeof t !== "string") throw new UsageError("--serve needs a value (e.g. http:80)");
-    const s = parseServeSpec(t);
-    if (typeof s === "string") throw new UsageError(`--serve: ${s}`);
-    specs.push(s);
+    // One flag may carry a comma-separated list: --serve echo:7,discard:9,http:80.
+    for (const item of t.split(",")) {
+      if (item === "") throw new UsageError(`--serve: "${t}" has an empty item`);
+      const s = parseServeSpec(item);
+      if (typeof s === "string") throw new UsageError(`--serve: ${s}`);
+      specs.push(s);
+    }
   }
   const clash = checkServeSpecs(specs);
   if (clash !== null) throw new UsageError(`--serve: ${clash}`);

@@ -151,7 +151,7 @@ async function writeFiles(dir: string): Promise<void> {
 
 /**
  * (Re)starts every real server's nginx with `workers` workers: one for the rate and throughput
- * runs (as in REFERENCES.md's anchor figures); for held concurrency as many as the per-process
+ * runs (the same for every balancer compared); for held concurrency as many as the per-process
  * file-descriptor limit asks for (`listen ... reuseport` spreads connections over them).
  */
 export async function startRealNginx(net: CompareNet, workers: number): Promise<void> {

@@ -8,6 +8,7 @@
  */
 
 import type { HoldResult, IperfResult, WrkResult } from "./_load.ts";
+import { type Cmd, startProgram } from "../../tests/programs.ts";
 
 /** One balancer's figures, or why it has none. */
 export type Row = {
@@ -52,9 +53,9 @@ const gbit = (bytesPerSec: number) => (bytesPerSec * 8 / 1e9).toFixed(2);
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? "-" : `${(a / b).toFixed(2)}x`;
 
-async function capture(cmd: string, args: string[]): Promise<string> {
+async function capture(cmd: Cmd): Promise<string> {
   try {
-    const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const r = await startProgram(cmd, { stdout: "piped", stderr: "piped" }).output();
     const d = new TextDecoder();
     return (d.decode(r.stdout) + d.decode(r.stderr)).trim();
   } catch {
@@ -64,19 +65,19 @@ async function capture(cmd: string, args: string[]): Promise<string> {
 
 /** "AMD EPYC, 2 CPUs, kernel 6.x": the machine the figures come from. */
 async function machine(): Promise<string> {
-  const lscpu = await capture("lscpu", []);
+  const lscpu = await capture(["lscpu"]);
   const model = lscpu.match(/^Model name:\s+(.+)$/m)?.[1] ?? "unknown CPU";
   const cpus = lscpu.match(/^CPU\(s\):\s+(\d+)$/m)?.[1] ?? String(navigator.hardwareConcurrency);
-  const kernel = await capture("uname", ["-r"]);
+  const kernel = await capture(["uname", "-r"]);
   return `${model}, ${cpus} CPUs (lscpu), kernel ${kernel}, Deno ${Deno.version.deno}`;
 }
 
 async function versions(): Promise<string> {
-  const nginx = (await capture("nginx", ["-v"])).replace(/^nginx version: /, "");
-  const haproxy = (await capture("haproxy", ["-v"])).split("\n")[0].replace(/^HAProxy version /, "")
+  const nginx = (await capture(["nginx", "-v"])).replace(/^nginx version: /, "");
+  const haproxy = (await capture(["haproxy", "-v"])).split("\n")[0].replace(/^HAProxy version /, "")
     .split(" ")[0];
-  const wrk = (await capture("wrk", ["-v"])).split("\n")[0].split(" ")[1] ?? "";
-  const iperf = (await capture("iperf3", ["--version"])).split("\n")[0].split(" ")[1] ?? "";
+  const wrk = (await capture(["wrk", "-v"])).split("\n")[0].split(" ")[1] ?? "";
+  const iperf = (await capture(["iperf3", "--version"])).split("\n")[0].split(" ")[1] ?? "";
   return `${nginx}, haproxy ${haproxy}, wrk ${wrk}, iperf3 ${iperf}`;
 }
 

@@ -7,6 +7,7 @@
  */
 
 import type { Topology } from "../../tests/netns/topology.ts";
+import type { Program } from "../../tests/programs.ts";
 
 /** What one wrk run measured. */
 export interface WrkResult {
@@ -71,7 +72,7 @@ export interface WrkOptions {
 
 /** Runs wrk in the client namespace (bounded by its duration plus a margin). */
 export async function runWrk(t: Topology, ns: string, o: WrkOptions): Promise<WrkResult> {
-  const args = [
+  const args: [Program, ...string[]] = [
     "wrk",
     "--latency",
     "-t",

@@ -27,6 +27,7 @@
 
 import { parseArgs } from "node:util";
 import { DENO, LB_TS, type Proc, Topology } from "../../tests/netns/topology.ts";
+import { type Cmd, own, type OwnExecutable, startProgram } from "../../tests/programs.ts";
 import {
   addProxySources,
   buildCompareNet,
@@ -103,14 +104,14 @@ interface Options {
 }
 
 /** nginx in the foreground with config file `f`. */
-const nginxCmd = (f: string) => ["nginx", "-c", f, "-g", "daemon off;"];
+const nginxCmd = (f: string): Cmd => ["nginx", "-c", f, "-g", "daemon off;"];
 
 /** Writes a config file, starts its server in kb and waits until it listens on the VIP. */
 async function spawnConf(
   net: CompareNet,
   name: string,
   text: string,
-  cmd: (f: string) => string[],
+  cmd: (f: string) => Cmd,
 ): Promise<Proc> {
   const file = `${net.dir}/${name}`;
   Deno.writeTextFileSync(file, text);
@@ -305,23 +306,21 @@ function parseOptions(): Options {
 
 /** Installs the load tools and servers this benchmark drives (idempotent). */
 async function installTools(holdConns: boolean): Promise<void> {
-  const r = await new Deno.Command("bash", {
-    args: [`${ROOT}scripts/setup.sh`, "--bench"],
+  const r = await startProgram(["bash", `${ROOT}scripts/setup.sh`, "--bench"], {
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   if (!r.success) throw new Error("scripts/setup.sh --bench failed");
   if (!holdConns) return;
-  const gcc = await new Deno.Command("gcc", {
-    args: [
-      "-O2",
-      "-Wall",
-      "-Wextra",
-      "-o",
-      `${ROOT}.tmp/bench/hold_conns`,
-      `${ROOT}scripts/bench/hold_conns.c`,
-    ],
-  }).output();
+  const gcc = await startProgram([
+    "gcc",
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-o",
+    `${ROOT}.tmp/bench/hold_conns`,
+    `${ROOT}scripts/bench/hold_conns.c`,
+  ]).output();
   if (!gcc.success) throw new Error(`gcc hold_conns.c: ${new TextDecoder().decode(gcc.stderr)}`);
 }
 
@@ -470,8 +469,8 @@ async function holdConns(
 ): Promise<{ hold: HoldResult; rssKiB: number | null }> {
   // Earlier runs' TIME_WAIT sockets and the servers' closed connections settle first.
   await new Promise((r) => setTimeout(r, 2000));
-  const args = [
-    `${ROOT}.tmp/bench/hold_conns`,
+  const args: [OwnExecutable, ...string[]] = [
+    own(`${ROOT}.tmp/bench/hold_conns`),
     "--target",
     `${host}:${HTTP_PORT}`,
     "--sources",
@@ -587,8 +586,7 @@ async function main(): Promise<number> {
     writeReport(`${ROOT}docs/BENCHMARKS.md`, report);
     // The report's paragraphs are not wrapped to the project's width: let deno fmt do it, so the
     // file stays `deno fmt --check` clean (CI checks it).
-    await new Deno.Command(`${ROOT}scripts/deno`, {
-      args: ["fmt", `${ROOT}docs/BENCHMARKS.md`],
+    await startProgram([DENO, "fmt", `${ROOT}docs/BENCHMARKS.md`], {
       stdout: "null",
       stderr: "null",
     }).output();

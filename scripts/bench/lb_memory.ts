@@ -1,6 +1,6 @@
 /**
- * The balancer's memory with FLOWS tracked flows (issue 7: "1,000,000 tracked flows in at most
- * 256 MiB of the balancer's memory").
+ * The balancer's memory with FLOWS tracked flows (the target: 1,000,000 tracked flows in at
+ * most 256 MiB of the balancer's memory).
  *
  *   scripts/deno run -A scripts/bench/lb_memory.ts [FLOWS] [--method nat|dr|tun]
  *     [--scheduler NAME]
@@ -49,7 +49,7 @@ import { newTcpHeader, TcpView, writeTcpHeader } from "../../stack/wire/tcp.ts";
 const DEFAULT_FLOWS = 1_000_000;
 /** The feed stops here, so the whole run stays under a minute. */
 const FEED_LIMIT_MS = 55_000;
-/** The issue's budget for 1 M flows. */
+/** The budget for 1 M flows. */
 const TARGET_MIB = 256;
 const MIB = 1024 * 1024;
 const LB_ADDRESS = "10.0.0.1";

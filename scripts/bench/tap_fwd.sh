@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The TAP forwarding benchmark (issue 7: "forwarding rate at least half of what a minimal C
-# read/write loop achieves on the same TAP"): how many 60-byte frames per second go in through a
+# The TAP forwarding benchmark (the target: a forwarding rate at least half of what a minimal C
+# read/write loop achieves on the same TAP): how many 60-byte frames per second go in through a
 # TAP and back out of it, forwarded by direct routing, by
 # (a) lb.ts itself: `lb.ts run --scheduler mh --method dr` with two real servers, the whole
 #     stack and balancer (Ethernet, IPv4 validation, the packet hook, the connection table, the

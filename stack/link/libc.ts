@@ -2,7 +2,8 @@
  * The libc functions the link layer and the control channel call through Deno FFI, opened once
  * and lazily, so that code which never touches a TAP or a socket needs no `--allow-ffi`.
  *
- * Calling conventions (measured, see REFERENCES.md "The TAP from Deno on this machine"):
+ * Calling conventions (measured on a 2-vCPU Linux VM with Deno 2.9; scripts/bench/tap_rx.sh and
+ * docs/BENCHMARKS.md have the receive-loop figures):
  * - callers destructure `libc().symbols` into locals so V8's fast FFI calls apply (~14 ns);
  * - lengths are `u32` and results `i32`: a JS number passed as `usize` costs ~130 ns more per call,
  *   and every length here fits in 32 bits (the `ssize_t` results of read/write are < 2^31);

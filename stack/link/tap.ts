@@ -1,15 +1,15 @@
 /**
  * A Linux TAP device driven through libc FFI: the stack's link to the kernel.
  *
- * The receive loop follows the measurements in REFERENCES.md ("The TAP from Deno on this
- * machine"): synchronous FFI `read()` on an `O_NONBLOCK` fd into one preallocated buffer, drained
+ * The receive loop follows measurements of the ways Deno can read a TAP (docs/BENCHMARKS.md,
+ * "TAP receive loop"): synchronous FFI `read()` on an `O_NONBLOCK` fd into one preallocated buffer, drained
  * until EAGAIN (1.5-1.7 M frames/s, ~80% of C), and a `nonblocking: true` FFI `poll()` awaited only
  * when the queue is empty. A nonblocking FFI call per frame would be ten times slower.
  *
  * With `offload: true` the TAP is opened with `IFF_VNET_HDR` and TUNSETOFFLOAD(CSUM|TSO4|TSO6):
  * every read and write carries the 10-byte `virtio_net_hdr` (offload.ts), the kernel hands over
  * TCP super-frames of up to 64 KB with partial checksums, and takes super-frames it segments
- * itself (REFERENCES.md measured ~20 Gbit/s against ~4-5 with 1514-byte frames).
+ * itself (measured ~20 Gbit/s against ~4-5 with 1514-byte frames; docs/BENCHMARKS.md).
  *
  * @module
  */

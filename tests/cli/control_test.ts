@@ -10,9 +10,11 @@ import { ControlServer } from "../../cli/control/server.ts";
 import { unixAddress } from "../../cli/control/unix_socket.ts";
 import { DeviceError } from "../../stack/link/errors.ts";
 import { AF_UNIX, libc, SOCK_STREAM } from "../../stack/link/libc.ts";
+import { testNeeding } from "../requires.ts";
 
-const ffiPermitted = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
-const skip = ffiPermitted ? "" : " [skipped: needs --allow-ffi]";
+const ffiMissing = (await Deno.permissions.query({ name: "ffi" })).state === "granted"
+  ? null
+  : "needs --allow-ffi";
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -84,9 +86,8 @@ Deno.test("control protocol: LineReader splits lines and enforces the bound", ()
   assert(!r2.push(enc.encode("123456\n"), 7), "a complete line over the bound is refused too");
 });
 
-Deno.test({
-  name: `control: request/response end to end over the Unix socket${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: request/response end to end over the Unix socket`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;
@@ -127,9 +128,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: pipelined requests, bad lines and half-close on one connection${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: pipelined requests, bad lines and half-close on one connection`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;
@@ -164,9 +164,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: an oversized request gets an error and the connection is closed${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: an oversized request gets an error and the connection is closed`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;
@@ -187,9 +186,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: a second instance on a live socket is refused; a stale one is replaced${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: a second instance on a live socket is refused; a stale one is replaced`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;
@@ -218,9 +216,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: a path that is not a socket is never removed${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: a path that is not a socket is never removed`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/precious.txt`;
@@ -235,9 +232,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: a request the instance does not answer times out${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: a request the instance does not answer times out`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;
@@ -255,9 +251,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: `control: the server does not block the event loop while it waits${skip}`,
-  ignore: !ffiPermitted,
+testNeeding(ffiMissing, {
+  name: `control: the server does not block the event loop while it waits`,
   async fn() {
     await withTempDir(async (dir) => {
       const path = `${dir}/ctl.sock`;

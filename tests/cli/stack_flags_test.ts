@@ -10,11 +10,25 @@ Deno.test("stack --serve: repeatable specs; bad ones and clashes are usage error
   const { flags } = parseFlags("stack", [...HOST, "--serve", "http:80", "--serve", "echo:7"], SPEC);
   assertEquals(serveSpecs(flags).map((s) => `${s.name}:${s.port}`), ["http:80", "echo:7"]);
   assertEquals(serveSpecs(parseFlags("stack", HOST, SPEC).flags), []);
+  const listed = parseFlags(
+    "stack",
+    [...HOST, "--serve", "echo:7,discard:9,chargen:19,http:80", "--serve", "echo:8/udp"],
+    SPEC,
+  ).flags;
+  assertEquals(serveSpecs(listed).map((s) => `${s.name}:${s.port}`), [
+    "echo:7",
+    "discard:9",
+    "chargen:19",
+    "http:80",
+    "echo:8",
+  ]);
   for (
     const [spec, re] of [
       ["http", /--serve: "http" is not NAME:PORT/],
       ["ftp:21", /--serve: unknown service "ftp"/],
       ["http:0", /not in 1\.\.65535/],
+      ["echo:7,,http:80", /--serve: "echo:7,,http:80" has an empty item/],
+      ["echo:7,ftp:21", /--serve: unknown service "ftp"/],
     ] as const
   ) {
     const e = assertThrows(
@@ -28,6 +42,11 @@ Deno.test("stack --serve: repeatable specs; bad ones and clashes are usage error
       serveSpecs(
         parseFlags("stack", [...HOST, "--serve", "http:80", "--serve", "chargen:80"], SPEC).flags,
       ),
+    UsageError,
+  );
+  assertMatch(clash.message, /both want port 80\/tcp/);
+  const listClash = assertThrows(
+    () => serveSpecs(parseFlags("stack", [...HOST, "--serve", "http:80,chargen:80"], SPEC).flags),
     UsageError,
   );
   assertMatch(clash.message, /both want port 80\/tcp/);

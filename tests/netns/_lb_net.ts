@@ -20,6 +20,7 @@
  */
 
 import { type Proc, run, runOk, type Topology } from "./topology.ts";
+import type { Program } from "../programs.ts";
 
 /** Debian's python3 (not a pyenv shim). */
 export const PY = "/usr/bin/python3";
@@ -322,7 +323,14 @@ export async function requestsFromPorts(
  * word (the real server's name). `source` picks one of the client's addresses.
  */
 export async function curlRequests(net: LbNet, count: number, source?: string): Promise<string[]> {
-  const args = ["curl", "-sS", "--max-time", "60", "-H", "Connection: close"];
+  const args: [Program, ...string[]] = [
+    "curl",
+    "-sS",
+    "--max-time",
+    "60",
+    "-H",
+    "Connection: close",
+  ];
   if (source !== undefined) args.push("--interface", source);
   args.push(`http://${VIP}/?[1-${count}]`);
   const r = await net.t.exec(net.client, args, 90_000);

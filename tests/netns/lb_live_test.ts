@@ -1,5 +1,5 @@
 /**
- * Live changes under traffic (issue 6): while a long rate-limited download runs through the VIP
+ * Live changes under traffic: while a long rate-limited download runs through the VIP
  * on one real server and a client loops new requests, servers are added, edited and deleted and
  * a second service is added and deleted. The download completes with the right sha256 (an
  * established flow keeps its server, as IPVS keeps its connection entry); new requests follow

@@ -11,26 +11,20 @@
  * @module
  */
 
+import { type Cmd, own, startProgram } from "../programs.ts";
+import { rootTapMissing, testNeeding } from "../requires.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The pinned Deno wrapper (scripts/deno). */
-export const DENO = `${ROOT}scripts/deno`;
+export const DENO = own(`${ROOT}scripts/deno`);
 /** The CLI entry. */
 export const LB_TS = `${ROOT}lb.ts`;
 
 /** True when the tests run as root (namespace tests need it). */
 export const isRoot = Deno.uid() === 0;
 
-/** Why namespace tests are skipped, or null when they can run. */
-export const skipReason: string | null = (() => {
-  if (Deno.build.os !== "linux") return "network namespaces need Linux";
-  if (!isRoot) return "namespace tests need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)";
-  try {
-    Deno.statSync("/dev/net/tun");
-  } catch {
-    return "/dev/net/tun is missing (modprobe tun)";
-  }
-  return null;
-})();
+/** Why namespace tests cannot run here, or null when they can (see tests/requires.ts). */
+export const skipReason: string | null = rootTapMissing;
 
 /** The result of a finished command. */
 export interface RunResult {
@@ -55,13 +49,8 @@ export interface Proc {
 const decoder = new TextDecoder();
 
 /** Runs a command to completion (bounded by `timeoutMs`) and returns its output. */
-export async function run(cmd: string[], timeoutMs = 30_000): Promise<RunResult> {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
+export async function run(cmd: Cmd, timeoutMs = 30_000): Promise<RunResult> {
+  const child = startProgram(cmd, { stdout: "piped", stderr: "piped", stdin: "null" });
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -80,7 +69,7 @@ export async function run(cmd: string[], timeoutMs = 30_000): Promise<RunResult>
 }
 
 /** Runs a command and throws (with its output) unless it exits 0. */
-export async function runOk(cmd: string[], timeoutMs = 30_000): Promise<string> {
+export async function runOk(cmd: Cmd, timeoutMs = 30_000): Promise<string> {
   const r = await run(cmd, timeoutMs);
   if (r.code !== 0) {
     throw new Error(`${cmd.join(" ")} exited ${r.code}\n${r.stdout}${r.stderr}`);
@@ -194,24 +183,23 @@ export class Topology {
   }
 
   /** Runs a command inside a namespace to completion. */
-  exec(ns: string, cmd: string[], timeoutMs = 30_000): Promise<RunResult> {
+  exec(ns: string, cmd: Cmd, timeoutMs = 30_000): Promise<RunResult> {
     return run(["ip", "netns", "exec", ns, ...cmd], timeoutMs);
   }
 
   /** Runs a command inside a namespace and throws unless it exits 0. */
-  execOk(ns: string, cmd: string[], timeoutMs = 30_000): Promise<string> {
+  execOk(ns: string, cmd: Cmd, timeoutMs = 30_000): Promise<string> {
     return runOk(["ip", "netns", "exec", ns, ...cmd], timeoutMs);
   }
 
   /** Starts a background process inside a namespace; it is ended by PID on destroy. */
-  spawn(ns: string, cmd: string[], env?: Record<string, string>): Proc {
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, ...cmd],
+  spawn(ns: string, cmd: Cmd, env?: Record<string, string>): Proc {
+    const child = startProgram(["ip", "netns", "exec", ns, ...cmd], {
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
       env,
-    }).spawn();
+    });
     let text = "";
     const waiters: (() => void)[] = [];
     const pump = async (stream: ReadableStream<Uint8Array>) => {
@@ -314,13 +302,13 @@ export class Topology {
 }
 
 /**
- * Declares a namespace test: skipped (with the reason) when not root, and the topology is always
- * destroyed, whether the test passes, fails or is interrupted.
+ * Declares a namespace test: skipped (with the reason) when not root, failing with the reason
+ * under CI=true (tests/requires.ts), and the topology is always destroyed, whether the test
+ * passes, fails or is interrupted.
  */
 export function netnsTest(name: string, fn: (t: Topology) => Promise<void>, timeoutMs = 120_000) {
-  Deno.test({
+  testNeeding(skipReason, {
     name,
-    ignore: skipReason !== null,
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {
@@ -342,8 +330,4 @@ export function netnsTest(name: string, fn: (t: Topology) => Promise<void>, time
       }
     },
   });
-  if (skipReason !== null) {
-    // Say why, once per file, so a skipped run is not mistaken for a passing one.
-    console.warn(`skipping namespace test "${name}": ${skipReason}`);
-  }
 }

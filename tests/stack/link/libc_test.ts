@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch } from "../../assert.ts";
+import { own, startProgram } from "../../programs.ts";
 import {
   cString,
   describeErrno,
@@ -65,9 +66,10 @@ Deno.test("libc: without --allow-ffi the error says to pass it", async () => {
         `try { libc(); } catch (e) { console.log(String(e)); }\n` +
         `try { TapDevice.open({ name: "lbt0" }); } catch (e) { console.log(String(e)); }\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--no-config", script],
-    }).output();
+    const out = await startProgram(
+      [own(Deno.execPath()), "run", "--no-prompt", "--no-config", script],
+      { stdout: "piped" },
+    ).output();
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
     const expected =
       "DeviceError: FFI is not permitted; run with --allow-ffi (e.g. `deno run --allow-ffi lb.ts ...`)";

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch } from "../../assert.ts";
+import { own, startProgram } from "../../programs.ts";
 import { createMemoryPair } from "../../../stack/link/memory.ts";
 import {
   LINKTYPE_ETHERNET,
@@ -153,8 +154,10 @@ Deno.test("pcap: a file with an ARP request and an ICMP echo reads back, and tcp
     });
     assertEquals(records[1], { sec: 1700000001, usec: 0, incl: 98, orig: 98, data: icmpEcho() });
 
-    const out = await new Deno.Command("tcpdump", { args: ["-r", path, "-nn", "-e", "-v"] })
-      .output();
+    const out = await startProgram(["tcpdump", "-r", path, "-nn", "-e", "-v"], {
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     const text = new TextDecoder().decode(out.stdout);
     assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
     const lines = text.trim().split("\n");
@@ -278,9 +281,13 @@ Deno.test("pcap: without --allow-write the error says which flag to pass", async
       `import { PcapWriter } from "${mod}";\n` +
         `try { PcapWriter.open("${dir}/x.pcap"); } catch (e) { console.log(String(e)); }\n`,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--no-config", `--allow-read=${dir},${mod.slice(7)}`, script],
-    }).output();
+    const out = await startProgram(
+      [
+        own(Deno.execPath()),
+        ...["run", "--no-prompt", "--no-config", `--allow-read=${dir},${mod.slice(7)}`, script],
+      ],
+      { stdout: "piped" },
+    ).output();
     const text = new TextDecoder().decode(out.stdout);
     assertMatch(
       text,

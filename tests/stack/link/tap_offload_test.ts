@@ -22,39 +22,14 @@ import {
 import { TapDevice } from "../../../stack/link/tap.ts";
 import { Stack } from "../../../stack/net/stack.ts";
 import { parseIpv4 } from "../../../stack/wire/address.ts";
+import { run as sh, runOk as must } from "../../netns/topology.ts";
+import type { Cmd } from "../../programs.ts";
+import { rootTapMissing, testNeeding } from "../../requires.ts";
 
-const skipReason: string | null = (() => {
-  if (Deno.build.os !== "linux") return "TAP devices need Linux";
-  if (Deno.uid() !== 0) return "needs root (CAP_NET_ADMIN) to create TAP devices and namespaces";
-  try {
-    Deno.statSync("/dev/net/tun");
-  } catch {
-    return "/dev/net/tun is missing (modprobe tun)";
-  }
-  return null;
-})();
-const skipNote = skipReason === null ? "" : ` [skipped: ${skipReason}]`;
-
-async function sh(args: string[], timeoutMs = 20_000) {
-  const out = await new Deno.Command(args[0], {
-    args: args.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-async function must(args: string[], timeoutMs?: number): Promise<string> {
-  const r = await sh(args, timeoutMs);
-  if (r.code !== 0) throw new Error(`${args.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
-
-/** "on"/"off" of the ethtool -k feature `name` of `ifname` (run behind `prefix`, e.g. a netns). */
-async function feature(prefix: string[], ifname: string, name: string): Promise<string> {
-  const out = await must([...prefix, "ethtool", "-k", ifname]);
+/** "on"/"off" of the ethtool -k feature `name` of `ifname` (in namespace `ns` when given). */
+async function feature(ns: string | null, ifname: string, name: string): Promise<string> {
+  const ethtool: Cmd = ["ethtool", "-k", ifname];
+  const out = await must(ns === null ? ethtool : ["ip", "netns", "exec", ns, ...ethtool]);
   const m = new RegExp(`^${name}: (on|off)`, "m").exec(out);
   return m === null ? "?" : m[1];
 }
@@ -109,10 +84,9 @@ class Spy extends DeviceDecorator {
   }
 }
 
-Deno.test({
+testNeeding(rootTapMissing, {
   name:
-    `tap offload: kernel TCP super-frames arrive whole with their header; offloads reset on close${skipNote}`,
-  ignore: skipReason !== null,
+    `tap offload: kernel TCP super-frames arrive whole with their header; offloads reset on close`,
   async fn() {
     const id = suffix();
     const name = `lbo${id}`;
@@ -124,12 +98,12 @@ Deno.test({
     let nsCreated = false;
     try {
       await must(["ip", "tuntap", "add", "mode", "tap", "name", name]);
-      assertEquals(await feature([], name, "tcp-segmentation-offload"), "off");
+      assertEquals(await feature(null, name, "tcp-segmentation-offload"), "off");
       dev = TapDevice.open({ name, offload: true });
       assertEquals(dev.offloadFlags, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
       assertEquals(dev.rxOffload, newFrameOffload());
-      assertEquals(await feature([], name, "tcp-segmentation-offload"), "on");
-      assertEquals(await feature([], name, "tx-checksumming"), "on");
+      assertEquals(await feature(null, name, "tcp-segmentation-offload"), "on");
+      assertEquals(await feature(null, name, "tx-checksumming"), "on");
       await must(["ip", "netns", "add", ns]);
       nsCreated = true;
       await must(["ip", "link", "set", name, "netns", ns]);
@@ -179,7 +153,7 @@ Deno.test({
       stack = null;
       dev = null;
       assertEquals(
-        await feature(["ip", "netns", "exec", ns], name, "tcp-segmentation-offload"),
+        await feature(ns, name, "tcp-segmentation-offload"),
         "off",
         "closing turned the offloads off on the persistent TAP",
       );

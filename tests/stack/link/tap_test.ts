@@ -1,42 +1,11 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../../assert.ts";
 import { DeviceError } from "../../../stack/link/errors.ts";
 import { checkInterfaceName, TapDevice } from "../../../stack/link/tap.ts";
-
-/** Why the TAP tests that need root are skipped, or null when they run. */
-const skipReason: string | null = (() => {
-  if (Deno.build.os !== "linux") return "TAP devices need Linux";
-  if (Deno.uid() !== 0) return "needs root (CAP_NET_ADMIN) to create TAP devices and namespaces";
-  try {
-    Deno.statSync("/dev/net/tun");
-  } catch {
-    return "/dev/net/tun is missing (modprobe tun)";
-  }
-  return null;
-})();
-const skipNote = skipReason === null ? "" : ` [skipped: ${skipReason}]`;
+import { run as sh, runOk as must } from "../../netns/topology.ts";
+import { startProgram } from "../../programs.ts";
+import { rootTapMissing, testNeeding } from "../../requires.ts";
 
 const decoder = new TextDecoder();
-
-/** Runs a command to completion, bounded by `timeoutMs`. */
-async function sh(
-  args: string[],
-  timeoutMs = 10_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(args[0], {
-    args: args.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-/** Runs a command that must succeed. */
-async function must(args: string[]): Promise<string> {
-  const r = await sh(args);
-  if (r.code !== 0) throw new Error(`${args.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
 
 /** A per-run suffix: 6 random hex characters. */
 function suffix(): string {
@@ -102,10 +71,8 @@ Deno.test("tap: create: false on a missing device says how to create it", () => 
   assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
 });
 
-Deno.test({
-  name:
-    `tap: the kernel's ARP and ping reach the device, and our replies reach the kernel${skipNote}`,
-  ignore: skipReason !== null,
+testNeeding(rootTapMissing, {
+  name: `tap: the kernel's ARP and ping reach the device, and our replies reach the kernel`,
   async fn() {
     const id = suffix();
     const name = `lbt${id}`;
@@ -214,10 +181,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    `tap: attaching to a persistent TAP works and leaves it; a TUN of that name is refused${skipNote}`,
-  ignore: skipReason !== null,
+testNeeding(rootTapMissing, {
+  name: `tap: attaching to a persistent TAP works and leaves it; a TUN of that name is refused`,
   async fn() {
     const id = suffix();
     const tap = `lbp${id}`;
@@ -256,10 +221,8 @@ function pcapFrames(file: Uint8Array): Uint8Array[] {
   return frames;
 }
 
-Deno.test({
-  name:
-    `tap: send() writes the bytes at any offset, view or small array (plain and vnet)${skipNote}`,
-  ignore: skipReason !== null,
+testNeeding(rootTapMissing, {
+  name: `tap: send() writes the bytes at any offset, view or small array (plain and vnet)`,
   async fn() {
     // send() passes write() an address it caches per (buffer, offset) (tap.ts #ptrAt): every
     // frame must still be the caller's bytes at that moment, whatever the view's byteOffset,
@@ -310,13 +273,27 @@ Deno.test({
           [view, 5],
         ];
         const want = cases.length + 3;
-        dump = new Deno.Command("ip", {
-          args: ["netns", "exec", ns, "tcpdump", "-i", name, "-U", "-n", "-c", String(want)]
-            .concat(["-w", pcap, "ether", "proto", "0x88b5"]),
-          stdout: "null",
-          stderr: "piped",
-          signal: AbortSignal.timeout(15_000),
-        }).spawn();
+        dump = startProgram(
+          [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "tcpdump",
+            "-i",
+            name,
+            "-U",
+            "-n",
+            "-c",
+            String(want),
+            "-w",
+            pcap,
+            "ether",
+            "proto",
+            "0x88b5",
+          ],
+          { stdout: "null", stderr: "piped", signal: AbortSignal.timeout(15_000) },
+        );
         // tcpdump says "listening on" once its capture is open.
         const reader = dump.stderr.getReader();
         let said = "";
