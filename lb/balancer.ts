@@ -74,7 +74,13 @@ import {
   TunnelForwarder,
 } from "./forward/tun.ts";
 import { PersistenceTable } from "./persistence.ts";
-import { type Protocol, type RealServer, ServiceTable, type VirtualService } from "./service.ts";
+import {
+  type ForwardMethod,
+  type Protocol,
+  type RealServer,
+  ServiceTable,
+  type VirtualService,
+} from "./service.ts";
 
 /** Options of {@link Balancer}. */
 export interface BalancerOptions {
@@ -84,6 +90,13 @@ export interface BalancerOptions {
   timeouts?: Partial<Record<ConnStateName, number>>;
   /** Connection-table hash seed (random by default). */
   seed?: number;
+  /**
+   * Lifetime (ms) of a flow entry made without the client's SYN until a second packet proves it,
+   * and of every embryonic entry while the table is under pressure (default 5000).
+   */
+  embryonicTimeoutMs?: number;
+  /** Receives state changes worth an operator's attention (the event log); none by default. */
+  onEvent?: (event: string, message: string, fields: Record<string, unknown>) => void;
 }
 
 /** A real server as `lb.ts list` reports it. */
@@ -166,6 +179,9 @@ export const DEFAULT_CONNS_LIMIT = 100_000;
 /** Counter names, built once (no string is built per packet). */
 const C_NO_FLOW = "lb.drop_no_flow";
 const C_NO_REAL = "lb.drop_no_real";
+const C_UNREACHABLE = "lb.no_real_unreachable_sent";
+const C_EVICTED = "lb.conn_evicted_embryonic";
+const C_STATELESS = "lb.mh_stateless";
 const C_TABLE_FULL = "lb.drop_table_full";
 const C_MH_RESUMED = "lb.mh_resumed";
 const C_REUSED = "lb.conn_reused";
@@ -219,6 +235,14 @@ export class Balancer {
   #untick: (() => void) | null = null;
   /** Persistence templates of the services that have them (ipvsadm `-p`). */
   readonly #persist: Map<VirtualService, PersistenceTable> = new Map();
+  /** Services whose last scheduling found no real server (for one log line per change). */
+  readonly #noRealServices: Set<VirtualService> = new Set();
+  readonly #onEvent: BalancerOptions["onEvent"];
+  /** Counter slots of the hot counters (stack/net/counters.ts). */
+  readonly #cMhResumed: number;
+  readonly #cStateless: number;
+  readonly #cEvicted: number;
+  readonly #cUnreachable: number;
 
   /** A balancer for `stack` with no services; nothing happens before `attach()`. */
   constructor(stack: Stack, options: BalancerOptions = {}) {
@@ -228,7 +252,14 @@ export class Balancer {
       clock: stack.clock,
       timeouts: options.timeouts,
       seed: options.seed,
+      embryonicTimeoutMs: options.embryonicTimeoutMs,
     });
+    this.#onEvent = options.onEvent;
+    const c = stack.counters;
+    this.#cMhResumed = c.slot(C_MH_RESUMED);
+    this.#cStateless = c.slot(C_STATELESS);
+    this.#cEvicted = c.slot(C_EVICTED);
+    this.#cUnreachable = c.slot(C_UNREACHABLE);
     this.#tun = new TunnelForwarder(stack);
     this.#rxo = stack.device.rxOffload ?? null;
     this.#txo = stack.device.txOffload ?? null;
@@ -321,6 +352,11 @@ export class Balancer {
     });
   }
 
+  /** Reports an event to the `onEvent` listener, if any (control path: allocation is fine). */
+  #event(event: string, message: string, fields: Record<string, unknown>): void {
+    this.#onEvent?.(event, message, fields);
+  }
+
   /** Removes the hook and the sweep (the stack is a plain host again; VIPs stay owned). */
   detach(): void {
     if (this.stack.hook === this.hook) this.stack.hook = null;
@@ -394,41 +430,58 @@ export class Balancer {
       slot = -1;
       counters.count(C_REUSED);
     }
+    let real: RealServer;
     if (slot < 0) {
+      const mh = service.scheduler.name === "mh";
       if (tcp && !isNew) {
         // Only a client's first SYN starts a flow, except with mh (see the module comment).
-        if (service.scheduler.name !== "mh") {
+        if (!mh) {
           counters.count(C_NO_FLOW);
           return "consumed";
         }
-        counters.count(C_MH_RESUMED);
+        counters.add(this.#cMhResumed);
       }
-      const real = this.#schedule(service, clientIp, clientPort);
-      if (real === null) {
-        counters.count(C_NO_REAL);
-        return "consumed";
+      const picked = this.#schedule(service, clientIp, clientPort);
+      if (picked === null) return this.#noReal(service, buf, ipOff, ipLen);
+      real = picked;
+      // mh under pressure: a non-SYN packet of an unknown flow goes to the Maglev choice with no
+      // entry (the choice needs none), so a flood of random ACKs costs the table nothing.
+      const stateless = mh && tcp && !isNew && conns.underPressure;
+      if (!stateless) {
+        const evicted = conns.counters.evicted;
+        slot = conns.insert(
+          protocol,
+          clientIp,
+          clientPort,
+          vip,
+          vport,
+          real,
+          service.realPort(real),
+          real.method,
+        );
+        if (conns.counters.evicted !== evicted) counters.add(this.#cEvicted);
+        if (slot < 0 && !mh) {
+          counters.count(C_TABLE_FULL);
+          return "consumed";
+        }
       }
-      slot = conns.insert(
-        protocol,
-        clientIp,
-        clientPort,
-        vip,
-        vport,
-        real,
-        service.realPort(real),
-        real.method,
-      );
-      if (slot < 0) {
-        counters.count(C_TABLE_FULL);
-        return "consumed";
+      if (slot < 0) counters.add(this.#cStateless); // mh: the choice, without an entry
+      else {
+        service.conns++;
+        real.conns++;
       }
-      service.conns++;
-      real.conns++;
+    } else real = conns.real(slot);
+    let method: ForwardMethod;
+    let realPort: number;
+    if (slot >= 0) {
+      conns.track(slot, Direction.INPUT, flags);
+      method = conns.method(slot);
+      realPort = conns.realPort(slot);
+    } else {
+      method = real.method;
+      realPort = service.realPort(real);
     }
-    conns.track(slot, Direction.INPUT, flags);
-    const real = conns.real(slot);
     const realIp = real.address;
-    const method = conns.method(slot);
     const off = this.#off;
     let sent: boolean;
     if (method === "dr") {
@@ -444,7 +497,7 @@ export class Balancer {
         l4Off,
         protocol,
         realIp,
-        conns.realPort(slot),
+        realPort,
         off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0,
       );
     } else {
@@ -472,16 +525,45 @@ export class Balancer {
   }
 
   /**
+   * No real server takes new flows (all at weight 0, down or none): like IPVS, answer ICMP port
+   * unreachable (RFC 792 type 3 code 3) so the client fails at once instead of waiting out its
+   * SYN retries; the stack's ICMP token bucket limits the rate. The event log hears of it once
+   * per change of the service's state, not per packet.
+   */
+  #noReal(service: VirtualService, buf: Uint8Array, ipOff: number, ipLen: number): HookVerdict {
+    const counters = this.stack.counters;
+    counters.count(C_NO_REAL);
+    if (this.stack.sendIcmpError(3, 3, 0, buf, ipOff, ipLen)) counters.add(this.#cUnreachable);
+    if (!this.#noRealServices.has(service)) {
+      this.#noRealServices.add(service);
+      this.#event("no_real_server", `${describe(service)}: no real server available`, {
+        service: describe(service),
+      });
+    }
+    return "consumed";
+  }
+
+  /**
    * The scheduler's pick, or with persistence the server this client was pinned to while it
    * still takes new flows (IPVS persistence templates; a drained or failed server is not
    * reused, so drain and health checks keep working).
    */
   #schedule(service: VirtualService, clientIp: number, clientPort: number): RealServer | null {
     const persist = this.#persist.size === 0 ? undefined : this.#persist.get(service);
-    if (persist === undefined) return service.scheduler.pick(clientIp, clientPort);
-    let real = persist.lookup(clientIp);
-    if (real === null || !real.takesNewFlows()) real = service.scheduler.pick(clientIp, clientPort);
-    if (real !== null) persist.remember(clientIp, real);
+    let real: RealServer | null;
+    if (persist === undefined) real = service.scheduler.pick(clientIp, clientPort);
+    else {
+      real = persist.lookup(clientIp);
+      if (real === null || !real.takesNewFlows()) {
+        real = service.scheduler.pick(clientIp, clientPort);
+      }
+      if (real !== null) persist.remember(clientIp, real);
+    }
+    if (real !== null && this.#noRealServices.size !== 0 && this.#noRealServices.delete(service)) {
+      this.#event("real_server_available", `${describe(service)}: real servers available again`, {
+        service: describe(service),
+      });
+    }
     return real;
   }
 
@@ -618,6 +700,11 @@ export class Balancer {
       truncated,
     };
   }
+}
+
+/** A service as the event log names it, e.g. "TCP 10.0.0.100:80". */
+function describe(s: VirtualService): string {
+  return `${s.protocol.toUpperCase()} ${formatIpv4(s.vip)}:${s.port}`;
 }
 
 /** ipvsadm's scheduler flags for a service: mh and sh hash the port / fall back here. */

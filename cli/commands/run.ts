@@ -195,16 +195,18 @@ export async function runCommand(args: string[]): Promise<number> {
     throw new UsageError(`run: --check and "health" in ${configFile} (give one or the other)`);
   }
   let checks = health ?? fileConfig?.health ?? null;
+  const log = (event: string, message: string, fields?: Record<string, unknown>) =>
+    console.error(formatLogLine(logFormat, event, message, fields));
   const inst = startInstance(host);
   const balancer = new Balancer(inst.stack, {
     maxConns: fileConfig?.maxConns ?? config.maxConns,
     timeouts: fileConfig?.timeouts ?? config.timeouts,
+    // Packet-path state changes (no real server left, and back): one line each.
+    onEvent: log,
   });
   for (const service of buildServices(config)) balancer.addService(service);
   if (fileConfig !== undefined) applyConfig(balancer, fileConfig);
   balancer.attach();
-  const log = (event: string, message: string, fields?: Record<string, unknown>) =>
-    console.error(formatLogLine(logFormat, event, message, fields));
   inst.handle(LB_ADMIN, (req) => {
     const op = checkAdminOp(req.change);
     const done = applyAdmin(balancer, op);

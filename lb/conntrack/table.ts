@@ -12,8 +12,22 @@
  *   replies (IPVS `ip_vs_conn_out_get`). Every entry is in both.
  * Free slots form a list, so insert and remove are O(1); lookups allocate nothing.
  *
- * Bounded: at most `capacity` entries; when full, a new flow is refused (counted in
- * `counters.refused`) and existing entries are untouched.
+ * Bounded: at most `capacity` entries, and a full table still takes new flows while it holds
+ * embryonic ones. An entry is embryonic while its flow has not shown that a real client is behind
+ * it: a TCP flow in NONE, SYN_RECV, SYN_SENT or SYNACK (no completed handshake seen), and any flow
+ * (TCP or UDP) that has had only its first packet. Embryonic entries are kept on an intrusive FIFO
+ * list (two Int32Arrays, O(1) link and unlink, no allocation); when an insert finds no free slot
+ * it evicts the oldest embryonic entry (`counters.evicted`), and only when there is none is the
+ * new flow refused (`counters.refused`). So a spoofed SYN or ACK flood, which can only make
+ * embryonic entries, never locks legitimate clients out, and an established flow is never evicted
+ * while an embryonic one exists (Katran's LRU evicts whatever is oldest; IPVS drops entries at
+ * random under memory pressure, `ip_vs_random_dropentry`, preferring SYN_RECV ones).
+ *
+ * Embryonic entries also expire sooner: one made without the client's SYN (a non-SYN packet of
+ * an unknown flow, which a flood of random ACKs makes) lives `embryonicTimeoutMs` until a second
+ * packet proves it; and while the table is under pressure (at least `pressureFraction` of it in
+ * use) every embryonic entry's deadline is cut to `embryonicTimeoutMs`, so the table drains
+ * quickly once a flood stops.
  *
  * Expiry has no timer per entry. Each entry holds an absolute deadline; a lookup that finds an
  * entry past its deadline removes it and reports a miss, and `expire()`, called from the owner's
@@ -84,6 +98,26 @@ const M_METHOD_SHIFT = 26;
 const M_NOOUTPUT = 1 << 28;
 /** IPVS `IP_VS_CONN_F_INACTIVE`: the flow counts in the server's inactiveConns. */
 const M_INACTIVE = 1 << 29;
+/** The flow has had only its first packet: unproven, embryonic. */
+const M_UNPROVEN = 1 << 30;
+/** Set at insert, cleared by the first `track` (the packet that created the entry). */
+const M_FRESH = 1 << 31;
+
+/** 1 for the TCP states of a flow whose handshake has not been seen to complete. */
+const EMBRYONIC_STATE = new Uint8Array(16);
+EMBRYONIC_STATE[ConnState.NONE] = 1;
+EMBRYONIC_STATE[ConnState.SYN_RECV] = 1;
+EMBRYONIC_STATE[ConnState.SYN_SENT] = 1;
+EMBRYONIC_STATE[ConnState.SYNACK] = 1;
+
+/** True when an entry with this meta word is embryonic (see the module comment). */
+function embryonic(meta: number): boolean {
+  return (meta & M_UNPROVEN) !== 0 ||
+    ((meta & M_UDP) === 0 && EMBRYONIC_STATE[(meta >>> M_STATE_SHIFT) & 0xff] === 1);
+}
+
+/** "Not on the embryonic list" in the list's next links. */
+const OFF_LIST = -2;
 
 const METHODS: readonly ForwardMethod[] = ["dr", "nat", "tun"];
 
@@ -113,7 +147,17 @@ export interface ConnTableOptions {
   seed?: number;
   /** Count SYN_SENT, SYN_RECV and SYNACK as active, as mainline Linux does (default false). */
   countHandshakeAsActive?: boolean;
+  /**
+   * Lifetime of an embryonic entry made without a SYN, and of every embryonic entry while the
+   * table is under pressure (milliseconds, default 5000).
+   */
+  embryonicTimeoutMs?: number;
+  /** Share of the capacity in use from which the table is under pressure (default 0.75). */
+  pressureFraction?: number;
 }
+
+/** Default lifetime of unproven and, under pressure, embryonic entries. */
+export const DEFAULT_EMBRYONIC_TIMEOUT_MS = 5_000;
 
 /** Event counts, updated in place. */
 export interface ConnTableCounters {
@@ -127,6 +171,10 @@ export interface ConnTableCounters {
   removed: number;
   /** Live flows replaced by an insert with the same key. */
   replaced: number;
+  /** Embryonic flows evicted to make room for a new flow in a full table. */
+  evicted: number;
+  /** Embryonic deadlines cut to the short timeout because the table was under pressure. */
+  shortened: number;
 }
 
 /** The connection table. Slots are entry handles, valid until the entry is removed. */
@@ -140,6 +188,8 @@ export class ConnTable {
     expired: 0,
     removed: 0,
     replaced: 0,
+    evicted: 0,
+    shortened: 0,
   };
   /** Slots visited per `expire()` call unless the call says otherwise. */
   readonly sweepBudget: number;
@@ -150,6 +200,15 @@ export class ConnTable {
   readonly #timeouts = new Float64Array(STATE_COUNT);
   readonly #active: Readonly<Uint8Array>;
   readonly #reals = new RealRegistry();
+  #embryonicMs: number;
+  /** Size from which the table is under pressure. */
+  readonly #pressureAt: number;
+  /** The embryonic FIFO: oldest at the head; links per slot, OFF_LIST when not on it. */
+  readonly #embPrev: Int32Array;
+  readonly #embNext: Int32Array;
+  #embHead = -1;
+  #embTail = -1;
+  #embCount = 0;
   #size = 0;
   #freeHead = 0;
   #sweepAt = 0;
@@ -180,6 +239,15 @@ export class ConnTable {
     for (const [name, ms] of Object.entries(options.timeouts ?? {})) {
       this.setTimeout(name as ConnStateName, ms);
     }
+    this.#embryonicMs = DEFAULT_EMBRYONIC_TIMEOUT_MS;
+    if (options.embryonicTimeoutMs !== undefined) {
+      this.embryonicTimeoutMs = options.embryonicTimeoutMs;
+    }
+    const pf = options.pressureFraction ?? 0.75;
+    if (!(pf > 0 && pf <= 1)) throw new RangeError(`pressure fraction ${pf} is not in (0, 1]`);
+    this.#pressureAt = Math.max(1, Math.floor(cap * pf));
+    this.#embPrev = new Int32Array(cap);
+    this.#embNext = new Int32Array(cap).fill(OFF_LIST);
     const buf = new ArrayBuffer(cap * ROW_WORDS * 4);
     this.#row = new Uint32Array(buf);
     this.#f64 = new Float64Array(buf);
@@ -198,10 +266,32 @@ export class ConnTable {
     return this.#size;
   }
 
+  /** Embryonic entries (see the module comment): the ones a full table evicts first. */
+  get embryonicCount(): number {
+    return this.#embCount;
+  }
+
+  /** True while at least the pressure fraction of the table is in use. */
+  get underPressure(): boolean {
+    return this.#size >= this.#pressureAt;
+  }
+
+  /** Lifetime (ms) of unproven entries, and of embryonic ones under pressure. */
+  get embryonicTimeoutMs(): number {
+    return this.#embryonicMs;
+  }
+
+  /** Sets it; a RangeError for a negative or non-finite time. */
+  set embryonicTimeoutMs(ms: number) {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`timeout ${ms} ms is not >= 0`);
+    this.#embryonicMs = ms;
+  }
+
   /** Bytes of typed-array storage the table holds (allocated up front for `capacity`). */
   get memoryBytes(): number {
     return this.#row.byteLength + this.#inNext.byteLength + this.#outNext.byteLength +
-      this.#inHead.byteLength + this.#outHead.byteLength;
+      this.#inHead.byteLength + this.#outHead.byteLength + this.#embPrev.byteLength +
+      this.#embNext.byteLength;
   }
 
   /** `memoryBytes / capacity`: the storage cost of one flow, hash buckets included. */
@@ -300,8 +390,8 @@ export class ConnTable {
   }
 
   /**
-   * Adds a flow and returns its slot, or -1 when the table is full (counted in
-   * `counters.refused`). The flow starts in NONE (TCP) or UDP with that state's timeout and
+   * Adds a flow and returns its slot. A full table evicts its oldest embryonic entry for it
+   * (`counters.evicted`); with none to evict it returns -1 (`counters.refused`). The flow starts in NONE (TCP) or UDP with that state's timeout and
    * counts as inactive on `real`; feed it its first packet with {@link track}. An existing entry
    * with the same (protocol, client, vip) key is replaced. `realPort` is the port packets to the
    * server carry (the service's port when the server has none). DR and TUN flows use the
@@ -338,11 +428,16 @@ export class ConnTable {
         break;
       }
     }
-    const s = this.#freeHead;
-    if (s < 0) {
-      this.counters.refused++;
-      return -1;
+    if (this.#freeHead < 0) {
+      const victim = this.#embHead;
+      if (victim < 0) {
+        this.counters.refused++;
+        return -1;
+      }
+      this.#free(victim);
+      this.counters.evicted++;
     }
+    const s = this.#freeHead;
     this.#freeHead = this.#inNext[s];
     const m = methodCode(method);
     const state = pm & M_UDP ? ConnState.UDP : ConnState.NONE;
@@ -350,8 +445,8 @@ export class ConnTable {
     row[o + W_CIP] = clientIp;
     row[o + W_VIP] = vip;
     row[o + W_PORTS] = ports;
-    row[o + W_META] = pm | M_INACTIVE | (m === 1 ? 0 : M_NOOUTPUT) | (m << M_METHOD_SHIFT) |
-      (state << M_STATE_SHIFT) | (realPort & 0xffff);
+    row[o + W_META] = pm | M_INACTIVE | M_UNPROVEN | M_FRESH | (m === 1 ? 0 : M_NOOUTPUT) |
+      (m << M_METHOD_SHIFT) | (state << M_STATE_SHIFT) | (realPort & 0xffff);
     row[o + W_RIP] = real.address;
     row[o + W_REAL] = this.#reals.acquire(real);
     this.#f64[(s << 2) + F_EXPIRES] = now + this.#timeouts[state];
@@ -362,6 +457,7 @@ export class ConnTable {
     this.#outNext[s] = this.#outHead[ob];
     this.#outHead[ob] = s;
     this.#size++;
+    this.#embLink(s);
     this.counters.inserted++;
     return s;
   }
@@ -378,9 +474,14 @@ export class ConnTable {
     const now = clock.time[0];
     const o = slot << 3;
     let meta = this.#row[o + W_META];
+    const wasEmbryonic = embryonic(meta);
+    // The packet that created the entry only clears M_FRESH; the next one proves the flow.
+    if (meta & M_FRESH) meta &= ~M_FRESH;
+    else meta &= ~M_UNPROVEN;
     const old = (meta >>> M_STATE_SHIFT) & 0xff;
     if (meta & M_UDP) {
-      this.#f64[(slot << 2) + F_EXPIRES] = now + this.#timeouts[old];
+      this.#row[o + W_META] = meta;
+      this.#settle(slot, meta, wasEmbryonic, this.#timeouts[old], now);
       return old;
     }
     let table = direction;
@@ -406,8 +507,29 @@ export class ConnTable {
       meta = (meta & ~(0xff << M_STATE_SHIFT)) | (state << M_STATE_SHIFT);
     }
     this.#row[o + W_META] = meta;
-    this.#f64[(slot << 2) + F_EXPIRES] = now + this.#timeouts[state];
+    // An entry made without the client's SYN lives only the short time until it is proven.
+    const timeout = (meta & M_UNPROVEN) !== 0 && old === ConnState.NONE && state !== ConnState.SYN_RECV
+      ? Math.min(this.#timeouts[state], this.#embryonicMs)
+      : this.#timeouts[state];
+    this.#settle(slot, meta, wasEmbryonic, timeout, now);
     return state;
+  }
+
+  /**
+   * After a tracked packet: moves the slot on or off the embryonic list, and sets its deadline to
+   * `timeout` from now, cut to the embryonic timeout under pressure while it is embryonic.
+   */
+  #settle(slot: number, meta: number, wasEmbryonic: boolean, timeout: number, now: number): void {
+    const isEmbryonic = embryonic(meta);
+    if (isEmbryonic !== wasEmbryonic) {
+      if (isEmbryonic) this.#embLink(slot);
+      else this.#embUnlink(slot);
+    }
+    if (isEmbryonic && timeout > this.#embryonicMs && this.#size >= this.#pressureAt) {
+      timeout = this.#embryonicMs;
+      this.counters.shortened++;
+    }
+    this.#f64[(slot << 2) + F_EXPIRES] = now + timeout;
   }
 
   /** Removes the entry in `slot`; nothing happens if the slot is free. */
@@ -591,6 +713,7 @@ export class ConnTable {
     if (meta & M_INACTIVE) r.inactiveConns--;
     else r.activeConns--;
     this.#reals.release(id);
+    if (this.#embNext[s] !== OFF_LIST) this.#embUnlink(s);
     row[o + W_META] = 0;
     this.#inNext[s] = this.#freeHead;
     this.#freeHead = s;
@@ -613,6 +736,29 @@ export class ConnTable {
     }
   }
 
+  /** Appends a slot to the embryonic list (the newest end). */
+  #embLink(s: number): void {
+    const tail = this.#embTail;
+    this.#embPrev[s] = tail;
+    this.#embNext[s] = -1;
+    if (tail >= 0) this.#embNext[tail] = s;
+    else this.#embHead = s;
+    this.#embTail = s;
+    this.#embCount++;
+  }
+
+  /** Takes a slot off the embryonic list. */
+  #embUnlink(s: number): void {
+    const prev = this.#embPrev[s];
+    const next = this.#embNext[s];
+    if (prev >= 0) this.#embNext[prev] = next;
+    else this.#embHead = next;
+    if (next >= 0) this.#embPrev[next] = prev;
+    else this.#embTail = prev;
+    this.#embNext[s] = OFF_LIST;
+    this.#embCount--;
+  }
+
   #resetFreeList(): void {
     const next = this.#inNext;
     for (let s = 0; s < this.capacity - 1; s++) next[s] = s + 1;
@@ -620,6 +766,10 @@ export class ConnTable {
     this.#freeHead = 0;
     this.#inHead.fill(-1);
     this.#outHead.fill(-1);
+    this.#embNext.fill(OFF_LIST);
+    this.#embHead = -1;
+    this.#embTail = -1;
+    this.#embCount = 0;
     this.#size = 0;
   }
 }

@@ -38,7 +38,9 @@ Deno.test("add-service then add-server: new flows are balanced at once", () => {
   const r = rig();
   assertEquals(seg(r, 40001, SYN), null); // no service yet: nothing is forwarded
   applyAdmin(r.balancer, { op: "add-service", service: SVC, scheduler: "rr" });
-  assertEquals(seg(r, 40002, SYN), null); // a service without servers drops
+  // A service without servers answers ICMP port unreachable to the client, not a real server.
+  assertEquals(seg(r, 40002, SYN), -1);
+  assertEquals(r.stack.counters.get("lb.no_real_unreachable_sent"), 1);
   applyAdmin(r.balancer, { op: "add-server", service: SVC, address: REAL1, port: 80 });
   applyAdmin(r.balancer, { op: "add-server", service: SVC, address: REAL2, port: 0, weight: 2 });
   assertEquals([seg(r, 40003, SYN), seg(r, 40004, SYN)], [REAL1, REAL2]);

@@ -111,14 +111,104 @@ Deno.test("a new SYN on a finished flow reschedules it (IPVS conn_reuse_mode)", 
   assertEquals(r.balancer.conns.size, 1);
 });
 
-Deno.test("the table bound holds: new flows are dropped and counted, existing ones forwarded", () => {
+Deno.test("the table bound holds: full of established flows, new flows are dropped and counted", () => {
   const r = three("rr", { maxConns: 3 });
   assertEquals([1, 2, 3].map((i) => seg(r, 44000 + i, SYN)), [REAL1, REAL2, REAL3]);
+  for (const i of [1, 2, 3]) seg(r, 44000 + i, ACK); // handshakes complete: nothing to evict
   for (let i = 4; i < 20; i++) assertEquals(seg(r, 44000 + i, SYN), null);
   assertEquals(r.balancer.conns.size, 3);
   assertEquals(r.stack.counters.get("lb.drop_table_full"), 16);
   assertEquals(r.balancer.conns.counters.refused, 16);
   assertEquals(seg(r, 44002, ACK), REAL2, "established flows keep working");
+});
+
+Deno.test("a SYN flood fills the table with embryonic flows; a legitimate client still gets in", () => {
+  const r = three("rr", { maxConns: 64 });
+  // An established flow from before the flood.
+  assertEquals(seg(r, 1000, SYN), REAL1);
+  seg(r, 1000, ACK);
+  // 500 spoofed SYNs: each takes a slot, the oldest embryonic one makes room for the next.
+  for (let i = 0; i < 500; i++) {
+    assert(seg(r, 2000 + (i % 1000), SYN, { src: 0xc6120000 + i }) !== null);
+  }
+  assertEquals(r.balancer.conns.size, 64);
+  assertEquals(r.balancer.conns.counters.evicted, 500 - 63);
+  assertEquals(r.stack.counters.get("lb.conn_evicted_embryonic"), 500 - 63);
+  assertEquals(r.stack.counters.get("lb.drop_table_full") ?? 0, 0);
+  // The legitimate client's SYN and ACK: its flow is made, completes, and is kept.
+  const real = seg(r, 3000, SYN);
+  assert(real !== null && real > 0);
+  assertEquals(seg(r, 3000, ACK), real);
+  for (let i = 0; i < 500; i++) seg(r, 4000, SYN, { src: 0xc6130000 + i });
+  assertEquals(seg(r, 3000, ACK | PSH), real, "its flow survived the rest of the flood");
+  assertEquals(seg(r, 1000, ACK), REAL1, "and so did the one from before");
+  assertEquals(r.balancer.conns.embryonicCount, 62);
+});
+
+Deno.test("mh under pressure: random ACKs are forwarded to the Maglev choice with no entry", () => {
+  const r = three("mh", { maxConns: 64 });
+  const ref = three("mh", { maxConns: 64 });
+  // Below the pressure mark (48 of 64) an unknown ACK makes a short-lived unproven entry.
+  for (let i = 0; i < 48; i++) seg(r, 5000 + i, ACK, { src: 0xc6140000 + i });
+  assertEquals(r.balancer.conns.size, 48);
+  assert(r.balancer.conns.underPressure);
+  // From there on: forwarded, no entry, counted; the choice is the one a fresh table makes.
+  for (let i = 48; i < 300; i++) {
+    const src = 0xc6140000 + i;
+    assertEquals(seg(r, 5000 + i, ACK, { src }), seg(ref, 5000 + i, ACK, { src }));
+  }
+  assertEquals(r.balancer.conns.size, 48);
+  assertEquals(r.stack.counters.get("lb.mh_stateless"), 252);
+  // A legitimate SYN still makes an entry (and would evict an unproven one if the table filled).
+  const real = seg(r, 6000, SYN);
+  assert(real !== null && real > 0);
+  assertEquals(r.balancer.conns.size, 49);
+  assertEquals(seg(r, 6000, ACK), real, "its handshake completes: an established flow");
+  // Unproven entries live 5 s: the table drains after the flood.
+  r.clock.advance(5_000);
+  for (let i = 0; i < 100; i++) r.stack.tick();
+  assertEquals(r.balancer.conns.size, 1);
+});
+
+Deno.test("no real server available: ICMP port unreachable to the client, one log line per change", () => {
+  const events: string[] = [];
+  const r = rig({
+    onEvent: (event, message) => events.push(`${event}: ${message}`),
+    services: [{ scheduler: "rr", method: "dr", reals: [{ address: REAL1, weight: 0 }] }],
+  });
+  const p = tcpPacket({ src: CLIENT, dst: VIP, sport: 7000, dport: 80, flags: SYN });
+  for (let i = 0; i < 3; i++) r.send(frame(LB_MAC, CLIENT_MAC, p));
+  const out = r.sent();
+  assertEquals(out.length, 3);
+  for (const f of out) {
+    assertEquals([...f.subarray(0, 6)], [...CLIENT_MAC]);
+    // IPv4 from the VIP to the client, ICMP type 3 code 3, quoting the SYN.
+    assertEquals([f[14 + 9], r32(f, 14 + 12), r32(f, 14 + 16)], [1, VIP, CLIENT]);
+    assertEquals([f[34], f[35]], [3, 3]);
+    assertEquals([...f.subarray(42, 42 + p.length)], [...p]);
+  }
+  assertEquals(r.stack.counters.get("lb.drop_no_real"), 3);
+  assertEquals(r.stack.counters.get("lb.no_real_unreachable_sent"), 3);
+  assertEquals(events, ["no_real_server: TCP 10.0.0.100:80: no real server available"]);
+  // A server comes back: flows are scheduled, and the log says so once.
+  r.balancer.services.list()[0].editReal(REAL1, 0, { weight: 1 });
+  assertEquals(seg(r, 7001, SYN), REAL1);
+  assertEquals(seg(r, 7002, SYN), REAL1);
+  assertEquals(events.length, 2);
+  assertEquals(events[1], "real_server_available: TCP 10.0.0.100:80: real servers available again");
+  // The ICMP rate limit (the stack's token bucket, burst 50) bounds the answers to a flood.
+  r.balancer.services.list()[0].editReal(REAL1, 0, { weight: 0 });
+  for (let i = 0; i < 200; i++) {
+    r.send(
+      frame(
+        LB_MAC,
+        CLIENT_MAC,
+        tcpPacket({ src: CLIENT, dst: VIP, sport: 8000 + i, dport: 80, flags: SYN }),
+      ),
+    );
+  }
+  assertEquals(r.sent().length, 47, "50 in the burst, 3 of them used above");
+  assertEquals(events.length, 3);
 });
 
 Deno.test("entries expire from the stack's tick (SYN_RECV 60 s; timeouts configurable)", () => {

@@ -1,12 +1,19 @@
 /**
  * Random sequences of inserts, lookups, packets, time steps, sweeps and removals, run against the
- * table and against a plain Map model of what it should hold.
+ * table and against a plain Map model of what it should hold: states, deadlines (with the short
+ * embryonic timeout for unproven flows and under pressure), and which flow a full table evicts
+ * (the oldest embryonic one, never an established one while an embryonic one exists).
  */
 import fc from "fast-check";
 import { assertEquals } from "../../assert.ts";
 import { FakeClock } from "../../../stack/clock.ts";
 import { RealServer } from "../../../lb/service.ts";
-import { ConnTable, PROTO_TCP, PROTO_UDP } from "../../../lb/conntrack/table.ts";
+import {
+  ConnTable,
+  DEFAULT_EMBRYONIC_TIMEOUT_MS,
+  PROTO_TCP,
+  PROTO_UDP,
+} from "../../../lb/conntrack/table.ts";
 import {
   ACTIVE_ESTABLISHED_ONLY,
   ConnState,
@@ -18,10 +25,13 @@ import {
 } from "../../../lb/conntrack/tcp_states.ts";
 
 const CAPACITY = 6;
+/** The default pressure fraction, 0.75, of CAPACITY. */
+const PRESSURE_AT = 4;
+const SHORT = DEFAULT_EMBRYONIC_TIMEOUT_MS;
 const VIP = 0xcb007105;
 
 /** Flow keys: few enough to collide and refill; client ports unique so "out" keys are too. */
-const KEYS = Array.from({ length: 10 }, (_, i) => ({
+const KEYS = Array.from({ length: 16 }, (_, i) => ({
   proto: i % 3 === 0 ? PROTO_UDP : PROTO_TCP,
   cip: 0x0a000001 + (i % 4),
   cport: 5000 + i,
@@ -34,10 +44,26 @@ interface ModelEntry {
   expires: number;
   method: "dr" | "nat";
   noOutput: boolean;
+  tcp: boolean;
+  /** No packet tracked yet (the creating packet comes next). */
+  fresh: boolean;
+  /** At most one packet tracked. */
+  unproven: boolean;
+  /** When it last joined the embryonic list (the FIFO order). */
+  embSeq: number;
 }
+
+const EMBRYONIC_TCP = new Set<number>([
+  ConnState.NONE,
+  ConnState.SYN_RECV,
+  ConnState.SYN_SENT,
+  ConnState.SYNACK,
+]);
+const isEmbryonic = (e: ModelEntry) => e.unproven || (e.tcp && EMBRYONIC_TCP.has(e.state));
 
 type Cmd =
   | { t: "insert"; key: number; real: number; nat: boolean }
+  | { t: "open"; key: number; real: number; nat: boolean }
   | { t: "lookup"; key: number; out: boolean }
   | { t: "packet"; key: number; dir: number; flags: number }
   | { t: "advance"; ms: number }
@@ -49,20 +75,30 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       t: fc.constant("insert" as const),
-      key: fc.nat(9),
+      key: fc.nat(15),
+      real: fc.nat(2),
+      nat: fc.boolean(),
+    }),
+  },
+  {
+    // A client's SYN and ACK right after the insert: an established flow.
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("open" as const),
+      key: fc.nat(15),
       real: fc.nat(2),
       nat: fc.boolean(),
     }),
   },
   {
     weight: 3,
-    arbitrary: fc.record({ t: fc.constant("lookup" as const), key: fc.nat(9), out: fc.boolean() }),
+    arbitrary: fc.record({ t: fc.constant("lookup" as const), key: fc.nat(15), out: fc.boolean() }),
   },
   {
     weight: 4,
     arbitrary: fc.record({
       t: fc.constant("packet" as const),
-      key: fc.nat(9),
+      key: fc.nat(15),
       dir: fc.constantFrom(Direction.INPUT, Direction.OUTPUT),
       flags: fc.constantFrom(0x02, 0x12, 0x10, 0x11, 0x04, 0x00),
     }),
@@ -85,6 +121,8 @@ Deno.test("conntrack property: agrees with a Map model", () => {
   let steps = 0;
   let hits = 0;
   let refusals = 0;
+  let evictions = 0;
+  let shortened = 0;
   fc.assert(
     fc.property(
       fc.array(cmd, { minLength: 20, maxLength: 150, size: "max" }),
@@ -94,6 +132,9 @@ Deno.test("conntrack property: agrees with a Map model", () => {
         const table = new ConnTable({ capacity: CAPACITY, clock, seed, sweepBudget: CAPACITY });
         const reals = [0, 1, 2].map((i) => new RealServer({ address: 0x0a0a0a01 + i, port: 8000 }));
         const model = new Map<number, ModelEntry>();
+        let seq = 0;
+        const evictionsBefore = evictions;
+        let evictionsHere = 0;
         const rip = (e: ModelEntry) => reals[e.real].address;
 
         /** The table's answer for a key, checked against (and updating) the model. */
@@ -118,8 +159,19 @@ Deno.test("conntrack property: agrees with a Map model", () => {
           return slot;
         };
 
-        for (const c of cmds) {
+        const expanded: Cmd[] = cmds.flatMap((c): Cmd[] =>
+          c.t === "open"
+            ? [
+              { ...c, t: "insert" },
+              { t: "packet", key: c.key, dir: Direction.INPUT, flags: 0x02 },
+              { t: "packet", key: c.key, dir: Direction.INPUT, flags: 0x10 },
+            ]
+            : [c]
+        );
+        for (const c of expanded) {
           switch (c.t) {
+            case "open":
+              throw new Error("expanded above");
             case "insert": {
               const key = KEYS[c.key];
               model.delete(c.key); // replaced (or freed if expired)
@@ -134,9 +186,34 @@ Deno.test("conntrack property: agrees with a Map model", () => {
                 c.nat ? "nat" : "dr",
               );
               if (model.size >= CAPACITY) {
-                assertEquals(slot, -1);
-                refusals++;
-              } else {
+                // Full: the oldest embryonic entry makes room; with none, the flow is refused.
+                let victim = -1;
+                for (const [k, e] of model) {
+                  if (isEmbryonic(e) && (victim < 0 || e.embSeq < model.get(victim)!.embSeq)) {
+                    victim = k;
+                  }
+                }
+                if (victim < 0) {
+                  assertEquals(slot, -1);
+                  refusals++;
+                } else {
+                  assertEquals(
+                    table.lookupIn(
+                      KEYS[victim].proto,
+                      KEYS[victim].cip,
+                      KEYS[victim].cport,
+                      VIP,
+                      KEYS[victim].vport,
+                    ),
+                    -1,
+                    "the oldest embryonic entry was evicted",
+                  );
+                  model.delete(victim);
+                  evictions++;
+                  evictionsHere = evictions - evictionsBefore;
+                }
+              }
+              if (model.size < CAPACITY) {
                 assertEquals(slot >= 0, true);
                 const state = key.proto === PROTO_UDP ? ConnState.UDP : ConnState.NONE;
                 model.set(c.key, {
@@ -145,6 +222,10 @@ Deno.test("conntrack property: agrees with a Map model", () => {
                   expires: clock.now() + DEFAULT_TIMEOUTS_MS[STATE_NAMES[state]],
                   method: c.nat ? "nat" : "dr",
                   noOutput: !c.nat,
+                  tcp: key.proto === PROTO_TCP,
+                  fresh: true,
+                  unproven: true,
+                  embSeq: ++seq,
                 });
               }
               break;
@@ -156,7 +237,11 @@ Deno.test("conntrack property: agrees with a Map model", () => {
               const slot = find(c.key, false);
               if (slot < 0) break;
               const e = model.get(c.key)!;
-              if (KEYS[c.key].proto === PROTO_TCP) {
+              const wasEmbryonic = isEmbryonic(e);
+              if (e.fresh) e.fresh = false;
+              else e.unproven = false;
+              const old = e.state;
+              if (e.tcp) {
                 let which = c.dir;
                 if (e.noOutput) {
                   if (c.dir === Direction.OUTPUT) e.noOutput = false;
@@ -164,7 +249,17 @@ Deno.test("conntrack property: agrees with a Map model", () => {
                 }
                 e.state = nextTcpState(which, e.state, c.flags);
               }
-              e.expires = clock.now() + DEFAULT_TIMEOUTS_MS[STATE_NAMES[e.state]];
+              let timeout = DEFAULT_TIMEOUTS_MS[STATE_NAMES[e.state]];
+              // Made without the client's SYN: short until proven.
+              if (e.tcp && e.unproven && old === ConnState.NONE && e.state !== ConnState.SYN_RECV) {
+                timeout = Math.min(timeout, SHORT);
+              }
+              if (isEmbryonic(e) && !wasEmbryonic) e.embSeq = ++seq;
+              if (isEmbryonic(e) && timeout > SHORT && model.size >= PRESSURE_AT) {
+                timeout = SHORT;
+                shortened++;
+              }
+              e.expires = clock.now() + timeout;
               table.track(slot, c.dir, c.flags);
               steps++;
               break;
@@ -195,8 +290,12 @@ Deno.test("conntrack property: agrees with a Map model", () => {
               break;
             }
           }
-          // Invariants after every step: size, and each server's active/inactive counts.
+          // Invariants after every step: size within the bound, the embryonic count, and each
+          // server's active/inactive counts.
           assertEquals(table.size, model.size);
+          assertEquals(table.size <= CAPACITY, true);
+          assertEquals(table.embryonicCount, [...model.values()].filter(isEmbryonic).length);
+          assertEquals(table.counters.evicted, evictionsHere);
           reals.forEach((r, i) => {
             let active = 0, inactive = 0;
             for (const e of model.values()) {
@@ -212,5 +311,9 @@ Deno.test("conntrack property: agrees with a Map model", () => {
     { numRuns: 400 },
   );
   // The generator must reach the interesting cases, or the property proves little.
-  assertEquals(steps > 500 && hits > 1000 && refusals > 50, true, `${steps} ${hits} ${refusals}`);
+  assertEquals(
+    steps > 500 && hits > 1000 && refusals > 20 && evictions > 50 && shortened > 20,
+    true,
+    `${steps} ${hits} ${refusals} ${evictions} ${shortened}`,
+  );
 });

@@ -150,8 +150,8 @@ Deno.test("conntrack: each state's timeout, and lookups miss from the deadline o
     ["CLOSE_WAIT", [[IN, TCP_SYN], [IN, TCP_ACK], [IN, TCP_FIN]]],
     ["FIN_WAIT", [[IN, TCP_SYN], [IN, TCP_ACK], [OUT, TCP_FIN]]],
     ["TIME_WAIT", [[IN, TCP_SYN], [IN, TCP_ACK], [OUT, TCP_FIN], [IN, TCP_FIN]]],
-    ["CLOSE", [[IN, TCP_RST]]],
-    ["SYN_SENT", [[OUT, TCP_SYN]]],
+    ["CLOSE", [[IN, TCP_SYN], [IN, TCP_ACK], [IN, TCP_RST]]],
+    ["SYN_SENT", [[IN, TCP_SYN], [IN, TCP_ACK], [IN, TCP_RST], [OUT, TCP_SYN]]],
     ["LISTEN", []], // not reachable by packets; its timeout is still configurable
   ];
   const want: Record<string, number> = {
@@ -216,7 +216,10 @@ Deno.test("conntrack: expired entries keep their slot until a lookup or the swee
   const table = new ConnTable({ capacity: 8, clock, sweepBudget: 3 });
   const real = new RealServer({ address: RIP });
   for (let i = 0; i < 8; i++) table.insert(PROTO_TCP, CLIENT, 100 + i, VIP, 80, real, 80, "dr");
-  assertEquals(table.insert(PROTO_TCP, CLIENT, 999, VIP, 80, real, 80, "dr"), -1);
+  // Full of embryonic entries: the oldest makes room.
+  assert(table.insert(PROTO_TCP, CLIENT, 999, VIP, 80, real, 80, "dr") >= 0);
+  assertEquals([table.size, table.counters.evicted], [8, 1]);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 100, VIP, 80), -1);
   clock.advance(2_000); // NONE's 2 s are over for all eight
   assertEquals([...table.entries()].length, 0); // listings skip them
   assertEquals(table.size, 8);
@@ -239,20 +242,119 @@ Deno.test("conntrack: the sweep leaves live entries alone", () => {
   assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 1, VIP, 80), live);
 });
 
-Deno.test("conntrack: bounded: full refuses and counts, existing flows untouched", () => {
+/** Inserts a flow and tracks the client's SYN and ACK: an established (proven) flow. */
+function established(table: ConnTable, real: RealServer, port: number): number {
+  const s = table.insert(PROTO_TCP, CLIENT, port, VIP, 80, real, 80, "nat");
+  table.track(s, IN, TCP_SYN);
+  table.track(s, IN, TCP_ACK);
+  return s;
+}
+
+Deno.test("conntrack: bounded: full of established flows refuses and counts, flows untouched", () => {
   const { table, real } = setup(4);
-  const slots = [0, 1, 2, 3].map((i) =>
-    table.insert(PROTO_TCP, CLIENT, 2000 + i, VIP, 80, real, 80, "nat")
-  );
+  const slots = [0, 1, 2, 3].map((i) => established(table, real, 2000 + i));
   assert(slots.every((s) => s >= 0));
+  assertEquals(table.embryonicCount, 0);
   assertEquals(table.insert(PROTO_TCP, CLIENT, 3000, VIP, 80, real, 80, "nat"), -1);
   assertEquals(table.insert(PROTO_UDP, CLIENT, 3001, VIP, 80, real, 80, "nat"), -1);
   assertEquals(table.counters.refused, 2);
   assertEquals(table.size, 4);
   slots.forEach((s, i) => assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 2000 + i, VIP, 80), s));
-  assertEquals(counts(real), [0, 4]);
+  assertEquals(counts(real), [4, 0]);
   table.remove(slots[1]);
   assert(table.insert(PROTO_TCP, CLIENT, 3000, VIP, 80, real, 80, "nat") >= 0);
+});
+
+Deno.test("conntrack: a full table evicts the oldest embryonic flow, never an established one", () => {
+  const { table, real } = setup(4);
+  const est = established(table, real, 1);
+  const synRecv = table.insert(PROTO_TCP, CLIENT, 2, VIP, 80, real, 80, "dr");
+  table.track(synRecv, IN, TCP_SYN);
+  const udp = table.insert(PROTO_UDP, CLIENT, 3, VIP, 53, real, 53, "dr");
+  table.track(udp, IN, 0);
+  const est2 = established(table, real, 4);
+  assertEquals([table.size, table.embryonicCount], [4, 2]);
+  // The oldest embryonic one goes first (SYN_RECV), then the one-packet UDP flow, then the new
+  // embryonic flows themselves, oldest first; the two established flows stay throughout.
+  for (let i = 0; i < 6; i++) {
+    const s = table.insert(PROTO_TCP, CLIENT, 100 + i, VIP, 80, real, 80, "dr");
+    table.track(s, IN, TCP_SYN);
+    assert(s >= 0);
+    assertEquals(table.size, 4);
+  }
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 2, VIP, 80), -1);
+  assertEquals(table.lookupIn(PROTO_UDP, CLIENT, 3, VIP, 53), -1);
+  for (let i = 0; i < 4; i++) assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 100 + i, VIP, 80), -1);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 104, VIP, 80) >= 0, true);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 1, VIP, 80), est);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 4, VIP, 80), est2);
+  assertEquals([table.counters.evicted, table.counters.refused], [6, 0]);
+  // A second packet proves the UDP flow; a completed handshake takes a flow off the list.
+  const u = table.insert(PROTO_UDP, CLIENT, 7, VIP, 53, real, 53, "dr");
+  table.track(u, IN, 0);
+  assertEquals(table.embryonicCount, 2);
+  table.track(u, IN, 0);
+  assertEquals(table.embryonicCount, 1);
+  table.track(table.lookupIn(PROTO_TCP, CLIENT, 105, VIP, 80), IN, TCP_ACK);
+  assertEquals(table.embryonicCount, 0);
+  assertEquals(table.insert(PROTO_TCP, CLIENT, 200, VIP, 80, real, 80, "dr"), -1);
+  assertEquals(table.counters.refused, 1);
+});
+
+Deno.test("conntrack: a flow made without a SYN lives the short timeout until proven", () => {
+  const { clock, table, real } = setup(64);
+  assertEquals(table.embryonicTimeoutMs, 5_000);
+  const s = table.insert(PROTO_TCP, CLIENT, 9, VIP, 80, real, 80, "dr");
+  table.track(s, IN, TCP_ACK); // a mid-stream ACK of an unknown flow (mh resuming it)
+  assertEquals(table.stateName(s), "ESTABLISHED");
+  assertEquals(table.expiresAt(s), clock.now() + 5_000);
+  assertEquals(table.embryonicCount, 1);
+  clock.advance(4_000);
+  table.track(s, IN, TCP_ACK); // the second packet: proven, the state's own 15 minutes
+  assertEquals(table.expiresAt(s), clock.now() + 900_000);
+  assertEquals(table.embryonicCount, 0);
+  // Unproven and never seen again: gone after the short timeout.
+  const t = table.insert(PROTO_TCP, CLIENT, 10, VIP, 80, real, 80, "dr");
+  table.track(t, IN, TCP_ACK);
+  clock.advance(5_000);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT, 10, VIP, 80), -1);
+  // A SYN-made flow keeps SYN_RECV's 60 s while the table is not under pressure.
+  const u = table.insert(PROTO_TCP, CLIENT, 11, VIP, 80, real, 80, "dr");
+  table.track(u, IN, TCP_SYN);
+  assertEquals(table.expiresAt(u), clock.now() + 60_000);
+  assertEquals(table.counters.shortened, 0);
+});
+
+Deno.test("conntrack: under pressure embryonic deadlines are cut to the short timeout", () => {
+  const clock = new FakeClock(0);
+  const table = new ConnTable({ capacity: 8, clock, embryonicTimeoutMs: 3_000 });
+  const real = new RealServer({ address: RIP });
+  const est = established(table, real, 1);
+  for (let i = 0; i < 4; i++) {
+    const s = table.insert(PROTO_TCP, CLIENT, 10 + i, VIP, 80, real, 80, "dr");
+    table.track(s, IN, TCP_SYN);
+    assertEquals(table.expiresAt(s), 60_000, "below 6 of 8: SYN_RECV's own timeout");
+  }
+  assert(!table.underPressure);
+  const s = table.insert(PROTO_TCP, CLIENT, 20, VIP, 80, real, 80, "dr");
+  assert(table.underPressure); // 6 of 8 = 0.75
+  table.track(s, IN, TCP_SYN);
+  assertEquals(table.expiresAt(s), 3_000);
+  assertEquals(table.counters.shortened, 1);
+  // Established flows keep their time under pressure; a retransmitted SYN of an older embryonic
+  // flow gets the short deadline now.
+  table.track(est, IN, TCP_ACK);
+  assertEquals(table.expiresAt(est), 900_000);
+  const old = table.lookupIn(PROTO_TCP, CLIENT, 10, VIP, 80);
+  table.track(old, IN, TCP_SYN);
+  assertEquals(table.expiresAt(old), 3_000);
+  // The flood stops: the short deadlines pass and the sweep drains the embryonic flows.
+  clock.advance(3_000);
+  table.expire(clock.now(), 8);
+  assertEquals(table.size, 4, "the established flow and three SYN_RECV entries with 60 s left");
+  clock.advance(57_000);
+  table.expire(clock.now(), 8);
+  assertEquals([table.size, table.embryonicCount], [1, 0]);
 });
 
 Deno.test("conntrack: inserting an existing key replaces the old flow", () => {
