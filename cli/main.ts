@@ -21,9 +21,9 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   run: {
     run: runCommand,
-    summary: "--tap NAME --ip ADDR/PREFIX [--gateway IP] --service tcp|udp:VIP:PORT " +
+    summary: "--tap NAME --ip ADDR/PREFIX [--gateway IP] [--service tcp|udp:VIP:PORT " +
       "[--scheduler rr|wrr|lc|wlc|sh|mh]\n        [--method dr|nat|tun] --real IP[:PORT][,weight=N]" +
-      "... [--service ...]... [--max-conns N]\n        [--timeout-tcp S] [--timeout-tcpfin S] " +
+      "...]... [--max-conns N]\n        [--timeout-tcp S] [--timeout-tcpfin S] " +
       "[--timeout-udp S] [--mac MAC] [--mtu N] [--pcap FILE] [--control PATH]\n" +
       "        or --config FILE (JSON, examples/lb.json; deno run --allow-read=FILE)\n" +
       "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
@@ -78,6 +78,16 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   clear: {
     run: adminCommand("clear"),
     summary: "[--control PATH]\n        delete every service, like ipvsadm -C",
+  },
+  zero: {
+    run: adminCommand("zero"),
+    summary: "[-t|-u VIP:PORT] [--control PATH]\n        zero the traffic counters of one " +
+      "service or all, like ipvsadm -Z",
+  },
+  set: {
+    run: adminCommand("set"),
+    summary: "[--tcp S] [--tcpfin S] [--udp S] [--control PATH]\n        set the ESTABLISHED, " +
+      "FIN_WAIT and UDP timeouts (0 = unchanged), like ipvsadm --set",
   },
   save: {
     run: saveCommand,

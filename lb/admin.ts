@@ -14,6 +14,7 @@
 import { formatIpv4 } from "../stack/wire/address.ts";
 import type { Balancer } from "./balancer.ts";
 import type { FileConfig, FileService } from "./config_file.ts";
+import { MAX_TIMEOUT_S } from "./config.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
 import type { HealthConfig } from "./health/monitor.ts";
 import { createScheduler } from "./scheduler/mod.ts";
@@ -51,7 +52,14 @@ export type AdminOp =
     weight?: number;
   }
   | { op: "del-server"; service: ServiceKey; address: number; port: number }
-  | { op: "clear" };
+  | { op: "clear" }
+  /** ipvsadm `-Z [-t|-u service]`: zero the traffic counters of one service or all. */
+  | { op: "zero"; service?: ServiceKey }
+  /**
+   * ipvsadm `--set tcp tcpfin udp`: the ESTABLISHED, FIN_WAIT and UDP timeouts in seconds; an
+   * absent or 0 value leaves that timeout as it is (as ipvsadm's 0 does).
+   */
+  | { op: "set"; tcp?: number; tcpfin?: number; udp?: number };
 
 /** The states whose timeouts the file sets. */
 const TIMEOUT_STATES: readonly ConnStateName[] = ["ESTABLISHED", "FIN_WAIT", "UDP"];
@@ -74,6 +82,8 @@ const OPS = [
   "edit-server",
   "del-server",
   "clear",
+  "zero",
+  "set",
 ];
 
 const isU32 = (v: unknown) =>
@@ -91,7 +101,17 @@ export function checkAdminOp(v: unknown): AdminOp {
     throw new AdminError(`change: op ${JSON.stringify(o.op)} is not one of ${OPS.join(", ")}`);
   }
   if (o.op === "clear") return { op: "clear" };
+  if (o.op === "set") {
+    for (const f of ["tcp", "tcpfin", "udp"]) {
+      const x = o[f];
+      if (x !== undefined && !(isU32(x) && (x as number) <= MAX_TIMEOUT_S)) {
+        throw new AdminError(`change: ${f} is not whole seconds in 0..${MAX_TIMEOUT_S}`);
+      }
+    }
+    return { op: "set", tcp: o.tcp as number, tcpfin: o.tcpfin as number, udp: o.udp as number };
+  }
   const k = o.service as Record<string, unknown> | null;
+  if (o.op === "zero" && k === undefined) return { op: "zero" };
   if (
     typeof k !== "object" || k === null || (k.protocol !== "tcp" && k.protocol !== "udp") ||
     !isU32(k.vip) || !isU32(k.port)
@@ -177,6 +197,27 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
       const all = [...b.services.list()];
       for (const s of all) b.removeService(s.protocol, s.vip, s.port);
       return `cleared ${all.length} services`;
+    }
+    case "zero": {
+      if (req.service !== undefined) {
+        findService(b, req.service).zeroStats();
+        return `zeroed the counters of ${name(req.service)}`;
+      }
+      const all = b.services.list();
+      for (const s of all) s.zeroStats();
+      return `zeroed the counters of ${all.length} services`;
+    }
+    case "set": {
+      const set: string[] = [];
+      const apply = (state: ConnStateName, seconds: number | undefined, label: string) => {
+        if (seconds === undefined || seconds === 0) return;
+        b.conns.setTimeout(state, seconds * 1000);
+        set.push(`${label} ${seconds} s`);
+      };
+      apply("ESTABLISHED", req.tcp, "tcp");
+      apply("FIN_WAIT", req.tcpfin, "tcpfin");
+      apply("UDP", req.udp, "udp");
+      return set.length === 0 ? "timeouts unchanged" : `timeouts set: ${set.join(", ")}`;
     }
   }
 }

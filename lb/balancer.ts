@@ -144,6 +144,8 @@ export interface BalancerSnapshot {
   capacity: number;
   /** Flows in the table now. */
   connections: number;
+  /** Of those, embryonic flows (no completed handshake or a single packet): evicted first. */
+  embryonic: number;
   /** Connection-table events: inserted, refused (table full), expired, removed, replaced. */
   table: Record<string, number>;
   /** The balancer's drop and event counters ("lb.*" in the stack's counters). */
@@ -641,6 +643,7 @@ export class Balancer {
     return {
       capacity: this.conns.capacity,
       connections: this.conns.size,
+      embryonic: this.conns.embryonicCount,
       table: { ...this.conns.counters },
       counters,
       services: this.services.list().map((s) => ({

@@ -81,8 +81,8 @@ export const METHODS: readonly ForwardMethod[] = ["dr", "nat", "tun"];
 
 /** Largest connection-table bound (the table's own limit). */
 export const MAX_CONNS_LIMIT = 1 << 26;
-/** Largest timeout in seconds (about 24 days, below 2^31 ms). */
-const MAX_TIMEOUT_S = 2_000_000;
+/** The longest timeout a flag or `lb.ts set` accepts, in seconds (about 23 days, < 2^31 ms). */
+export const MAX_TIMEOUT_S = 2_000_000;
 
 function portOf(text: string, what: string, min: number): number {
   if (!/^[0-9]{1,5}$/.test(text)) throw new ConfigError(`${what}: "${text}" is not a port number`);
@@ -239,9 +239,7 @@ export function balancerConfigFromFlags(flags: readonly FlagOccurrence[]): Balan
         throw new ConfigError(`--${name}: not a balancer flag`);
     }
   }
-  if (services.length === 0) {
-    throw new ConfigError("at least one --service PROTO:VIP:PORT is required");
-  }
+  // No --service at all is an empty director, filled later with add-service (as ipvsadm is).
   for (const s of services) {
     if (s.reals.length === 0) {
       throw new ConfigError(`--service ${describe(s)} has no --real server`);

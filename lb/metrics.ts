@@ -131,6 +131,13 @@ export function renderMetrics(
   }
   f.add("lbts_conntable_entries", "gauge", "Flows in the connection table.", {}, snap.connections);
   f.add("lbts_conntable_capacity", "gauge", "Connection-table bound.", {}, snap.capacity);
+  f.add(
+    "lbts_conntable_embryonic",
+    "gauge",
+    "Flows without a completed handshake (evicted first when the table is full).",
+    {},
+    snap.embryonic,
+  );
   for (const [event, n] of Object.entries(snap.table)) {
     f.add("lbts_conntable_events_total", "counter", "Connection-table events.", { event }, n);
   }

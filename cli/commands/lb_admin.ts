@@ -5,6 +5,8 @@
  *   lb.ts del-service -t|-u VIP:PORT
  *   lb.ts add-server|edit-server -t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT]
  *   lb.ts del-server -t|-u VIP:PORT -r IP[:PORT]
+ *   lb.ts zero [-t|-u VIP:PORT]
+ *   lb.ts set [--tcp S] [--tcpfin S] [--udp S]
  *   lb.ts clear | save | reload
  *
  * each with `--control PATH`. The flags are parsed and validated here (bad input: one line,
@@ -19,6 +21,7 @@ import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { controlRequest } from "../control/client.ts";
 import type { AdminOp, ServiceKey } from "../../lb/admin.ts";
 import { type FileConfig, formatConfig, MAX_PERSISTENCE_S } from "../../lb/config_file.ts";
+import { MAX_TIMEOUT_S } from "../../lb/config.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "../../lb/scheduler/scheduler.ts";
 import { type ForwardMethod, MAX_WEIGHT } from "../../lb/service.ts";
 
@@ -38,6 +41,12 @@ const SERVICE_EDIT_SPEC: FlagSpec = {
   ...SERVICE_SPEC,
   scheduler: { type: "string", short: "s" },
   persistent: { type: "string", short: "p" },
+};
+const SET_SPEC: FlagSpec = {
+  control: { type: "string" },
+  tcp: { type: "string" },
+  tcpfin: { type: "string" },
+  udp: { type: "string" },
 };
 const SERVER_SPEC: FlagSpec = {
   ...SERVICE_SPEC,
@@ -89,14 +98,31 @@ function methodOf(cmd: string, flags: Flags): ForwardMethod | undefined {
 export function parseAdminArgs(cmd: string, args: string[]): { op: AdminOp; control: string } {
   const spec = cmd.endsWith("-server")
     ? SERVER_SPEC
-    : cmd === "del-service"
+    : cmd === "del-service" || cmd === "zero"
     ? SERVICE_SPEC
     : cmd === "clear"
     ? { control: SERVICE_SPEC.control }
+    : cmd === "set"
+    ? SET_SPEC
     : SERVICE_EDIT_SPEC;
   const { flags } = parseFlags(cmd, args, spec);
   const control = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
   if (cmd === "clear") return { op: { op: "clear" }, control };
+  if (cmd === "zero" && flags["tcp-service"] === undefined && flags["udp-service"] === undefined) {
+    return { op: { op: "zero" }, control };
+  }
+  if (cmd === "set") {
+    // ipvsadm --set: whole seconds, 0 leaves that timeout as it is.
+    const secs = (f: "tcp" | "tcpfin" | "udp") => {
+      const v = str(flags, f);
+      return v === undefined ? undefined : intArg(v, `set --${f}`, 0, MAX_TIMEOUT_S);
+    };
+    const op = { op: "set" as const, tcp: secs("tcp"), tcpfin: secs("tcpfin"), udp: secs("udp") };
+    if (op.tcp === undefined && op.tcpfin === undefined && op.udp === undefined) {
+      throw new UsageError("set: give at least one of --tcp S, --tcpfin S, --udp S");
+    }
+    return { op, control };
+  }
   const service = serviceKey(cmd, flags);
   switch (cmd) {
     case "add-service":
@@ -117,6 +143,7 @@ export function parseAdminArgs(cmd: string, args: string[]): { op: AdminOp; cont
       };
     }
     case "del-service":
+    case "zero":
       return { op: { op: cmd, service }, control };
     case "add-server":
     case "edit-server": {

@@ -508,9 +508,10 @@ export class ConnTable {
     }
     this.#row[o + W_META] = meta;
     // An entry made without the client's SYN lives only the short time until it is proven.
-    const timeout = (meta & M_UNPROVEN) !== 0 && old === ConnState.NONE && state !== ConnState.SYN_RECV
-      ? Math.min(this.#timeouts[state], this.#embryonicMs)
-      : this.#timeouts[state];
+    const timeout =
+      (meta & M_UNPROVEN) !== 0 && old === ConnState.NONE && state !== ConnState.SYN_RECV
+        ? Math.min(this.#timeouts[state], this.#embryonicMs)
+        : this.#timeouts[state];
     this.#settle(slot, meta, wasEmbryonic, timeout, now);
     return state;
   }

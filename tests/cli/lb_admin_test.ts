@@ -82,3 +82,28 @@ for (const [cmd, args, re] of BAD) {
     assertMatch(e.message, re);
   });
 }
+
+Deno.test("zero [-t|-u VIP:PORT] and set --tcp/--tcpfin/--udp", () => {
+  assertEquals(parseAdminArgs("zero", []).op, { op: "zero" });
+  assertEquals(parseAdminArgs("zero", ["-t", "10.0.0.100:80"]).op, {
+    op: "zero",
+    service: { protocol: "tcp", vip: VIP, port: 80 },
+  });
+  assertEquals(parseAdminArgs("set", ["--tcp", "900", "--udp", "0"]).op, {
+    op: "set",
+    tcp: 900,
+    tcpfin: undefined,
+    udp: 0,
+  });
+  for (
+    const [args, re] of [
+      [[], /set: give at least one of --tcp S, --tcpfin S, --udp S/],
+      [["--tcp=-5"], /set --tcp/],
+      [["--tcpfin", "soon"], /set --tcpfin/],
+      [["--udp", "99999999"], /set --udp/],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseAdminArgs("set", [...args]), UsageError);
+    assertMatch(e.message, re);
+  }
+});

@@ -49,7 +49,7 @@ Deno.test("stack --serve: repeatable specs; bad ones and clashes are usage error
     () => serveSpecs(parseFlags("stack", [...HOST, "--serve", "http:80,chargen:80"], SPEC).flags),
     UsageError,
   );
-  assertMatch(clash.message, /both want port 80\/tcp/);
+  assertMatch(listClash.message, /both want port 80\/tcp/);
 });
 
 Deno.test("--impair: parsed into the host options; bad specs are usage errors", () => {

@@ -205,3 +205,49 @@ Deno.test("checkAdminOp: a malformed control request is refused with a reason", 
   const ok = { op: "add-server" as const, service: SVC, address: REAL1, port: 0, weight: 2 };
   assertEquals(checkAdminOp(ok), ok);
 });
+
+Deno.test("zero clears traffic counters (one service or all); set changes timeouts live", () => {
+  const r = twoRr();
+  applyAdmin(r.balancer, { op: "add-service", service: { ...SVC, port: 443 }, scheduler: "rr" });
+  applyAdmin(r.balancer, {
+    op: "add-server",
+    service: { ...SVC, port: 443 },
+    address: REAL1,
+    port: 0,
+  });
+  seg(r, 41001, SYN);
+  seg(r, 41001, ACK);
+  seg(r, 41002, SYN, CLIENT, 443);
+  const [web, tls] = r.balancer.services.list();
+  assertEquals([web.packetsIn, tls.packetsIn], [2, 1]);
+  assertEquals(
+    applyAdmin(r.balancer, { op: "zero", service: SVC }),
+    "zeroed the counters of tcp 10.0.0.100:80",
+  );
+  assertEquals([web.packetsIn, web.conns, tls.packetsIn], [0, 0, 1]);
+  assertEquals(web.reals[0].activeConns, 1, "live connection counts are state, not statistics");
+  applyAdmin(r.balancer, { op: "zero" });
+  assertEquals(tls.packetsIn, 0);
+  assertThrows(
+    () => applyAdmin(r.balancer, { op: "zero", service: { ...SVC, port: 1 } }),
+    AdminError,
+  );
+
+  assertEquals(
+    applyAdmin(r.balancer, checkAdminOp({ op: "set", tcp: 60, tcpfin: 0, udp: 30 })),
+    "timeouts set: tcp 60 s, udp 30 s",
+  );
+  assertEquals(
+    [
+      r.balancer.conns.timeout("ESTABLISHED"),
+      r.balancer.conns.timeout("FIN_WAIT"),
+      r.balancer.conns.timeout("UDP"),
+    ],
+    [60_000, 120_000, 30_000],
+  );
+  // The next packet of the established flow takes the new timeout.
+  seg(r, 41001, ACK);
+  r.clock.advance(60_000);
+  assertEquals(seg(r, 41001, ACK), null, "expired after the new 60 s");
+  assertThrows(() => checkAdminOp({ op: "set", tcp: -1 }), AdminError);
+});

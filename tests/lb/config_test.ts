@@ -97,9 +97,12 @@ Deno.test("each --service starts a group; the flags after it belong to it", () =
   assertEquals([d.services[0].method, d.services[0].scheduler], ["dr", "wlc"]);
 });
 
+Deno.test("no --service: an empty director (services come later with add-service)", () => {
+  assertEquals(balancerConfigFromFlags([]).services, []);
+});
+
 Deno.test("every configuration error names the flag", () => {
   const cases: [string[], RegExp][] = [
-    [[], /at least one --service/],
     [["--real", "10.0.0.11"], /^--real 10\.0\.0\.11: comes before any --service/],
     [["--scheduler", "rr", "--service", "tcp:10.0.0.1:80"], /^--scheduler rr: comes before/],
     [["--service", "tcp:10.0.0.1:80"], /has no --real server/],

@@ -136,7 +136,7 @@ Deno.test("renderMetrics: every series parses back and matches the Balancer's sn
 Deno.test("escapeLabel: backslash, quote and line feed", () => {
   assertEquals(escapeLabel('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
   const text = renderMetrics(
-    { capacity: 1, connections: 0, table: {}, counters: {}, services: [] },
+    { capacity: 1, connections: 0, embryonic: 0, table: {}, counters: {}, services: [] },
     { 'odd"name\n': 2 },
   );
   assert(text.includes('lbts_stack_events_total{name="odd\\"name\\n"} 2\n'), text);

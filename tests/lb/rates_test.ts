@@ -76,6 +76,7 @@ Deno.test("withRates: fills the snapshot's services and reals in order", () => {
   const snap: BalancerSnapshot = {
     capacity: 1,
     connections: 0,
+    embryonic: 0,
     table: {},
     counters: {},
     services: [{

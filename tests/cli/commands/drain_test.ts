@@ -43,6 +43,7 @@ function service(protocol: string, vip: string, port: number, reals: RealSnapsho
 const SNAP: BalancerSnapshot = {
   capacity: 10,
   connections: 0,
+  embryonic: 0,
   table: {},
   counters: {},
   services: [

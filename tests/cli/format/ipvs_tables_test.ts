@@ -34,6 +34,7 @@ const zero = { conns: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
 const snap: BalancerSnapshot = {
   capacity: 4096,
   connections: 3,
+  embryonic: 0,
   table: {},
   counters: {},
   services: [
