@@ -15,6 +15,17 @@
  * 3. the packet is forwarded by the flow's method: `dr` (Ethernet only), `nat` (destination
  *    rewrite), `tun` (IP-in-IP); the flow's TCP state follows the flags (IPVS's tables).
  *
+ * Under a flood (lb/conntrack/table.ts): a full table evicts its oldest embryonic entry for a new
+ * flow, and refuses one (`lb.drop_table_full`) only when every entry is established; an mh
+ * service, whose choice needs no state, forwards an unknown non-SYN packet without an entry once
+ * the table is under pressure (`lb.mh_stateless`), and a new flow the full table refuses too.
+ * When no real server takes new flows, the client gets ICMP port unreachable from the VIP (rate
+ * limited by the stack's ICMP token bucket) and the event log one line per change.
+ *
+ * ICMP errors about a balanced flow (lb/forward/icmp.ts) go to the end that sent the quoted
+ * packet: the flow's real server (DR as is, NAT translated, TUN encapsulated), or for NAT the
+ * client; so path MTU discovery works across the balancer.
+ *
  * For NAT the stack's `forwarding` is turned on, so the real servers' replies (addressed to the
  * client, not to us) reach the hook: a reply that matches a NAT flow gets the VIP back as its
  * source and is routed to the client. Any other packet passes: to a VIP on a port without a
@@ -24,7 +35,8 @@
  * What the balancer never does: answer a SYN for a service, originate a TCP segment toward a
  * client, or read payload bytes. Checksums are adjusted incrementally, not verified (as IPVS
  * does without an application helper): a corrupt segment stays corrupt and its receiver drops
- * it. The only packets it originates are ICMP fragmentation needed for TUN and ARP for its VIPs.
+ * it. The only packets it originates are ICMP fragmentation needed for TUN, ICMP port
+ * unreachable when no real server is left, and ARP for its VIPs.
  *
  * A malformed transport header to a VIP (truncated, bad TCP data offset, bad UDP length) is
  * dropped and counted (`lb.drop_malformed_*`); malformed IPv4 never gets here (the stack drops it).
@@ -45,7 +57,7 @@
 import type { Rates } from "./rates.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { readU16, readU32 } from "../stack/wire/bytes.ts";
-import { IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
+import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
 import type { HookVerdict, PacketHook } from "../stack/net/hook.ts";
 import {
   clearOffload,
@@ -66,6 +78,15 @@ import {
 } from "./conntrack/tcp_states.ts";
 import { forwardDirect } from "./forward/dr.ts";
 import { forwardNatIn, forwardNatOut } from "./forward/nat.ts";
+import {
+  ICMP_SOURCE_QUENCH,
+  type IcmpQuote,
+  newIcmpQuote,
+  parseIcmpQuote,
+  QUOTE_NOT_RELAYED,
+  translateIcmpToClient,
+  translateIcmpToReal,
+} from "./forward/icmp.ts";
 import {
   TUN_BAD_OFFLOAD,
   TUN_FRAG_NEEDED,
@@ -184,6 +205,10 @@ const C_NO_REAL = "lb.drop_no_real";
 const C_UNREACHABLE = "lb.no_real_unreachable_sent";
 const C_EVICTED = "lb.conn_evicted_embryonic";
 const C_STATELESS = "lb.mh_stateless";
+const C_ICMP_TO_REAL = "lb.icmp_to_real";
+const C_ICMP_TO_CLIENT = "lb.icmp_to_client";
+const C_ICMP_NO_FLOW = "lb.drop_icmp_no_flow";
+const C_ICMP_IGNORED = "lb.icmp_ignored";
 const C_TABLE_FULL = "lb.drop_table_full";
 const C_MH_RESUMED = "lb.mh_resumed";
 const C_REUSED = "lb.conn_reused";
@@ -240,6 +265,8 @@ export class Balancer {
   /** Services whose last scheduling found no real server (for one log line per change). */
   readonly #noRealServices: Set<VirtualService> = new Set();
   readonly #onEvent: BalancerOptions["onEvent"];
+  /** The quoted flow of the ICMP error being handled (reused). */
+  readonly #quote: IcmpQuote = newIcmpQuote();
   /** Counter slots of the hot counters (stack/net/counters.ts). */
   readonly #cMhResumed: number;
   readonly #cStateless: number;
@@ -377,7 +404,9 @@ export class Balancer {
 
   #onPacket(buf: Uint8Array, frameOff: number, ipOff: number, ipLen: number): HookVerdict {
     const protocol = buf[ipOff + 9];
-    if (protocol !== IP_PROTO_TCP && protocol !== IP_PROTO_UDP) return "pass";
+    if (protocol !== IP_PROTO_TCP && protocol !== IP_PROTO_UDP) {
+      return protocol === IP_PROTO_ICMP ? this.#icmp(buf, ipOff, ipLen) : "pass";
+    }
     // The metadata belongs to the frame: none for a reassembled or decapsulated packet.
     const rxo = this.#rxo;
     this.#off = rxo !== null && frameOff >= 0 && (rxo.flags | rxo.gsoType) !== 0 ? rxo : null;
@@ -620,6 +649,78 @@ export class Balancer {
       service.packetsOut++;
       service.bytesOut += ipLen;
     }
+    return "consumed";
+  }
+
+  /**
+   * An ICMP error about a balanced flow goes to the end of the flow that sent the quoted packet
+   * (lb/forward/icmp.ts): to the real server when it quotes VIP:vport -> client (by the flow's
+   * method; an mh service without an entry uses the Maglev choice), to the client when a NAT
+   * real server's error quotes client -> real. Source quench is ignored (RFC 6633); an error
+   * about a service's flow that the table does not know is dropped and counted. Everything else
+   * (echo, errors about the stack's own traffic) passes to the stack.
+   */
+  #icmp(buf: Uint8Array, ipOff: number, ipLen: number): HookVerdict {
+    const q = this.#quote;
+    const counters = this.stack.counters;
+    const dst = readU32(buf, ipOff + 16);
+    const toVip = this.services.hasVip(dst);
+    if (!toVip && !this.stack.forwarding) return "pass";
+    const bad = parseIcmpQuote(buf, ipOff, ipLen, q);
+    if (bad === QUOTE_NOT_RELAYED) return "pass";
+    if (bad !== null) {
+      if (!toVip) return "pass";
+      counters.count(bad);
+      return "consumed";
+    }
+    const proto = q.protocol === IP_PROTO_TCP ? "tcp" : "udp";
+    const conns = this.conns;
+    if (toVip) {
+      // About VIP:vport -> client: the real server sent it.
+      const service = this.services.lookup(proto, q.src, q.sport);
+      if (service === null) return "pass"; // about the stack's own traffic from the VIP
+      if (q.type === ICMP_SOURCE_QUENCH) {
+        counters.count(C_ICMP_IGNORED);
+        return "consumed";
+      }
+      const slot = conns.lookupIn(q.protocol, q.dst, q.dport, q.src, q.sport);
+      let real: RealServer | null;
+      let method: ForwardMethod;
+      let realPort: number;
+      if (slot >= 0) {
+        real = conns.real(slot);
+        method = conns.method(slot);
+        realPort = conns.realPort(slot);
+      } else if (service.scheduler.name === "mh") {
+        real = service.scheduler.pick(q.dst, q.dport);
+        if (real === null) {
+          counters.count(C_ICMP_NO_FLOW);
+          return "consumed";
+        }
+        method = real.method;
+        realPort = service.realPort(real);
+      } else {
+        counters.count(C_ICMP_NO_FLOW);
+        return "consumed";
+      }
+      let sent: boolean;
+      if (method === "dr") sent = forwardDirect(this.stack, buf, ipOff, ipLen, real.address);
+      else if (method === "nat") {
+        translateIcmpToReal(buf, ipOff, ipLen, q, real.address, realPort);
+        sent = this.stack.sendIpv4(buf, ipOff, ipLen);
+      } else sent = this.#tun.forward(buf, ipOff, ipLen, real.address) === TUN_SENT;
+      counters.count(sent ? C_ICMP_TO_REAL : C_TX_FAILED);
+      return "consumed";
+    }
+    // Passing through (forwarding on): a NAT real server's error about client -> real:rport.
+    const slot = conns.lookupOut(q.protocol, q.dst, q.dport, q.src, q.sport);
+    if (slot < 0 || conns.method(slot) !== "nat") return "pass";
+    if (q.type === ICMP_SOURCE_QUENCH) {
+      counters.count(C_ICMP_IGNORED);
+      return "consumed";
+    }
+    translateIcmpToClient(buf, ipOff, ipLen, q, conns.vip(slot), conns.vport(slot));
+    counters.count(this.stack.sendIpv4(buf, ipOff, ipLen) ? C_ICMP_TO_CLIENT : C_TX_FAILED);
     return "consumed";
   }
 

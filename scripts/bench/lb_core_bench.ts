@@ -126,3 +126,28 @@ Deno.bench(`conntrack insert + expire(2 slots), steady state (x${BATCH})`, {
 globalThis.addEventListener("unload", () => {
   if (sink === 0.5) console.log(sink); // keeps `sink` alive so the loops are not optimised away
 });
+
+// A SYN flood against a full table: every insert evicts the oldest embryonic entry (O(1)) and
+// the new flow takes its SYN (the state tracking that keeps it on the embryonic list).
+const floodClock = new FakeClock(0);
+const flooded = new ConnTable({ capacity: 65536, clock: floodClock, seed: 3 });
+let spoofed = 0;
+
+Deno.bench(`conntrack insert into a full table, evicting (SYN flood) (x${BATCH})`, {
+  group: "churn",
+}, () => {
+  for (let i = 0; i < BATCH; i++, spoofed++) {
+    const s = flooded.insert(
+      PROTO_TCP,
+      flowIp(spoofed),
+      flowPort(spoofed),
+      VIP,
+      80,
+      reals[spoofed & 7],
+      80,
+      "dr",
+    );
+    if (s < 0) throw new Error("a full table of embryonic flows refused a new one");
+    flooded.track(s, 0, 0x02);
+  }
+});

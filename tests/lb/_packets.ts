@@ -103,3 +103,14 @@ export function diff(actual: Uint8Array, expected: Uint8Array): string {
 export function macN(n: number): Uint8Array {
   return mac(`02:00:00:00:00:${n.toString(16).padStart(2, "0")}`);
 }
+
+/** An ICMP error (type, code, 32-bit rest of header) quoting `quoted`, with its checksum. */
+export function icmpError(type: number, code: number, rest: number, quoted: Uint8Array) {
+  const b = new Uint8Array(8 + quoted.length);
+  b[0] = type;
+  b[1] = code;
+  u32(b, 4, rest);
+  b.set(quoted, 8);
+  u16(b, 2, checksum(b));
+  return b;
+}
