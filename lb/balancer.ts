@@ -222,6 +222,11 @@ const C_TCP_BAD_OFFSET = "lb.drop_malformed_tcp_bad_offset";
 const C_UDP_TRUNCATED = "lb.drop_malformed_udp_truncated";
 const C_UDP_BAD_LENGTH = "lb.drop_malformed_udp_bad_length";
 
+/** `#newFlow`: the packet was dropped (counted) or answered; nothing to forward. */
+const NEW_FLOW_DROPPED = -2;
+/** `#newFlow`: forward to the mh choice in `#stateless`, with no entry. */
+const NEW_FLOW_STATELESS = -1;
+
 /** IPVS `is_new_conn`, narrowed: SYN set, ACK, RST and FIN clear (the client's first SYN). */
 const NEW_FLOW_MASK = TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN;
 
@@ -262,6 +267,8 @@ export class Balancer {
   #untick: (() => void) | null = null;
   /** Persistence templates of the services that have them (ipvsadm `-p`). */
   readonly #persist: Map<VirtualService, PersistenceTable> = new Map();
+  /** The real server of the packet `#newFlow` forwards with no entry (mh). */
+  #stateless: RealServer | null = null;
   /** Services whose last scheduling found no real server (for one log line per change). */
   readonly #noRealServices: Set<VirtualService> = new Set();
   readonly #onEvent: BalancerOptions["onEvent"];
@@ -462,55 +469,18 @@ export class Balancer {
       counters.count(C_REUSED);
     }
     let real: RealServer;
-    if (slot < 0) {
-      const mh = service.scheduler.name === "mh";
-      if (tcp && !isNew) {
-        // Only a client's first SYN starts a flow, except with mh (see the module comment).
-        if (!mh) {
-          counters.count(C_NO_FLOW);
-          return "consumed";
-        }
-        counters.add(this.#cMhResumed);
-      }
-      const picked = this.#schedule(service, clientIp, clientPort);
-      if (picked === null) return this.#noReal(service, buf, ipOff, ipLen);
-      real = picked;
-      // mh under pressure: a non-SYN packet of an unknown flow goes to the Maglev choice with no
-      // entry (the choice needs none), so a flood of random ACKs costs the table nothing.
-      const stateless = mh && tcp && !isNew && conns.underPressure;
-      if (!stateless) {
-        const evicted = conns.counters.evicted;
-        slot = conns.insert(
-          protocol,
-          clientIp,
-          clientPort,
-          vip,
-          vport,
-          real,
-          service.realPort(real),
-          real.method,
-        );
-        if (conns.counters.evicted !== evicted) counters.add(this.#cEvicted);
-        if (slot < 0 && !mh) {
-          counters.count(C_TABLE_FULL);
-          return "consumed";
-        }
-      }
-      if (slot < 0) counters.add(this.#cStateless); // mh: the choice, without an entry
-      else {
-        service.conns++;
-        real.conns++;
-      }
-    } else real = conns.real(slot);
     let method: ForwardMethod;
-    let realPort: number;
+    if (slot < 0) {
+      slot = this.#newFlow(service, buf, ipOff, ipLen, protocol, clientIp, clientPort, vip, vport);
+      if (slot === NEW_FLOW_DROPPED) return "consumed";
+    }
     if (slot >= 0) {
       conns.track(slot, Direction.INPUT, flags);
+      real = conns.real(slot);
       method = conns.method(slot);
-      realPort = conns.realPort(slot);
     } else {
+      real = this.#stateless as RealServer; // mh: the Maglev choice, without an entry
       method = real.method;
-      realPort = service.realPort(real);
     }
     const realIp = real.address;
     const off = this.#off;
@@ -528,7 +498,7 @@ export class Balancer {
         l4Off,
         protocol,
         realIp,
-        realPort,
+        slot >= 0 ? conns.realPort(slot) : service.realPort(real),
         off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0,
       );
     } else {
@@ -556,12 +526,78 @@ export class Balancer {
   }
 
   /**
+   * A packet of a flow the table does not know (`#inbound`'s miss path, kept apart so the hit path
+   * stays small): schedules it and returns its new entry's slot; NEW_FLOW_STATELESS when an mh
+   * service forwards it to `#stateless` with no entry (under pressure, or a full table);
+   * NEW_FLOW_DROPPED when it was dropped (and counted, or answered with ICMP).
+   */
+  #newFlow(
+    service: VirtualService,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    protocol: number,
+    clientIp: number,
+    clientPort: number,
+    vip: number,
+    vport: number,
+  ): number {
+    const counters = this.stack.counters;
+    const conns = this.conns;
+    const mh = service.scheduler.name === "mh";
+    const tcp = protocol === IP_PROTO_TCP;
+    const hl = (buf[ipOff] & 0x0f) << 2;
+    const isNew = tcp && (buf[ipOff + hl + 13] & NEW_FLOW_MASK) === TCP_SYN;
+    if (tcp && !isNew) {
+      // Only a client's first SYN starts a flow, except with mh (see the module comment).
+      if (!mh) {
+        counters.count(C_NO_FLOW);
+        return NEW_FLOW_DROPPED;
+      }
+      counters.add(this.#cMhResumed);
+    }
+    const real = this.#schedule(service, clientIp, clientPort);
+    if (real === null) {
+      this.#noReal(service, buf, ipOff, ipLen);
+      return NEW_FLOW_DROPPED;
+    }
+    // mh under pressure: a non-SYN packet of an unknown flow goes to the Maglev choice with no
+    // entry (the choice needs none), so a flood of random ACKs costs the table nothing.
+    if (!(mh && tcp && !isNew && conns.underPressure)) {
+      const evicted = conns.counters.evicted;
+      const slot = conns.insert(
+        protocol,
+        clientIp,
+        clientPort,
+        vip,
+        vport,
+        real,
+        service.realPort(real),
+        real.method,
+      );
+      if (conns.counters.evicted !== evicted) counters.add(this.#cEvicted);
+      if (slot >= 0) {
+        service.conns++;
+        real.conns++;
+        return slot;
+      }
+      if (!mh) {
+        counters.count(C_TABLE_FULL);
+        return NEW_FLOW_DROPPED;
+      }
+    }
+    counters.add(this.#cStateless);
+    this.#stateless = real;
+    return NEW_FLOW_STATELESS;
+  }
+
+  /**
    * No real server takes new flows (all at weight 0, down or none): like IPVS, answer ICMP port
    * unreachable (RFC 792 type 3 code 3) so the client fails at once instead of waiting out its
    * SYN retries; the stack's ICMP token bucket limits the rate. The event log hears of it once
    * per change of the service's state, not per packet.
    */
-  #noReal(service: VirtualService, buf: Uint8Array, ipOff: number, ipLen: number): HookVerdict {
+  #noReal(service: VirtualService, buf: Uint8Array, ipOff: number, ipLen: number): void {
     const counters = this.stack.counters;
     counters.count(C_NO_REAL);
     if (this.stack.sendIcmpError(3, 3, 0, buf, ipOff, ipLen)) counters.add(this.#cUnreachable);
@@ -571,7 +607,6 @@ export class Balancer {
         service: describe(service),
       });
     }
-    return "consumed";
   }
 
   /**

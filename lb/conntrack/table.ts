@@ -80,7 +80,10 @@ const W_CIP = 0;
 const W_VIP = 1;
 /** clientPort << 16 | vport. */
 const W_PORTS = 2;
-/** rport (bits 0-15), state (16-23), flag bits (24-29): see M_*. 0 = free slot. */
+/**
+ * rport (bits 0-15), state (16-19), flag bits (20-29): see M_*. 0 = free slot. Bits 30-31 stay
+ * clear, so a meta word is always a small integer (a V8 Smi) and never a heap number.
+ */
 const W_META = 3;
 const W_RIP = 4;
 const W_REAL = 5;
@@ -88,6 +91,12 @@ const W_REAL = 5;
 const F_EXPIRES = 3;
 
 const M_STATE_SHIFT = 16;
+/** The state field's mask (after the shift): 4 bits hold the 12 states. */
+const M_STATE_MASK = 0x0f;
+/** The flow has had only its first packet: unproven, embryonic. */
+const M_UNPROVEN = 1 << 20;
+/** Set at insert, cleared by the first `track` (the packet that created the entry). */
+const M_FRESH = 1 << 21;
 /** The slot holds a flow. */
 const M_USED = 1 << 24;
 /** The flow is UDP (else TCP). */
@@ -98,10 +107,6 @@ const M_METHOD_SHIFT = 26;
 const M_NOOUTPUT = 1 << 28;
 /** IPVS `IP_VS_CONN_F_INACTIVE`: the flow counts in the server's inactiveConns. */
 const M_INACTIVE = 1 << 29;
-/** The flow has had only its first packet: unproven, embryonic. */
-const M_UNPROVEN = 1 << 30;
-/** Set at insert, cleared by the first `track` (the packet that created the entry). */
-const M_FRESH = 1 << 31;
 
 /** 1 for the TCP states of a flow whose handshake has not been seen to complete. */
 const EMBRYONIC_STATE = new Uint8Array(16);
@@ -112,8 +117,9 @@ EMBRYONIC_STATE[ConnState.SYNACK] = 1;
 
 /** True when an entry with this meta word is embryonic (see the module comment). */
 function embryonic(meta: number): boolean {
+  // UDP's one state is not in EMBRYONIC_STATE: a UDP flow is embryonic only while unproven.
   return (meta & M_UNPROVEN) !== 0 ||
-    ((meta & M_UDP) === 0 && EMBRYONIC_STATE[(meta >>> M_STATE_SHIFT) & 0xff] === 1);
+    EMBRYONIC_STATE[(meta >>> M_STATE_SHIFT) & M_STATE_MASK] === 1;
 }
 
 /** "Not on the embryonic list" in the list's next links. */
@@ -474,63 +480,77 @@ export class ConnTable {
     const now = clock.time[0];
     const o = slot << 3;
     let meta = this.#row[o + W_META];
-    const wasEmbryonic = embryonic(meta);
-    // The packet that created the entry only clears M_FRESH; the next one proves the flow.
-    if (meta & M_FRESH) meta &= ~M_FRESH;
-    else meta &= ~M_UNPROVEN;
-    const old = (meta >>> M_STATE_SHIFT) & 0xff;
-    if (meta & M_UDP) {
-      this.#row[o + W_META] = meta;
-      this.#settle(slot, meta, wasEmbryonic, this.#timeouts[old], now);
-      return old;
-    }
-    let table = direction;
-    // IPVS set_tcp_state: a DR/TUN flow uses INPUT-ONLY until an output packet shows up.
-    if (meta & M_NOOUTPUT) {
-      if (direction === Direction.OUTPUT) meta &= ~M_NOOUTPUT;
-      else table = TABLE_INPUT_ONLY;
-    }
-    const state = nextTcpState(table, old, tcpFlags);
-    if (state !== old) {
-      const active = this.#active[state] === 1;
-      if (!(meta & M_INACTIVE) && !active) {
-        const r = this.#reals.get(this.#row[o + W_REAL]);
-        r.activeConns--;
-        r.inactiveConns++;
-        meta |= M_INACTIVE;
-      } else if ((meta & M_INACTIVE) && active) {
-        const r = this.#reals.get(this.#row[o + W_REAL]);
-        r.activeConns++;
-        r.inactiveConns--;
-        meta &= ~M_INACTIVE;
+    // The packet that created the entry only clears M_FRESH; the next one proves the flow. An
+    // established flow has neither bit.
+    const young = meta & (M_FRESH | M_UNPROVEN);
+    const old = (meta >>> M_STATE_SHIFT) & M_STATE_MASK;
+    let state = old;
+    if (young !== 0) meta &= (young & M_FRESH) !== 0 ? ~M_FRESH : ~M_UNPROVEN;
+    if ((meta & M_UDP) === 0) {
+      let table = direction;
+      // IPVS set_tcp_state: a DR/TUN flow uses INPUT-ONLY until an output packet shows up.
+      if (meta & M_NOOUTPUT) {
+        if (direction === Direction.OUTPUT) meta &= ~M_NOOUTPUT;
+        else table = TABLE_INPUT_ONLY;
       }
-      meta = (meta & ~(0xff << M_STATE_SHIFT)) | (state << M_STATE_SHIFT);
+      state = nextTcpState(table, old, tcpFlags);
+      if (state !== old) {
+        const active = this.#active[state] === 1;
+        if (!(meta & M_INACTIVE) && !active) {
+          const r = this.#reals.get(this.#row[o + W_REAL]);
+          r.activeConns--;
+          r.inactiveConns++;
+          meta |= M_INACTIVE;
+        } else if ((meta & M_INACTIVE) && active) {
+          const r = this.#reals.get(this.#row[o + W_REAL]);
+          r.activeConns++;
+          r.inactiveConns--;
+          meta &= ~M_INACTIVE;
+        }
+        meta = (meta & ~(M_STATE_MASK << M_STATE_SHIFT)) | (state << M_STATE_SHIFT);
+      }
     }
     this.#row[o + W_META] = meta;
-    // An entry made without the client's SYN lives only the short time until it is proven.
-    const timeout =
-      (meta & M_UNPROVEN) !== 0 && old === ConnState.NONE && state !== ConnState.SYN_RECV
-        ? Math.min(this.#timeouts[state], this.#embryonicMs)
-        : this.#timeouts[state];
-    this.#settle(slot, meta, wasEmbryonic, timeout, now);
+    let timeout = this.#timeouts[state];
+    // Only a young, embryonic or changed flow has more to settle (kept off the common path).
+    if (young !== 0 || state !== old || EMBRYONIC_STATE[state] === 1) {
+      timeout = this.#settle(slot, meta, young, old, state, timeout);
+    }
+    this.#f64[(slot << 2) + F_EXPIRES] = now + timeout;
     return state;
   }
 
   /**
-   * After a tracked packet: moves the slot on or off the embryonic list, and sets its deadline to
-   * `timeout` from now, cut to the embryonic timeout under pressure while it is embryonic.
+   * After a packet of a young, embryonic or changed flow: moves `slot` on or off the embryonic
+   * list, and returns its timeout: short for an entry made without the client's SYN until it is
+   * proven, and for any embryonic entry while the table is under pressure.
    */
-  #settle(slot: number, meta: number, wasEmbryonic: boolean, timeout: number, now: number): void {
-    const isEmbryonic = embryonic(meta);
-    if (isEmbryonic !== wasEmbryonic) {
-      if (isEmbryonic) this.#embLink(slot);
+  #settle(
+    slot: number,
+    meta: number,
+    young: number,
+    old: number,
+    state: number,
+    timeout: number,
+  ): number {
+    const was = (young & M_UNPROVEN) !== 0 || EMBRYONIC_STATE[old] === 1;
+    const is = embryonic(meta);
+    if (is !== was) {
+      if (is) this.#embLink(slot);
       else this.#embUnlink(slot);
     }
-    if (isEmbryonic && timeout > this.#embryonicMs && this.#size >= this.#pressureAt) {
-      timeout = this.#embryonicMs;
-      this.counters.shortened++;
+    const short = this.#embryonicMs;
+    if (
+      (meta & (M_UNPROVEN | M_UDP)) === M_UNPROVEN && old === ConnState.NONE &&
+      state !== ConnState.SYN_RECV && timeout > short
+    ) {
+      return short;
     }
-    this.#f64[(slot << 2) + F_EXPIRES] = now + timeout;
+    if (is && timeout > short && this.#size >= this.#pressureAt) {
+      this.counters.shortened++;
+      return short;
+    }
+    return timeout;
   }
 
   /** Removes the entry in `slot`; nothing happens if the slot is free. */
@@ -550,7 +570,7 @@ export class ConnTable {
 
   /** State number (see ConnState). */
   state(slot: number): number {
-    return (this.#row[(slot << 3) + W_META] >>> M_STATE_SHIFT) & 0xff;
+    return (this.#row[(slot << 3) + W_META] >>> M_STATE_SHIFT) & M_STATE_MASK;
   }
 
   /** State name. */
