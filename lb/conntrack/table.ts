@@ -4,9 +4,9 @@
  * the flow's TCP state and expiry time.
  *
  * Layout: one 32-byte row per slot in a typed array (addresses, ports, state and flags packed
- * into u32 words, the deadline a float64), plus chain links, bucket heads and embryonic-list links: about 56 bytes per
- * flow and no JS object per flow (see {@link ConnTable.bytesPerFlow}). A lookup that hits reads
- * the bucket head and one row. Two chained hash indexes share the slots:
+ * into u32 words, the deadline a float64), plus chain links, bucket heads and embryonic-list
+ * links: about 56 bytes per flow and no JS object per flow (see {@link ConnTable.bytesPerFlow}).
+ * A lookup that hits reads the bucket head and one row. Two chained hash indexes share the slots:
  * - "in": (protocol, client ip, client port, vip, vport), for client -> VIP packets;
  * - "out": (protocol, real ip, real port, client ip, client port), for a NAT real server's
  *   replies (IPVS `ip_vs_conn_out_get`). Every entry is in both.
