@@ -4,18 +4,21 @@
  * ipvsadm-like verbs and `list` and the requests through the VIP follow at once; `save` then
  * `run --config` of the saved file gives the same `list`; persistence keeps a client on one
  * server; `reload` and SIGHUP apply a changed file, and an invalid one is refused, keeping the
- * running configuration.
+ * running configuration. An instance started with no service is an empty director that
+ * add-service fills; zero and set change counters and timeouts live.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { netnsTest } from "./topology.ts";
 import {
   buildLbNet,
   curlRequests,
+  lbJson,
   type LbNet,
   lbText,
   removeDirs,
   startBalancerFromConfig,
   startHttpServers,
+  startLb,
   tally,
   VIP,
 } from "./_lb_net.ts";
@@ -129,3 +132,41 @@ netnsTest("admin verbs change a running balancer; save -> run --config; reload",
     removeDirs();
   }
 }, 60_000);
+
+netnsTest("an empty director filled with add-service; zero and set change it live", async (t) => {
+  try {
+    const net = await buildLbNet(t, 2, "dr");
+    await startHttpServers(net);
+    // No --service: the director starts empty (as ipvsadm is used) and the VIP is not yet ours.
+    await startLb(net, []);
+    assertEquals((await lbJson<{ services: unknown[] }>(net, ["list"])).services, []);
+    await admin(net, ["add-service", ...SVC, "-s", "rr"]);
+    await admin(net, ["add-server", ...SVC, "-r", "10.77.0.11", "-g"]);
+    await admin(net, ["add-server", ...SVC, "-r", "10.77.0.12", "-g"]);
+    assertEquals(tally(await curlRequests(net, 4)), { r1: 2, r2: 2 });
+    type Snap = { services: { conns: number; packetsIn: number }[] };
+    const before = (await lbJson<Snap>(net, ["list"])).services[0];
+    assertEquals(before.conns, 4);
+    assert(before.packetsIn >= 4 * 5, JSON.stringify(before));
+    // zero (ipvsadm -Z): the counters start again; the service and its servers stay.
+    assertEquals(await admin(net, ["zero"]), "lb.ts: zeroed the counters of 1 services\n");
+    const after = (await lbJson<Snap>(net, ["list"])).services[0];
+    assertEquals([after.conns, after.packetsIn], [0, 0]);
+    assertEquals(tally(await curlRequests(net, 2)), { r1: 1, r2: 1 });
+    // set (ipvsadm --set): timeouts change live; save shows them; bad values change nothing.
+    assertEquals(
+      await admin(net, ["set", "--tcp", "60", "--udp", "30"]),
+      "lb.ts: timeouts set: tcp 60 s, udp 30 s\n",
+    );
+    assertMatch(
+      await admin(net, ["save"]),
+      /"timeouts": \{\s*"tcp": 60,\s*"tcpfin": 120,\s*"udp": 30/,
+    );
+    const bad = await t.lbRun(["set", "--tcp", "soon", "--control", net.control]);
+    assertEquals(bad.code, 2);
+    assertMatch(bad.stderr, /set --tcp/);
+    assertMatch(await admin(net, ["save"]), /"tcp": 60/);
+  } finally {
+    removeDirs();
+  }
+});
