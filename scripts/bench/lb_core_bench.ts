@@ -103,21 +103,16 @@ const churnClock = new FakeClock(0);
 const churn = new ConnTable({ capacity: 65536, clock: churnClock, seed: 2 });
 let next = 0;
 
+/** Inserts flow number `n` (a TCP client of the VIP's port 80, real server n mod 8, DR). */
+function insertFlow(table: ConnTable, n: number): number {
+  return table.insert(PROTO_TCP, flowIp(n), flowPort(n), VIP, 80, reals[n & 7], 80, "dr");
+}
+
 Deno.bench(`conntrack insert + expire(2 slots), steady state (x${BATCH})`, {
   group: "churn",
 }, () => {
   for (let i = 0; i < BATCH; i++, next++) {
-    const s = churn.insert(
-      PROTO_TCP,
-      flowIp(next),
-      flowPort(next),
-      VIP,
-      80,
-      reals[next & 7],
-      80,
-      "dr",
-    );
-    if (s < 0) throw new Error("table full: the sweep fell behind");
+    if (insertFlow(churn, next) < 0) throw new Error("table full: the sweep fell behind");
     churnClock.advance(1);
     churn.expire(churnClock.now(), 2);
   }
@@ -137,16 +132,7 @@ Deno.bench(`conntrack insert into a full table, evicting (SYN flood) (x${BATCH})
   group: "churn",
 }, () => {
   for (let i = 0; i < BATCH; i++, spoofed++) {
-    const s = flooded.insert(
-      PROTO_TCP,
-      flowIp(spoofed),
-      flowPort(spoofed),
-      VIP,
-      80,
-      reals[spoofed & 7],
-      80,
-      "dr",
-    );
+    const s = insertFlow(flooded, spoofed);
     if (s < 0) throw new Error("a full table of embryonic flows refused a new one");
     flooded.track(s, 0, 0x02);
   }

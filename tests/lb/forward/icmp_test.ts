@@ -71,6 +71,15 @@ function openFlow(r: ReturnType<typeof rig>) {
   r.sent();
 }
 
+/** Sends a router's frag-needed about `fromVip` to the VIP; the one frame the balancer sent. */
+function relayed(r: ReturnType<typeof rig>): { err: Uint8Array; out: Uint8Array } {
+  const err = routerError(VIP, fromVip);
+  assertEquals(r.send(frame(LB_MAC, GW_MAC, err)), "consumed");
+  const out = r.sent();
+  assertEquals(out.length, 1);
+  return { err, out: out[0] };
+}
+
 /** A full-size segment the real server sent from the VIP to the client (what a router quotes). */
 const fromVip = tcpPacket(
   { src: VIP, dst: REMOTE_CLIENT, sport: 80, dport: 40000, flags: ACK, data: pattern(1460) },
@@ -80,11 +89,8 @@ const fromVip = tcpPacket(
 Deno.test("icmp dr: frag-needed about a flow goes to its real server unchanged", () => {
   const r = oneService("dr");
   openFlow(r);
-  const err = routerError(VIP, fromVip);
-  assertEquals(r.send(frame(LB_MAC, GW_MAC, err)), "consumed");
-  const out = r.sent();
-  assertEquals(out.length, 1);
-  assertEquals(diff(out[0], frame(R1_MAC, LB_MAC, err)), "equal");
+  const { err, out } = relayed(r);
+  assertEquals(diff(out, frame(R1_MAC, LB_MAC, err)), "equal");
   assertEquals(r.stack.counters.get("lb.icmp_to_real"), 1);
 });
 
@@ -94,15 +100,12 @@ Deno.test("icmp nat: to the real server with outer and quoted address and port t
   // The real server's segment as it left it, and as the balancer sent it on (source VIP:80).
   const own = { src: REAL1, dst: REMOTE_CLIENT, sport: 8080, dport: 40000, flags: ACK };
   const asSent = tcpPacket({ ...own, data: pattern(1460) }, { df: true, ttl: 63 });
-  const err = routerError(VIP, fromVip);
-  assertEquals(r.send(frame(LB_MAC, GW_MAC, err)), "consumed");
-  const out = r.sent();
-  assertEquals(out.length, 1);
+  const { out } = relayed(r);
   const want = ipv4(
     { src: GW, dst: REAL1, protocol: 1, ttl: 61, id: 0x5151 },
     icmpError(...FRAG_NEEDED, quote(asSent, 68)),
   );
-  assertEquals(diff(out[0], frame(R1_MAC, LB_MAC, want)), "equal");
+  assertEquals(diff(out, frame(R1_MAC, LB_MAC, want)), "equal");
   // A quote of only the IP header and 8 bytes (no TCP checksum in it) is translated too.
   const short = routerError(VIP, fromVip, 0);
   r.send(frame(LB_MAC, GW_MAC, short));
@@ -147,12 +150,9 @@ Deno.test("icmp nat: a real server's port unreachable reaches the client as the 
 Deno.test("icmp tun: the error travels to the real server inside IP-in-IP", () => {
   const r = oneService("tun");
   openFlow(r);
-  const err = routerError(VIP, fromVip);
-  assertEquals(r.send(frame(LB_MAC, GW_MAC, err)), "consumed");
-  const out = r.sent();
-  assertEquals(out.length, 1);
-  assertEquals([out[0][14 + 9], r32(out[0], 14 + 12), r32(out[0], 14 + 16)], [4, LB, REMOTE_REAL]);
-  assertEquals(diff(out[0].slice(34), err), "equal");
+  const { err, out } = relayed(r);
+  assertEquals([out[14 + 9], r32(out, 14 + 12), r32(out, 14 + 16)], [4, LB, REMOTE_REAL]);
+  assertEquals(diff(out.slice(34), err), "equal");
 });
 
 Deno.test("icmp: unknown flows are dropped and counted; mh uses its Maglev choice", () => {
