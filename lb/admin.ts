@@ -205,7 +205,7 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
       }
       const all = b.services.list();
       for (const s of all) s.zeroStats();
-      return `zeroed the counters of ${all.length} services`;
+      return `zeroed the counters of ${all.length} service(s)`;
     }
     case "set": {
       const set: string[] = [];

@@ -335,6 +335,7 @@ export class Balancer {
     if (s === null) return null;
     for (const r of s.reals) this.conns.removeByReal(r);
     this.#persist.delete(s);
+    this.#noRealServices.delete(s);
     if (!this.services.hasVip(vip)) this.stack.removeAddress(vip);
     return s;
   }

@@ -149,7 +149,7 @@ netnsTest("an empty director filled with add-service; zero and set change it liv
     assertEquals(before.conns, 4);
     assert(before.packetsIn >= 4 * 5, JSON.stringify(before));
     // zero (ipvsadm -Z): the counters start again; the service and its servers stay.
-    assertEquals(await admin(net, ["zero"]), "lb.ts: zeroed the counters of 1 services\n");
+    assertEquals(await admin(net, ["zero"]), "lb.ts: zeroed the counters of 1 service(s)\n");
     const after = (await lbJson<Snap>(net, ["list"])).services[0];
     assertEquals([after.conns, after.packetsIn], [0, 0]);
     assertEquals(tally(await curlRequests(net, 2)), { r1: 1, r2: 1 });
