@@ -5,7 +5,7 @@
  * ways), TUN encapsulates; source quench is ignored, errors about unknown flows are dropped and
  * counted (mh uses its Maglev choice), and what is not the balancer's passes to the stack.
  */
-import { assert, assertEquals } from "../../assert.ts";
+import { assertEquals } from "../../assert.ts";
 import {
   ACK,
   diff,
