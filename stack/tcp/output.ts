@@ -4,7 +4,8 @@
  * only under Nagle's rule (nothing outstanding, or `noDelay`) or when it is half the peer's
  * largest window (sender SWS avoidance); RFC 3042 limited transmit; RFC 6675 loss recovery with
  * SACK (NextSeg rules 1-4 under cwnd - pipe); go-back-N after a timeout, skipping SACKed data;
- * the FIN after the last byte; the persist timer for a zero window. With segmentation offload a
+ * the FIN after the last byte; the persist timer for a zero window, which is also the override
+ * timer of sender SWS avoidance (RFC 1122 4.2.3.4) when a small window holds data back. With segmentation offload a
  * run of full segments leaves as one super-frame (tso.ts); loss recovery sends single segments.
  *
  * @module
@@ -51,8 +52,11 @@ export function output(ctx: TcpContext, t: Tcb): void {
   ) {
     if (t.inRecovery && t.sackOk) sackRecoveryOutput(ctx, t, now);
     else sendWindow(ctx, t, now);
-    if (t.rtxMode === RTX_OFF && t.outstanding === 0 && t.sndWnd === 0 && hasUnsent(t)) {
-      // RFC 9293 3.8.6.1: a zero window with data to send: probe it.
+    if (t.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
+      // RFC 9293 3.8.6.1: a zero window with data to send: probe it. A window too small to send
+      // into (sender SWS avoidance held the data) gets the same timer as its override timeout
+      // (RFC 1122 4.2.3.4: "SHOULD be in the range 0.1 - 1.0 seconds"; the first one is the RTO,
+      // 200 ms at its floor), as Linux's probe timer does for any window that stalls the sender.
       t.rtxMode = RTX_PERSIST;
       t.rtxAt = now + persistInterval(t);
       ctx.armTimer(t, t.rtxAt);
@@ -113,7 +117,7 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     if (len > 0) {
       const all = len === avail;
       if (
-        !(len >= mss || retransmit ||
+        !(len >= mss || retransmit || t.swsOverride ||
           (all && (t.noDelay || t.outstanding === 0 || finPending)) ||
           (t.maxSndWnd > 0 && len >= t.maxSndWnd / 2))
       ) {

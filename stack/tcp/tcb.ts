@@ -210,6 +210,11 @@ export class Tcb implements TimerNode {
   // --- user settings and state ---
   /** Nagle off (RFC 9293 3.7.4 lets the application disable it). */
   noDelay = false;
+  /**
+   * Set while the persist timer sends into a window too small for sender SWS avoidance (RFC 1122
+   * 4.2.3.4's override timeout).
+   */
+  swsOverride = false;
   /** Keepalive on (RFC 1122 4.2.3.6: off by default). */
   keepAlive = false;
   /** close() was called: no more reads; data arriving now is answered with RST. */

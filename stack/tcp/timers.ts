@@ -130,11 +130,21 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   return true;
 }
 
-/** The persist timer: probe the zero window (RFC 9293 3.8.6.1). False when given up. */
+/**
+ * The persist timer: probe the zero window (RFC 9293 3.8.6.1), or, when the window is open but
+ * too small for sender SWS avoidance, send what fits (the override timeout, RFC 1122 4.2.3.4).
+ * False when given up.
+ */
 function persistTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.rtxMode = RTX_OFF;
   if (t.sndWnd !== 0 || !hasUnsent(t)) {
-    output(ctx, t);
+    if (t.sndWnd !== 0 && hasUnsent(t)) ctx.counters.count("tcp.sws_override");
+    t.swsOverride = true;
+    try {
+      output(ctx, t);
+    } finally {
+      t.swsOverride = false;
+    }
     return true;
   }
   // Probes continue while the peer answers; a silent peer is given up like a retransmission.

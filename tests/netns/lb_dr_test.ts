@@ -292,13 +292,15 @@ netnsTest(
           // while the client still sends, so its packets are seen and dropped as unknown flows.
           sched === "mh" ? "30" : "15",
           "--limit-rate",
-          "1M",
+          "512K",
           "-o",
           out,
           `http://${VIP}/mid`,
         ], 60_000);
         await new Promise((r) => setTimeout(r, 1000));
-        await lb.stop();
+        // Killed, as a crash would: a graceful stop may go on forwarding while it ends, and a
+        // loaded machine can make that last until the download is done.
+        await lb.stop("SIGKILL");
         await new Promise((r) => setTimeout(r, 200));
         lb = await startBalancer(net, svc(sched, 3));
         const r = await dl;

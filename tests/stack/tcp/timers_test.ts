@@ -186,3 +186,40 @@ Deno.test("an orphaned FIN_WAIT_2 ends after finWait2Ms", async () => {
     p.close();
   }
 });
+
+Deno.test("small window: sender SWS avoidance waits, the override timer sends what fits (RFC 1122 4.2.3.4)", async () => {
+  const p = new Peer();
+  try {
+    // A large window at the handshake, then a small one: 4 << 7 (window scale 7) = 512 bytes.
+    const o = await openPassive(p, { ...NO_TS, win: 65535 });
+    p.take();
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq, flags: ACK, win: 4 });
+    await o.conn.write(new Uint8Array(10_000).fill(3));
+    // 512 bytes fit: less than an MSS and than half the largest window: SWS avoidance waits.
+    assertEquals(p.take().length, 0);
+    p.advance(199);
+    assertEquals(p.take().length, 0);
+    p.advance(1);
+    const forced = p.one();
+    assertEquals([forced.seq, forced.data!.length], [o.localSeq, 512]);
+    assertEquals(p.stack.counters.get("tcp.sws_override"), 1);
+    // Acknowledged with the window still 512: the retransmission timer is off, the override
+    // timer runs again and the next 512 go after it.
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: o.localSeq + 512, flags: ACK, win: 4 });
+    assertEquals(p.take().length, 0);
+    p.advance(200);
+    assertEquals(p.one().data!.length, 512);
+    // The window opens: full segments at once.
+    p.send({
+      sport: 40000,
+      dport: 80,
+      seq: o.peerSeq,
+      ack: o.localSeq + 1024,
+      flags: ACK,
+      win: 512,
+    });
+    assertEquals(p.take().map((s) => s.data!.length).slice(0, 2), [1460, 1460]);
+  } finally {
+    p.close();
+  }
+});
