@@ -63,11 +63,10 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
     return;
   }
   const o = seg.opts;
-  // RFC 7323 3.2: once negotiated, a non-RST segment without timestamps SHOULD be dropped.
-  if (t.tsOk && !o.hasTimestamp && !seg.rst) {
-    ctx.counters.count("tcp.drop_no_timestamp");
-    return;
-  }
+  // RFC 7323 3.2 says a non-RST segment without timestamps SHOULD be dropped once they are
+  // negotiated; Linux accepts it (middleboxes strip options), and so do we: it skips PAWS and
+  // gives no timestamp RTT sample, and is counted.
+  if (t.tsOk && !o.hasTimestamp && !seg.rst) ctx.counters.count("tcp.rx_no_timestamp");
   // RFC 7323 5.3 R1: PAWS. An old TSval marks an old duplicate: ACK it and drop it. A
   // reordered duplicate ACK is exempt (Linux's tcp_disordered_ack): it carries SACK news.
   if (

@@ -35,7 +35,7 @@ import { TcpConn } from "./conn.ts";
 import type { TcpContext } from "./context.ts";
 import { addrInUse, addrNotAvailable, badResource, connectionAborted } from "./errors.ts";
 import { segmentArrives } from "./input.ts";
-import { abort, setState } from "./transitions.ts";
+import { abort, peerName, setState } from "./transitions.ts";
 import { IsnGenerator } from "./isn.ts";
 import { type ListenerLayer, TcpListener } from "./listener.ts";
 import { output } from "./output.ts";
@@ -164,6 +164,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   #flushScheduled = false;
   #inInput = false;
   #closed = false;
+  /** An internal error was logged (once per layer; every one is counted). */
+  #internalLogged = false;
 
   /** TCP over `host` with `options` (see {@link TcpStackOptions}). */
   constructor(host: TcpHost, options?: TcpStackOptions) {
@@ -185,7 +187,13 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.#wheel = new TimerWheel<Tcb>(host.clock.now(), this.config.timerTickMs);
     const [lo, hi] = this.config.ephemeralPorts;
     this.#ports = new PortAllocator(lo, hi);
-    this.#fire = (t) => onTimer(this, t, this.clock.now());
+    this.#fire = (t) => {
+      try {
+        onTimer(this, t, this.clock.now());
+      } catch (e) {
+        this.#contain(t, e);
+      }
+    };
     this.#flushBound = () => this.flush();
     this.#tickBound = () => this.runTimers();
   }
@@ -317,7 +325,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         l === null || t.state !== TIME_WAIT || !seg.syn || seg.hasAck || seg.rst ||
         !this.#reusable(t, seg)
       ) {
-        segmentArrives(this, t, seg);
+        try {
+          segmentArrives(this, t, seg);
+        } catch (e) {
+          this.#contain(t, e);
+        }
         return;
       }
       // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME_WAIT tuple (when something
@@ -347,7 +359,13 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       const next: Tcb | null = t.dirtyNext;
       t.dirty = false;
       t.dirtyNext = null;
-      if (t.state !== CLOSED) output(this, t);
+      if (t.state !== CLOSED) {
+        try {
+          output(this, t);
+        } catch (e) {
+          this.#contain(t, e);
+        }
+      }
       t = next;
     }
   }
@@ -585,6 +603,35 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   #reusable(t: Tcb, seg: Segment): boolean {
     if (t.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.tsRecent);
     return seqGt(seg.seq, t.rcvNxt);
+  }
+
+  /**
+   * An exception inside one connection's handling (a timer, its output, a segment for it) is a
+   * bug, not the peer's doing: that connection is reset (RST to the peer, ConnectionAborted to
+   * its user), the error is counted (`tcp.internal_errors`) and logged once per layer with its
+   * stack trace, and the stack and every other connection go on.
+   */
+  #contain(t: Tcb, e: unknown): void {
+    this.counters.count("tcp.internal_errors");
+    if (!this.#internalLogged) {
+      this.#internalLogged = true;
+      console.error(
+        `lb.ts: TCP internal error on ${
+          peerName(t)
+        }; that connection is reset (logged once, counted in tcp.internal_errors): ${
+          e instanceof Error ? e.stack ?? e.message : String(e)
+        }`,
+      );
+    }
+    try {
+      abort(this, t, connectionAborted(`internal error on ${peerName(t)}`), true);
+    } catch {
+      // The reset itself failed: at least take the connection out of every table.
+      t.error ??= connectionAborted(`internal error on ${peerName(t)}`);
+      try {
+        this.release(t);
+      } catch { /* nothing more to undo */ }
+    }
   }
 
   #startInterval(): void {

@@ -586,7 +586,8 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
     assertEquals(a.ts![1], 200, "TSecr keeps the newest TSval");
     assertEquals(o.conn.tcb.rcv!.len, 10);
     assertEquals(p.stack.counters.get("tcp.paws_rejected"), 1);
-    // A segment without timestamps once they are on is dropped silently (RFC 7323 3.2).
+    // A segment without timestamps once they are on is accepted, as Linux does (RFC 7323 3.2's
+    // SHOULD drop; middleboxes strip options), and counted.
     p.send({
       sport: 40000,
       dport: 80,
@@ -596,15 +597,16 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
       win: 1000,
       data: new Uint8Array(5),
     });
-    assertEquals(o.conn.tcb.rcv!.len, 10);
+    assertEquals(o.conn.tcb.rcv!.len, 15);
+    assertEquals(p.stack.counters.get("tcp.rx_no_timestamp"), 1);
     // Newer clock: accepted.
-    p.send(seg(o.peerSeq + 10, 201, 3));
-    assertEquals(o.conn.tcb.rcv!.len, 20);
+    p.send(seg(o.peerSeq + 15, 201, 3));
+    assertEquals(o.conn.tcb.rcv!.len, 25);
     // A RST is not subject to PAWS.
     p.send({
       sport: 40000,
       dport: 80,
-      seq: o.peerSeq + 20,
+      seq: o.peerSeq + 25,
       ack: 0,
       flags: RST,
       win: 0,

@@ -223,3 +223,46 @@ Deno.test("small window: sender SWS avoidance waits, the override timer sends wh
     p.close();
   }
 });
+
+Deno.test("an exception in one connection's timer resets that connection; the others go on", async () => {
+  const p = new Peer();
+  const logged: unknown[] = [];
+  const error = console.error;
+  console.error = (...a: unknown[]) => logged.push(a.join(" "));
+  try {
+    const a = await openPassive(p, NO_TS);
+    // A second connection on the same listener, from port 40001.
+    p.send({ sport: 40001, dport: 80, seq: 5000, ack: 0, flags: SYN, win: 65535, mss: 1460 });
+    const synAck = p.one();
+    p.send({ sport: 40001, dport: 80, seq: 5001, ack: synAck.seq + 1, flags: ACK, win: 65535 });
+    const b = await a.listener.accept();
+    p.take();
+    // A bug inside connection a's congestion control, reached from its retransmission timer.
+    a.conn.tcb.cc.onRto = () => {
+      throw new Error("injected");
+    };
+    await a.conn.write(new Uint8Array(100).fill(1));
+    await b.write(new Uint8Array(100).fill(2));
+    assertEquals(p.take().length, 2);
+    const reading = a.conn.read(new Uint8Array(10));
+    p.advance(200); // both RTOs fire: a's throws, b's retransmits
+    const out = p.take();
+    const rst = out.find((s) => s.sport === 80 && s.dport === 40000);
+    assert(rst !== undefined && (rst.flags & RST) === RST, JSON.stringify(out));
+    const again = out.find((s) => s.dport === 40001);
+    assert(again !== undefined && again.data!.length === 100, "b retransmits as usual");
+    const e = await assertRejects(() => reading);
+    assert(e instanceof Deno.errors.ConnectionAborted, String(e));
+    assertEquals(p.stack.counters.get("tcp.internal_errors"), 1);
+    assertEquals(logged.length, 1);
+    assert(String(logged[0]).includes("injected"), String(logged[0]));
+    // b goes on: acknowledged, it takes more data.
+    p.send({ sport: 40001, dport: 80, seq: 5001, ack: synAck.seq + 101, flags: ACK, win: 65535 });
+    await b.write(new Uint8Array(50));
+    assertEquals(p.one().data!.length, 50);
+    assertEquals(p.stack.tcpSnapshot().filter((s) => s.state === "ESTABLISHED").length, 1);
+  } finally {
+    console.error = error;
+    p.close();
+  }
+});
