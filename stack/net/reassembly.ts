@@ -9,8 +9,10 @@
  * - An overlapping fragment discards the whole datagram (RFC 5722 section 4, written for IPv6,
  *   applied to IPv4 as Linux has done since CVE-2018-5391), and its key is remembered until the
  *   timeout so later fragments of it are dropped too, not reassembled into a new datagram.
- * - An exact duplicate (same offset and length as a fragment already held) is ignored: the first
- *   copy's bytes are kept. That is what a retransmitting path produces and it cannot change data.
+ * - A duplicate, a fragment lying wholly inside bytes already held (in one fragment or a
+ *   contiguous run of them), is ignored: the first copy's bytes are kept. That is what a
+ *   retransmitting or re-fragmenting path produces and it cannot change data (Linux's
+ *   `inet_frag_queue_insert` returns IPFRAG_DUP for it). Only a partial overlap discards.
  * - Bounds on datagrams in progress (64) and on bytes held (4 MiB); new datagrams are refused
  *   past them. A datagram longer than 65535 bytes is dropped (the "ping of death").
  *
@@ -190,8 +192,7 @@ export class Reassembler {
     const prevOverlaps = pos > 0 && r[2 * pos - 1] > offset;
     const nextOverlaps = pos < slot.count && r[2 * pos] < end;
     if (prevOverlaps || nextOverlaps) {
-      const dupAt = prevOverlaps ? pos - 1 : pos;
-      if (r[2 * dupAt] === offset && r[2 * dupAt + 1] === end) {
+      if (prevOverlaps && this.#heldThrough(slot, pos - 1, end)) {
         this.#counters.count("ipv4.frag_duplicate");
         return false;
       }
@@ -326,6 +327,19 @@ export class Reassembler {
     slot.received = 0;
     slot.count = 0;
     slot.poisoned = true;
+  }
+
+  /**
+   * True when the held ranges from index `i` on (range i starts at or before the new fragment)
+   * cover everything up to `end` without a gap: the new fragment is a duplicate.
+   */
+  #heldThrough(slot: Slot, i: number, end: number): boolean {
+    const r = slot.ranges;
+    let covered = r[2 * i + 1];
+    for (let j = i + 1; j < slot.count && covered < end && r[2 * j] === covered; j++) {
+      covered = r[2 * j + 1];
+    }
+    return covered >= end;
   }
 
   /** Index of the first range starting after `offset` (binary search over the sorted pairs). */

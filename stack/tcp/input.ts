@@ -49,6 +49,7 @@ import {
   enterTimeWait,
   finAcked,
   peerName,
+  rtoAfterHandshake,
   setState,
 } from "./transitions.ts";
 
@@ -315,6 +316,7 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     t.lingerAt = 0;
     setState(t, ESTABLISHED, now);
     allocateBuffers(ctx, t);
+    rtoAfterHandshake(t);
     t.ackNow = true;
     ctx.markDirty(t);
     ctx.counters.count("tcp.active_opens_established");
@@ -338,6 +340,7 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
   if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
   t.lingerAt = 0;
   allocateBuffers(ctx, t);
+  rtoAfterHandshake(t);
   const l = t.listener;
   if (l !== null) {
     t.listener = null;

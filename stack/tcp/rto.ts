@@ -84,6 +84,15 @@ export class RttEstimator {
     this.#base = clamp(this.srtt + (v > this.#g ? v : this.#g), this.#min, this.#max);
   }
 
+  /**
+   * Starts again from `rtoMs` with no backoff and no samples (RFC 6298 5.7's 3 s after a SYN
+   * timeout; the first sample then sets SRTT and RTTVAR as 2.2 says).
+   */
+  fallback(rtoMs: number): void {
+    this.#base = clamp(rtoMs, this.#min, this.#max);
+    this.backoff = 0;
+  }
+
   /** The timer expired: double the timeout (RFC 6298 5.5). */
   expired(): void {
     if (this.rto < this.#max) this.backoff++;

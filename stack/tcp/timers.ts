@@ -99,6 +99,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.rtt.expired(); // RFC 6298 5.5: back off
   t.rttSeq = -1; // Karn: no sample from a retransmitted segment
   if (t.state === SYN_SENT || t.state === SYN_RECEIVED) {
+    t.synTimedOut = true;
     t.sndNxt = t.iss;
     output(ctx, t);
     return true;

@@ -30,6 +30,20 @@ export function allocateBuffers(ctx: TcpContext, t: Tcb): void {
   if (t.rcv === null) t.rcv = new RecvBuffer(ctx.config.receiveBuffer, ctx.config.maxOutOfOrder);
 }
 
+/** RFC 6298 5.7's fallback RTO, ms. */
+export const SYN_TIMEOUT_FALLBACK_RTO_MS = 3000;
+
+/**
+ * The handshake completed: RFC 6298 5.7, if the SYN (or SYN-ACK) timed out and no RTT sample was
+ * taken since (Karn), data transmission starts with an RTO of 3 s, as Linux's tcp_init_transfer
+ * does (TCP_TIMEOUT_FALLBACK).
+ */
+export function rtoAfterHandshake(t: Tcb): void {
+  if (t.synTimedOut && t.rtt.samples === 0) {
+    t.rtt.fallback(SYN_TIMEOUT_FALLBACK_RTO_MS);
+  }
+}
+
 /** Ends `t` abnormally: optional RST to the peer, `err` for the user, then CLOSED. */
 export function abort(ctx: TcpContext, t: Tcb, err: Error | null, rst: boolean): void {
   if (rst) sendReset(ctx, t);

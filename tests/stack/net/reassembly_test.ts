@@ -149,8 +149,29 @@ Deno.test("Reassembler: overlap drops the datagram and later fragments of it", (
   assertDatagram(r, data);
 });
 
+Deno.test("Reassembler: a fragment wholly inside held bytes is a duplicate, ignored (Linux)", () => {
+  // The example of a re-fragmenting path: bytes 512..768 after 0..1000, and inside a run of two
+  // contiguous fragments; reassembly completes with the first copies' bytes.
+  for (const held of [[[0, 1000]], [[0, 600], [600, 400]]]) {
+    const { r, counters } = setup();
+    const data = payload(1200);
+    for (const [o, l] of held) {
+      const f = fragment(data, o, l, true);
+      assert.ok(!r.add(f.buf, 0, f.h, 0));
+    }
+    const dup = fragment(data, 512, 256, true);
+    dup.buf[dup.h.headerLen] = 0xee; // different bytes inside the held range
+    assert.ok(!r.add(dup.buf, 0, dup.h, 0));
+    assert.equal(counters.get("ipv4.frag_duplicate"), 1);
+    assert.equal(counters.get("drop.frag_overlap"), 0);
+    const last = fragment(data, 1000, 200, false);
+    assert.ok(r.add(last.buf, 0, last.h, 0));
+    assertDatagram(r, data);
+  }
+});
+
 Deno.test("Reassembler: overlap with the following fragment and partial containment", () => {
-  for (const [o, l] of [[8, 8], [0, 16], [16, 16]]) {
+  for (const [o, l] of [[0, 16], [16, 16], [0, 32]]) {
     const { r, counters } = setup();
     const data = payload(64);
     const held = fragment(data, 8, 16, true); // 8..24

@@ -266,3 +266,33 @@ Deno.test("an exception in one connection's timer resets that connection; the ot
     p.close();
   }
 });
+
+Deno.test("RFC 6298 5.7: after a SYN timeout with no RTT sample, data starts with a 3 s RTO", async () => {
+  const p = new Peer();
+  try {
+    const pending = p.stack.connect({ hostname: "10.0.0.2", port: 80 });
+    const syn = p.one();
+    p.advance(1000); // the SYN times out once: Karn forbids a sample from the answer
+    assertEquals(p.one().seq, syn.seq);
+    p.send({
+      sport: 80,
+      dport: syn.sport,
+      seq: 7000,
+      ack: syn.seq + 1,
+      flags: SYN | ACK,
+      win: 65535,
+      mss: 1460,
+    });
+    const conn = await pending;
+    p.take();
+    assertEquals(conn.tcb.rtt.rto, 3000);
+    await conn.write(new Uint8Array(10));
+    const first = p.one();
+    p.advance(2999);
+    assertEquals(p.take().length, 0, "no retransmission before 3 s");
+    p.advance(1);
+    assertEquals(p.one().seq, first.seq);
+  } finally {
+    p.close();
+  }
+});
