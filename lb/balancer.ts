@@ -78,15 +78,14 @@ import {
 } from "./conntrack/tcp_states.ts";
 import { forwardDirect } from "./forward/dr.ts";
 import { forwardNatIn, forwardNatOut } from "./forward/nat.ts";
+import { translateIcmpToClient, translateIcmpToReal } from "./forward/icmp.ts";
 import {
   ICMP_SOURCE_QUENCH,
   type IcmpQuote,
   newIcmpQuote,
   parseIcmpQuote,
   QUOTE_NOT_RELAYED,
-  translateIcmpToClient,
-  translateIcmpToReal,
-} from "./forward/icmp.ts";
+} from "../stack/wire/icmp_quote.ts";
 import {
   TUN_BAD_OFFLOAD,
   TUN_FRAG_NEEDED,
@@ -209,6 +208,12 @@ const C_ICMP_TO_REAL = "lb.icmp_to_real";
 const C_ICMP_TO_CLIENT = "lb.icmp_to_client";
 const C_ICMP_NO_FLOW = "lb.drop_icmp_no_flow";
 const C_ICMP_IGNORED = "lb.icmp_ignored";
+/** The balancer's counter for each reason stack/wire/icmp_quote.ts gives (no string per packet). */
+const ICMP_DROPS: Readonly<Record<string, string>> = {
+  icmp_truncated: "lb.drop_icmp_truncated",
+  icmp_bad_quote: "lb.drop_icmp_bad_quote",
+  icmp_bad_checksum: "lb.drop_icmp_bad_checksum",
+};
 const C_TABLE_FULL = "lb.drop_table_full";
 const C_MH_RESUMED = "lb.mh_resumed";
 const C_REUSED = "lb.conn_reused";
@@ -706,7 +711,7 @@ export class Balancer {
     if (bad === QUOTE_NOT_RELAYED) return "pass";
     if (bad !== null) {
       if (!toVip) return "pass";
-      counters.count(bad);
+      counters.count(ICMP_DROPS[bad] ?? "lb.drop_icmp_malformed");
       return "consumed";
     }
     const proto = q.protocol === IP_PROTO_TCP ? "tcp" : "udp";

@@ -27,6 +27,8 @@ import { Counters } from "./counters.ts";
 import { FrameClock } from "./frame_clock.ts";
 import type { PacketHook } from "./hook.ts";
 import { Icmp, type IcmpOptions } from "./icmp.ts";
+import { PmtuCache } from "./pmtu.ts";
+import { newIcmpQuote, parseIcmpQuote } from "../wire/icmp_quote.ts";
 import { IpipInput } from "./ipip_input.ts";
 import { Ipv4Input, type ProtocolHandler } from "./ipv4_input.ts";
 import { Ipv4Output } from "./ipv4_output.ts";
@@ -103,6 +105,10 @@ export class Stack {
   readonly udp: UdpDemux;
   /** TCP: connections, listeners, timers (stack/tcp/). */
   readonly tcp: TcpLayer;
+  /** Path MTUs learned from ICMP fragmentation needed (RFC 1191), by destination. */
+  readonly pmtu: PmtuCache;
+  /** The quoted packet of the ICMP error being handled (reused). */
+  readonly #quote = newIcmpQuote();
   /** The interface address. */
   readonly address: number;
   /** The interface prefix length. */
@@ -185,6 +191,9 @@ export class Stack {
     this.#icmp.onEchoReply = (from, ttl, id, seq, len) =>
       this.#pinger.onEchoReply(from, ttl, id, seq, len);
     this.udp = new UdpDemux(this);
+    this.pmtu = new PmtuCache(this.clock);
+    // ICMP errors about our own packets go to the transport that sent the quoted one.
+    this.#icmp.onError = (buf, ipOff, ipLen) => this.#icmpError(buf, ipOff, ipLen);
     this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
     this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
     this.tcp = new TcpLayer(this, options.tcp);
@@ -461,6 +470,23 @@ export class Stack {
    */
   sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
     return this.#out.sendVia(buf, ipOff, ipLen, nextHop >>> 0);
+  }
+
+  /**
+   * An ICMP error addressed to us (RFC 1122 3.2.2.1: "MUST be passed to the transport layer"):
+   * the quoted TCP segment's connection hears of it (stack/tcp/layer.ts icmpError). UDP has no
+   * connected sockets here (Deno's UDP API has none), so there is nobody to tell: counted, as
+   * Linux drops errors for unconnected UDP sockets.
+   */
+  #icmpError(buf: Uint8Array, ipOff: number, ipLen: number): void {
+    const q = this.#quote;
+    const bad = parseIcmpQuote(buf, ipOff, ipLen, q);
+    if (bad !== null) {
+      if (bad.startsWith("icmp_")) this.counters.drop(bad);
+      return;
+    }
+    if (q.protocol === IP_PROTO_TCP) this.tcp.icmpError(buf, q);
+    else this.counters.count("udp.icmp_errors");
   }
 
   /**

@@ -58,6 +58,8 @@ export interface TcpContext {
   readonly txView: TcpView;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
+  /** The path MTU learned toward `dst` (ICMP frag-needed, stack/net/pmtu.ts), or 0 if none. */
+  pathMtu(dst: number): number;
   /** Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it). */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
   /** Makes sure `t`'s timer fires no later than `at` (ms). */

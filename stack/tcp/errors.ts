@@ -53,6 +53,11 @@ export function networkUnreachable(what: string): Error {
   return new Deno.errors.NetworkUnreachable(`Network is unreachable (os error 101): ${what}`);
 }
 
+/** A router says the host cannot be reached (ICMP host unreachable, time exceeded). */
+export function hostUnreachable(what: string): Error {
+  return new Deno.errors.NetworkUnreachable(`No route to host (os error 113): ${what}`);
+}
+
 /** The local address is not one of the host's addresses. */
 export function addrNotAvailable(addr: string): Error {
   return new Deno.errors.AddrNotAvailable(`Cannot assign requested address (os error 99): ${addr}`);

@@ -16,9 +16,9 @@ import type { Clock } from "../clock.ts";
 import { type FrameOffload, VNET_HDR_LEN } from "../link/offload.ts";
 import type { Counters } from "../net/counters.ts";
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
-import { readU32 } from "../wire/bytes.ts";
+import { readU16, readU32 } from "../wire/bytes.ts";
 import { type Ipv4Header, newIpv4Header } from "../wire/ipv4.ts";
-import { seqGt } from "../wire/seq.ts";
+import { seqGt, seqLt } from "../wire/seq.ts";
 import { newTcpHeader, type TcpHeader, TcpView } from "../wire/tcp.ts";
 import { parseTcpOptions, TcpOptions } from "../wire/tcp_options.ts";
 import { type ConnectOptions, type ListenOptions, openParams } from "./api_options.ts";
@@ -33,7 +33,23 @@ import { NewReno } from "./congestion/newreno.ts";
 import { ConnTable } from "./conn_table.ts";
 import { TcpConn } from "./conn.ts";
 import type { TcpContext } from "./context.ts";
-import { addrInUse, addrNotAvailable, badResource, connectionAborted } from "./errors.ts";
+import {
+  addrInUse,
+  addrNotAvailable,
+  badResource,
+  connectionAborted,
+  connectionRefused,
+  hostUnreachable,
+  networkUnreachable,
+} from "./errors.ts";
+import {
+  ICMP_CODE_FRAG_NEEDED,
+  ICMP_CODE_PORT_UNREACHABLE,
+  ICMP_CODE_PROTO_UNREACHABLE,
+  ICMP_DEST_UNREACHABLE,
+} from "../wire/icmp.ts";
+import { ICMP_SOURCE_QUENCH, type IcmpQuote } from "../wire/icmp_quote.ts";
+import type { PmtuCache } from "../net/pmtu.ts";
 import { segmentArrives } from "./input.ts";
 import { abort, peerName, setState } from "./transitions.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -41,7 +57,7 @@ import { type ListenerLayer, TcpListener } from "./listener.ts";
 import { output } from "./output.ts";
 import { listenInput } from "./passive_open.ts";
 import { activeOpen } from "./active_open.ts";
-import { sendResetFor } from "./transmit.ts";
+import { sendResetFor, TS_OPTION_LEN } from "./transmit.ts";
 import { PortAllocator } from "./ports.ts";
 import { RttEstimator } from "./rto.ts";
 import { SackScoreboard } from "./sack_scoreboard.ts";
@@ -92,6 +108,8 @@ export interface TcpHost {
    * peer's segment size. Absent or without offloads: plain frames.
    */
   readonly device?: { readonly rxOffload?: FrameOffload; readonly txOffload?: FrameOffload };
+  /** The stack's path MTU cache (stack/net/pmtu.ts): learned from ICMP, read by new connections. */
+  readonly pmtu?: PmtuCache;
   /**
    * Sends a complete IPv4 packet (the device's `txOffload`, when set, describes it: a partial
    * checksum, a super-frame).
@@ -205,6 +223,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     return this.#host.nextIpId();
   }
 
+  /** The path MTU learned toward `dst`, or 0. */
+  pathMtu(dst: number): number {
+    const p = this.#host.pmtu;
+    return p === undefined ? 0 : p.get(dst);
+  }
+
   /** Sends an IPv4 packet through the stack. */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
     return this.#host.sendIpv4(buf, ipOff, ipLen);
@@ -253,6 +277,88 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (prev === TIME_WAIT) this.counters.count("tcp.time_wait_done");
     const user = t.user;
     if (user !== null) user.onClosed();
+  }
+
+  // --- ICMP ---
+
+  /**
+   * An ICMP error quoting one of our segments (the stack parsed it: stack/wire/icmp_quote.ts).
+   * Only an error that quotes a sequence number in flight counts (RFC 5927 4.1, as Linux's
+   * tcp_v4_err); others are counted and ignored.
+   * - Fragmentation needed (RFC 1191): the path MTU toward the peer is learned (the stack's
+   *   cache, shared with new connections) and the connection's MSS lowered; what was in flight
+   *   is sent again in segments that fit, without a congestion response (a smaller path is not
+   *   congestion; Linux's tcp_simple_retransmit).
+   * - Protocol or port unreachable while connecting: a hard error, the connect fails at once
+   *   (ConnectionRefused). Other unreachable codes and time exceeded are soft errors (RFC 1122
+   *   4.2.3.9): remembered, and reported if the connection then times out.
+   * - Source quench: ignored (RFC 6633).
+   */
+  icmpError(buf: Uint8Array, q: IcmpQuote): void {
+    const counters = this.counters;
+    if (q.innerL4Len < 8) {
+      counters.count("tcp.icmp_short_quote");
+      return;
+    }
+    const t = this.#table.lookup(q.src, q.sport, q.dst, q.dport);
+    if (t === null || t.state === TIME_WAIT) {
+      counters.count("tcp.icmp_no_connection");
+      return;
+    }
+    const seq = readU32(buf, q.innerL4Off + 4);
+    if (seqLt(seq, t.sndUna) || seqGt(seq, t.sndMax)) {
+      counters.count("tcp.icmp_out_of_window");
+      return;
+    }
+    if (q.type === ICMP_SOURCE_QUENCH) {
+      counters.count("tcp.icmp_source_quench_ignored");
+      return;
+    }
+    try {
+      if (q.type === ICMP_DEST_UNREACHABLE && q.code === ICMP_CODE_FRAG_NEEDED) {
+        this.#pathMtuReduced(t, buf, q);
+        return;
+      }
+      const hard = q.type === ICMP_DEST_UNREACHABLE &&
+        (q.code === ICMP_CODE_PROTO_UNREACHABLE || q.code === ICMP_CODE_PORT_UNREACHABLE);
+      if (hard && (t.state === SYN_SENT || t.state === SYN_RECEIVED)) {
+        counters.count("tcp.icmp_hard_errors");
+        abort(this, t, connectionRefused(peerName(t)), false);
+        return;
+      }
+      counters.count("tcp.icmp_soft_errors");
+      t.softError = hard ? connectionRefused(peerName(t)) : q.type === ICMP_DEST_UNREACHABLE &&
+          (q.code === 0 || q.code === 6 || q.code === 11)
+        ? networkUnreachable(peerName(t))
+        : hostUnreachable(peerName(t));
+    } catch (e) {
+      this.#contain(t, e);
+    }
+  }
+
+  /** Frag-needed for `t`: learn the path MTU, shrink the MSS, resend what no longer fits. */
+  #pathMtuReduced(t: Tcb, buf: Uint8Array, q: IcmpQuote): void {
+    const pmtu = this.#host.pmtu;
+    let mtu = q.rest & 0xffff;
+    // RFC 1191 5: a router of before RFC 1191 sends 0; take the plateau below the datagram.
+    if (mtu === 0) mtu = plateauBelow(readU16(buf, q.innerOff + 2));
+    const current = t.mss + 40 + (t.tsOk ? TS_OPTION_LEN : 0);
+    if (mtu >= current) {
+      this.counters.count("tcp.icmp_frag_needed_ignored");
+      return;
+    }
+    const learned = pmtu !== undefined ? pmtu.learn(t.remoteAddr, mtu) : mtu;
+    const mss = learned - 40 - (t.tsOk ? TS_OPTION_LEN : 0);
+    if (mss >= t.mss) return;
+    this.counters.count("tcp.pmtu_reduced");
+    t.mss = mss;
+    if (t.outstanding > 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) {
+      // Everything in flight was too big: send it again, from SND.UNA, in segments that fit.
+      t.sndNxt = t.sndUna;
+      t.highRxt = t.sndUna;
+      t.rttSeq = -1; // Karn: no sample from what is sent again
+      this.markDirty(t);
+    }
   }
 
   // --- receive path ---
@@ -648,4 +754,13 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.#interval = null;
     }
   }
+}
+
+/** RFC 1191 7.1's MTU plateaus, for a frag-needed without a next-hop MTU. */
+const MTU_PLATEAUS = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+
+/** The largest plateau below `datagramLen` (RFC 1191 7.1). */
+function plateauBelow(datagramLen: number): number {
+  for (const p of MTU_PLATEAUS) if (p < datagramLen) return p;
+  return 68;
 }

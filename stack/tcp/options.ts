@@ -52,12 +52,15 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
 }
 
 /**
- * The send MSS from the peer's MSS: at most our route's (RFC 9293 3.7.1 "MSS clamping"), less
- * the timestamp option every segment carries; and the initial window of RFC 6928,
+ * The send MSS from the peer's MSS: at most our route's (RFC 9293 3.7.1 "MSS clamping") and what
+ * a learned path MTU allows (RFC 1191), less the timestamp option every segment carries; and the
+ * initial window of RFC 6928,
  * min(10 MSS, max(2 MSS, 14600)) with the configured segment count.
  */
 export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   let mss = peerMss < ctx.advMss ? peerMss : ctx.advMss;
+  const pmtu = ctx.pathMtu(t.remoteAddr);
+  if (pmtu > 0 && pmtu - 40 < mss) mss = pmtu - 40;
   if (t.tsOk) mss -= TS_OPTION_LEN;
   if (mss < 64) mss = 64;
   t.mss = mss;

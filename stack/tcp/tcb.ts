@@ -150,6 +150,11 @@ export class Tcb implements TimerNode {
   rtxCount = 0;
   /** The SYN or SYN-ACK timed out at least once (RFC 6298 5.7). */
   synTimedOut = false;
+  /**
+   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9): what the user is told if
+   * the connection then times out, instead of a bare timeout (Linux's sk_err_soft).
+   */
+  softError: Error | null = null;
   /** Zero-window probes sent without the window opening. */
   probes = 0;
   /** Keepalive probes sent without an answer. */

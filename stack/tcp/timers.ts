@@ -25,7 +25,7 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
       return;
     }
     if (t.state === SYN_SENT) {
-      abort(ctx, t, timedOut(`connect to ${peerName(t)}`), false);
+      abort(ctx, t, t.softError ?? timedOut(`connect to ${peerName(t)}`), false);
       return;
     }
     if (t.state === FIN_WAIT_2) {
@@ -87,11 +87,14 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   if (t.rtxCount > limit) {
     ctx.counters.count("tcp.retransmit_timeouts");
     const what = t.state === SYN_SENT ? "connect to" : "retransmitting to";
-    // A half-open passive connection is just dropped (the listener stays).
+    // A half-open passive connection is just dropped (the listener stays). An ICMP soft error
+    // seen meanwhile says more than a timeout (RFC 1122 4.2.3.9).
     abort(
       ctx,
       t,
-      t.state === SYN_RECEIVED && t.passive ? null : timedOut(`${what} ${peerName(t)}`),
+      t.state === SYN_RECEIVED && t.passive
+        ? null
+        : t.softError ?? timedOut(`${what} ${peerName(t)}`),
       t.state !== SYN_SENT && t.state !== SYN_RECEIVED,
     );
     return false;

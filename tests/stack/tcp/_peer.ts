@@ -183,6 +183,33 @@ export class Peer {
     this.stack.tcp.flush();
   }
 
+  /**
+   * Delivers an ICMP error (type, code, 32-bit rest) from `from` (a router) quoting the first 28
+   * bytes (IP header and 8 bytes of TCP) of the segment `about` as the stack would have sent it
+   * to the peer, then flushes.
+   */
+  sendIcmpError(type: number, code: number, rest: number, about: Seg, from = REMOTE): void {
+    const quoted = buildFrame(about, PEER_MAC, LOCAL, REMOTE).subarray(14, 14 + 28);
+    const f = new Uint8Array(14 + 20 + 8 + quoted.length);
+    f.set(this.dev.mac, 0);
+    f.set(PEER_MAC, 6);
+    u16(f, 12, 0x0800);
+    f[14] = 0x45;
+    u16(f, 16, 20 + 8 + quoted.length);
+    f[22] = 64;
+    f[23] = 1;
+    u32(f, 26, from);
+    u32(f, 30, LOCAL);
+    u16(f, 24, checksum(f, 14, 20));
+    f[34] = type;
+    f[35] = code;
+    u32(f, 38, rest);
+    f.set(quoted, 42);
+    u16(f, 36, checksum(f, 34, 8 + quoted.length));
+    this.stack.input(f, 0, f.length);
+    this.stack.tcp.flush();
+  }
+
   /** Returns and clears what the stack sent. */
   take(): Seg[] {
     return this.out.splice(0, this.out.length);
