@@ -31,6 +31,9 @@ export const HOST_FLAG_SPEC: FlagSpec = {
   pcap: { type: "string" },
   control: { type: "string" },
   impair: { type: "string" },
+  "tcp-mem": { type: "string" },
+  "max-time-wait": { type: "string" },
+  "max-orphans": { type: "string" },
 };
 
 /** Validated host options. */
@@ -51,6 +54,24 @@ export interface HostOptions {
    * the TAP carries virtio-net headers, TCP super-frames cross it whole (stack/link/offload.ts).
    */
   offload?: boolean;
+  /**
+   * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`; stack/tcp/config.ts):
+   * absent ones keep their defaults (512 MiB, 65536, 65536).
+   */
+  tcp: { memoryLimit?: number; maxTimeWait?: number; maxOrphans?: number };
+}
+
+/** Parses a byte size: a whole number with an optional K, M or G (binary units), e.g. "512M". */
+export function sizeArg(text: string, what: string, min: number, max: number): number {
+  const m = /^([0-9]+)([KMG]?)$/i.exec(text);
+  if (m === null) throw new UsageError(`${what}: "${text}" is not a size (e.g. 512M, 2G)`);
+  const unit =
+    { "": 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  const n = Number(m[1]) * unit;
+  if (n < min || n > max) {
+    throw new UsageError(`${what}: ${text} is outside ${min >>> 20}M..${max / (1 << 30)}G`);
+  }
+  return n;
 }
 
 /**
@@ -91,6 +112,7 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     prefix,
     mtu: 1500,
     control: str(flags, "control") ?? DEFAULT_CONTROL_PATH,
+    tcp: {},
   };
   const mask = prefixMask(prefix);
   if (prefix < 31 && ((addr & ~mask) === 0 || (addr | ~mask) >>> 0 === addr)) {
@@ -124,5 +146,11 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     opts.impair = spec;
   }
   opts.offload = offloadChoice(command, flags, command === "run");
+  const mem = str(flags, "tcp-mem");
+  if (mem !== undefined) opts.tcp.memoryLimit = sizeArg(mem, "--tcp-mem", 1 << 20, 64 * 2 ** 30);
+  const tw = str(flags, "max-time-wait");
+  if (tw !== undefined) opts.tcp.maxTimeWait = intArg(tw, "--max-time-wait", 0, 1 << 24);
+  const orphans = str(flags, "max-orphans");
+  if (orphans !== undefined) opts.tcp.maxOrphans = intArg(orphans, "--max-orphans", 0, 1 << 24);
   return opts;
 }

@@ -54,6 +54,7 @@ export function startInstance(opts: HostOptions): Instance {
       address: opts.address,
       prefix: opts.prefix,
       gateway: opts.gateway,
+      tcp: opts.tcp,
     });
     const handlers = new Map<string, ControlHandler>();
     handlers.set("snapshot", () => {
@@ -68,6 +69,7 @@ export function startInstance(opts: HostOptions): Instance {
       return { ...snap, pid: Deno.pid };
     });
     handlers.set("netstat", () => stack.tcpSnapshot());
+    handlers.set("tcp.usage", () => stack.tcp.usage());
     handlers.set("ping", pingHandler(stack));
     if (opts.control !== null) {
       control = ControlServer.listen(opts.control, (req) => {

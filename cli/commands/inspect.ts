@@ -15,6 +15,7 @@ import {
   formatRoutes,
   type RouteRow,
 } from "../format/host_tables.ts";
+import { formatTcpUsage, type TcpUsageRow } from "../format/netstat.ts";
 
 /** The part of `Stack.snapshot()` these commands print. */
 interface Snapshot {
@@ -23,6 +24,8 @@ interface Snapshot {
   arp: ArpRow[];
   routes: RouteRow[];
   counters: Record<string, number>;
+  /** Absent from instances older than the TCP bounds. */
+  tcpUsage?: TcpUsageRow;
 }
 
 const SPEC = { control: { type: "string" }, json: { type: "boolean" } } as const;
@@ -54,7 +57,16 @@ export async function statsCommand(args: string[]): Promise<number> {
   const [snap, json] = await snapshot("stats", args);
   if (json) {
     console.log(
-      JSON.stringify({ name: snap.name, device: snap.device, counters: snap.counters }, null, 2),
+      JSON.stringify(
+        {
+          name: snap.name,
+          device: snap.device,
+          counters: snap.counters,
+          tcpUsage: snap.tcpUsage,
+        },
+        null,
+        2,
+      ),
     );
     return 0;
   }
@@ -65,5 +77,6 @@ export async function statsCommand(args: string[]): Promise<number> {
   }
   const counters = formatCounters(snap.counters);
   if (counters !== "") console.log(counters);
+  if (snap.tcpUsage !== undefined) console.log(formatTcpUsage(snap.tcpUsage));
   return 0;
 }

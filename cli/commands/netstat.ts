@@ -8,7 +8,12 @@
 import { parseFlags, str } from "../args.ts";
 import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { controlRequest } from "../control/client.ts";
-import { formatNetstat, type NetstatRow } from "../format/netstat.ts";
+import {
+  formatNetstat,
+  formatTcpUsage,
+  type NetstatRow,
+  type TcpUsageRow,
+} from "../format/netstat.ts";
 
 const SPEC = {
   control: { type: "string" },
@@ -26,5 +31,10 @@ export async function netstatCommand(args: string[]): Promise<number> {
       ? JSON.stringify(rows, null, 2)
       : formatNetstat(rows, flags.extend === true),
   );
+  // -e: the usage against TCP's bounds (TIME_WAIT, orphans, buffer memory), like sockstat.
+  if (flags.extend === true && flags.json !== true) {
+    const usage = await controlRequest(path, { cmd: "tcp.usage" }) as TcpUsageRow;
+    console.log(formatTcpUsage(usage));
+  }
   return 0;
 }

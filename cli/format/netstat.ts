@@ -62,6 +62,28 @@ export function formatG(x: number): string {
 }
 
 /**
+ * One summary line of TCP's usage against its bounds, like /proc/net/sockstat ("TCP: inuse 5
+ * orphan 0 tw 2 alloc 5 mem 60"), with the buffer memory in bytes and its budget.
+ */
+export function formatTcpUsage(u: TcpUsageRow): string {
+  const mib = (n: number) => (n / (1 << 20)).toFixed(1);
+  return `TCP: inuse ${u.connections - u.timeWait} orphan ${u.orphans} tw ${u.timeWait} ` +
+    `mem ${mib(u.memoryBytes)}/${mib(u.memoryLimitBytes)} MiB (peak ${mib(u.memoryPeakBytes)})` +
+    (u.memoryPressure ? " pressure" : "");
+}
+
+/** What the instance reports of TCP's usage (stack/tcp/layer.ts TcpUsage). */
+export interface TcpUsageRow {
+  connections: number;
+  timeWait: number;
+  orphans: number;
+  memoryBytes: number;
+  memoryPeakBytes: number;
+  memoryLimitBytes: number;
+  memoryPressure: boolean;
+}
+
+/**
  * The `ss -ti` detail of one connection, e.g.
  * `\t cubic wscale:7,7 rto:204 rtt:1.25/0.625 mss:1448 cwnd:10 ssthresh:7 retrans:0/3`.
  * Fields the row lacks are left out; ssthresh is left out while it is "infinite" (negative or

@@ -17,7 +17,7 @@ import { UdpDemux } from "../udp/demux.ts";
 import type { ConnectOptions, ListenOptions } from "../tcp/api_options.ts";
 import type { TcpStackOptions } from "../tcp/config.ts";
 import type { TcpConn } from "../tcp/conn.ts";
-import { TcpLayer } from "../tcp/layer.ts";
+import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
 import type { TcpListener } from "../tcp/listener.ts";
 import type { TcpSocketInfo } from "../tcp/snapshot.ts";
 import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/socket.ts";
@@ -87,6 +87,8 @@ export interface StackSnapshot {
   device: DeviceStats;
   /** TCP listeners and connections (netstat). */
   tcp: TcpSocketInfo[];
+  /** TCP's TIME_WAIT, orphan and buffer-memory usage against its bounds. */
+  tcpUsage: TcpUsage;
 }
 
 /** A userspace IPv4 host on one link device. */
@@ -571,6 +573,7 @@ export class Stack {
       counters: this.counters.snapshot(),
       device: { ...this.device.stats },
       tcp: this.tcp.snapshot(),
+      tcpUsage: this.tcp.usage(),
     };
   }
 

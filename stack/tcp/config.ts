@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DEFAULT_TCP_MEMORY } from "./memory.ts";
+
 import type { CongestionName } from "./congestion/cc.ts";
 
 /** Keepalive timing (RFC 1122 4.2.3.6; Linux's tcp_keepalive_time/intvl/probes). */
@@ -74,6 +76,23 @@ export interface TcpStackOptions {
    * device without offloads.
    */
   tso?: boolean;
+  /**
+   * Connections in TIME_WAIT at most (default 65536, like Linux's tcp_max_tw_buckets); past it a
+   * closing connection ends at once without TIME_WAIT (counted: tcp.time_wait_overflow).
+   */
+  maxTimeWait?: number;
+  /**
+   * Orphans at most: connections the application closed that still wait for the peer (FIN_WAIT,
+   * CLOSING, LAST_ACK; default 65536, Linux's tcp_max_orphans). Past it close() resets instead
+   * (tcp.orphan_overflow).
+   */
+  maxOrphans?: number;
+  /**
+   * Bytes all send and receive buffers may hold together (default 512 MiB, Linux's tcp_mem):
+   * from three quarters of it buffers stop growing, at it new connections are refused
+   * (stack/tcp/memory.ts).
+   */
+  memoryLimit?: number;
 }
 
 /** The options with every default filled in. */
@@ -103,6 +122,9 @@ export interface TcpConfig {
   challengeAckLimit: number;
   timerTickMs: number;
   tso: boolean;
+  maxTimeWait: number;
+  maxOrphans: number;
+  memoryLimit: number;
 }
 
 function positive(name: string, v: number, min = 1): number {
@@ -155,6 +177,9 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     challengeAckLimit: positive("challengeAckLimit", o.challengeAckLimit ?? 10),
     timerTickMs: positive("timerTickMs", o.timerTickMs ?? 10),
     tso: o.tso ?? true,
+    maxTimeWait: positive("maxTimeWait", o.maxTimeWait ?? 65536, 0),
+    maxOrphans: positive("maxOrphans", o.maxOrphans ?? 65536, 0),
+    memoryLimit: positive("memoryLimit", o.memoryLimit ?? DEFAULT_TCP_MEMORY, 1 << 20),
   };
 }
 

@@ -15,6 +15,7 @@ import type { TcpOptions } from "../wire/tcp_options.ts";
 import type { TcpConfig } from "./config.ts";
 import type { IsnGenerator } from "./isn.ts";
 import type { Tcb } from "./tcb.ts";
+import type { TcpMemory } from "./memory.ts";
 
 /** The layer as seen by one connection's code. */
 export interface TcpContext {
@@ -56,6 +57,13 @@ export interface TcpContext {
   readonly ipHeader: Ipv4Header;
   /** Scratch view for checksumming. */
   readonly txView: TcpView;
+  /** The budget of all connections' buffers (memory.ts). */
+  readonly memory: TcpMemory;
+  /**
+   * `t` is about to enter TIME_WAIT: true when it may (it is counted), false past the cap (the
+   * caller ends it at once instead).
+   */
+  admitTimeWait(t: Tcb): boolean;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
   /** The path MTU learned toward `dst` (ICMP frag-needed, stack/net/pmtu.ts), or 0 if none. */

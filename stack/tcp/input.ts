@@ -26,6 +26,7 @@ import { output } from "./output.ts";
 import type { Segment } from "./segment.ts";
 import {
   CLOSE_WAIT,
+  CLOSED,
   CLOSING,
   ESTABLISHED,
   FIN_WAIT_1,
@@ -209,7 +210,10 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       }
     }
   } else if (t.state === CLOSING) {
-    if (finAcked(t)) enterTimeWait(ctx, t, now);
+    if (finAcked(t)) {
+      enterTimeWait(ctx, t, now);
+      if ((t.state as number) === CLOSED) return; // past the TIME_WAIT cap: ended at once
+    }
   }
 
   // --- seventh: segment text ---
@@ -232,8 +236,11 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   if (dataLen > 0) {
     const st = t.state;
     if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
-      // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped).
-      const room = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+      // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped); what
+      // the window already offered is always taken (the ring grows for it).
+      let room = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+      const offered = seqDiff(t.rcvAdv, t.rcvNxt);
+      if (offered > room) room = offered;
       const right = seqDiff(dataSeq, t.rcvNxt) + dataLen;
       if (right > room) {
         ctx.counters.count("tcp.rx_beyond_buffer");

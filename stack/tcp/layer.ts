@@ -50,6 +50,7 @@ import {
 } from "../wire/icmp.ts";
 import { ICMP_SOURCE_QUENCH, type IcmpQuote } from "../wire/icmp_quote.ts";
 import type { PmtuCache } from "../net/pmtu.ts";
+import { TcpMemory } from "./memory.ts";
 import { segmentArrives } from "./input.ts";
 import { abort, peerName, setState } from "./transitions.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -184,6 +185,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   #closed = false;
   /** An internal error was logged (once per layer; every one is counted). */
   #internalLogged = false;
+  /** Connections in TIME_WAIT now (capped by config.maxTimeWait). */
+  #timeWait = 0;
+  /** Orphans now: closed by the application, still ending with the peer (config.maxOrphans). */
+  #orphans = 0;
+  /** The budget of every connection's buffers. */
+  readonly memory: TcpMemory;
 
   /** TCP over `host` with `options` (see {@link TcpStackOptions}). */
   constructor(host: TcpHost, options?: TcpStackOptions) {
@@ -205,6 +212,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.#wheel = new TimerWheel<Tcb>(host.clock.now(), this.config.timerTickMs);
     const [lo, hi] = this.config.ephemeralPorts;
     this.#ports = new PortAllocator(lo, hi);
+    this.memory = new TcpMemory(this.config.memoryLimit);
     this.#fire = (t) => {
       try {
         onTimer(this, t, this.clock.now());
@@ -221,6 +229,32 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** A fresh IPv4 identification. */
   nextIpId(): number {
     return this.#host.nextIpId();
+  }
+
+  /** TIME_WAIT admission under the cap (TcpContext). */
+  admitTimeWait(t: Tcb): boolean {
+    // A connection in TIME_WAIT is no orphan any more (Linux counts them apart).
+    if (t.orphan) {
+      t.orphan = false;
+      this.#orphans--;
+    }
+    if (this.#timeWait >= this.config.maxTimeWait) return false;
+    this.#timeWait++;
+    return true;
+  }
+
+  /** TIME_WAIT connections, orphans and buffer bytes now (`lb.ts netstat -e`, `stats`). */
+  usage(): TcpUsage {
+    const m = this.memory;
+    return {
+      connections: this.#table.size,
+      timeWait: this.#timeWait,
+      orphans: this.#orphans,
+      memoryBytes: m.used,
+      memoryPeakBytes: m.peak,
+      memoryLimitBytes: m.limit,
+      memoryPressure: m.pressure,
+    };
   }
 
   /** The path MTU learned toward `dst`, or 0. */
@@ -274,7 +308,16 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       t.listener = null;
       l.synRecvDone(t);
     }
-    if (prev === TIME_WAIT) this.counters.count("tcp.time_wait_done");
+    if (prev === TIME_WAIT) {
+      this.#timeWait--;
+      this.counters.count("tcp.time_wait_done");
+    }
+    if (t.orphan) {
+      t.orphan = false;
+      this.#orphans--;
+    }
+    t.snd?.release();
+    t.rcv?.release();
     const user = t.user;
     if (user !== null) user.onClosed();
   }
@@ -621,6 +664,18 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       abort(this, t, null, true);
       return;
     }
+    if (st !== TIME_WAIT) {
+      // An orphan from here on; past the cap, reset instead (Linux's "too many orphaned
+      // sockets": tcp_check_oom then tcp_send_active_reset).
+      if (this.#orphans >= this.config.maxOrphans) {
+        this.counters.count("tcp.orphan_overflow");
+        abort(this, t, null, true);
+        return;
+      }
+      t.orphan = true;
+      this.#orphans++;
+    }
+    t.rcv?.release();
     t.rcv = null;
     if (st === ESTABLISHED || st === CLOSE_WAIT) {
       this.shutdownWrite(t);
@@ -763,4 +818,20 @@ const MTU_PLATEAUS = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
 function plateauBelow(datagramLen: number): number {
   for (const p of MTU_PLATEAUS) if (p < datagramLen) return p;
   return 68;
+}
+
+/** What {@link TcpLayer.usage} reports. */
+export interface TcpUsage {
+  /** Connections in the table (TIME_WAIT included). */
+  connections: number;
+  /** Of those, in TIME_WAIT. */
+  timeWait: number;
+  /** Closed by the application, still ending with the peer. */
+  orphans: number;
+  /** Bytes all buffers hold now, their peak, and the budget. */
+  memoryBytes: number;
+  memoryPeakBytes: number;
+  memoryLimitBytes: number;
+  /** True while buffers may not grow. */
+  memoryPressure: boolean;
 }

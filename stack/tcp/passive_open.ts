@@ -40,6 +40,11 @@ export function listenInput(
     return;
   }
   if (!seg.syn) return;
+  // The buffers' budget is spent: no new connection (the peer's SYN retransmits later).
+  if (layer.memory.full) {
+    counters.count("tcp.memory_refused");
+    return;
+  }
   if (l.acceptFull()) {
     counters.count("tcp.listen_overflow");
     return;

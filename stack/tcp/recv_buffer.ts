@@ -18,6 +18,8 @@ import { WordCopier } from "./copy.ts";
 /** One copier for every receive buffer (single-threaded; it only caches source views). */
 const copier = new WordCopier();
 
+import type { TcpMemory } from "./memory.ts";
+
 /** Initial ring size, bytes (grows by doubling up to the configured maximum). */
 export const RECV_BUFFER_INITIAL = 16 * 1024;
 
@@ -46,21 +48,58 @@ export class RecvBuffer {
   /** Out-of-order octets held. */
   oooBytes = 0;
   #stamp = 0;
+  readonly #memory: TcpMemory | null;
+  /** Bytes charged to the budget (released once, when the connection ends). */
+  #charged = 0;
 
-  /** A ring of `initial` bytes growing to `max`, tracking at most `maxRanges` holes. */
-  constructor(max: number, maxRanges = 32, initial = RECV_BUFFER_INITIAL) {
+  /**
+   * A ring of `initial` bytes growing to `max`, tracking at most `maxRanges` holes, charged to
+   * `memory` when given.
+   */
+  constructor(max: number, maxRanges = 32, initial = RECV_BUFFER_INITIAL, memory?: TcpMemory) {
     this.max = max;
     this.cap = initial < max ? initial : max;
     this.mem = new Uint8Array(this.cap);
+    this.#memory = memory ?? null;
+    this.#charge(this.cap);
     this.mem32 = new Uint32Array(this.mem.buffer);
     this.oooStart = new Uint32Array(maxRanges);
     this.oooEnd = new Uint32Array(maxRanges);
     this.oooStamp = new Float64Array(maxRanges);
   }
 
-  /** Free space for the receive window: max minus unread in-order bytes. */
+  /**
+   * Free space for the receive window: the ring's capacity minus unread in-order bytes, so every
+   * byte the window offers is memory already held (and charged to the budget). The ring grows
+   * toward `max` with {@link expand} while the peer keeps using the window it is offered.
+   */
   get free(): number {
-    return this.max - this.len;
+    return this.cap - this.len;
+  }
+
+  /**
+   * Doubles the ring (up to `max`) if the memory budget allows; false when it is at `max` or the
+   * budget is under pressure. Called when the peer uses most of the offered window.
+   */
+  expand(): boolean {
+    if (this.cap >= this.max) return false;
+    let cap = this.cap * 2;
+    if (cap > this.max) cap = this.max;
+    if (this.#memory !== null && !this.#memory.mayGrow(cap - this.cap)) return false;
+    this.#grow(cap);
+    return true;
+  }
+
+  /** Gives the ring's bytes back to the budget (the connection ended); idempotent. */
+  release(): void {
+    if (this.#memory !== null) this.#memory.charge(-this.#charged);
+    this.#charged = 0;
+  }
+
+  #charge(n: number): void {
+    if (this.#memory === null) return;
+    this.#memory.charge(n);
+    this.#charged += n;
   }
 
   /**
@@ -200,6 +239,8 @@ export class RecvBuffer {
     let cap = this.cap;
     while (cap < need) cap *= 2;
     if (cap > this.max) cap = this.max;
+    // Data the window already offered is stored even under pressure (the peer was promised it).
+    this.#charge(cap - this.cap);
     const mem = new Uint8Array(cap);
     // Unwrap everything from head to the old capacity (in-order and out-of-order bytes alike).
     const old = this.mem;

@@ -8,10 +8,13 @@
  * subarray.
  *
  * The ring starts small and doubles up to its maximum as the application writes, so a thousand
- * idle connections cost little.
+ * idle connections cost little; under the layer's memory pressure (memory.ts) it stops growing
+ * and the application waits for acknowledgements instead.
  *
  * @module
  */
+
+import type { TcpMemory } from "./memory.ts";
 
 /** Initial ring size, bytes (grows by doubling up to the configured maximum). */
 export const SEND_BUFFER_INITIAL = 16 * 1024;
@@ -33,18 +36,39 @@ export class SendBuffer {
    * connection first sends a super-frame.
    */
   txArea: number;
+  readonly #memory: TcpMemory | null;
+  /** Bytes charged to the budget (released once, when the connection ends). */
+  #charged = 0;
 
-  /** A ring of `initial` bytes (at most `max`) behind a `txArea`-byte transmit frame. */
-  constructor(txArea: number, max: number, initial = SEND_BUFFER_INITIAL) {
+  /**
+   * A ring of `initial` bytes (at most `max`) behind a `txArea`-byte transmit frame, charged to
+   * `memory` when given.
+   */
+  constructor(txArea: number, max: number, initial = SEND_BUFFER_INITIAL, memory?: TcpMemory) {
     this.txArea = txArea;
     this.max = max;
     this.cap = initial < max ? initial : max;
     this.mem = new Uint8Array(txArea + this.cap);
+    this.#memory = memory ?? null;
+    this.#charge(this.mem.byteLength);
   }
 
-  /** Bytes the application may still write before the buffer is full. */
+  /** Bytes the application may still write: up to the ring it has, under memory pressure. */
   get free(): number {
-    return this.max - this.len;
+    const m = this.#memory;
+    return (m !== null && m.pressure ? this.cap : this.max) - this.len;
+  }
+
+  /** Gives the buffer's bytes back to the budget (the connection ended); idempotent. */
+  release(): void {
+    if (this.#memory !== null) this.#memory.charge(-this.#charged);
+    this.#charged = 0;
+  }
+
+  #charge(n: number): void {
+    if (this.#memory === null) return;
+    this.#memory.charge(n);
+    this.#charged += n;
   }
 
   /**
@@ -52,9 +76,12 @@ export class SendBuffer {
    * `max` first). Called once per application write, not per segment.
    */
   write(src: Uint8Array, off: number, n: number): number {
-    if (n > this.max - this.len) n = this.max - this.len;
+    if (n > this.free) n = this.free;
     if (n <= 0) return 0;
-    if (this.len + n > this.cap) this.#grow(this.len + n);
+    if (this.len + n > this.cap && !this.#grow(this.len + n)) {
+      n = this.cap - this.len; // the budget said no: fill the ring there is
+      if (n <= 0) return 0;
+    }
     const cap = this.cap;
     let pos = this.head + this.len;
     if (pos >= cap) pos -= cap;
@@ -98,15 +125,19 @@ export class SendBuffer {
     if (n <= this.txArea) return;
     const mem = new Uint8Array(n + this.cap);
     mem.set(this.mem.subarray(this.txArea), n);
+    this.#charge(mem.byteLength - this.mem.byteLength);
     this.mem = mem;
     this.txArea = n;
   }
 
-  #grow(need: number): void {
+  /** Doubles the ring toward `need` if the budget allows; false when it does not. */
+  #grow(need: number): boolean {
     let cap = this.cap;
     while (cap < need) cap *= 2;
     if (cap > this.max) cap = this.max;
+    if (this.#memory !== null && !this.#memory.mayGrow(cap - this.cap)) return false;
     const mem = new Uint8Array(this.txArea + cap);
+    this.#charge(mem.byteLength - this.mem.byteLength);
     // Unwrap the ring into the new one.
     const old = this.mem;
     const base = this.txArea;
@@ -116,5 +147,6 @@ export class SendBuffer {
     this.mem = mem;
     this.cap = cap;
     this.head = 0;
+    return true;
   }
 }

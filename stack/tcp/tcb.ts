@@ -148,6 +148,8 @@ export class Tcb implements TimerNode {
   lingerAt = 0;
   /** Consecutive retransmissions of the same data (reset by an ACK of new data). */
   rtxCount = 0;
+  /** Counted as an orphan (closed by the application, still ending with the peer). */
+  orphan = false;
   /** The SYN or SYN-ACK timed out at least once (RFC 6298 5.7). */
   synTimedOut = false;
   /**

@@ -7,7 +7,7 @@
 
 import { seqGt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { sendReset } from "./transmit.ts";
+import { sendAck, sendReset } from "./transmit.ts";
 import { RecvBuffer } from "./recv_buffer.ts";
 import { SendBuffer } from "./send_buffer.ts";
 import { TIME_WAIT } from "./state.ts";
@@ -26,8 +26,11 @@ export function finAcked(t: Tcb): boolean {
 
 /** Allocates the buffers of a connection that reached ESTABLISHED. */
 export function allocateBuffers(ctx: TcpContext, t: Tcb): void {
-  if (t.snd === null) t.snd = new SendBuffer(ctx.txArea, ctx.config.sendBuffer);
-  if (t.rcv === null) t.rcv = new RecvBuffer(ctx.config.receiveBuffer, ctx.config.maxOutOfOrder);
+  const c = ctx.config;
+  if (t.snd === null) t.snd = new SendBuffer(ctx.txArea, c.sendBuffer, undefined, ctx.memory);
+  if (t.rcv === null) {
+    t.rcv = new RecvBuffer(c.receiveBuffer, c.maxOutOfOrder, undefined, ctx.memory);
+  }
 }
 
 /** RFC 6298 5.7's fallback RTO, ms. */
@@ -53,6 +56,15 @@ export function abort(ctx: TcpContext, t: Tcb, err: Error | null, rst: boolean):
 
 /** Enters TIME_WAIT (RFC 9293 3.6.1): 2*MSL, then CLOSED. */
 export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
+  t.snd?.release();
+  // Past the TIME_WAIT cap the connection ends here, as Linux does past tcp_max_tw_buckets (the
+  // RFC 6191 protections of TIME_WAIT are given up for this one tuple; counted).
+  if (!ctx.admitTimeWait(t)) {
+    ctx.counters.count("tcp.time_wait_overflow");
+    sendAck(ctx, t); // the peer's FIN is still acknowledged (Linux sends it before tcp_done)
+    ctx.release(t);
+    return;
+  }
   setState(t, TIME_WAIT, now);
   t.rtxMode = RTX_OFF;
   t.rtxAt = 0;

@@ -60,11 +60,16 @@ export function tsRecentValid(t: Tcb, now: number): boolean {
  */
 export function windowField(ctx: TcpContext, t: Tcb): number {
   const shift = t.rcvWscale;
-  const max = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.max;
-  let free = t.rcv === null ? max : t.rcv.free;
-  if (t.userClosed) free = 0;
+  const rcv = t.rcv;
+  const max = rcv === null ? ctx.config.receiveBuffer : rcv.max;
   let cur = seqDiff(t.rcvAdv, t.rcvNxt);
   if (cur < 0) cur = 0;
+  // The peer has used most of what was offered: a bigger ring, if the memory budget allows (the
+  // window is always backed by ring the connection holds; memory.ts). Linux grows its receive
+  // buffer on the same evidence (tcp_rcv_space_adjust).
+  if (rcv !== null && cur < rcv.cap >> 1 && rcv.cap < rcv.max) rcv.expand();
+  let free = rcv === null ? max : rcv.free;
+  if (t.userClosed) free = 0;
   let win = free;
   if (win <= cur) {
     win = cur;

@@ -93,6 +93,9 @@ Deno.test("a received super-frame is ACKed at once; its gso_size is the peer's M
     const got = new Uint8Array(data.length);
     assertEquals(await o.conn.read(got), data.length);
     assertEquals(got, data);
+    // The read emptied the ring, whose window the peer had mostly used: a window update.
+    await p.settle();
+    assertEquals(p.take().map((x) => x.ack), [o.peerSeq + data.length]);
     // Plain segments after it: one full segment waits, the second is ACKed (RFC 5681 4.2).
     clearOffload(p.dev.rxOffload!);
     let seq = o.peerSeq + data.length;
