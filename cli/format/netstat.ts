@@ -69,7 +69,8 @@ export function formatTcpUsage(u: TcpUsageRow): string {
   const mib = (n: number) => (n / (1 << 20)).toFixed(1);
   return `TCP: inuse ${u.connections - u.timeWait} orphan ${u.orphans} tw ${u.timeWait} ` +
     `mem ${mib(u.memoryBytes)}/${mib(u.memoryLimitBytes)} MiB (peak ${mib(u.memoryPeakBytes)})` +
-    (u.memoryPressure ? " pressure" : "");
+    (u.memoryPressure ? " pressure" : "") +
+    (u.memoryGrowthDenied > 0 ? ` growth-denied ${u.memoryGrowthDenied}` : "");
 }
 
 /** What the instance reports of TCP's usage (stack/tcp/layer.ts TcpUsage). */
@@ -81,6 +82,7 @@ export interface TcpUsageRow {
   memoryPeakBytes: number;
   memoryLimitBytes: number;
   memoryPressure: boolean;
+  memoryGrowthDenied: number;
 }
 
 /**

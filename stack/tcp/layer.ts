@@ -254,6 +254,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       memoryPeakBytes: m.peak,
       memoryLimitBytes: m.limit,
       memoryPressure: m.pressure,
+      memoryGrowthDenied: m.growthDenied,
     };
   }
 
@@ -834,4 +835,6 @@ export interface TcpUsage {
   memoryLimitBytes: number;
   /** True while buffers may not grow. */
   memoryPressure: boolean;
+  /** Times a buffer was kept from growing by the budget. */
+  memoryGrowthDenied: number;
 }

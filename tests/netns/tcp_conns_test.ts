@@ -3,7 +3,7 @@
  * namespace) against the userspace echo and HTTP listeners; every exchange completes with the
  * right bytes, and the host's table drains: to nothing but TIME_WAIT, then to nothing.
  */
-import { assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { buildTcpNet, STACK_IP, startHost, waitStats } from "./_tcp_net.ts";
 import { netnsTest } from "./topology.ts";
 
@@ -72,6 +72,116 @@ netnsTest(
     const waiting = tw.tcp.filter((row) => row.state === "TIME_WAIT").length;
     assertEquals(waiting > 900, true, `TIME_WAIT rows: ${waiting}`);
     await waitStats(n, (st) => st.tcp.every((row) => row.state === "LISTEN"), 15_000, "none left");
+  },
+  200_000,
+);
+
+/**
+ * 5,000 connections that each send 256 KiB and never read: non-blocking sockets, sent as the
+ * windows allow for `seconds`, then held open. Prints {"sent", "done"} and keeps the sockets.
+ */
+const PY_HOARD = `
+import json, resource, selectors, socket, sys, time
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(65536, hard), hard))
+host, port, n, each, seconds, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+sel = selectors.DefaultSelector()
+left = {}
+socks = []
+for i in range(n):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect((host, port))
+    except BlockingIOError:
+        pass
+    socks.append(s)
+    left[s] = each
+    sel.register(s, selectors.EVENT_WRITE)
+chunk = b"x" * 65536
+sent = 0
+end = time.time() + seconds
+while time.time() < end and left:
+    for key, _ in sel.select(timeout=0.5):
+        s = key.fileobj
+        try:
+            k = s.send(chunk[:min(65536, left[s])])
+        except BlockingIOError:
+            continue
+        except OSError:
+            sel.unregister(s)
+            left.pop(s, None)
+            continue
+        sent += k
+        left[s] -= k
+        if left[s] <= 0:
+            sel.unregister(s)
+            left.pop(s)
+print(json.dumps({"sent": sent, "done": n - len(left)}), flush=True)
+time.sleep(hold)
+`;
+
+/** Resident set size of process `pid`, bytes (/proc/PID/status VmRSS). */
+function rssOf(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+netnsTest(
+  "5,000 connections that send 256 KiB and never read: memory stays bounded, new ones still work",
+  async (t) => {
+    const n = await buildTcpNet(t);
+    const control = t.tempPath("mem.sock");
+    const host = t.lb(n.hub, [
+      "stack",
+      "--tap",
+      n.tap,
+      "--ip",
+      `${STACK_IP}/24`,
+      "--control",
+      control,
+      "--serve",
+      "echo:7,http:80",
+    ]);
+    await host.waitFor("up on", 30_000);
+    const hoard = t.spawn(n.k1, [
+      "python3",
+      "-c",
+      PY_HOARD,
+      STACK_IP,
+      "7",
+      "5000",
+      String(256 * 1024),
+      "20",
+      "60",
+    ]);
+    await hoard.waitFor('"sent"', 60_000);
+    const r = JSON.parse(hoard.output().trim().split("\n").at(-1)!) as { sent: number };
+    const stats = await t.lbRun(["stats", "--json", "--control", control]);
+    assertEquals(stats.code, 0, stats.stderr);
+    const u = JSON.parse(stats.stdout).tcpUsage;
+    const rss = rssOf(host.pid);
+    console.log(
+      `5,000 hoarding connections: ${(r.sent / 2 ** 20).toFixed(0)} MiB sent; TCP buffers ` +
+        `${(u.memoryBytes / 2 ** 20).toFixed(0)} MiB (peak ${
+          (u.memoryPeakBytes / 2 ** 20).toFixed(0)
+        }, ` +
+        `budget ${
+          (u.memoryLimitBytes / 2 ** 20).toFixed(0)
+        }), growth denied ${u.memoryGrowthDenied} ` +
+        `times; process RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
+    );
+    assertEquals(u.memoryLimitBytes, 512 * 2 ** 20, "the default budget");
+    assert(u.connections > 4900, JSON.stringify(u)); // a few may still wait in the accept queue
+    assert(r.sent > 5000 * 64 * 1024, `only ${r.sent} bytes sent: the test did not load the host`);
+    assert(u.memoryPeakBytes <= u.memoryLimitBytes, JSON.stringify(u));
+    assert(u.memoryGrowthDenied > 0, `the budget never had to say no: ${JSON.stringify(u)}`);
+    assert(rss > 0 && rss < 2 ** 30, `RSS ${rss} is not under 1 GiB`);
+    // A new connection still works while the hoarders hold theirs.
+    const c = await t.exec(n.k1, ["curl", "-sS", "--max-time", "10", `http://${STACK_IP}/`]);
+    assertEquals(c.code, 0, c.stderr);
+    assertMatch(c.stdout, /host 10\.81\.0\.2/);
+    await hoard.stop("SIGKILL");
   },
   200_000,
 );
