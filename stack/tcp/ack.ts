@@ -9,7 +9,7 @@
 
 import { seqDiff, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { duplicateAck, recoveryAck } from "./recovery.ts";
+import { checkUndo, duplicateAck, recoveryAck } from "./recovery.ts";
 import type { Segment } from "./segment.ts";
 import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
@@ -95,7 +95,9 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   if (t.sackOk) t.sacks.advance(ack);
   t.rtxCount = 0;
   t.probes = 0;
-  if (t.inRecovery) {
+  if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
+    // A spurious recovery or timeout was undone: the window is back, nothing to deflate.
+  } else if (t.inRecovery) {
     recoveryAck(ctx, t, acked, now);
   } else {
     t.dupAcks = 0;

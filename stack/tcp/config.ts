@@ -77,6 +77,12 @@ export interface TcpStackOptions {
    */
   tso?: boolean;
   /**
+   * Undo spurious recoveries and timeouts (default true): with timestamps, an ACK that shows the
+   * original segment arrived restores the window and raises the reordering threshold
+   * (stack/tcp/recovery.ts). False keeps plain RFC 6675 / RFC 5681 behaviour, for comparison.
+   */
+  undo?: boolean;
+  /**
    * Connections in TIME_WAIT at most (default 65536, like Linux's tcp_max_tw_buckets); past it a
    * closing connection ends at once without TIME_WAIT (counted: tcp.time_wait_overflow).
    */
@@ -122,6 +128,7 @@ export interface TcpConfig {
   challengeAckLimit: number;
   timerTickMs: number;
   tso: boolean;
+  undo: boolean;
   maxTimeWait: number;
   maxOrphans: number;
   memoryLimit: number;
@@ -177,6 +184,7 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     challengeAckLimit: positive("challengeAckLimit", o.challengeAckLimit ?? 10),
     timerTickMs: positive("timerTickMs", o.timerTickMs ?? 10),
     tso: o.tso ?? true,
+    undo: o.undo ?? true,
     maxTimeWait: positive("maxTimeWait", o.maxTimeWait ?? 65536, 0),
     maxOrphans: positive("maxOrphans", o.maxOrphans ?? 65536, 0),
     memoryLimit: positive("memoryLimit", o.memoryLimit ?? DEFAULT_TCP_MEMORY, 1 << 20),

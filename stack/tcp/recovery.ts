@@ -3,15 +3,22 @@
  * partial ACKs (RFC 5681 3.2, RFC 6582), SACK-based recovery entry by IsLost (RFC 6675 5),
  * limited transmit (RFC 3042), and leaving recovery on the full acknowledgment.
  *
+ * Reordering is not loss: a recovery (or timeout) whose retransmission turns out unneeded is
+ * undone. With timestamps (RFC 7323) the ACK that covers the first retransmitted octet tells it:
+ * if it echoes a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel
+ * detection, RFC 4015's response: cwnd and ssthresh go back to what they were, as Linux's
+ * tcp_undo_cwnd_reduction). The distance that was mistaken for a loss then raises the
+ * connection's duplicate-ACK threshold (`reordering`, Linux's tp->reordering; at most 127), so
+ * the same reordering is not taken for a loss again.
+ *
  * @module
  */
 
-import { seqDiff, seqGeq, seqGt } from "../wire/seq.ts";
+import { seqDiff, seqGeq, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { DUP_THRESH } from "./sack_scoreboard.ts";
 import type { Segment } from "./segment.ts";
 import type { Tcb } from "./tcb.ts";
-import { sendData } from "./transmit.ts";
+import { sendData, tsNow } from "./transmit.ts";
 
 /** SEG.ACK = SND.UNA: a duplicate ACK per RFC 5681 2 (or one with new SACK information). */
 export function duplicateAck(
@@ -34,7 +41,7 @@ export function duplicateAck(
   t.dupAcks++;
   const lost = t.sackOk && t.sacks.isLost(t.sndUna, t.mss);
   // RFC 6582 3.2 (2): no new fast retransmit for data sent before a timeout's "recover".
-  if ((t.dupAcks >= DUP_THRESH || lost) && seqGeq(t.sndUna, t.recover)) {
+  if ((t.dupAcks >= t.reordering || lost) && seqGeq(t.sndUna, t.recover)) {
     enterRecovery(ctx, t, now);
   } else {
     ctx.markDirty(t); // RFC 3042 limited transmit
@@ -44,6 +51,8 @@ export function duplicateAck(
 /** Fast retransmit and the start of loss recovery (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5). */
 export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   ctx.counters.count("tcp.fast_retransmits");
+  markUndo(ctx, t, false, now);
+  t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.sndUna), t.sndUna) / t.mss) : 0;
   t.inRecovery = true;
   t.recover = t.sndMax;
   t.cc.onLoss(t, t.outstanding, now);
@@ -58,6 +67,60 @@ export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
     t.cwnd = t.ssthresh + 3 * t.mss;
   }
   ctx.markDirty(t);
+}
+
+/** Largest reordering estimate, segments (Linux's sysctl_tcp_max_reordering is 300). */
+export const MAX_REORDERING = 127;
+
+/**
+ * A recovery or timeout begins: what to restore if it proves spurious, and the TSval its first
+ * retransmission carries (sent in this same millisecond), when timestamps are on.
+ */
+export function markUndo(ctx: TcpContext, t: Tcb, rto: boolean, now: number): void {
+  if (!ctx.config.undo) return;
+  t.priorCwnd = t.cwnd;
+  t.priorSsthresh = t.ssthresh;
+  t.undoUna = t.sndUna;
+  t.undoRto = rto;
+  t.undoTs = t.tsOk ? tsNow(t, now) : 0;
+  if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
+}
+
+/**
+ * An ACK of new data while an undo is possible: if it covers the first retransmitted octet and
+ * echoes a TSval from before the retransmission, the original got there: undo. Decided once per
+ * episode. Returns true when it undid.
+ */
+export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
+  if (t.undoTs === 0 || !seqGt(seg.ack, t.undoUna)) return false;
+  const undoTs = t.undoTs;
+  t.undoTs = 0;
+  const o = seg.opts;
+  if (!o.hasTimestamp || o.tsEcr === 0 || !seqLt(o.tsEcr, undoTs)) return false;
+  if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
+  if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
+  if (t.undoRto) {
+    ctx.counters.count("tcp.spurious_rto_undone");
+    // The data after the hole got there too: go on with new data, not go-back-N (RFC 5682's
+    // response to a spurious timeout); a real hole is found again by SACK and duplicate ACKs.
+    t.sndNxt = t.sndMax;
+    t.rtxCount = 0;
+    t.rtt.backoff = 0;
+  } else {
+    ctx.counters.count("tcp.spurious_recovery_undone");
+    const r = t.undoDistance + 1;
+    if (r > t.reordering) {
+      t.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
+      t.sacks.dupThresh = t.reordering;
+      ctx.counters.count("tcp.reordering_raised");
+    }
+  }
+  t.inRecovery = false;
+  t.dupAcks = 0;
+  t.recover = t.sndUna;
+  t.highRxt = t.sndUna;
+  ctx.markDirty(t);
+  return true;
 }
 
 /** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */

@@ -22,6 +22,8 @@ export class SackScoreboard {
   count = 0;
   /** Octets SACKed in all. */
   sackedBytes = 0;
+  /** DupThresh for IsLost: the connection's reordering estimate (3 by default, RFC 6675). */
+  dupThresh = DUP_THRESH;
   readonly #cap: number;
 
   /** A scoreboard holding up to `capacity` disjoint ranges (oldest data wins when full). */
@@ -151,7 +153,7 @@ export class SackScoreboard {
     for (let i = n - 1; i >= 0; i--) {
       if (seqLeq(s[i], seq)) break;
       bytes += (e[i] - s[i]) >>> 0;
-      if (n - i >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) return true;
+      if (n - i >= this.dupThresh || bytes > (this.dupThresh - 1) * mss) return true;
     }
     return false;
   }
@@ -169,7 +171,7 @@ export class SackScoreboard {
     let bytes = 0;
     for (let i = n - 1; i >= 0; i--) {
       bytes += (e[i] - s[i]) >>> 0;
-      if (n - i >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) return s[i];
+      if (n - i >= this.dupThresh || bytes > (this.dupThresh - 1) * mss) return s[i];
     }
     return una;
   }

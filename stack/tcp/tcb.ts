@@ -9,7 +9,7 @@
 import type { CongestionControl } from "./congestion/cc.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
 import type { RttEstimator } from "./rto.ts";
-import type { SackScoreboard } from "./sack_scoreboard.ts";
+import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
 import { CLOSED, type TcpState } from "./state.ts";
 import type { TimerNode } from "./timer_wheel.ts";
@@ -201,6 +201,26 @@ export class Tcb implements TimerNode {
   highRxt = 0;
   /** RFC 6675 RescueRxt, or -1. */
   rescueRxt = -1;
+  /**
+   * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675
+   * DupThresh), 3 until a recovery turns out spurious, then raised to the distance that was
+   * mistaken for a loss (Linux's tp->reordering, RFC 4653's idea).
+   */
+  reordering = DUP_THRESH;
+  /** cwnd and ssthresh before the current recovery or timeout (restored if it was spurious). */
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /**
+   * The TSval of the first retransmission of the current recovery or timeout, or 0: an ACK of
+   * it that echoes an older TSval was caused by the original (RFC 3522 Eifel detection).
+   */
+  undoTs = 0;
+  /** SND.UNA when that episode began (the first octet retransmitted). */
+  undoUna = 0;
+  /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
+  undoDistance = 0;
+  /** The episode began with a retransmission timeout (else a fast retransmit). */
+  undoRto = false;
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
 

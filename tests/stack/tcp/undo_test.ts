@@ -1,0 +1,107 @@
+/**
+ * Undoing spurious recoveries and timeouts with timestamps (RFC 3522 Eifel detection, RFC 4015
+ * response): reordering taken for a loss gets the window back and raises the connection's
+ * duplicate-ACK threshold; a real loss keeps the reduction; a spurious timeout goes on with new
+ * data. The segments are built by hand; the peer echoes TSvals as a receiver does (RFC 7323 3.4:
+ * the TSval of the segment that advanced the left edge).
+ */
+import { assert, assertEquals } from "../../assert.ts";
+import { openPassive } from "./_handshake.ts";
+import { ACK, Peer, type Seg } from "./_peer.ts";
+
+const TS = { mss: 1012, ws: 7, sackPerm: true, ts: true };
+
+/** A connection with 10 segments of 1000 bytes in flight, sent 5 ms before "now". */
+async function tenInFlight(options: Record<string, unknown> = {}) {
+  const p = new Peer(options);
+  const o = await openPassive(p, TS);
+  p.take();
+  await o.conn.write(new Uint8Array(10_000));
+  const sent = p.take();
+  assertEquals(sent.map((s) => s.data!.length), new Array(10).fill(1000));
+  p.clock.advance(5);
+  const una = o.localSeq;
+  const ack = (a: number, sack: [number, number][], ecr: number, tsVal = 200): Seg => ({
+    sport: 40000,
+    dport: 80,
+    seq: o.peerSeq,
+    ack: a,
+    flags: ACK,
+    win: 65535,
+    sack,
+    ts: [tsVal, ecr],
+  });
+  return { p, o, sent, una, ack, t: o.conn.tcb };
+}
+
+Deno.test("reordering taken for a loss: the recovery is undone and the threshold raised", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight();
+  try {
+    const cwnd = t.cwnd;
+    const ts0 = sent[0].ts![0];
+    // Segment 0 is late: 1..4 arrive first and are SACKed.
+    for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
+    assert(t.inRecovery, "taken for a loss");
+    const rx = p.take().find((s) => s.seq === una)!;
+    assert(rx.ts![0] > ts0, "the retransmission carries a newer TSval");
+    assert(t.cwnd < cwnd);
+    // Then segment 0 itself arrives: the cumulative ACK echoes its (older) TSval.
+    p.send(ack(una + 5000, [], ts0));
+    assert(!t.inRecovery);
+    assertEquals(t.cwnd, cwnd, "the window is back");
+    assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone"), 1);
+    assertEquals(t.reordering, 5, "four segments arrived before the late one: threshold 5");
+    assertEquals(t.sacks.dupThresh, 5);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("a real loss: the ACK echoes the retransmission's TSval, nothing is undone", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight();
+  try {
+    const ts0 = sent[0].ts![0];
+    for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
+    const rx = p.take().find((s) => s.seq === una)!;
+    const reduced = t.ssthresh;
+    // The retransmission filled the hole: its TSval is echoed.
+    p.send(ack(una + 5000, [], rx.ts![0]));
+    assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
+    assertEquals(t.ssthresh, reduced);
+    assertEquals(t.reordering, 3);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("a spurious timeout: the window is restored and new data follows, not go-back-N", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight();
+  try {
+    const cwnd = t.cwnd;
+    p.advance(t.rtt.rto);
+    const rx = p.take();
+    assertEquals(rx.map((s) => s.seq), [una], "the timeout resends the first segment");
+    assertEquals(t.cwnd, t.mss);
+    // The ACK of everything echoes the first transmission's TSval: the timeout was spurious.
+    p.send(ack(una + 10_000, [], sent[9].ts![0]));
+    assertEquals(p.stack.counters.get("tcp.spurious_rto_undone"), 1);
+    assertEquals(t.cwnd, cwnd);
+    assertEquals(t.sndNxt, t.sndMax);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("with undo off (tcp.undo false) reordering stays a loss, for comparison", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight({ undo: false });
+  try {
+    const ts0 = sent[0].ts![0];
+    for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
+    const reduced = t.ssthresh;
+    p.send(ack(una + 5000, [], ts0));
+    assertEquals(t.ssthresh, reduced);
+    assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
+  } finally {
+    p.close();
+  }
+});
