@@ -234,6 +234,7 @@ netnsTest("100 MiB from the stack under --impair and kernel-side drops, exact", 
     `add table inet lbt; add chain inet lbt in { type filter hook input priority 0; }; ` +
     `add rule inet lbt in ip saddr ${HOST} tcp sport 80 numgen random mod 100 < 1 drop`,
   ]);
+  const started = Date.now();
   const curl = t.exec(n.k1, [
     "sh",
     "-c",
@@ -252,6 +253,7 @@ netnsTest("100 MiB from the stack under --impair and kernel-side drops, exact", 
     await new Promise((r) => setTimeout(r, 500));
   }
   const out = await curl;
+  const seconds = (Date.now() - started) / 1000;
   assertEquals(out.code, 0, out.stderr);
   assertEquals(out.stdout.split(" ")[0], bytesSha256(MB100));
   assert(maxRetrans > 0, "the stack retransmitted (netstat -e retrans)");
@@ -261,6 +263,16 @@ netnsTest("100 MiB from the stack under --impair and kernel-side drops, exact", 
   assert(c["impair.tx_reordered"] > 0 && c["impair.tx_duplicated"] > 0, JSON.stringify(c));
   const text = (await t.lbRun(["stats", "--control", n.control])).stdout;
   assertMatch(text, /^impair:$/m);
+  console.log(
+    `stack -> kernel under --impair ${IMPAIR} + 1% drops: 100 MiB in ${seconds.toFixed(1)} s ` +
+      `(${(100 / seconds).toFixed(2)} MiB/s); fast retransmits ${
+        c["tcp.fast_retransmits"] ?? 0
+      }, ` +
+      `RTOs ${c["tcp.rto_expired"] ?? 0}, spurious recoveries undone ` +
+      `${c["tcp.spurious_recovery_undone"] ?? 0}, spurious RTOs undone ${
+        c["tcp.spurious_rto_undone"] ?? 0
+      }`,
+  );
 }, 600_000);
 
 netnsTest(
@@ -269,6 +281,7 @@ netnsTest(
     const n = await buildNet(t);
     const server = await startKernelServer(t, n);
     const before = await kernelRetrans(t, n.k1);
+    const started = Date.now();
     const big = await fetch(
       t,
       n,
@@ -276,9 +289,14 @@ netnsTest(
       ["--sha256", "--impair", IMPAIR],
       560_000,
     );
+    const seconds = (Date.now() - started) / 1000;
     assertEquals(big.code, 0, big.stdout + big.stderr);
     assertEquals(fetchedHash(big.stdout, MB100), await sentHash(server, MB100));
     assert((await kernelRetrans(t, n.k1)) > before, "the kernel's sender recovered from losses");
+    console.log(
+      `kernel -> stack under --impair ${IMPAIR}: 100 MiB in ${seconds.toFixed(1)} s ` +
+        `(${(100 / seconds).toFixed(2)} MiB/s)`,
+    );
   },
   600_000,
 );
