@@ -9,7 +9,7 @@
 
 import { seqDiff, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { checkUndo, duplicateAck, recoveryAck } from "./recovery.ts";
+import { checkUndo, duplicateAck, lostRetransmission, recoveryAck } from "./recovery.ts";
 import type { Segment } from "./segment.ts";
 import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
@@ -46,6 +46,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   } else if (ack === una) {
     duplicateAck(ctx, t, seg, windowChanged, sackChanged, now);
   }
+  if (sackChanged && t.inRecovery) lostRetransmission(ctx, t);
   // Window update (RFC 9293 3.10.7.4): only from a segment not older than the last update.
   // An ACK that advances SND.UNA always updates (Linux's tcp_may_update_window): the window is
   // relative to the ACK, and keeping an older window with a newer SND.UNA would move the right

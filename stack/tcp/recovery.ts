@@ -137,6 +137,28 @@ export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
   const used = sendData(ctx, t, seq, dataLen, t.finQueued && dataLen < len, now);
   const end = (seq + used) >>> 0;
   if (seqGt(end, t.highRxt)) t.highRxt = end;
+  t.rxtSentMax = t.sndMax;
+}
+
+/**
+ * During SACK recovery: a retransmission is lost when data sent after it has been SACKed (beyond
+ * the reordering allowance) while a retransmitted hole is still not: RACK's rule (RFC 8985 6.2,
+ * "a segment sent later was delivered"), by order of sending rather than time, as Linux's
+ * tcp_mark_lost_retrans did before RACK. The holes below HighRxt are then due again (NextSeg
+ * rule 1), instead of waiting for the retransmission timer. Returns true when it found one.
+ */
+export function lostRetransmission(ctx: TcpContext, t: Tcb): boolean {
+  if (!t.inRecovery || !t.sackOk || !seqGt(t.highRxt, t.sndUna)) return false;
+  const sacks = t.sacks;
+  const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
+  if (!seqGt(sacks.highest(t.sndUna), beyond)) return false;
+  // A hole below HighRxt (unSACKed, retransmitted) still open?
+  if (!seqLt(sacks.skipSacked(t.sndUna), t.highRxt)) return false;
+  ctx.counters.count("tcp.lost_retransmits");
+  t.highRxt = t.sndUna;
+  t.rxtSentMax = t.sndMax;
+  ctx.markDirty(t);
+  return true;
 }
 
 /**

@@ -202,6 +202,11 @@ export class Tcb implements TimerNode {
   /** RFC 6675 RescueRxt, or -1. */
   rescueRxt = -1;
   /**
+   * SND.MAX when the latest retransmission was sent: once data sent after it is SACKed (past the
+   * reordering allowance) while the retransmitted hole is not, that retransmission was lost too.
+   */
+  rxtSentMax = 0;
+  /**
    * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675
    * DupThresh), 3 until a recovery turns out spurious, then raised to the distance that was
    * mistaken for a loss (Linux's tp->reordering, RFC 4653's idea).

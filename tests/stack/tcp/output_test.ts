@@ -174,3 +174,33 @@ Deno.test("segments shrink to leave room for SACK blocks within the MSS (RFC 669
     p.close();
   }
 });
+
+Deno.test("a lost retransmission is found when data sent after it is SACKed (RACK's rule)", async () => {
+  const { p, o } = await lossSetup(true, "cubic");
+  try {
+    const una = o.localSeq;
+    const t = o.conn.tcb;
+    const ack = (sack: [number, number][]) =>
+      p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: una, flags: ACK, win: 65535, sack });
+    // Segment 0 lost; 1..9 SACKed: recovery, segment 0 retransmitted, new data follows.
+    for (let k = 2; k <= 10; k++) ack([[una + 1000, una + k * 1000]]);
+    assert(t.inRecovery);
+    let out = p.take();
+    assertEquals(out.filter((s) => s.seq === una).length, 1, "one retransmission of segment 0");
+    const newData = out.filter((s) => s.seq - una >= 10_000).map((s) => s.seq - una);
+    assert(newData.length >= 3, `new data sent after the retransmission: ${newData}`);
+    // The new data arrives (SACKed); the retransmission of segment 0 does not.
+    const top = una + Math.max(...newData) + 1000;
+    ack([[una + 1000, top]]);
+    out = p.take();
+    assertEquals(
+      out.filter((s) => s.seq === una).length,
+      1,
+      "segment 0 retransmitted again, without waiting for the timer",
+    );
+    assertEquals(p.stack.counters.get("tcp.lost_retransmits"), 1);
+    assertEquals(p.stack.counters.get("tcp.rto_expired") ?? 0, 0);
+  } finally {
+    p.close();
+  }
+});
