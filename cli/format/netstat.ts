@@ -5,6 +5,7 @@
  * @module
  */
 import { parseIpv4 } from "../../stack/wire/address.ts";
+import type { TcpUsage } from "../../stack/tcp/layer.ts";
 import { left, right } from "./table.ts";
 
 /**
@@ -73,17 +74,8 @@ export function formatTcpUsage(u: TcpUsageRow): string {
     (u.memoryGrowthDenied > 0 ? ` growth-denied ${u.memoryGrowthDenied}` : "");
 }
 
-/** What the instance reports of TCP's usage (stack/tcp/layer.ts TcpUsage). */
-export interface TcpUsageRow {
-  connections: number;
-  timeWait: number;
-  orphans: number;
-  memoryBytes: number;
-  memoryPeakBytes: number;
-  memoryLimitBytes: number;
-  memoryPressure: boolean;
-  memoryGrowthDenied: number;
-}
+/** What the instance reports of TCP's usage (the layer's own type, as JSON). */
+export type TcpUsageRow = TcpUsage;
 
 /**
  * The `ss -ti` detail of one connection, e.g.

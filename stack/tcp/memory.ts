@@ -66,3 +66,41 @@ export class TcpMemory {
     return false;
   }
 }
+
+/**
+ * One buffer's share of a {@link TcpMemory}: what it charged, given back once when the
+ * connection ends. Without a budget (a buffer made outside a layer) it counts nothing.
+ */
+export class BudgetShare {
+  /** The budget, if any. */
+  readonly memory: TcpMemory | null;
+  #charged = 0;
+
+  /** A share of `memory` (none when undefined). */
+  constructor(memory: TcpMemory | undefined) {
+    this.memory = memory ?? null;
+  }
+
+  /** True while the budget says no buffer may grow. */
+  get pressure(): boolean {
+    return this.memory !== null && this.memory.pressure;
+  }
+
+  /** May the buffer grow by `n` bytes? (Always, without a budget.) */
+  mayGrow(n: number): boolean {
+    return this.memory === null || this.memory.mayGrow(n);
+  }
+
+  /** The buffer now holds `n` more bytes (negative: fewer). */
+  charge(n: number): void {
+    if (this.memory === null) return;
+    this.memory.charge(n);
+    this.#charged += n;
+  }
+
+  /** Gives everything charged back (the connection ended); idempotent. */
+  release(): void {
+    if (this.memory !== null) this.memory.charge(-this.#charged);
+    this.#charged = 0;
+  }
+}

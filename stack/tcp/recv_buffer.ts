@@ -18,7 +18,7 @@ import { WordCopier } from "./copy.ts";
 /** One copier for every receive buffer (single-threaded; it only caches source views). */
 const copier = new WordCopier();
 
-import type { TcpMemory } from "./memory.ts";
+import { BudgetShare, type TcpMemory } from "./memory.ts";
 
 /** Initial ring size, bytes (grows by doubling up to the configured maximum). */
 export const RECV_BUFFER_INITIAL = 16 * 1024;
@@ -48,9 +48,8 @@ export class RecvBuffer {
   /** Out-of-order octets held. */
   oooBytes = 0;
   #stamp = 0;
-  readonly #memory: TcpMemory | null;
-  /** Bytes charged to the budget (released once, when the connection ends). */
-  #charged = 0;
+  /** This buffer's bytes in the layer's budget (memory.ts). */
+  readonly #budget: BudgetShare;
 
   /**
    * A ring of `initial` bytes growing to `max`, tracking at most `maxRanges` holes, charged to
@@ -60,8 +59,8 @@ export class RecvBuffer {
     this.max = max;
     this.cap = initial < max ? initial : max;
     this.mem = new Uint8Array(this.cap);
-    this.#memory = memory ?? null;
-    this.#charge(this.cap);
+    this.#budget = new BudgetShare(memory);
+    this.#budget.charge(this.cap);
     this.mem32 = new Uint32Array(this.mem.buffer);
     this.oooStart = new Uint32Array(maxRanges);
     this.oooEnd = new Uint32Array(maxRanges);
@@ -85,21 +84,14 @@ export class RecvBuffer {
     if (this.cap >= this.max) return false;
     let cap = this.cap * 2;
     if (cap > this.max) cap = this.max;
-    if (this.#memory !== null && !this.#memory.mayGrow(cap - this.cap)) return false;
+    if (!this.#budget.mayGrow(cap - this.cap)) return false;
     this.#grow(cap);
     return true;
   }
 
   /** Gives the ring's bytes back to the budget (the connection ended); idempotent. */
   release(): void {
-    if (this.#memory !== null) this.#memory.charge(-this.#charged);
-    this.#charged = 0;
-  }
-
-  #charge(n: number): void {
-    if (this.#memory === null) return;
-    this.#memory.charge(n);
-    this.#charged += n;
+    this.#budget.release();
   }
 
   /**
@@ -240,7 +232,7 @@ export class RecvBuffer {
     while (cap < need) cap *= 2;
     if (cap > this.max) cap = this.max;
     // Data the window already offered is stored even under pressure (the peer was promised it).
-    this.#charge(cap - this.cap);
+    this.#budget.charge(cap - this.cap);
     const mem = new Uint8Array(cap);
     // Unwrap everything from head to the old capacity (in-order and out-of-order bytes alike).
     const old = this.mem;

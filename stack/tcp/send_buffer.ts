@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { TcpMemory } from "./memory.ts";
+import { BudgetShare, type TcpMemory } from "./memory.ts";
 
 /** Initial ring size, bytes (grows by doubling up to the configured maximum). */
 export const SEND_BUFFER_INITIAL = 16 * 1024;
@@ -36,9 +36,8 @@ export class SendBuffer {
    * connection first sends a super-frame.
    */
   txArea: number;
-  readonly #memory: TcpMemory | null;
-  /** Bytes charged to the budget (released once, when the connection ends). */
-  #charged = 0;
+  /** This buffer's bytes in the layer's budget (memory.ts). */
+  readonly #budget: BudgetShare;
 
   /**
    * A ring of `initial` bytes (at most `max`) behind a `txArea`-byte transmit frame, charged to
@@ -49,26 +48,18 @@ export class SendBuffer {
     this.max = max;
     this.cap = initial < max ? initial : max;
     this.mem = new Uint8Array(txArea + this.cap);
-    this.#memory = memory ?? null;
-    this.#charge(this.mem.byteLength);
+    this.#budget = new BudgetShare(memory);
+    this.#budget.charge(this.mem.byteLength);
   }
 
   /** Bytes the application may still write: up to the ring it has, under memory pressure. */
   get free(): number {
-    const m = this.#memory;
-    return (m !== null && m.pressure ? this.cap : this.max) - this.len;
+    return (this.#budget.pressure ? this.cap : this.max) - this.len;
   }
 
   /** Gives the buffer's bytes back to the budget (the connection ended); idempotent. */
   release(): void {
-    if (this.#memory !== null) this.#memory.charge(-this.#charged);
-    this.#charged = 0;
-  }
-
-  #charge(n: number): void {
-    if (this.#memory === null) return;
-    this.#memory.charge(n);
-    this.#charged += n;
+    this.#budget.release();
   }
 
   /**
@@ -125,7 +116,7 @@ export class SendBuffer {
     if (n <= this.txArea) return;
     const mem = new Uint8Array(n + this.cap);
     mem.set(this.mem.subarray(this.txArea), n);
-    this.#charge(mem.byteLength - this.mem.byteLength);
+    this.#budget.charge(mem.byteLength - this.mem.byteLength);
     this.mem = mem;
     this.txArea = n;
   }
@@ -135,9 +126,9 @@ export class SendBuffer {
     let cap = this.cap;
     while (cap < need) cap *= 2;
     if (cap > this.max) cap = this.max;
-    if (this.#memory !== null && !this.#memory.mayGrow(cap - this.cap)) return false;
+    if (!this.#budget.mayGrow(cap - this.cap)) return false;
     const mem = new Uint8Array(this.txArea + cap);
-    this.#charge(mem.byteLength - this.mem.byteLength);
+    this.#budget.charge(mem.byteLength - this.mem.byteLength);
     // Unwrap the ring into the new one.
     const old = this.mem;
     const base = this.txArea;
