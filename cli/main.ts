@@ -31,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "--allow-net=ADDR:PORT)]\n" +
       "        [--no-offload] (default: virtio-net headers on the TAP, 64 KB TCP super-frames " +
       "forwarded whole)\n" +
+      "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] (the host's own TCP)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {
@@ -118,7 +119,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "discard:9,\n        chargen:19 or http:80 on it; --impair loss=2%,reorder=5%,dup=1%," +
       "delay=5ms degrades its link;\n        --vip holds a balancer VIP without ARP and " +
       "accepts IP-in-IP (a TUN real server);\n        --offload puts virtio-net headers on " +
-      "the TAP (64 KB TCP super-frames cross it whole)",
+      "the TAP (64 KB TCP super-frames cross it whole);\n        --tcp-mem SIZE (512M), " +
+      "--max-time-wait N, --max-orphans N (65536) bound TCP's memory",
   },
   fetch: {
     run: fetchCommand,

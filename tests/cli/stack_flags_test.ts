@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
 import { parseFlags, UsageError } from "../../cli/args.ts";
-import { HOST_FLAG_SPEC, hostOptions } from "../../cli/host_flags.ts";
+import { HOST_FLAG_SPEC, hostOptions, sizeArg } from "../../cli/host_flags.ts";
 import { serveSpecs } from "../../cli/commands/stack.ts";
 
 const SPEC = { ...HOST_FLAG_SPEC, serve: { type: "string", multiple: true } } as const;
@@ -64,4 +64,33 @@ Deno.test("--impair: parsed into the host options; bad specs are usage errors", 
     UsageError,
   );
   assertMatch(e.message, /^--impair: loss: "200%" is not a probability/);
+});
+
+Deno.test("--tcp-mem, --max-time-wait, --max-orphans: TCP's bounds; bad values are usage errors", () => {
+  const o = hostOptions(
+    "stack",
+    parseFlags(
+      "stack",
+      [...HOST, "--tcp-mem", "256M", "--max-time-wait", "1000", "--max-orphans", "0"],
+      SPEC,
+    ).flags,
+  );
+  assertEquals(o.tcp, { memoryLimit: 256 * 2 ** 20, maxTimeWait: 1000, maxOrphans: 0 });
+  assertEquals(hostOptions("stack", parseFlags("stack", HOST, SPEC).flags).tcp, {});
+  assertEquals(sizeArg("2G", "--tcp-mem", 1 << 20, 2 ** 36), 2 * 2 ** 30);
+  assertEquals(sizeArg("1536k", "--tcp-mem", 1 << 20, 2 ** 36), 1536 * 1024);
+  for (
+    const [args, re] of [
+      [["--tcp-mem", "lots"], /--tcp-mem: "lots" is not a size/],
+      [["--tcp-mem", "512"], /--tcp-mem: 512 is outside 1M\.\.64G/],
+      [["--max-time-wait", "-1"], /--max-time-wait/],
+      [["--max-orphans", "x"], /--max-orphans/],
+    ] as const
+  ) {
+    const e = assertThrows(
+      () => hostOptions("stack", parseFlags("stack", [...HOST, ...args], SPEC).flags),
+      UsageError,
+    );
+    assertMatch(e.message, re);
+  }
 });
