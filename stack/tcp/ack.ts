@@ -7,9 +7,15 @@
  * @module
  */
 
-import { seqDiff, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
+import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { checkUndo, duplicateAck, lostRetransmission, recoveryAck } from "./recovery.ts";
+import {
+  checkUndo,
+  duplicateAck,
+  enterRecovery,
+  lostRetransmission,
+  recoveryAck,
+} from "./recovery.ts";
 import type { Segment } from "./segment.ts";
 import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
@@ -46,7 +52,19 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   } else if (ack === una) {
     duplicateAck(ctx, t, seg, windowChanged, sackChanged, now);
   }
-  if (sackChanged && t.inRecovery) lostRetransmission(ctx, t);
+  if (sackChanged) {
+    if (t.inRecovery) lostRetransmission(ctx, t, now);
+    else if (
+      // Any ACK with new SACK information may show the loss, not only a duplicate one: one that
+      // also moved SND.UNA can leave the next hole IsLost with no duplicate ACK ever to follow
+      // (the rest SACKed, the window full of SACKed data), which only the timer would end.
+      // Linux and RACK (RFC 8985 6.2) look at every such ACK.
+      t.sackOk && t.outstanding > 0 && seqGeq(t.sndUna, t.recover) &&
+      t.sacks.isLost(t.sndUna, t.mss)
+    ) {
+      enterRecovery(ctx, t, now);
+    }
+  }
   // Window update (RFC 9293 3.10.7.4): only from a segment not older than the last update.
   // An ACK that advances SND.UNA always updates (Linux's tcp_may_update_window): the window is
   // relative to the ACK, and keeping an older window with a newer SND.UNA would move the right

@@ -162,7 +162,10 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
           if (dataLen < 0) dataLen = 0;
           const used = sendData(ctx, t, s, dataLen, t.finQueued && dataLen < len, now);
           t.highRxt = (s + used) >>> 0;
-          t.rxtSentMax = t.sndMax;
+          if (s === t.sndUna) {
+            t.rxtSentMax = t.sndMax;
+            t.rxtUna = s;
+          }
           continue;
         }
       }

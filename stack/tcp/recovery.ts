@@ -138,26 +138,22 @@ export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
   const end = (seq + used) >>> 0;
   if (seqGt(end, t.highRxt)) t.highRxt = end;
   t.rxtSentMax = t.sndMax;
+  t.rxtUna = seq;
 }
 
 /**
- * During SACK recovery: a retransmission is lost when data sent after it has been SACKed (beyond
- * the reordering allowance) while a retransmitted hole is still not: RACK's rule (RFC 8985 6.2,
- * "a segment sent later was delivered"), by order of sending rather than time, as Linux's
- * tcp_mark_lost_retrans did before RACK. The holes below HighRxt are then due again (NextSeg
- * rule 1), instead of waiting for the retransmission timer. Returns true when it found one.
+ * During SACK recovery: the retransmission of the segment at SND.UNA is lost when data sent after
+ * it has been SACKed (beyond the reordering allowance) while SND.UNA has not moved: RACK's rule
+ * (RFC 8985 6.2, "a segment sent later was delivered"), by order of sending rather than time, as
+ * Linux's tcp_mark_lost_retrans did before RACK. It is sent again at once instead of waiting for
+ * the retransmission timer (that hole holds every cumulative ACK back). Returns true when it did.
  */
-export function lostRetransmission(ctx: TcpContext, t: Tcb): boolean {
-  if (!t.inRecovery || !t.sackOk || !seqGt(t.highRxt, t.sndUna)) return false;
-  const sacks = t.sacks;
+export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolean {
+  if (!t.inRecovery || !t.sackOk || t.rxtUna !== t.sndUna) return false;
   const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
-  if (!seqGt(sacks.highest(t.sndUna), beyond)) return false;
-  // A hole below HighRxt (unSACKed, retransmitted) still open?
-  if (!seqLt(sacks.skipSacked(t.sndUna), t.highRxt)) return false;
+  if (!seqGt(t.sacks.highest(t.sndUna), beyond)) return false;
   ctx.counters.count("tcp.lost_retransmits");
-  t.highRxt = t.sndUna;
-  t.rxtSentMax = t.sndMax;
-  ctx.markDirty(t);
+  retransmitFirst(ctx, t, now);
   return true;
 }
 

@@ -202,10 +202,12 @@ export class Tcb implements TimerNode {
   /** RFC 6675 RescueRxt, or -1. */
   rescueRxt = -1;
   /**
-   * SND.MAX when the latest retransmission was sent: once data sent after it is SACKed (past the
-   * reordering allowance) while the retransmitted hole is not, that retransmission was lost too.
+   * SND.MAX when the segment at SND.UNA was last retransmitted, and that SND.UNA: once data sent
+   * after it is SACKed (past the reordering allowance) while SND.UNA has not moved, that
+   * retransmission was lost too (the hole that holds every cumulative ACK back).
    */
   rxtSentMax = 0;
+  rxtUna = -1;
   /**
    * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675
    * DupThresh), 3 until a recovery turns out spurious, then raised to the distance that was

@@ -204,3 +204,28 @@ Deno.test("a lost retransmission is found when data sent after it is SACKed (RAC
     p.close();
   }
 });
+
+Deno.test("an ACK that moves SND.UNA and shows the next hole lost starts recovery at once", async () => {
+  const { p, o } = await lossSetup(true, "cubic");
+  try {
+    const una = o.localSeq;
+    const t = o.conn.tcb;
+    // Segment 0 arrives; 1 and 2 do not; 3, 4 and 5 are SACKed, all in one ACK. No duplicate
+    // ACK follows it: without this rule only the retransmission timer would end the wait.
+    p.send({
+      sport: 40000,
+      dport: 80,
+      seq: o.peerSeq,
+      ack: una + 1000,
+      flags: ACK,
+      win: 65535,
+      sack: [[una + 3000, una + 6000]],
+    });
+    assert(t.inRecovery, "IsLost(SND.UNA): 3000 octets SACKed above it");
+    const rx = p.take().filter((s) => s.seq - una < 10_000).map((s) => s.seq - una);
+    assert(rx.includes(1000), `the hole at SND.UNA is retransmitted: ${rx}`);
+    assertEquals(p.stack.counters.get("tcp.fast_retransmits"), 1);
+  } finally {
+    p.close();
+  }
+});
