@@ -115,7 +115,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   t.rtxCount = 0;
   t.probes = 0;
   if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
-    // A spurious recovery or timeout was undone: the window is back, nothing to deflate.
+    // A spurious recovery was undone: the window is back, nothing to deflate.
   } else if (t.inRecovery) {
     recoveryAck(ctx, t, acked, now);
   } else {

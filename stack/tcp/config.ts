@@ -77,8 +77,8 @@ export interface TcpStackOptions {
    */
   tso?: boolean;
   /**
-   * Undo spurious recoveries and timeouts (default true): with timestamps, an ACK that shows the
-   * original segment arrived restores the window and raises the reordering threshold
+   * Undo spurious fast recoveries (default true): with timestamps, an ACK that shows the original
+   * segment arrived restores the window and raises the reordering threshold
    * (stack/tcp/recovery.ts). False keeps plain RFC 6675 / RFC 5681 behaviour, for comparison.
    */
   undo?: boolean;

@@ -3,8 +3,8 @@
  * partial ACKs (RFC 5681 3.2, RFC 6582), SACK-based recovery entry by IsLost (RFC 6675 5),
  * limited transmit (RFC 3042), and leaving recovery on the full acknowledgment.
  *
- * Reordering is not loss: a recovery (or timeout) whose retransmission turns out unneeded is
- * undone. With timestamps (RFC 7323) the ACK that covers the first retransmitted octet tells it:
+ * Reordering is not loss: a fast recovery whose retransmission turns out unneeded is undone (a
+ * timeout is not: restoring the window into go-back-N turned rare timeouts into storms). With timestamps (RFC 7323) the ACK that covers the first retransmitted octet tells it:
  * if it echoes a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel
  * detection, RFC 4015's response: cwnd and ssthresh go back to what they were, as Linux's
  * tcp_undo_cwnd_reduction). The distance that was mistaken for a loss then raises the
@@ -51,7 +51,7 @@ export function duplicateAck(
 /** Fast retransmit and the start of loss recovery (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5). */
 export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   ctx.counters.count("tcp.fast_retransmits");
-  markUndo(ctx, t, false, now);
+  markUndo(ctx, t, now);
   t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.sndUna), t.sndUna) / t.mss) : 0;
   t.inRecovery = true;
   t.recover = t.sndMax;
@@ -73,15 +73,14 @@ export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
 export const MAX_REORDERING = 127;
 
 /**
- * A recovery or timeout begins: what to restore if it proves spurious, and the TSval its first
+ * A fast recovery begins: what to restore if it proves spurious, and the TSval its first
  * retransmission carries (sent in this same millisecond), when timestamps are on.
  */
-export function markUndo(ctx: TcpContext, t: Tcb, rto: boolean, now: number): void {
+export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
   if (!ctx.config.undo) return;
   t.priorCwnd = t.cwnd;
   t.priorSsthresh = t.ssthresh;
   t.undoUna = t.sndUna;
-  t.undoRto = rto;
   t.undoTs = t.tsOk ? tsNow(t, now) : 0;
   if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
 }
@@ -99,21 +98,12 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
   if (!o.hasTimestamp || o.tsEcr === 0 || !seqLt(o.tsEcr, undoTs)) return false;
   if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
   if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
-  if (t.undoRto) {
-    ctx.counters.count("tcp.spurious_rto_undone");
-    // The data after the hole got there too: go on with new data, not go-back-N (RFC 5682's
-    // response to a spurious timeout); a real hole is found again by SACK and duplicate ACKs.
-    t.sndNxt = t.sndMax;
-    t.rtxCount = 0;
-    t.rtt.backoff = 0;
-  } else {
-    ctx.counters.count("tcp.spurious_recovery_undone");
-    const r = t.undoDistance + 1;
-    if (r > t.reordering) {
-      t.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
-      t.sacks.dupThresh = t.reordering;
-      ctx.counters.count("tcp.reordering_raised");
-    }
+  ctx.counters.count("tcp.spurious_recovery_undone");
+  const r = t.undoDistance + 1;
+  if (r > t.reordering) {
+    t.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
+    t.sacks.dupThresh = t.reordering;
+    ctx.counters.count("tcp.reordering_raised");
   }
   t.inRecovery = false;
   t.dupAcks = 0;

@@ -214,20 +214,18 @@ export class Tcb implements TimerNode {
    * mistaken for a loss (Linux's tp->reordering, RFC 4653's idea).
    */
   reordering = DUP_THRESH;
-  /** cwnd and ssthresh before the current recovery or timeout (restored if it was spurious). */
+  /** cwnd and ssthresh before the current fast recovery (restored if it was spurious). */
   priorCwnd = 0;
   priorSsthresh = 0;
   /**
-   * The TSval of the first retransmission of the current recovery or timeout, or 0: an ACK of
+   * The TSval of the first retransmission of the current fast recovery, or 0: an ACK of
    * it that echoes an older TSval was caused by the original (RFC 3522 Eifel detection).
    */
   undoTs = 0;
-  /** SND.UNA when that episode began (the first octet retransmitted). */
+  /** SND.UNA when that recovery began (the first octet retransmitted). */
   undoUna = 0;
   /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
   undoDistance = 0;
-  /** The episode began with a retransmission timeout (else a fast retransmit). */
-  undoRto = false;
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
 

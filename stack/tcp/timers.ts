@@ -11,7 +11,6 @@
 import type { TcpContext } from "./context.ts";
 import { timedOut } from "./errors.ts";
 import { hasUnsent, output, persistInterval } from "./output.ts";
-import { markUndo } from "./recovery.ts";
 import { sendAck, sendAckAt, sendWindowProbe } from "./transmit.ts";
 import { abort, peerName } from "./transitions.ts";
 import { CLOSE_WAIT, ESTABLISHED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from "./state.ts";
@@ -108,17 +107,12 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     output(ctx, t);
     return true;
   }
-  // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window. The
-  // first timeout of an episode may prove spurious (recovery.ts checkUndo).
-  if (t.rtxCount === 1) {
-    // A timeout inside a recovery keeps the recovery's saved window (the state before both).
-    if (t.inRecovery && t.undoTs !== 0) t.undoRto = true;
-    else markUndo(ctx, t, true, now);
-    t.cc.onRto(t, t.outstanding, now);
-  } else {
-    t.undoTs = 0; // a second timeout: no undo
-    t.cwnd = t.mss;
-  }
+  // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window. A timeout
+  // is never undone (a recovery it ends cannot be either): restoring the window into go-back-N
+  // was measured to turn an impaired link's rare timeouts into storms of them.
+  t.undoTs = 0;
+  if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
+  else t.cwnd = t.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
   t.inRecovery = false;
   t.dupAcks = 0;

@@ -269,8 +269,8 @@ netnsTest("100 MiB from the stack under --impair and kernel-side drops, exact", 
         c["tcp.fast_retransmits"] ?? 0
       }, ` +
       `RTOs ${c["tcp.rto_expired"] ?? 0}, spurious recoveries undone ` +
-      `${c["tcp.spurious_recovery_undone"] ?? 0}, spurious RTOs undone ${
-        c["tcp.spurious_rto_undone"] ?? 0
+      `${c["tcp.spurious_recovery_undone"] ?? 0}, lost retransmissions ${
+        c["tcp.lost_retransmits"] ?? 0
       }`,
   );
 }, 600_000);
