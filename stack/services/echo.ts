@@ -19,8 +19,12 @@ import {
 
 /** The well-known echo port (RFC 862). */
 export const ECHO_PORT = 7;
-/** Bytes read (and echoed) at a time on one connection. */
-const CHUNK = 64 * 1024;
+/**
+ * Bytes read (and echoed) at a time on one connection: small, because an echo server with
+ * thousands of connections whose peers never read holds one such chunk each while its writes
+ * wait (measured: 64 KiB chunks were 300 MiB of the process at 5,000 connections).
+ */
+const CHUNK = 16 * 1024;
 
 /**
  * Echoes one TCP connection: every byte read is written back (RFC 862: "any data received is
