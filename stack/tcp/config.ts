@@ -95,7 +95,7 @@ export interface TcpStackOptions {
   maxOrphans?: number;
   /**
    * Bytes all send and receive buffers may hold together (default 512 MiB, Linux's tcp_mem):
-   * from three quarters of it buffers stop growing, at it new connections are refused
+   * from 60% of it buffers stop growing, at it new connections are refused
    * (stack/tcp/memory.ts).
    */
   memoryLimit?: number;

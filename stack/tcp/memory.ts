@@ -3,7 +3,9 @@
  * `tcp_mem`). Buffers start small and double toward their configured maximum as data comes; the
  * budget decides whether they may:
  *
- * - below the pressure mark (three quarters of the limit) they grow freely;
+ * - below the pressure mark (60% of the limit) they grow freely; the rest is headroom for the
+ *   windows already offered (a new connection's first window, 64 KB, is stored even when its ring
+ *   has to grow for it) and for the rings that were growing when the mark was reached;
  * - under pressure no buffer grows any more: a receive buffer offers only the room it already
  *   has (the advertised window shrinks toward it as data is read; RFC 9293 3.8.6.2.2: the right
  *   edge itself never moves back), a send buffer takes no more than its current ring, so writers
@@ -25,7 +27,7 @@ export const DEFAULT_TCP_MEMORY = 512 * 1024 * 1024;
 export class TcpMemory {
   /** The most bytes all buffers may hold together. */
   readonly limit: number;
-  /** From here on buffers stop growing (three quarters of the limit). */
+  /** From here on buffers stop growing (60% of the limit). */
   readonly pressureAt: number;
   /** Bytes the buffers hold now. */
   used = 0;
@@ -40,7 +42,7 @@ export class TcpMemory {
       throw new RangeError(`tcp memory limit ${limit} is below 1 MiB`);
     }
     this.limit = limit;
-    this.pressureAt = Math.floor(limit * 0.75);
+    this.pressureAt = Math.floor(limit * 0.6);
   }
 
   /** True while buffers may not grow. */

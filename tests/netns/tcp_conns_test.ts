@@ -172,7 +172,8 @@ netnsTest(
         `times; process RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
     );
     assertEquals(u.memoryLimitBytes, 512 * 2 ** 20, "the default budget");
-    assert(u.connections > 4900, JSON.stringify(u)); // a few may still wait in the accept queue
+    // Most are established (some may still wait in the listener's queues while the host is busy).
+    assert(u.connections > 4500, JSON.stringify(u));
     assert(r.sent > 5000 * 64 * 1024, `only ${r.sent} bytes sent: the test did not load the host`);
     assert(u.memoryPeakBytes <= u.memoryLimitBytes, JSON.stringify(u));
     assert(u.memoryGrowthDenied > 0, `the budget never had to say no: ${JSON.stringify(u)}`);

@@ -108,7 +108,7 @@ Deno.test("memory pressure: the receive window stops at the ring it has; at the 
     const u = p.stack.tcp.usage();
     const held = seq - o.peerSeq;
     // The ring doubled while the peer filled it, until one more doubling would have passed the
-    // pressure mark (3/4 of 1 MiB): then the window closed at the ring it had.
+    // pressure mark (60% of 1 MiB): then the window closed at the ring it had.
     assert(p.stack.tcp.memory.growthDenied >= 1, JSON.stringify(u));
     assertEquals(o.conn.tcb.rcv!.cap, 512 * 1024);
     // (the window field is scaled, so the last few bytes of the ring may stay unoffered)
