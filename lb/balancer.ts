@@ -477,7 +477,18 @@ export class Balancer {
     let real: RealServer;
     let method: ForwardMethod;
     if (slot < 0) {
-      slot = this.#newFlow(service, buf, ipOff, ipLen, protocol, clientIp, clientPort, vip, vport);
+      slot = this.#newFlow(
+        service,
+        buf,
+        ipOff,
+        ipLen,
+        protocol,
+        isNew,
+        clientIp,
+        clientPort,
+        vip,
+        vport,
+      );
       if (slot === NEW_FLOW_DROPPED) return "consumed";
     }
     if (slot >= 0) {
@@ -543,6 +554,7 @@ export class Balancer {
     ipOff: number,
     ipLen: number,
     protocol: number,
+    isNew: boolean,
     clientIp: number,
     clientPort: number,
     vip: number,
@@ -552,8 +564,6 @@ export class Balancer {
     const conns = this.conns;
     const mh = service.scheduler.name === "mh";
     const tcp = protocol === IP_PROTO_TCP;
-    const hl = (buf[ipOff] & 0x0f) << 2;
-    const isNew = tcp && (buf[ipOff + hl + 13] & NEW_FLOW_MASK) === TCP_SYN;
     if (tcp && !isNew) {
       // Only a client's first SYN starts a flow, except with mh (see the module comment).
       if (!mh) {

@@ -22,11 +22,10 @@
  * @module
  */
 
-import { readU16, readU32, writeU16, writeU32 } from "../../stack/wire/bytes.ts";
-import { checksumAdjust16, checksumAdjust32, internetChecksum } from "../../stack/wire/checksum.ts";
-import { IP_PROTO_UDP } from "../../stack/wire/ipv4.ts";
+import { readU16, writeU16 } from "../../stack/wire/bytes.ts";
+import { internetChecksum } from "../../stack/wire/checksum.ts";
 import type { IcmpQuote } from "../../stack/wire/icmp_quote.ts";
-import { decrementTtl } from "./rewrite.ts";
+import { adjustL4Checksum, decrementTtl, l4ChecksumOffset, setIpv4Address } from "./rewrite.ts";
 
 /**
  * NAT, toward the real server: the error came to the VIP about VIP:vport -> client; the outer
@@ -40,7 +39,7 @@ export function translateIcmpToReal(
   realIp: number,
   realPort: number,
 ): void {
-  setAddress(buf, ipOff, 16, realIp);
+  setIpv4Address(buf, ipOff, 16, realIp);
   translateQuote(buf, q, 12, 0, realIp, realPort);
   finishIcmp(buf, ipOff, ipLen, q);
 }
@@ -57,17 +56,10 @@ export function translateIcmpToClient(
   vip: number,
   vport: number,
 ): void {
-  setAddress(buf, ipOff, 12, vip);
+  setIpv4Address(buf, ipOff, 12, vip);
   decrementTtl(buf, ipOff);
   translateQuote(buf, q, 16, 2, vip, vport);
   finishIcmp(buf, ipOff, ipLen, q);
-}
-
-/** Writes an address into the IPv4 header at `ipOff` (12 source, 16 destination), RFC 1624. */
-function setAddress(buf: Uint8Array, ipOff: number, at: number, addr: number): void {
-  const old = readU32(buf, ipOff + at);
-  writeU32(buf, ipOff + at, addr);
-  writeU16(buf, ipOff + 10, checksumAdjust32(readU16(buf, ipOff + 10), old, addr));
 }
 
 /**
@@ -83,18 +75,12 @@ function translateQuote(
   addr: number,
   port: number,
 ): void {
-  const oldAddr = readU32(buf, q.innerOff + addrAt);
+  const oldAddr = setIpv4Address(buf, q.innerOff, addrAt, addr);
   const oldPort = readU16(buf, q.innerL4Off + portAt);
-  setAddress(buf, q.innerOff, addrAt, addr);
   writeU16(buf, q.innerL4Off + portAt, port);
-  const cAt = q.protocol === IP_PROTO_UDP ? 6 : 16;
-  if (q.innerL4Len < cAt + 2) return;
-  const old = readU16(buf, q.innerL4Off + cAt);
-  if (q.protocol === IP_PROTO_UDP && old === 0) return;
-  let c = checksumAdjust32(old, oldAddr, addr);
-  c = checksumAdjust16(c, oldPort, port);
-  if (q.protocol === IP_PROTO_UDP && c === 0) c = 0xffff;
-  writeU16(buf, q.innerL4Off + cAt, c);
+  const cAt = l4ChecksumOffset(q.protocol);
+  if (q.innerL4Len < cAt + 2) return; // the quote stops before the checksum
+  adjustL4Checksum(buf, q.innerL4Off + cAt, q.protocol, oldAddr, addr, oldPort, port);
 }
 
 /** Recomputes the ICMP checksum over the message (RFC 792). */

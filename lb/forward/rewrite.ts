@@ -53,22 +53,57 @@ function rewrite(
   port: number,
   partial: boolean,
 ): void {
-  const oldAddr = readU32(buf, ipOff + addrOff);
+  const oldAddr = setIpv4Address(buf, ipOff, addrOff, addr);
   const oldPort = readU16(buf, l4Off + portOff);
+  writeU16(buf, l4Off + portOff, port);
+  const cOff = l4Off + l4ChecksumOffset(protocol);
+  if (partial) {
+    writeU16(buf, cOff, partialAdjust32(readU16(buf, cOff), oldAddr, addr));
+    return;
+  }
+  adjustL4Checksum(buf, cOff, protocol, oldAddr, addr, oldPort, port);
+}
+
+/**
+ * Writes `addr` into the IPv4 header at `ipOff` (`addrOff` 12: source, 16: destination) and
+ * adjusts the header checksum (RFC 1624). Returns the address it replaced.
+ */
+export function setIpv4Address(
+  buf: Uint8Array,
+  ipOff: number,
+  addrOff: number,
+  addr: number,
+): number {
+  const old = readU32(buf, ipOff + addrOff);
   writeU16(
     buf,
     ipOff + IP_CHECKSUM,
-    checksumAdjust32(readU16(buf, ipOff + IP_CHECKSUM), oldAddr, addr),
+    checksumAdjust32(readU16(buf, ipOff + IP_CHECKSUM), old, addr),
   );
   writeU32(buf, ipOff + addrOff, addr);
-  writeU16(buf, l4Off + portOff, port);
-  const cOff = l4Off + (protocol === IP_PROTO_UDP ? UDP_CHECKSUM : TCP_CHECKSUM);
+  return old;
+}
+
+/** Where the checksum sits in a TCP (16) or UDP (6) header. */
+export function l4ChecksumOffset(protocol: number): number {
+  return protocol === IP_PROTO_UDP ? UDP_CHECKSUM : TCP_CHECKSUM;
+}
+
+/**
+ * Adjusts the complete TCP/UDP checksum at `cOff` for an address (pseudo-header) and a port that
+ * changed (RFC 1624). RFC 768: a zero UDP checksum was never computed and stays 0; an updated
+ * one that comes out 0 is sent as 0xffff.
+ */
+export function adjustL4Checksum(
+  buf: Uint8Array,
+  cOff: number,
+  protocol: number,
+  oldAddr: number,
+  addr: number,
+  oldPort: number,
+  port: number,
+): void {
   const old = readU16(buf, cOff);
-  if (partial) {
-    writeU16(buf, cOff, partialAdjust32(old, oldAddr, addr));
-    return;
-  }
-  // RFC 768: a zero UDP checksum was never computed; nothing to update.
   if (protocol === IP_PROTO_UDP && old === 0) return;
   let c = checksumAdjust32(old, oldAddr, addr);
   c = checksumAdjust16(c, oldPort, port);

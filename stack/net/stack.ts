@@ -28,7 +28,7 @@ import { FrameClock } from "./frame_clock.ts";
 import type { PacketHook } from "./hook.ts";
 import { Icmp, type IcmpOptions } from "./icmp.ts";
 import { PmtuCache } from "./pmtu.ts";
-import { newIcmpQuote, parseIcmpQuote } from "../wire/icmp_quote.ts";
+import { newIcmpQuote, parseIcmpQuote, QUOTE_NOT_RELAYED } from "../wire/icmp_quote.ts";
 import { IpipInput } from "./ipip_input.ts";
 import { Ipv4Input, type ProtocolHandler } from "./ipv4_input.ts";
 import { Ipv4Output } from "./ipv4_output.ts";
@@ -484,7 +484,7 @@ export class Stack {
     const q = this.#quote;
     const bad = parseIcmpQuote(buf, ipOff, ipLen, q);
     if (bad !== null) {
-      if (bad.startsWith("icmp_")) this.counters.drop(bad);
+      if (bad !== QUOTE_NOT_RELAYED) this.counters.drop(bad);
       return;
     }
     if (q.protocol === IP_PROTO_TCP) this.tcp.icmpError(buf, q);

@@ -233,14 +233,17 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** TIME_WAIT admission under the cap (TcpContext). */
   admitTimeWait(t: Tcb): boolean {
-    // A connection in TIME_WAIT is no orphan any more (Linux counts them apart).
-    if (t.orphan) {
-      t.orphan = false;
-      this.#orphans--;
-    }
+    this.#unorphan(t); // in TIME_WAIT it is no orphan any more (Linux counts them apart)
     if (this.#timeWait >= this.config.maxTimeWait) return false;
     this.#timeWait++;
     return true;
+  }
+
+  /** `t` stops counting as an orphan (if it did). */
+  #unorphan(t: Tcb): void {
+    if (!t.orphan) return;
+    t.orphan = false;
+    this.#orphans--;
   }
 
   /** TIME_WAIT connections, orphans and buffer bytes now (`lb.ts netstat -e`, `stats`). */
@@ -313,10 +316,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.#timeWait--;
       this.counters.count("tcp.time_wait_done");
     }
-    if (t.orphan) {
-      t.orphan = false;
-      this.#orphans--;
-    }
+    this.#unorphan(t);
     t.snd?.release();
     t.rcv?.release();
     const user = t.user;
@@ -386,13 +386,14 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     let mtu = q.rest & 0xffff;
     // RFC 1191 5: a router of before RFC 1191 sends 0; take the plateau below the datagram.
     if (mtu === 0) mtu = plateauBelow(readU16(buf, q.innerOff + 2));
-    const current = t.mss + 40 + (t.tsOk ? TS_OPTION_LEN : 0);
-    if (mtu >= current) {
+    // IPv4 and TCP headers and the timestamp option every segment carries.
+    const overhead = 40 + (t.tsOk ? TS_OPTION_LEN : 0);
+    if (mtu >= t.mss + overhead) {
       this.counters.count("tcp.icmp_frag_needed_ignored");
       return;
     }
     const learned = pmtu !== undefined ? pmtu.learn(t.remoteAddr, mtu) : mtu;
-    const mss = learned - 40 - (t.tsOk ? TS_OPTION_LEN : 0);
+    const mss = learned - overhead;
     if (mss >= t.mss) return;
     this.counters.count("tcp.pmtu_reduced");
     t.mss = mss;

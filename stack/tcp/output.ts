@@ -5,8 +5,9 @@
  * largest window (sender SWS avoidance); RFC 3042 limited transmit; RFC 6675 loss recovery with
  * SACK (NextSeg rules 1-4 under cwnd - pipe); go-back-N after a timeout, skipping SACKed data;
  * the FIN after the last byte; the persist timer for a zero window, which is also the override
- * timer of sender SWS avoidance (RFC 1122 4.2.3.4) when a small window holds data back. With segmentation offload a
- * run of full segments leaves as one super-frame (tso.ts); loss recovery sends single segments.
+ * timer of sender SWS avoidance (RFC 1122 4.2.3.4) when a small window holds data back. With
+ * segmentation offload a run of full segments leaves as one super-frame (tso.ts); loss recovery
+ * sends single segments.
  *
  * @module
  */
@@ -25,6 +26,7 @@ import {
 import { RTX_OFF, RTX_PERSIST, type Tcb } from "./tcb.ts";
 import { sendAck, sendData, sendSyn } from "./transmit.ts";
 import { tsoSegmentCap } from "./tso.ts";
+import { retransmitAt } from "./recovery.ts";
 
 /** Cap of the persist interval (RFC 9293 3.8.6.1: probes keep going, spaced out). */
 const PERSIST_MAX_MS = 60_000;
@@ -152,23 +154,8 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
     s = sacks.skipSacked(s);
     if (seqLt(s, highSacked)) {
       const lost = sacks.isLost(s, mss);
-      if (lost || !canSendNew(t)) {
-        let len = seqDiff(sacks.nextSackedAbove(s, t.sndMax), s);
-        if (len > mss) len = mss;
-        if (len > 0) {
-          // The hole may end with our FIN (sequence number SND.END) if that was lost too.
-          let dataLen = seqDiff(t.sndEnd, s);
-          if (dataLen > len) dataLen = len;
-          if (dataLen < 0) dataLen = 0;
-          const used = sendData(ctx, t, s, dataLen, t.finQueued && dataLen < len, now);
-          t.highRxt = (s + used) >>> 0;
-          if (s === t.sndUna) {
-            t.rxtSentMax = t.sndMax;
-            t.rxtUna = s;
-          }
-          continue;
-        }
-      }
+      // The hole may end with our FIN (sequence number SND.END) if that was lost too.
+      if ((lost || !canSendNew(t)) && retransmitAt(ctx, t, s, now) >= 0) continue;
     }
     // (2) new data, within the peer's window.
     if (canSendNew(t)) {

@@ -4,9 +4,10 @@
  * limited transmit (RFC 3042), and leaving recovery on the full acknowledgment.
  *
  * Reordering is not loss: a fast recovery whose retransmission turns out unneeded is undone (a
- * timeout is not: restoring the window into go-back-N turned rare timeouts into storms). With timestamps (RFC 7323) the ACK that covers the first retransmitted octet tells it:
- * if it echoes a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel
- * detection, RFC 4015's response: cwnd and ssthresh go back to what they were, as Linux's
+ * timeout is not: restoring the window into go-back-N turned rare timeouts into storms). With
+ * timestamps (RFC 7323) the ACK that covers the first retransmitted octet tells it: if it echoes
+ * a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel detection, RFC
+ * 4015's response: cwnd and ssthresh go back to what they were, as Linux's
  * tcp_undo_cwnd_reduction). The distance that was mistaken for a loss then raises the
  * connection's duplicate-ACK threshold (`reordering`, Linux's tp->reordering; at most 127), so
  * the same reordering is not taken for a loss again.
@@ -115,20 +116,32 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
 
 /** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */
 export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
-  const seq = t.sndUna;
+  retransmitAt(ctx, t, t.sndUna, now);
+}
+
+/**
+ * Retransmits one segment from the unSACKed `seq`: at most an MSS, up to the next SACKed range
+ * (or SND.MAX), ending with our FIN if that hole holds it. HighRxt moves past it; a retransmission
+ * of the segment at SND.UNA is remembered for {@link lostRetransmission}. Returns the octets sent,
+ * or -1 when there is nothing to send at `seq`.
+ */
+export function retransmitAt(ctx: TcpContext, t: Tcb, seq: number, now: number): number {
   let limit = t.sndMax;
   if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
   let len = seqDiff(limit, seq);
   if (len > t.mss) len = t.mss;
-  if (len <= 0) return;
+  if (len <= 0) return -1;
   let dataLen = seqDiff(t.sndEnd, seq);
   if (dataLen > len) dataLen = len;
   if (dataLen < 0) dataLen = 0;
   const used = sendData(ctx, t, seq, dataLen, t.finQueued && dataLen < len, now);
   const end = (seq + used) >>> 0;
   if (seqGt(end, t.highRxt)) t.highRxt = end;
-  t.rxtSentMax = t.sndMax;
-  t.rxtUna = seq;
+  if (seq === t.sndUna) {
+    t.rxtSentMax = t.sndMax;
+    t.rxtUna = seq;
+  }
+  return used;
 }
 
 /**

@@ -74,7 +74,10 @@ async function lossSetup(sack: boolean, congestion: "cubic" | "newreno") {
   await o.conn.write(new Uint8Array(20_000));
   const sent = p.take();
   assertEquals(sent.length, 10);
-  return { p, o, sent };
+  /** The peer's ACK of `ack` (default the stack's first byte) with SACK blocks `sack`. */
+  const sackAck = (sack: [number, number][], ack = o.localSeq) =>
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack, flags: ACK, win: 65535, sack });
+  return { p, o, sent, sackAck };
 }
 
 Deno.test("NewReno: three duplicate ACKs retransmit the hole; a partial ACK the next one", async () => {
@@ -114,12 +117,10 @@ Deno.test("NewReno: three duplicate ACKs retransmit the hole; a partial ACK the 
 });
 
 Deno.test("SACK recovery (RFC 6675): holes below SACKed data are retransmitted, not more", async () => {
-  const { p, o } = await lossSetup(true, "cubic");
+  const { p, o, sackAck: ack } = await lossSetup(true, "cubic");
   try {
     const una = o.localSeq;
     const t = o.conn.tcb;
-    const ack = (sack: [number, number][]) =>
-      p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: una, flags: ACK, win: 65535, sack });
     // Segments 0 and 2 lost; 1, 3, 4, 5 SACKed one after another.
     ack([[una + 1000, una + 2000]]);
     ack([[una + 3000, una + 4000], [una + 1000, una + 2000]]);
@@ -176,12 +177,10 @@ Deno.test("segments shrink to leave room for SACK blocks within the MSS (RFC 669
 });
 
 Deno.test("a lost retransmission is found when data sent after it is SACKed (RACK's rule)", async () => {
-  const { p, o } = await lossSetup(true, "cubic");
+  const { p, o, sackAck: ack } = await lossSetup(true, "cubic");
   try {
     const una = o.localSeq;
     const t = o.conn.tcb;
-    const ack = (sack: [number, number][]) =>
-      p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: una, flags: ACK, win: 65535, sack });
     // Segment 0 lost; 1..9 SACKed: recovery, segment 0 retransmitted, new data follows.
     for (let k = 2; k <= 10; k++) ack([[una + 1000, una + k * 1000]]);
     assert(t.inRecovery);
@@ -206,21 +205,13 @@ Deno.test("a lost retransmission is found when data sent after it is SACKed (RAC
 });
 
 Deno.test("an ACK that moves SND.UNA and shows the next hole lost starts recovery at once", async () => {
-  const { p, o } = await lossSetup(true, "cubic");
+  const { p, o, sackAck } = await lossSetup(true, "cubic");
   try {
     const una = o.localSeq;
     const t = o.conn.tcb;
     // Segment 0 arrives; 1 and 2 do not; 3, 4 and 5 are SACKed, all in one ACK. No duplicate
     // ACK follows it: without this rule only the retransmission timer would end the wait.
-    p.send({
-      sport: 40000,
-      dport: 80,
-      seq: o.peerSeq,
-      ack: una + 1000,
-      flags: ACK,
-      win: 65535,
-      sack: [[una + 3000, una + 6000]],
-    });
+    sackAck([[una + 3000, una + 6000]], una + 1000);
     assert(t.inRecovery, "IsLost(SND.UNA): 3000 octets SACKed above it");
     const rx = p.take().filter((s) => s.seq - una < 10_000).map((s) => s.seq - una);
     assert(rx.includes(1000), `the hole at SND.UNA is retransmitted: ${rx}`);
