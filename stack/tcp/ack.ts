@@ -17,20 +17,36 @@ import {
   recoveryAck,
 } from "./recovery.ts";
 import type { Segment } from "./segment.ts";
-import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+import { rackAck } from "./rack_recovery.ts";
+import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
 
 /** Takes an RTT sample from an ACK of new data (RFC 7323 4.1 with timestamps, else Karn). */
 export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: number): void {
   const o = seg.opts;
+  let r = -1;
   if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
-    const r = (tsNow(t, now) - o.tsEcr) >>> 0;
-    if (r < 0x7fffffff) t.rtt.sample(r, expected);
+    const d = (tsNow(t, now) - o.tsEcr) >>> 0;
+    if (d < 0x7fffffff) r = d;
     t.rttSeq = -1;
   } else if (t.rttSeq >= 0 && seqGt(seg.ack, t.rttSeq)) {
-    t.rtt.sample(now - t.rttStart);
+    r = now - t.rttStart;
     t.rttSeq = -1;
   }
+  if (r < 0) return;
+  t.rtt.sample(r, expected);
+  t.latestRtt = r > 0 ? r : 1;
+  t.rack.rttSample(r, now);
+}
+
+/**
+ * RFC 2883 4: the first SACK block reports a duplicate (a DSACK) when it lies below the
+ * cumulative ACK or within the second block (Linux's tcp_check_dsack).
+ */
+export function isDsack(blocks: Uint32Array, count: number, ack: number): boolean {
+  if (count === 0) return false;
+  if (seqLt(blocks[0], ack)) return true;
+  return count > 1 && seqGeq(blocks[0], blocks[2]) && seqLeq(blocks[1], blocks[3]);
 }
 
 /** ACK processing of RFC 9293 3.10.7.4 step 5 for the synchronized states. */
@@ -39,20 +55,43 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   const wndField = seg.window << t.sndWscale;
   const windowChanged = wndField !== t.sndWnd;
   const una = t.sndUna;
+  const rack = t.rackOn ? t.rack : null;
+  let sackedBefore = 0;
+  if (rack !== null) {
+    rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
+    rack.tsOffset = t.tsOffset;
+    sackedBefore = rack.segs.sackedBytes;
+  }
   let sackChanged = false;
+  let dsack = false;
   if (t.sackOk && seg.opts.sackCount > 0) {
     const b = seg.opts.sackBlocks;
-    for (let i = 0; i < seg.opts.sackCount; i++) {
-      if (t.sacks.add(b[2 * i], b[2 * i + 1], una, t.sndMax)) sackChanged = true;
+    const n = seg.opts.sackCount;
+    dsack = isDsack(b, n, ack);
+    if (dsack) ctx.counters.count("tcp.dsacks_received");
+    for (let i = dsack ? 1 : 0; i < n; i++) {
+      const left = b[2 * i];
+      const right = b[2 * i + 1];
+      if (t.sacks.add(left, right, una, t.sndMax)) {
+        sackChanged = true;
+        if (rack !== null) rack.sacked(left, right, now);
+      }
     }
+    if (dsack && rack !== null) rack.widen(t.sndUna, t.sndMax);
   }
   let freed = 0;
-  if (seqGt(ack, una)) {
+  const advanced = seqGt(ack, una);
+  if (advanced) {
     freed = ackNewData(ctx, t, seg, now);
   } else if (ack === una) {
     duplicateAck(ctx, t, seg, windowChanged, sackChanged, now);
   }
-  if (sackChanged) {
+  if (rack !== null) {
+    if (advanced || sackChanged || dsack) {
+      const delivered = seqDiff(t.sndUna, una) + rack.segs.sackedBytes - sackedBefore;
+      rackAck(ctx, t, seg, delivered, dsack, advanced, sackChanged, now);
+    }
+  } else if (sackChanged) {
     if (t.inRecovery) lostRetransmission(ctx, t, now);
     else if (
       // Any ACK with new SACK information may show the loss, not only a duplicate one: one that
@@ -112,6 +151,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   t.sndUna = ack;
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
   if (t.sackOk) t.sacks.advance(ack);
+  if (t.rackOn) t.rack.acked(ack, now);
   t.rtxCount = 0;
   t.probes = 0;
   if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
@@ -125,7 +165,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   }
   // RFC 6298 5.2 and 5.3.
   if (t.outstanding === 0) {
-    if (t.rtxMode === RTX_RETRANSMIT) {
+    if (rtxArmed(t.rtxMode)) {
       t.rtxMode = RTX_OFF;
       t.rtxAt = 0;
     }

@@ -9,6 +9,9 @@ import { DEFAULT_TCP_MEMORY } from "./memory.ts";
 
 import type { CongestionName } from "./congestion/cc.ts";
 
+/** Loss detection algorithms of SACK connections. */
+export type RecoveryName = "rack" | "rfc6675";
+
 /** Keepalive timing (RFC 1122 4.2.3.6; Linux's tcp_keepalive_time/intvl/probes). */
 export interface KeepaliveOptions {
   /** Idle time before the first probe, ms (default 7,200,000: two hours). */
@@ -83,6 +86,17 @@ export interface TcpStackOptions {
    */
   undo?: boolean;
   /**
+   * Loss detection on SACK connections (default "rack"): RACK-TLP (RFC 8985) with Proportional
+   * Rate Reduction (RFC 6937) and tail loss probes, or "rfc6675": duplicate-ACK counting with
+   * RFC 6675's IsLost and pipe, kept for comparison. Connections without SACK use NewReno
+   * (RFC 6582) either way.
+   */
+  recovery?: RecoveryName;
+  /** Tail loss probes of RACK-TLP (RFC 8985 7; default true). */
+  tlp?: boolean;
+  /** HyStart++ in CUBIC's slow start (RFC 9406; default true). */
+  hystart?: boolean;
+  /**
    * Connections in TIME_WAIT at most (default 65536, like Linux's tcp_max_tw_buckets); past it a
    * closing connection ends at once without TIME_WAIT (counted: tcp.time_wait_overflow).
    */
@@ -129,6 +143,9 @@ export interface TcpConfig {
   timerTickMs: number;
   tso: boolean;
   undo: boolean;
+  recovery: RecoveryName;
+  tlp: boolean;
+  hystart: boolean;
   maxTimeWait: number;
   maxOrphans: number;
   memoryLimit: number;
@@ -152,6 +169,10 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
   const congestion = o.congestion ?? "cubic";
   if (congestion !== "cubic" && congestion !== "newreno") {
     throw new RangeError(`tcp.congestion "${congestion}" is not "cubic" or "newreno"`);
+  }
+  const recovery = o.recovery ?? "rack";
+  if (recovery !== "rack" && recovery !== "rfc6675") {
+    throw new RangeError(`tcp.recovery "${recovery}" is not "rack" or "rfc6675"`);
   }
   const minRtoMs = positive("minRtoMs", o.minRtoMs ?? 200);
   return {
@@ -185,6 +206,9 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     timerTickMs: positive("timerTickMs", o.timerTickMs ?? 10),
     tso: o.tso ?? true,
     undo: o.undo ?? true,
+    recovery,
+    tlp: o.tlp ?? true,
+    hystart: o.hystart ?? true,
     maxTimeWait: positive("maxTimeWait", o.maxTimeWait ?? 65536, 0),
     maxOrphans: positive("maxOrphans", o.maxOrphans ?? 65536, 0),
     memoryLimit: positive("memoryLimit", o.memoryLimit ?? DEFAULT_TCP_MEMORY, 1 << 20),

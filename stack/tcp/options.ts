@@ -43,6 +43,7 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
     t.rcvWscale = 0;
   }
   t.sackOk = t.sackOk && o.sackPermitted;
+  t.rackOn = t.sackOk && ctx.config.recovery === "rack";
   t.tsOk = t.tsOk && o.hasTimestamp;
   if (t.tsOk) {
     t.tsRecent = o.tsVal;

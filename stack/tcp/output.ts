@@ -27,6 +27,7 @@ import { RTX_OFF, RTX_PERSIST, type Tcb } from "./tcb.ts";
 import { sendAck, sendData, sendSyn } from "./transmit.ts";
 import { tsoSegmentCap } from "./tso.ts";
 import { retransmitAt } from "./recovery.ts";
+import { scheduleProbe } from "./rack_recovery.ts";
 
 /** Cap of the persist interval (RFC 9293 3.8.6.1: probes keep going, spaced out). */
 const PERSIST_MAX_MS = 60_000;
@@ -52,8 +53,16 @@ export function output(ctx: TcpContext, t: Tcb): void {
     st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_1 || st === CLOSING ||
     st === LAST_ACK
   ) {
-    if (t.inRecovery && t.sackOk) sackRecoveryOutput(ctx, t, now);
-    else sendWindow(ctx, t, now);
+    const max = t.sndMax;
+    if (t.rackOn) {
+      if (t.inRecovery || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
+      else sendWindow(ctx, t, now);
+      if (t.sndMax !== max) scheduleProbe(ctx, t, now);
+    } else if (t.inRecovery && t.sackOk) {
+      sackRecoveryOutput(ctx, t, now);
+    } else {
+      sendWindow(ctx, t, now);
+    }
     if (t.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
       // RFC 9293 3.8.6.1: a zero window with data to send: probe it. A window too small to send
       // into (sender SWS avoidance held the data) gets the same timer as its override timeout
@@ -159,17 +168,7 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
     }
     // (2) new data, within the peer's window.
     if (canSendNew(t)) {
-      const seq = t.sndMax;
-      const end = t.sndEnd;
-      let len = seqDiff(end, seq);
-      if (len < 0) len = 0;
-      if (len > mss) len = mss;
-      const room = t.sndWnd - seqDiff(seq, t.sndUna);
-      if (len > room) len = room > 0 ? room : 0;
-      const fin = t.finQueued && seqDiff(end, seq) === len;
-      if (len === 0 && !fin) return;
-      sendData(ctx, t, seq, len, fin, now);
-      t.sndNxt = t.sndMax;
+      if (!sendNewSegment(ctx, t, now)) return;
       continue;
     }
     // (4) rescue retransmission: once per recovery, the last unSACKed segment.
@@ -187,6 +186,46 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
     }
     return;
   }
+}
+
+/**
+ * Loss recovery of a RACK connection (RFC 8985 with RFC 6937's window): while cwnd - pipe allows
+ * an MSS, the first range RACK deemed lost and not yet retransmitted, else new data. Also after a
+ * timeout, which marks everything outstanding lost (Linux's CA_Loss retransmission queue).
+ */
+function rackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
+  const mss = t.mss;
+  const rack = t.rack;
+  const segs = rack.segs;
+  for (let n = 0; n < 4096; n++) {
+    if (t.cwnd - segs.pipe(t.outstanding) < mss) return;
+    const i = rack.nextLost();
+    if (i >= 0) {
+      if (retransmitAt(ctx, t, segs.start[i], now, segs.end[i]) < 0) return;
+      continue;
+    }
+    if (!canSendNew(t) || !sendNewSegment(ctx, t, now)) return;
+  }
+}
+
+/**
+ * Sends one segment of new data (at most an MSS, within the peer's window), with the FIN if it
+ * ends the data. False when nothing could be sent.
+ */
+export function sendNewSegment(ctx: TcpContext, t: Tcb, now: number): boolean {
+  if (!canSendNew(t)) return false;
+  const seq = t.sndMax;
+  const end = t.sndEnd;
+  let len = seqDiff(end, seq);
+  if (len < 0) len = 0;
+  if (len > t.mss) len = t.mss;
+  const room = t.sndWnd - seqDiff(seq, t.sndUna);
+  if (len > room) len = room > 0 ? room : 0;
+  const fin = t.finQueued && seqDiff(end, seq) === len;
+  if (len === 0 && !fin) return false;
+  sendData(ctx, t, seq, len, fin, now);
+  t.sndNxt = t.sndMax;
+  return true;
 }
 
 /** New data (or a FIN) waits beyond SND.MAX and the peer's window has room for it. */

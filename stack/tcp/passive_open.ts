@@ -118,6 +118,7 @@ function cookieAck(layer: TcpLayer, l: TcpListener, seg: Segment, now: number): 
   t.sndWscale = t.wsOk ? d.windowScale : 0;
   t.rcvWscale = t.wsOk ? layer.windowScale : 0;
   t.sackOk = c.sack && d.sackPermitted;
+  t.rackOn = t.sackOk && c.recovery === "rack";
   t.tsOk = c.timestamps && seg.opts.hasTimestamp;
   if (t.tsOk) {
     t.tsRecent = seg.opts.tsVal;

@@ -33,6 +33,12 @@ export function duplicateAck(
   if (seg.payloadLen !== 0 || seg.fin || t.outstanding === 0) return;
   if (windowChanged && !sackChanged) return;
   ctx.counters.count("tcp.dup_acks");
+  if (t.rackOn) {
+    // RACK decides losses by time (rack_recovery.ts); the count only drives limited transmit.
+    t.dupAcks++;
+    ctx.markDirty(t);
+    return;
+  }
   if (t.inRecovery) {
     // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
     if (!t.sackOk) t.cwnd += t.mss;
@@ -58,7 +64,11 @@ export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   t.recover = t.sndMax;
   t.cc.onLoss(t, t.outstanding, now);
   t.rttSeq = -1;
-  if (t.sackOk) {
+  if (t.rackOn) {
+    // PRR sets cwnd on each ACK (ack.ts); output sends what RACK marked lost.
+    t.prr.start(t.outstanding);
+    t.highRxt = t.sndUna;
+  } else if (t.sackOk) {
     t.cwnd = t.ssthresh;
     t.highRxt = t.sndUna;
     retransmitFirst(ctx, t, now);
@@ -100,6 +110,10 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
   if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
   if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
   ctx.counters.count("tcp.spurious_recovery_undone");
+  if (t.rackOn) {
+    t.rack.recoveryEnded();
+    t.rack.widen(t.sndUna, t.sndMax);
+  }
   const r = t.undoDistance + 1;
   if (r > t.reordering) {
     t.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
@@ -121,12 +135,18 @@ export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
 
 /**
  * Retransmits one segment from the unSACKed `seq`: at most an MSS, up to the next SACKed range
- * (or SND.MAX), ending with our FIN if that hole holds it. HighRxt moves past it; a retransmission
+ * (or `upTo`, SND.MAX by default), ending with our FIN if that hole holds it. HighRxt moves past it; a retransmission
  * of the segment at SND.UNA is remembered for {@link lostRetransmission}. Returns the octets sent,
  * or -1 when there is nothing to send at `seq`.
  */
-export function retransmitAt(ctx: TcpContext, t: Tcb, seq: number, now: number): number {
-  let limit = t.sndMax;
+export function retransmitAt(
+  ctx: TcpContext,
+  t: Tcb,
+  seq: number,
+  now: number,
+  upTo: number = t.sndMax,
+): number {
+  let limit = upTo;
   if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
   let len = seqDiff(limit, seq);
   if (len > t.mss) len = t.mss;
@@ -152,7 +172,7 @@ export function retransmitAt(ctx: TcpContext, t: Tcb, seq: number, now: number):
  * the retransmission timer (that hole holds every cumulative ACK back). Returns true when it did.
  */
 export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolean {
-  if (!t.inRecovery || !t.sackOk || t.rxtUna !== t.sndUna) return false;
+  if (t.rackOn || !t.inRecovery || !t.sackOk || t.rxtUna !== t.sndUna) return false;
   const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
   if (!seqGt(t.sacks.highest(t.sndUna), beyond)) return false;
   ctx.counters.count("tcp.lost_retransmits");
@@ -176,6 +196,7 @@ export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number)
     const w = (flight > mss ? flight : mss) + mss;
     t.cwnd = t.ssthresh < w ? t.ssthresh : w;
     ctx.counters.count("tcp.recoveries");
+    if (t.rackOn) t.rack.recoveryEnded();
   } else if (!t.sackOk) {
     retransmitFirst(ctx, t, now);
     t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;

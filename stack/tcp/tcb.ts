@@ -7,6 +7,8 @@
  */
 
 import type { CongestionControl } from "./congestion/cc.ts";
+import { Prr } from "./prr.ts";
+import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
 import type { RttEstimator } from "./rto.ts";
 import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
@@ -42,6 +44,15 @@ export const RTX_OFF = 0;
 export const RTX_RETRANSMIT = 1;
 /** Persist timer armed: zero window with data waiting (RFC 9293 3.8.6.1). */
 export const RTX_PERSIST = 2;
+/** Tail loss probe timer armed instead of the retransmission timer (RFC 8985 7.2). */
+export const RTX_PROBE = 3;
+/** RACK's reordering timer armed instead of the retransmission timer (RFC 8985 6.3). */
+export const RTX_REORDER = 4;
+
+/** True for the modes that stand in for the retransmission timer while data is outstanding. */
+export function rtxArmed(mode: number): boolean {
+  return mode === RTX_RETRANSMIT || mode === RTX_PROBE || mode === RTX_REORDER;
+}
 
 /** One connection. */
 export class Tcb implements TimerNode {
@@ -126,6 +137,8 @@ export class Tcb implements TimerNode {
   lastAckSent = 0;
   /** SACK in use (both sides sent SACK-permitted). */
   sackOk = false;
+  /** Loss detection is RACK-TLP (SACK in use and `recovery: "rack"`), else RFC 6675/6582. */
+  rackOn = false;
   /** Window scaling in use. */
   wsOk = false;
 
@@ -136,9 +149,9 @@ export class Tcb implements TimerNode {
   rcv: RecvBuffer | null = null;
 
   // --- timers (absolute times, ms; 0 = off) ---
-  /** Expiry of the retransmission or persist timer. */
+  /** Expiry of the retransmission, probe, reordering or persist timer. */
   rtxAt = 0;
-  /** What `rtxAt` is for (RTX_OFF, RTX_RETRANSMIT, RTX_PERSIST). */
+  /** What `rtxAt` is for (RTX_OFF, RTX_RETRANSMIT, RTX_PERSIST, RTX_PROBE, RTX_REORDER). */
   rtxMode = RTX_OFF;
   /** Delayed-ACK deadline. */
   delackAt = 0;
@@ -183,6 +196,8 @@ export class Tcb implements TimerNode {
   rttSeq = -1;
   /** Send time of `rttSeq`. */
   rttStart = 0;
+  /** The latest RTT sample, ms (0 before one): HyStart++'s per-round minimum. */
+  latestRtt = 0;
 
   // --- congestion (RFC 5681, 6582, 6675) ---
   /** Congestion window, bytes. */
@@ -228,6 +243,10 @@ export class Tcb implements TimerNode {
   undoDistance = 0;
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
+  /** RACK-TLP loss detection and the transmission record it reads (RFC 8985; rack.ts). */
+  readonly rack: Rack = new Rack();
+  /** The window during a RACK connection's fast recovery (RFC 6937; prr.ts). */
+  readonly prr: Prr = new Prr();
 
   // --- receive-side ACK policy ---
   /** Bytes received in order since our last ACK (RFC 5681 4.2, RFC 1122 4.2.3.2). */

@@ -10,11 +10,20 @@
 
 import type { TcpContext } from "./context.ts";
 import { timedOut } from "./errors.ts";
-import { hasUnsent, output, persistInterval } from "./output.ts";
+import { hasUnsent, output, persistInterval, sendNewSegment } from "./output.ts";
+import { probeTimeout, reorderTimeout } from "./rack_recovery.ts";
 import { sendAck, sendAckAt, sendWindowProbe } from "./transmit.ts";
 import { abort, peerName } from "./transitions.ts";
 import { CLOSE_WAIT, ESTABLISHED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from "./state.ts";
-import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+import {
+  RTX_OFF,
+  RTX_PERSIST,
+  RTX_PROBE,
+  RTX_REORDER,
+  RTX_RETRANSMIT,
+  rtxArmed,
+  type Tcb,
+} from "./tcb.ts";
 
 /** Runs every deadline of `t` that passed by `now`, then re-arms its timer at the next one. */
 export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
@@ -40,6 +49,10 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
       if (!retransmitTimeout(ctx, t, now)) return;
     } else if (t.rtxMode === RTX_PERSIST) {
       if (!persistTimeout(ctx, t, now)) return;
+    } else if (t.rtxMode === RTX_PROBE) {
+      probeTimeout(ctx, t, now, () => sendNewSegment(ctx, t, now));
+    } else if (t.rtxMode === RTX_REORDER) {
+      reorderTimeout(ctx, t, now, () => output(ctx, t));
     }
   }
   if (t.delackAt !== 0 && now >= t.delackAt) {
@@ -120,7 +133,14 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.highRxt = t.sndUna;
   // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
   if (t.rtxCount >= 2) t.sacks.clear();
-  t.sndNxt = t.sndUna; // go-back-N
+  if (t.rackOn) {
+    // Everything outstanding is lost; output retransmits it in order under the window
+    // (rack_recovery.ts), skipping what stays SACKed.
+    t.rack.markAllLost(t.rtxCount >= 2);
+    t.rack.tlpEnd = -1;
+  } else {
+    t.sndNxt = t.sndUna; // go-back-N
+  }
   if (t.sndWnd === 0) {
     // Nothing fits: force one segment (it doubles as a window probe).
     const saved = t.sndWnd;
@@ -130,7 +150,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   } else {
     output(ctx, t);
   }
-  if (t.rtxMode !== RTX_RETRANSMIT && t.outstanding > 0) {
+  if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
     t.rtxMode = RTX_RETRANSMIT;
     t.rtxAt = now + t.rtt.rto;
   }

@@ -26,7 +26,7 @@ import { tcpOptionsLength, writeTcpOptions } from "../wire/tcp_options.ts";
 import type { TcpContext } from "./context.ts";
 import type { Segment } from "./segment.ts";
 import { SYN_RECEIVED } from "./state.ts";
-import { RTX_RETRANSMIT, type Tcb } from "./tcb.ts";
+import { RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
 import { setTxOffload, tsoMaxPayload, writePartialChecksum } from "./tso.ts";
 
 /** Offset of the IPv4 header from the start of a transmit frame (after the Ethernet header). */
@@ -247,6 +247,8 @@ export function sendData(
   ackSent(t);
   const used = len + (fin ? 1 : 0);
   const end = (seq + used) >>> 0;
+  if (t.rackOn && used > 0) t.rack.sent(seq, end, t.sndMax, now);
+  if (t.inRecovery) t.prr.out += used;
   if (retransmit) {
     const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
     t.retransmits += segs;
@@ -256,7 +258,7 @@ export function sendData(
     t.rttStart = now;
   }
   if (seqGt(end, t.sndMax)) t.sndMax = end;
-  if (t.rtxMode !== RTX_RETRANSMIT) {
+  if (!rtxArmed(t.rtxMode)) {
     t.rtxMode = RTX_RETRANSMIT;
     t.rtxAt = now + t.rtt.rto;
     ctx.armTimer(t, t.rtxAt);

@@ -28,6 +28,8 @@ export interface SynOptions {
   sackPerm?: boolean;
   ts?: boolean;
   win?: number;
+  /** Milliseconds between the stack's SYN-ACK and the final ACK (the first RTT sample). */
+  rttMs?: number;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function openPassive(
   const synAck = p.one();
   assertEquals(synAck.flags, SYN | ACK);
   assertEquals(synAck.ack, 1001);
+  if (o.rttMs !== undefined) p.clock.advance(o.rttMs);
   p.send({
     sport: 40000,
     dport: 80,

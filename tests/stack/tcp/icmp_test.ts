@@ -93,7 +93,7 @@ Deno.test("the learned path MTU sizes new connections, and expires after 10 minu
 });
 
 Deno.test("port unreachable fails a connect at once; host unreachable is a soft error", async () => {
-  const p = new Peer({ retries: 2 });
+  const p = new Peer({ retries: 2, tlp: false });
   try {
     const pending = p.stack.connect({ hostname: "10.0.0.2", port: 9 });
     const syn = p.one();

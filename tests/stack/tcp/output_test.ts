@@ -67,8 +67,12 @@ Deno.test("the initial window is 10 segments and the peer's scaled window limits
   }
 });
 
-async function lossSetup(sack: boolean, congestion: "cubic" | "newreno") {
-  const p = new Peer({ congestion });
+async function lossSetup(
+  sack: boolean,
+  congestion: "cubic" | "newreno",
+  recovery: "rack" | "rfc6675" = "rfc6675",
+) {
+  const p = new Peer({ congestion, recovery });
   const o = await openPassive(p, { mss: 1000, ws: 7, sackPerm: sack, ts: false });
   p.take();
   await o.conn.write(new Uint8Array(20_000));
