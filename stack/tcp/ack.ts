@@ -25,6 +25,7 @@ import { tsNow } from "./transmit.ts";
 export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: number): void {
   const o = seg.opts;
   let r = -1;
+  t.latestRtt = 0;
   if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
     const d = (tsNow(t, now) - o.tsEcr) >>> 0;
     if (d < 0x7fffffff) r = d;

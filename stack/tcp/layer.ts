@@ -731,7 +731,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         maxRtoMs: c.maxRtoMs,
         initialRtoMs: c.initialRtoMs,
       }),
-      c.congestion === "newreno" ? new NewReno() : new Cubic(),
+      c.congestion === "newreno" ? new NewReno() : new Cubic(c.hystart),
       new SackScoreboard(),
     );
     t.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);

@@ -6,6 +6,7 @@
  */
 
 import { formatIpv4 } from "../wire/address.ts";
+import { INITIAL_SSTHRESH } from "./congestion/cc.ts";
 import type { TcpListener } from "./listener.ts";
 import { LISTEN, netstatStateName } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
@@ -71,7 +72,7 @@ export function tcbInfo(t: Tcb): TcpSocketInfo {
     recvQ: t.rcv === null ? 0 : t.rcv.len,
     sendQ: t.snd === null ? 0 : t.snd.len,
     cwnd: Math.floor(t.cwnd / mss),
-    ssthresh: t.ssthresh >= 0x7fffffff ? -1 : Math.floor(t.ssthresh / mss),
+    ssthresh: t.ssthresh >= INITIAL_SSTHRESH ? -1 : Math.floor(t.ssthresh / mss),
     srttMs: round3(t.rtt.srtt),
     rttvarMs: round3(t.rtt.rttvar),
     rtoMs: round3(t.rtt.rto),

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { CongestionControl } from "./congestion/cc.ts";
+import { type CongestionControl, INITIAL_SSTHRESH } from "./congestion/cc.ts";
 import { Prr } from "./prr.ts";
 import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
@@ -196,14 +196,14 @@ export class Tcb implements TimerNode {
   rttSeq = -1;
   /** Send time of `rttSeq`. */
   rttStart = 0;
-  /** The latest RTT sample, ms (0 before one): HyStart++'s per-round minimum. */
+  /** The RTT sample of the ACK being processed, ms (0: none): HyStart++'s per-round minimum. */
   latestRtt = 0;
 
   // --- congestion (RFC 5681, 6582, 6675) ---
   /** Congestion window, bytes. */
   cwnd = 0;
   /** Slow-start threshold, bytes. */
-  ssthresh = 0x7fffffff;
+  ssthresh = INITIAL_SSTHRESH;
   /** The algorithm. */
   readonly cc: CongestionControl;
   /** Duplicate ACKs in a row. */

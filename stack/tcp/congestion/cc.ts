@@ -14,7 +14,16 @@ export interface CongestionWindow {
   ssthresh: number;
   /** Sender maximum segment size, bytes (SMSS). */
   readonly mss: number;
+  /** SND.UNA, when the caller tracks rounds (HyStart++). */
+  readonly sndUna?: number;
+  /** The highest sequence number sent plus one, likewise. */
+  readonly sndMax?: number;
+  /** The RTT this ACK measured, ms (0: none), likewise. */
+  readonly latestRtt?: number;
 }
+
+/** ssthresh before any loss: "arbitrarily high" (RFC 5681 3.1). */
+export const INITIAL_SSTHRESH = 0x7fffffff;
 
 /** One connection's congestion-control algorithm. */
 export interface CongestionControl {

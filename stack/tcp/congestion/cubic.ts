@@ -8,7 +8,13 @@
  * @module
  */
 
-import { type CongestionControl, type CongestionWindow, slowStart } from "./cc.ts";
+import {
+  type CongestionControl,
+  type CongestionWindow,
+  INITIAL_SSTHRESH,
+  slowStart,
+} from "./cc.ts";
+import { HyStart, type RoundWindow } from "./hystart.ts";
 
 /** RFC 9438 5: C = 0.4 (segments / s^3). */
 export const CUBIC_C = 0.4;
@@ -44,10 +50,24 @@ export class Cubic implements CongestionControl {
   epochStart = -1;
   /** The Reno-friendly estimate W_est, segments (4.3). */
   wEst = 0;
+  /** HyStart++ for the initial slow start (RFC 9406), or null when off. */
+  readonly hystart: HyStart | null;
+
+  /** CUBIC, with HyStart++ in its initial slow start unless `hystart` is false. */
+  constructor(hystart = true) {
+    this.hystart = hystart ? new HyStart() : null;
+  }
 
   /** Slow start below ssthresh; above it, the cubic curve or the Reno-friendly window (4.4). */
   onAck(w: CongestionWindow, acked: number, now: number, rttMs: number): void {
     if (w.cwnd < w.ssthresh) {
+      const hs = this.hystart;
+      if (
+        hs !== null && !hs.done && w.ssthresh === INITIAL_SSTHRESH && w.sndUna !== undefined
+      ) {
+        hs.onAck(w as RoundWindow, acked);
+        return;
+      }
       acked = slowStart(w, acked);
       if (acked === 0) return;
     }
