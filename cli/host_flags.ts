@@ -17,6 +17,7 @@ import {
 } from "./args.ts";
 import { prefixMask } from "../stack/wire/address.ts";
 import { type ImpairSpec, parseImpairSpec } from "../stack/link/impair.ts";
+import type { TcpStackOptions } from "../stack/tcp/config.ts";
 
 /** Where a running instance listens for `lb.ts arp|route|stats|...` unless `--control` says. */
 export const DEFAULT_CONTROL_PATH = "/run/lbts.sock";
@@ -34,6 +35,8 @@ export const HOST_FLAG_SPEC: FlagSpec = {
   "tcp-mem": { type: "string" },
   "max-time-wait": { type: "string" },
   "max-orphans": { type: "string" },
+  "tcp-cc": { type: "string" },
+  "tcp-recovery": { type: "string" },
 };
 
 /** Validated host options. */
@@ -55,10 +58,14 @@ export interface HostOptions {
    */
   offload?: boolean;
   /**
-   * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`; stack/tcp/config.ts):
-   * absent ones keep their defaults (512 MiB, 65536, 65536).
+   * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`) and algorithms
+   * (`--tcp-cc cubic|newreno|bbr`, `--tcp-recovery rack|rfc6675`; stack/tcp/config.ts): absent
+   * ones keep their defaults (512 MiB, 65536, 65536, cubic, rack).
    */
-  tcp: { memoryLimit?: number; maxTimeWait?: number; maxOrphans?: number };
+  tcp: Pick<
+    TcpStackOptions,
+    "memoryLimit" | "maxTimeWait" | "maxOrphans" | "congestion" | "recovery"
+  >;
 }
 
 /** Parses a byte size: a whole number with an optional K, M or G (binary units), e.g. "512M". */
@@ -152,5 +159,21 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
   if (tw !== undefined) opts.tcp.maxTimeWait = intArg(tw, "--max-time-wait", 0, 1 << 24);
   const orphans = str(flags, "max-orphans");
   if (orphans !== undefined) opts.tcp.maxOrphans = intArg(orphans, "--max-orphans", 0, 1 << 24);
+  // The congestion control and loss detection of the host's own TCP (Linux's
+  // net.ipv4.tcp_congestion_control and tcp_recovery sysctls).
+  const cc = str(flags, "tcp-cc");
+  if (cc !== undefined) {
+    if (cc !== "cubic" && cc !== "newreno" && cc !== "bbr") {
+      throw new UsageError(`--tcp-cc must be cubic, newreno or bbr, got "${cc}"`);
+    }
+    opts.tcp.congestion = cc;
+  }
+  const rec = str(flags, "tcp-recovery");
+  if (rec !== undefined) {
+    if (rec !== "rack" && rec !== "rfc6675") {
+      throw new UsageError(`--tcp-recovery must be rack or rfc6675, got "${rec}"`);
+    }
+    opts.tcp.recovery = rec;
+  }
   return opts;
 }

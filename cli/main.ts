@@ -31,7 +31,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "--allow-net=ADDR:PORT)]\n" +
       "        [--no-offload] (default: virtio-net headers on the TAP, 64 KB TCP super-frames " +
       "forwarded whole)\n" +
-      "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] (the host's own TCP)\n" +
+      "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] [--tcp-cc cubic|newreno|bbr]\n" +
+      "        [--tcp-recovery rack|rfc6675] (the host's own TCP)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {
@@ -120,7 +121,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "delay=5ms degrades its link;\n        --vip holds a balancer VIP without ARP and " +
       "accepts IP-in-IP (a TUN real server);\n        --offload puts virtio-net headers on " +
       "the TAP (64 KB TCP super-frames cross it whole);\n        --tcp-mem SIZE (512M), " +
-      "--max-time-wait N, --max-orphans N (65536) bound TCP's memory",
+      "--max-time-wait N, --max-orphans N (65536) bound TCP's memory;\n        --tcp-cc " +
+      "cubic|newreno|bbr (cubic) and --tcp-recovery rack|rfc6675 (rack) pick its algorithms",
   },
   fetch: {
     run: fetchCommand,

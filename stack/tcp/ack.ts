@@ -17,6 +17,7 @@ import {
   recoveryAck,
 } from "./recovery.ts";
 import type { Segment } from "./segment.ts";
+import { CA_LOSS, CA_OPEN, CA_RECOVERY } from "./congestion/cc.ts";
 import { rackAck } from "./rack_recovery.ts";
 import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
@@ -57,11 +58,12 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   const windowChanged = wndField !== t.sndWnd;
   const una = t.sndUna;
   const rack = t.rackOn ? t.rack : null;
-  let sackedBefore = 0;
-  if (rack !== null) {
-    rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
-    rack.tsOffset = t.tsOffset;
-    sackedBefore = rack.segs.sackedBytes;
+  const segs = t.rack.segs;
+  const sackedBefore = segs.sackedBytes;
+  if (t.trackSent) {
+    t.rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
+    t.rack.tsOffset = t.tsOffset;
+    t.rack.rate.begin(segs.pipe(t.outstanding));
   }
   let sackChanged = false;
   let dsack = false;
@@ -87,9 +89,10 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   } else if (ack === una) {
     duplicateAck(ctx, t, seg, windowChanged, sackChanged, now);
   }
+  const pendingBefore = segs.pendingBytes;
   if (rack !== null) {
     if (advanced || sackChanged || dsack) {
-      const delivered = seqDiff(t.sndUna, una) + rack.segs.sackedBytes - sackedBefore;
+      const delivered = seqDiff(t.sndUna, una) + segs.sackedBytes - sackedBefore;
       rackAck(ctx, t, seg, delivered, dsack, advanced, sackChanged, now);
     }
   } else if (sackChanged) {
@@ -126,6 +129,16 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     }
     if (grew) ctx.markDirty(t);
   }
+  const cc = t.cc;
+  if (cc.control !== undefined && t.trackSent && (advanced || sackChanged)) {
+    // A model-based algorithm (BBR) sets the window from this ACK's delivery-rate sample.
+    const rs = t.rack.rate.finish(t.rack.minRtt);
+    const lost = segs.pendingBytes - pendingBefore;
+    rs.losses = lost > 0 ? lost : 0;
+    const state = t.inRecovery ? CA_RECOVERY : seqLt(t.sndUna, t.recover) ? CA_LOSS : CA_OPEN;
+    cc.control(t, rs, segs.pipe(t.outstanding), t.rack.rate.delivered, state, now);
+    ctx.markDirty(t);
+  }
   // Last: a writer woken now may send at once, and must see the updated window.
   if (freed > 0 && t.user !== null) t.user.onWritable();
 }
@@ -152,7 +165,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   t.sndUna = ack;
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
   if (t.sackOk) t.sacks.advance(ack);
-  if (t.rackOn) t.rack.acked(ack, now);
+  if (t.trackSent) t.rack.acked(ack, now);
   t.rtxCount = 0;
   t.probes = 0;
   if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {

@@ -24,7 +24,10 @@ export interface KeepaliveOptions {
 
 /** The `tcp` options of the Stack. */
 export interface TcpStackOptions {
-  /** Congestion control: "cubic" (default, RFC 9438) or "newreno" (RFC 5681/6582). */
+  /**
+   * Congestion control: "cubic" (default, RFC 9438), "newreno" (RFC 5681/6582) or "bbr" (BBR v1,
+   * model-based: random loss is not congestion; congestion/bbr.ts).
+   */
   congestion?: CongestionName;
   /** Lower bound of the retransmission timeout, ms (default 200, as Linux; RFC 6298 says 1000). */
   minRtoMs?: number;
@@ -167,8 +170,8 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     throw new RangeError(`tcp.ephemeralPorts ${ports} is not a range within 1..65535`);
   }
   const congestion = o.congestion ?? "cubic";
-  if (congestion !== "cubic" && congestion !== "newreno") {
-    throw new RangeError(`tcp.congestion "${congestion}" is not "cubic" or "newreno"`);
+  if (congestion !== "cubic" && congestion !== "newreno" && congestion !== "bbr") {
+    throw new RangeError(`tcp.congestion "${congestion}" is not "cubic", "newreno" or "bbr"`);
   }
   const recovery = o.recovery ?? "rack";
   if (recovery !== "rack" && recovery !== "rfc6675") {

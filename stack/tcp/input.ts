@@ -114,6 +114,9 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
         ctx.armTimer(t, t.lingerAt);
       }
       ctx.counters.count("tcp.rx_out_of_window");
+      if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcvNxt)) {
+        reportDuplicate(ctx, t, seg.seq, (seg.seq + seg.payloadLen) >>> 0);
+      }
       // Data always gets its duplicate ACK (the sender's loss recovery needs it); a bare
       // out-of-window ACK only within the rate limit, so two confused ends cannot loop
       // (Linux's tcp_oow_rate_limited; RFC 5961 7).
@@ -225,6 +228,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   const finSeq = (seg.seq + seg.payloadLen) >>> 0;
   if (dataLen > 0 && seqLt(dataSeq, t.rcvNxt)) {
     const cut = seqDiff(t.rcvNxt, dataSeq);
+    reportDuplicate(ctx, t, dataSeq, cut < dataLen ? t.rcvNxt : (dataSeq + dataLen) >>> 0);
     if (cut >= dataLen) {
       dataLen = 0;
     } else {
@@ -359,6 +363,18 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
   }
 }
 
+/**
+ * Data already received arrived again: the next ACK reports it in its first SACK block, a DSACK
+ * (RFC 2883 4), so the sender learns its retransmission was not needed (RACK widens its
+ * reordering window on it, RFC 8985 6.2).
+ */
+function reportDuplicate(ctx: TcpContext, t: Tcb, start: number, end: number): void {
+  if (!t.sackOk || !seqLt(start, end)) return;
+  t.dsackStart = start;
+  t.dsackEnd = end;
+  ctx.counters.count("tcp.dsacks_sent");
+}
+
 /** In-order or out-of-order text (RFC 9293 3.10.7.4 step 7). False if the connection ended. */
 function receiveText(
   ctx: TcpContext,
@@ -403,6 +419,11 @@ function receiveText(
     if (t.rcvFinSeq !== -1 && t.rcvNxt === t.rcvFinSeq) processFin(ctx, t, now);
     if (t.user !== null) t.user.onReadable();
   } else {
+    // An ACK waiting to report the range this burst extended goes now, before a new range
+    // takes the first SACK block: one ACK per burst would report only the last three ranges, and
+    // the sender would take the ones it never heard of for lost (as Linux ACKs each
+    // out-of-order run that GRO cannot merge).
+    if (t.ackNow && t.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
     const r = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
     ctx.counters.count(r < 0 ? "tcp.ooo_dropped" : "tcp.ooo_segments");
     t.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)

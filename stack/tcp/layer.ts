@@ -28,6 +28,7 @@ import {
   type TcpStackOptions,
   windowScaleFor,
 } from "./config.ts";
+import { Bbr } from "./congestion/bbr.ts";
 import { Cubic } from "./congestion/cubic.ts";
 import { NewReno } from "./congestion/newreno.ts";
 import { ConnTable } from "./conn_table.ts";
@@ -731,7 +732,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         maxRtoMs: c.maxRtoMs,
         initialRtoMs: c.initialRtoMs,
       }),
-      c.congestion === "newreno" ? new NewReno() : new Cubic(c.hystart),
+      c.congestion === "newreno"
+        ? new NewReno()
+        : c.congestion === "bbr"
+        ? new Bbr()
+        : new Cubic(c.hystart),
       new SackScoreboard(),
     );
     t.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);

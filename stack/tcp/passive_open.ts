@@ -119,6 +119,7 @@ function cookieAck(layer: TcpLayer, l: TcpListener, seg: Segment, now: number): 
   t.rcvWscale = t.wsOk ? layer.windowScale : 0;
   t.sackOk = c.sack && d.sackPermitted;
   t.rackOn = t.sackOk && c.recovery === "rack";
+  t.trackSent = t.rackOn || t.cc.control !== undefined;
   t.tsOk = c.timestamps && seg.opts.hasTimestamp;
   if (t.tsOk) {
     t.tsRecent = seg.opts.tsVal;

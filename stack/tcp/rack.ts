@@ -23,6 +23,7 @@
  */
 
 import { seqGeq, seqGt, seqLt } from "../wire/seq.ts";
+import { DeliveryRate } from "./delivery_rate.ts";
 import {
   SEG_EVER_RETRANS,
   SEG_LOST,
@@ -44,6 +45,8 @@ const MIN_RTT_WINDOW_MS = 300_000;
 export class Rack {
   /** What was sent and not cumulatively acknowledged, with times and flags. */
   readonly segs = new SentSegments();
+  /** Delivery-rate samples from the same record (delivery_rate.ts). */
+  readonly rate = new DeliveryRate();
   /** RACK.xmit_ts: send time of the most recently sent segment known delivered; -1 none. */
   xmitTs = -1;
   /** That segment's transmission number (sent_segments.ts `order`): what "sent after" compares. */
@@ -77,8 +80,8 @@ export class Rack {
   /** The time of the ACK being processed. */
   #now = 0;
   /** Bound once: the visitor of cumulatively acknowledged records. */
-  readonly #onAcked = (i: number): void => {
-    if ((this.segs.flags[i] & SEG_SACKED) === 0) this.#delivered(i);
+  readonly #onAcked = (i: number, len: number): void => {
+    if ((this.segs.flags[i] & SEG_SACKED) === 0) this.#delivered(i, len, true);
   };
 
   /** An RTT sample from the estimator (RFC 6298 measurements): keeps RACK.min_RTT. */
@@ -91,9 +94,10 @@ export class Rack {
 
   /**
    * Records a transmission of [seq, end) at `now`; `sndMax` is the highest sequence sent before
-   * it (below it is a retransmission, RFC 8985 6.1: its xmit_ts is the new time).
+   * it (below it is a retransmission, RFC 8985 6.1: its xmit_ts is the new time), `inFlight` the
+   * pipe before it.
    */
-  sent(seq: number, end: number, sndMax: number, now: number): void {
+  sent(seq: number, end: number, sndMax: number, now: number, inFlight: number): void {
     const segs = this.segs;
     const order = segs.nextOrder++;
     if (seqLt(seq, sndMax)) {
@@ -108,11 +112,15 @@ export class Rack {
           segs.setFlags(i, f | SEG_RETRANS | SEG_EVER_RETRANS);
           segs.sentAt[i] = now;
           segs.order[i] = order;
+          this.rate.sent(segs, i, now, inFlight);
         }
       }
       seq = rEnd;
     }
-    if (seqLt(seq, end)) segs.append(seq, end, now, order);
+    if (seqLt(seq, end)) {
+      const i = segs.append(seq, end, now, order);
+      if (i >= 0) this.rate.sent(segs, i, now, inFlight);
+    }
   }
 
   /**
@@ -130,7 +138,7 @@ export class Rack {
     for (; i < segs.tail && seqLt(segs.start[i], right); i++) {
       const f = segs.flags[i];
       if ((f & SEG_SACKED) !== 0) continue;
-      this.#delivered(i);
+      this.#delivered(i, (segs.end[i] - segs.start[i]) >>> 0, false);
       segs.setFlags(i, f | SEG_SACKED);
     }
     return segs.sackedBytes - before;
@@ -147,21 +155,28 @@ export class Rack {
    * (skipping a retransmitted segment whose ACK may be for the original: the echoed TSval is
    * older than the retransmission, or the RTT is below min_RTT), and RACK.fack/reordering_seen.
    */
-  #delivered(i: number): void {
+  #delivered(i: number, len: number, cumulative: boolean): void {
     const segs = this.segs;
     const at = segs.sentAt[i];
     const end = segs.end[i];
     const order = segs.order[i];
     const f = segs.flags[i];
+    this.rate.deliver(segs, i, len, this.#now);
     const ever = (f & SEG_EVER_RETRANS) !== 0;
-    if (seqGt(end, this.fack) || this.xmitTs < 0) this.fack = end;
-    else if (seqLt(end, this.fack) && !ever) this.reorderingSeen = true;
-    const rtt = this.#now - at;
-    if (ever) {
-      const ecr = this.ackTsEcr;
-      if (ecr !== 0 && seqLt(ecr, (Math.floor(at) + this.tsOffset) >>> 0)) return;
-      if (rtt < this.minRtt) return;
+    // The echoed TSval predates the last transmission: what arrived was an earlier copy.
+    const ecr = this.ackTsEcr;
+    const earlier = ever && ecr !== 0 && seqLt(ecr, (Math.floor(at) + this.tsOffset) >>> 0);
+    if (seqGt(end, this.fack) || this.xmitTs < 0) {
+      this.fack = end;
+    } else if (seqLt(end, this.fack) && (!ever || (earlier && cumulative))) {
+      // Delivered below the highest delivered sequence: reordering (6.2 step 3). For a segment
+      // already retransmitted, only when the cumulative ACK it advanced echoes the original's
+      // TSval (a receiver echoes the segment that advanced RCV.NXT, RFC 7323 4.3): the
+      // original was late, not lost.
+      this.reorderingSeen = true;
     }
+    const rtt = this.#now - at;
+    if (ever && (earlier || rtt < this.minRtt)) return;
     if (this.xmitTs < 0 || sentAfter(order, end, this.xmitOrder, this.endSeq)) {
       this.xmitTs = at;
       this.xmitOrder = order;

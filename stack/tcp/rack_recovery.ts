@@ -13,6 +13,7 @@ import { seqGeq, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import { enterRecovery, retransmitAt } from "./recovery.ts";
 import { WC_DEL_ACK_MS } from "./rack.ts";
+import { INITIAL_SSTHRESH } from "./congestion/cc.ts";
 import type { Segment } from "./segment.ts";
 import { CLOSE_WAIT, CLOSING, ESTABLISHED, FIN_WAIT_1, LAST_ACK } from "./state.ts";
 import { RTX_OFF, RTX_PROBE, RTX_REORDER, RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
@@ -42,7 +43,10 @@ export function rackAck(
   if (rack.tlpEnd >= 0) tlpAck(ctx, t, seg.ack, dsack, advanced || sacked, now);
   detectAndRecover(ctx, t, now);
   if (t.inRecovery) {
-    t.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+    // PRR, unless the congestion control sets the window itself (BBR, in ack.ts).
+    if (t.cc.control === undefined) {
+      t.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+    }
     ctx.markDirty(t);
   } else if (advanced) {
     // RFC 8985 7.2: the PTO restarts on an ACK of new data (and after new data is sent).
@@ -81,7 +85,7 @@ export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () 
   t.rtxMode = RTX_OFF;
   const wasInRecovery = t.inRecovery;
   detectAndRecover(ctx, t, now);
-  if (t.inRecovery && !wasInRecovery) {
+  if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
     // No ACK to measure delivery by: PRR lets the first retransmission go (Linux's
     // tcp_rack_reo_timeout calls tcp_cwnd_reduction with one delivered segment).
     t.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
@@ -178,7 +182,8 @@ function tlpAck(
     if (!t.inRecovery) {
       ctx.counters.count("tcp.tlp_recoveries");
       t.cc.onLoss(t, t.outstanding, now);
-      t.cwnd = t.ssthresh;
+      // As Linux's tcp_end_cwnd_reduction: only an algorithm that set ssthresh lowers cwnd.
+      if (t.ssthresh < INITIAL_SSTHRESH) t.cwnd = t.ssthresh;
     }
   } else if (!progress) {
     rack.tlpEnd = -1;

@@ -41,7 +41,7 @@ export function duplicateAck(
   }
   if (t.inRecovery) {
     // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
-    if (!t.sackOk) t.cwnd += t.mss;
+    if (!t.sackOk && t.cc.control === undefined) t.cwnd += t.mss;
     ctx.markDirty(t);
     return;
   }
@@ -64,18 +64,19 @@ export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   t.recover = t.sndMax;
   t.cc.onLoss(t, t.outstanding, now);
   t.rttSeq = -1;
+  const model = t.cc.control !== undefined; // BBR sets cwnd itself, from the next ACK
   if (t.rackOn) {
     // PRR sets cwnd on each ACK (ack.ts); output sends what RACK marked lost.
     t.prr.start(t.outstanding);
     t.highRxt = t.sndUna;
   } else if (t.sackOk) {
-    t.cwnd = t.ssthresh;
+    if (!model) t.cwnd = t.ssthresh;
     t.highRxt = t.sndUna;
     retransmitFirst(ctx, t, now);
     t.rescueRxt = t.highRxt;
   } else {
     retransmitFirst(ctx, t, now);
-    t.cwnd = t.ssthresh + 3 * t.mss;
+    if (!model) t.cwnd = t.ssthresh + 3 * t.mss;
   }
   ctx.markDirty(t);
 }
@@ -189,18 +190,21 @@ export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolea
  */
 export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number): void {
   const mss = t.mss;
+  const model = t.cc.control !== undefined; // BBR restores its own window
   if (seqGeq(t.sndUna, t.recover)) {
     t.inRecovery = false;
     t.dupAcks = 0;
     const flight = t.outstanding;
     const w = (flight > mss ? flight : mss) + mss;
-    t.cwnd = t.ssthresh < w ? t.ssthresh : w;
+    if (!model) t.cwnd = t.ssthresh < w ? t.ssthresh : w;
     ctx.counters.count("tcp.recoveries");
     if (t.rackOn) t.rack.recoveryEnded();
   } else if (!t.sackOk) {
     retransmitFirst(ctx, t, now);
-    t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
-    if (acked >= mss) t.cwnd += mss;
-    if (t.cwnd < mss) t.cwnd = mss;
+    if (!model) {
+      t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
+      if (acked >= mss) t.cwnd += mss;
+      if (t.cwnd < mss) t.cwnd = mss;
+    }
   }
 }

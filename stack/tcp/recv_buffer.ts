@@ -155,6 +155,22 @@ export class RecvBuffer {
   }
 
   /**
+   * True when data at `seq` would extend the out-of-order range changed last (or there is none):
+   * the SACK block an ACK reports first would only grow.
+   */
+  extendsLatest(seq: number): boolean {
+    let best = -1;
+    let bestStamp = -1;
+    for (let i = 0; i < this.oooCount; i++) {
+      if (this.oooStamp[i] > bestStamp) {
+        best = i;
+        bestStamp = this.oooStamp[i];
+      }
+    }
+    return best < 0 || this.oooEnd[best] === seq;
+  }
+
+  /**
    * Writes up to `max` SACK blocks into `out` (left, right pairs): the range updated most
    * recently first (RFC 2018 4: the block holding the latest segment), then the others by
    * recency. Returns the number written.

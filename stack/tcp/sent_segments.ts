@@ -30,6 +30,8 @@ export const SEG_LOST = 2;
 export const SEG_RETRANS = 4;
 /** Retransmitted at least once (RACK's ambiguity rule, RFC 8985 6.2 step 2). */
 export const SEG_EVER_RETRANS = 8;
+/** Sent while the sender was application-limited (delivery_rate.ts). */
+export const SEG_APP_LIMITED = 16;
 
 /** Records at most per connection (4 MiB of flight in 64-byte segments). */
 export const MAX_RECORDS = 1 << 16;
@@ -53,6 +55,12 @@ export class SentSegments {
   order: Float64Array;
   /** The number the next transmission gets. */
   nextOrder = 1;
+  /** Octets delivered on the connection when the range was last sent (delivery_rate.ts). */
+  delivered: Float64Array;
+  /** When that delivery count was reached, ms. */
+  deliveredAt: Float64Array;
+  /** The send time of the first segment of the flight it was sent in, ms. */
+  firstSentAt: Float64Array;
   /** SEG_* flags. */
   flags: Uint8Array;
   /** Index of the oldest record. */
@@ -74,6 +82,9 @@ export class SentSegments {
     this.end = new Uint32Array(capacity);
     this.sentAt = new Float64Array(capacity);
     this.order = new Float64Array(capacity);
+    this.delivered = new Float64Array(capacity);
+    this.deliveredAt = new Float64Array(capacity);
+    this.firstSentAt = new Float64Array(capacity);
     this.flags = new Uint8Array(capacity);
   }
 
@@ -100,8 +111,11 @@ export class SentSegments {
     return outstanding - this.sackedBytes - this.lostBytes + this.retransBytes;
   }
 
-  /** Records new data [seq, end) sent at `now` as transmission number `order`. */
-  append(seq: number, end: number, now: number, order: number): void {
+  /**
+   * Records new data [seq, end) sent at `now` as transmission number `order`. Returns the
+   * record's index (for the caller's per-send fields), or -1 if there was no room at all.
+   */
+  append(seq: number, end: number, now: number, order: number): number {
     if (this.count > 0) {
       const last = this.tail - 1;
       // At the size limit a new send joins the last record if it continues it untouched.
@@ -111,10 +125,10 @@ export class SentSegments {
         this.end[last] = end;
         this.sentAt[last] = now;
         this.order[last] = order;
-        return;
+        return last;
       }
     }
-    if (!this.#room(1)) return;
+    if (!this.#room(1)) return -1;
     const i = this.tail;
     this.start[i] = seq;
     this.end[i] = end;
@@ -122,6 +136,7 @@ export class SentSegments {
     this.order[i] = order;
     this.flags[i] = 0;
     this.count++;
+    return i;
   }
 
   /**
@@ -155,16 +170,12 @@ export class SentSegments {
     // #room may have moved the records: look again.
     const j = this.find(seq);
     const t = this.tail;
-    this.start.copyWithin(j + 2, j + 1, t);
-    this.end.copyWithin(j + 2, j + 1, t);
-    this.sentAt.copyWithin(j + 2, j + 1, t);
-    this.order.copyWithin(j + 2, j + 1, t);
-    this.flags.copyWithin(j + 2, j + 1, t);
+    // Every per-record array shifts by one from j + 1; the new record j + 1 copies record j.
+    for (const a of this.#arrays()) {
+      a.copyWithin(j + 2, j + 1, t);
+      a[j + 1] = a[j];
+    }
     this.start[j + 1] = seq;
-    this.end[j + 1] = this.end[j];
-    this.sentAt[j + 1] = this.sentAt[j];
-    this.order[j + 1] = this.order[j];
-    this.flags[j + 1] = this.flags[j];
     this.end[j] = seq;
     this.count++;
     return j + 1;
@@ -184,20 +195,21 @@ export class SentSegments {
 
   /**
    * The octets below `una` were cumulatively acknowledged: drops their records (the partly
-   * acknowledged one is trimmed). `visit` sees each dropped or trimmed record first.
+   * acknowledged one is trimmed). `visit` sees each dropped or trimmed record first, with the
+   * octets of it acknowledged now.
    */
-  advance(una: number, visit: (i: number) => void): void {
+  advance(una: number, visit: (i: number, len: number) => void): void {
     while (this.count > 0) {
       const i = this.head;
       if (!seqGt(this.end[i], una)) {
-        visit(i);
+        visit(i, (this.end[i] - this.start[i]) >>> 0);
         this.setFlags(i, 0);
         this.head++;
         this.count--;
         continue;
       }
       if (seqLt(this.start[i], una)) {
-        visit(i);
+        visit(i, (una - this.start[i]) >>> 0);
         const f = this.flags[i];
         this.setFlags(i, 0);
         this.start[i] = una;
@@ -231,29 +243,39 @@ export class SentSegments {
     const h = this.head;
     const t = this.tail;
     if (cap === this.start.length) {
-      this.start.copyWithin(0, h, t);
-      this.end.copyWithin(0, h, t);
-      this.sentAt.copyWithin(0, h, t);
-      this.order.copyWithin(0, h, t);
-      this.flags.copyWithin(0, h, t);
+      for (const a of this.#arrays()) a.copyWithin(0, h, t);
     } else {
-      const s = new Uint32Array(cap);
-      const e = new Uint32Array(cap);
-      const a = new Float64Array(cap);
-      const o = new Float64Array(cap);
-      const f = new Uint8Array(cap);
-      s.set(this.start.subarray(h, t));
-      e.set(this.end.subarray(h, t));
-      a.set(this.sentAt.subarray(h, t));
-      o.set(this.order.subarray(h, t));
-      f.set(this.flags.subarray(h, t));
-      this.start = s;
-      this.end = e;
-      this.sentAt = a;
-      this.order = o;
-      this.flags = f;
+      const moved = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, n: T): T => {
+        n.set(a.subarray(h, t));
+        return n;
+      };
+      this.start = moved(this.start, new Uint32Array(cap));
+      this.end = moved(this.end, new Uint32Array(cap));
+      this.sentAt = moved(this.sentAt, new Float64Array(cap));
+      this.order = moved(this.order, new Float64Array(cap));
+      this.delivered = moved(this.delivered, new Float64Array(cap));
+      this.deliveredAt = moved(this.deliveredAt, new Float64Array(cap));
+      this.firstSentAt = moved(this.firstSentAt, new Float64Array(cap));
+      this.flags = moved(this.flags, new Uint8Array(cap));
     }
     this.head = 0;
+  }
+
+  /** Every per-record array (for moves that treat them alike); rebuilt when they are. */
+  #all: (Uint32Array | Float64Array | Uint8Array)[] | null = null;
+
+  #arrays(): (Uint32Array | Float64Array | Uint8Array)[] {
+    if (this.#all !== null && this.#all[0] === this.start) return this.#all;
+    return this.#all = [
+      this.start,
+      this.end,
+      this.sentAt,
+      this.order,
+      this.delivered,
+      this.deliveredAt,
+      this.firstSentAt,
+      this.flags,
+    ];
   }
 }
 

@@ -139,6 +139,11 @@ export class Tcb implements TimerNode {
   sackOk = false;
   /** Loss detection is RACK-TLP (SACK in use and `recovery: "rack"`), else RFC 6675/6582. */
   rackOn = false;
+  /**
+   * Every transmission is recorded (rack.ts, sent_segments.ts): for RACK, or for a congestion
+   * control that reads delivery-rate samples (BBR).
+   */
+  trackSent = false;
   /** Window scaling in use. */
   wsOk = false;
 
@@ -255,6 +260,9 @@ export class Tcb implements TimerNode {
   rcvMss = 536;
   /** An ACK must go out at the next flush. */
   ackNow = false;
+  /** A duplicate to report in the next ACK's first SACK block (RFC 2883); equal: none. */
+  dsackStart = 0;
+  dsackEnd = 0;
   /** Waiting in the layer's flush list. */
   dirty = false;
   /** Next in the layer's flush list. */

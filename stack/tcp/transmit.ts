@@ -96,8 +96,17 @@ function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
     o.tsVal = tsNow(t, now);
     o.tsEcr = t.tsRecent;
   }
-  if (t.sackOk && t.rcv !== null && t.rcv.oooCount > 0) {
-    o.sackCount = t.rcv.sackBlocks(o.sackBlocks, t.tsOk ? 3 : 4);
+  const max = t.tsOk ? 3 : 4;
+  if (t.sackOk && t.dsackStart !== t.dsackEnd) {
+    // RFC 2883 4: the duplicate first, then the usual blocks.
+    o.sackBlocks[0] = t.dsackStart;
+    o.sackBlocks[1] = t.dsackEnd;
+    o.sackCount = 1;
+    if (t.rcv !== null && t.rcv.oooCount > 0) {
+      o.sackCount += t.rcv.sackBlocks(o.sackBlocks.subarray(2), max - 1);
+    }
+  } else if (t.sackOk && t.rcv !== null && t.rcv.oooCount > 0) {
+    o.sackCount = t.rcv.sackBlocks(o.sackBlocks, max);
   }
   return tcpOptionsLength(o);
 }
@@ -184,6 +193,7 @@ function emitRaw(
 /** Bookkeeping after sending anything that carries our ACK. */
 function ackSent(t: Tcb): void {
   t.lastAckSent = t.rcvNxt;
+  t.dsackEnd = t.dsackStart; // a DSACK is reported once (RFC 2883 4)
   t.ackNow = false;
   t.bytesUnacked = 0;
   t.delackAt = 0;
@@ -247,7 +257,9 @@ export function sendData(
   ackSent(t);
   const used = len + (fin ? 1 : 0);
   const end = (seq + used) >>> 0;
-  if (t.rackOn && used > 0) t.rack.sent(seq, end, t.sndMax, now);
+  if (t.trackSent && used > 0) {
+    t.rack.sent(seq, end, t.sndMax, now, t.rack.segs.pipe(t.outstanding));
+  }
   if (t.inRecovery) t.prr.out += used;
   if (retransmit) {
     const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;

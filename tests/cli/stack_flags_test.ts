@@ -66,7 +66,7 @@ Deno.test("--impair: parsed into the host options; bad specs are usage errors", 
   assertMatch(e.message, /^--impair: loss: "200%" is not a probability/);
 });
 
-Deno.test("--tcp-mem, --max-time-wait, --max-orphans: TCP's bounds; bad values are usage errors", () => {
+Deno.test("--tcp-mem, --max-time-wait, --max-orphans, --tcp-cc, --tcp-recovery; bad values are usage errors", () => {
   const o = hostOptions(
     "stack",
     parseFlags(
@@ -77,6 +77,11 @@ Deno.test("--tcp-mem, --max-time-wait, --max-orphans: TCP's bounds; bad values a
   );
   assertEquals(o.tcp, { memoryLimit: 256 * 2 ** 20, maxTimeWait: 1000, maxOrphans: 0 });
   assertEquals(hostOptions("stack", parseFlags("stack", HOST, SPEC).flags).tcp, {});
+  const algos = hostOptions(
+    "stack",
+    parseFlags("stack", [...HOST, "--tcp-cc", "bbr", "--tcp-recovery", "rfc6675"], SPEC).flags,
+  );
+  assertEquals(algos.tcp, { congestion: "bbr", recovery: "rfc6675" });
   assertEquals(sizeArg("2G", "--tcp-mem", 1 << 20, 2 ** 36), 2 * 2 ** 30);
   assertEquals(sizeArg("1536k", "--tcp-mem", 1 << 20, 2 ** 36), 1536 * 1024);
   for (
@@ -85,6 +90,8 @@ Deno.test("--tcp-mem, --max-time-wait, --max-orphans: TCP's bounds; bad values a
       [["--tcp-mem", "512"], /--tcp-mem: 512 is outside 1M\.\.64G/],
       [["--max-time-wait", "-1"], /--max-time-wait/],
       [["--max-orphans", "x"], /--max-orphans/],
+      [["--tcp-cc", "vegas"], /^--tcp-cc must be cubic, newreno or bbr, got "vegas"/],
+      [["--tcp-recovery", "fack"], /^--tcp-recovery must be rack or rfc6675/],
     ] as const
   ) {
     const e = assertThrows(

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { RateSample } from "../delivery_rate.ts";
+
 /** The window state an algorithm reads and writes, in bytes. */
 export interface CongestionWindow {
   /** Congestion window, bytes. */
@@ -41,10 +43,33 @@ export interface CongestionControl {
   onLoss(w: CongestionWindow, flight: number, now: number): void;
   /** The retransmission timer expired (RFC 5681 3.1): set ssthresh, cwnd = one segment. */
   onRto(w: CongestionWindow, flight: number, now: number): void;
+  /**
+   * A model-based algorithm (BBR) sets the window itself on every ACK from the ACK's
+   * delivery-rate sample (Linux's cong_control): the connection then leaves cwnd alone in
+   * recovery (no PRR, no RFC 6582 deflation) and never calls {@link onAck}. `inFlight` is the
+   * pipe after the ACK, `delivered` the octets delivered in all, `state` the recovery state.
+   */
+  control?(
+    w: CongestionWindow,
+    rs: RateSample,
+    inFlight: number,
+    delivered: number,
+    state: CaState,
+    now: number,
+  ): void;
 }
 
+/** Recovery states, as Linux's icsk_ca_state: no recovery. */
+export const CA_OPEN = 0;
+/** In a fast recovery. */
+export const CA_RECOVERY = 1;
+/** Recovering from a retransmission timeout. */
+export const CA_LOSS = 2;
+/** One of the CA_* states. */
+export type CaState = typeof CA_OPEN | typeof CA_RECOVERY | typeof CA_LOSS;
+
 /** Names of the algorithms. */
-export type CongestionName = "cubic" | "newreno";
+export type CongestionName = "cubic" | "newreno" | "bbr";
 
 /**
  * Slow start (RFC 5681 3.1): cwnd grows by the bytes acknowledged, not beyond ssthresh (the rest

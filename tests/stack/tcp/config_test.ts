@@ -13,7 +13,13 @@ Deno.test("defaults follow Linux; bad values are RangeErrors", () => {
   assertThrows(() => resolveTcpConfig({ minRtoMs: 0 }), RangeError);
   assertThrows(() => resolveTcpConfig({ ephemeralPorts: [60000, 50000] }), RangeError);
   // @ts-expect-error: not an algorithm
-  assertThrows(() => resolveTcpConfig({ congestion: "bbr" }), RangeError);
+  assertThrows(() => resolveTcpConfig({ congestion: "vegas" }), RangeError);
+  assertEquals(resolveTcpConfig({ congestion: "bbr" }).congestion, "bbr");
+  assertEquals(c.recovery, "rack");
+  assertEquals(c.tlp, true);
+  assertEquals(c.hystart, true);
+  // @ts-expect-error: not a recovery algorithm
+  assertThrows(() => resolveTcpConfig({ recovery: "fack" }), RangeError);
   assertThrows(() => resolveTcpConfig({ receiveBuffer: 100 }), RangeError);
 });
 
