@@ -136,7 +136,9 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     const lost = segs.pendingBytes - pendingBefore;
     rs.losses = lost > 0 ? lost : 0;
     const state = t.inRecovery ? CA_RECOVERY : seqLt(t.sndUna, t.recover) ? CA_LOSS : CA_OPEN;
-    cc.control(t, rs, segs.pipe(t.outstanding), t.rack.rate.delivered, state, now);
+    const pipe = segs.pipe(t.outstanding);
+    cc.control(t, rs, pipe, t.rack.rate.delivered, state, now);
+    if (cc.appLimited) t.rack.rate.markAppLimited(pipe);
     ctx.markDirty(t);
   }
   // Last: a writer woken now may send at once, and must see the updated window.

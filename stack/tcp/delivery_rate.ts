@@ -11,7 +11,12 @@
  * @module
  */
 
-import { SEG_APP_LIMITED, SEG_EVER_RETRANS, type SentSegments } from "./sent_segments.ts";
+import {
+  SEG_APP_LIMITED,
+  SEG_EVER_RETRANS,
+  sentAfter,
+  type SentSegments,
+} from "./sent_segments.ts";
 
 /** One ACK's sample (Linux's struct rate_sample). */
 export interface RateSample {
@@ -56,6 +61,9 @@ export class DeliveryRate {
   };
   #priorAt = 0;
   #sendElapsed = 0;
+  /** Transmission number and end of the sampled segment (sent_segments.ts `order`). */
+  #order = 0;
+  #end = 0;
 
   /** Record `i` of `segs` is being (re)transmitted at `now` with `inFlight` octets out before. */
   sent(segs: SentSegments, i: number, now: number, inFlight: number): void {
@@ -90,10 +98,13 @@ export class DeliveryRate {
     this.deliveredAt = now;
     const rs = this.rs;
     rs.ackedSacked += len;
-    const d = segs.delivered[i];
-    if (rs.priorDelivered >= 0 && d <= rs.priorDelivered) return;
-    // The most recently sent delivered segment gives the sample (the draft's "P").
-    rs.priorDelivered = d;
+    // The most recently sent delivered segment gives the sample (the draft's "P"; by order of
+    // sending, as Linux's tcp_rate_skb_delivered with tcp_skb_sent_after).
+    const order = segs.order[i];
+    if (rs.priorDelivered >= 0 && !sentAfter(order, segs.end[i], this.#order, this.#end)) return;
+    this.#order = order;
+    this.#end = segs.end[i];
+    rs.priorDelivered = segs.delivered[i];
     this.#priorAt = segs.deliveredAt[i];
     rs.appLimited = (segs.flags[i] & SEG_APP_LIMITED) !== 0;
     this.#sendElapsed = segs.sentAt[i] - segs.firstSentAt[i];

@@ -29,6 +29,7 @@ import {
   SEG_LOST,
   SEG_RETRANS,
   SEG_SACKED,
+  sentAfter,
   SentSegments,
 } from "./sent_segments.ts";
 
@@ -290,12 +291,4 @@ export class Rack {
     this.tlpEnd = -1;
     this.dsackRound = -1;
   }
-}
-
-/**
- * RFC 8985 6.2 RACK_sent_after, by transmission number: o1/seq1 was sent after o2/seq2 (one
- * super-frame's segments share a number and left in sequence order).
- */
-export function sentAfter(o1: number, seq1: number, o2: number, seq2: number): boolean {
-  return o1 > o2 || (o1 === o2 && seqGt(seq1, seq2));
 }

@@ -293,3 +293,11 @@ function retransBit(f: number): number {
 function pendingBit(f: number): number {
   return (f & (SEG_SACKED | SEG_LOST | SEG_RETRANS)) === SEG_LOST ? 1 : 0;
 }
+
+/**
+ * RFC 8985 6.2 RACK_sent_after, by transmission number: o1/seq1 was sent after o2/seq2 (one
+ * super-frame's segments share a number and left in sequence order).
+ */
+export function sentAfter(o1: number, seq1: number, o2: number, seq2: number): boolean {
+  return o1 > o2 || (o1 === o2 && seqGt(seq1, seq2));
+}

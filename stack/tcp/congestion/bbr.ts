@@ -16,7 +16,7 @@
  *
  * This stack does not pace (Linux pairs BBR with pacing, fq or its internal pacer): the pacing
  * gain is used only where it decides state changes; what bounds the sending is the window,
- * cwnd_gain x BDP, released by ACKs. Long-term bandwidth sampling for policers (lt_bw) and ACK
+ * cwnd_gain x BDP, released by ACKs, and DRAIN drains with a window of one BDP. Long-term bandwidth sampling for policers (lt_bw) and ACK
  * aggregation compensation (extra_acked) are not implemented.
  *
  * @module
@@ -97,6 +97,11 @@ export class Bbr implements CongestionControl {
   prevState: CaState = CA_OPEN;
   /** A pseudo-random source for the gain cycle's starting phase (tests may replace it). */
   random: () => number = Math.random;
+
+  /** PROBE_RTT's small window is not the path's rate (tcp_bbr.c marks it app-limited too). */
+  get appLimited(): boolean {
+    return this.mode === PROBE_RTT;
+  }
 
   /** Loss-based growth is not BBR's: everything happens in {@link control}. */
   onAck(_w: CongestionWindow, _acked: number, _now: number, _rttMs: number): void {}
@@ -219,7 +224,8 @@ export class Bbr implements CongestionControl {
     delivered: number,
     now: number,
   ): void {
-    const expired = now - this.minRttAt > BBR_MIN_RTT_WINDOW_MS;
+    // Only a minimum that was measured can grow old (the first sample is not "expired").
+    const expired = this.minRtt !== Infinity && now - this.minRttAt > BBR_MIN_RTT_WINDOW_MS;
     if (rs.rtt >= 0 && (rs.rtt < this.minRtt || expired)) {
       this.minRtt = rs.rtt > 0.01 ? rs.rtt : 0.01;
       this.minRttAt = now;
@@ -252,8 +258,10 @@ export class Bbr implements CongestionControl {
         this.cwndGain = BBR_HIGH_GAIN;
         break;
       case DRAIN:
+        // Linux keeps the high cwnd gain and drains by pacing at 1 / 2.89; without pacing the
+        // window must do it: one BDP, so the queue STARTUP built empties within a round.
         this.pacingGain = BBR_DRAIN_GAIN;
-        this.cwndGain = BBR_HIGH_GAIN;
+        this.cwndGain = 1;
         break;
       case PROBE_BW:
         this.pacingGain = BBR_PACING_GAINS[this.cycleIndex];

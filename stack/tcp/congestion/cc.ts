@@ -49,6 +49,12 @@ export interface CongestionControl {
    * recovery (no PRR, no RFC 6582 deflation) and never calls {@link onAck}. `inFlight` is the
    * pipe after the ACK, `delivered` the octets delivered in all, `state` the recovery state.
    */
+  /**
+   * Set by a model-based algorithm while it holds the sender below what the path could take
+   * (BBR's PROBE_RTT): the connection marks its delivery-rate samples application-limited, so
+   * the low rates of that time do not lower the bandwidth estimate.
+   */
+  readonly appLimited?: boolean;
   control?(
     w: CongestionWindow,
     rs: RateSample,

@@ -183,6 +183,15 @@ export class Peer {
     this.stack.tcp.flush();
   }
 
+  /** Delivers several segments as one burst (as one read of the device), then flushes once. */
+  sendBurst(list: Seg[]): void {
+    for (const s of list) {
+      const f = buildFrame(s, this.dev.mac);
+      this.stack.input(f, 0, f.length);
+    }
+    this.stack.tcp.flush();
+  }
+
   /**
    * Delivers an ICMP error (type, code, 32-bit rest) from `from` (a router) quoting the first 28
    * bytes (IP header and 8 bytes of TCP) of the segment `about` as the stack would have sent it
