@@ -97,6 +97,12 @@ export interface TcpStackOptions {
   recovery?: RecoveryName;
   /** Tail loss probes of RACK-TLP (RFC 8985 7; default true). */
   tlp?: boolean;
+  /**
+   * Black-hole detection of packetization-layer path MTU discovery (RFC 4821; default true, as
+   * Linux's tcp_mtu_probing=1 but on: it acts only after repeated timeouts): a path that drops
+   * full-sized segments and no ICMP says why gets smaller ones (stack/tcp/pmtu_probe.ts).
+   */
+  mtuProbing?: boolean;
   /** HyStart++ in CUBIC's slow start (RFC 9406; default true). */
   hystart?: boolean;
   /**
@@ -148,6 +154,7 @@ export interface TcpConfig {
   undo: boolean;
   recovery: RecoveryName;
   tlp: boolean;
+  mtuProbing: boolean;
   hystart: boolean;
   maxTimeWait: number;
   maxOrphans: number;
@@ -211,6 +218,7 @@ export function resolveTcpConfig(o: TcpStackOptions = {}): TcpConfig {
     undo: o.undo ?? true,
     recovery,
     tlp: o.tlp ?? true,
+    mtuProbing: o.mtuProbing ?? true,
     hystart: o.hystart ?? true,
     maxTimeWait: positive("maxTimeWait", o.maxTimeWait ?? 65536, 0),
     maxOrphans: positive("maxOrphans", o.maxOrphans ?? 65536, 0),

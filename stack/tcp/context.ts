@@ -68,6 +68,8 @@ export interface TcpContext {
   nextIpId(): number;
   /** The path MTU learned toward `dst` (ICMP frag-needed, stack/net/pmtu.ts), or 0 if none. */
   pathMtu(dst: number): number;
+  /** Teaches the path MTU cache `mtu` toward `dst` (black-hole detection); returns its value. */
+  learnPathMtu(dst: number, mtu: number): number;
   /** Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it). */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
   /** Makes sure `t`'s timer fires no later than `at` (ms). */

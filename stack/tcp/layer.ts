@@ -268,6 +268,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     return p === undefined ? 0 : p.get(dst);
   }
 
+  /** Remembers `mtu` toward `dst` (lowered only); returns what the cache holds now. */
+  learnPathMtu(dst: number, mtu: number): number {
+    const p = this.#host.pmtu;
+    return p === undefined ? mtu : p.learn(dst, mtu);
+  }
+
   /** Sends an IPv4 packet through the stack. */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
     return this.#host.sendIpv4(buf, ipOff, ipLen);

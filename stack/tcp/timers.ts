@@ -11,6 +11,7 @@
 import type { TcpContext } from "./context.ts";
 import { timedOut } from "./errors.ts";
 import { hasUnsent, output, persistInterval, sendNewSegment } from "./output.ts";
+import { blackHoleCheck } from "./pmtu_probe.ts";
 import { probeTimeout, reorderTimeout } from "./rack_recovery.ts";
 import { sendAck, sendAckAt, sendWindowProbe } from "./transmit.ts";
 import { abort, peerName } from "./transitions.ts";
@@ -120,6 +121,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     output(ctx, t);
     return true;
   }
+  blackHoleCheck(ctx, t); // RFC 4821: a path that drops big segments silently
   // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window. A timeout
   // is never undone (a recovery it ends cannot be either): restoring the window into go-back-N
   // was measured to turn an impaired link's rare timeouts into storms of them.
