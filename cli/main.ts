@@ -87,8 +87,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   set: {
     run: adminCommand("set"),
-    summary: "[--tcp S] [--tcpfin S] [--udp S] [--control PATH]\n        set the ESTABLISHED, " +
-      "FIN_WAIT and UDP timeouts (0 = unchanged), like ipvsadm --set",
+    summary: "[--tcp S] [--tcpfin S] [--udp S] [--max-conns N] [--control PATH]\n        set the " +
+      "ESTABLISHED, FIN_WAIT and UDP timeouts (0 = unchanged), like ipvsadm --set;\n        " +
+      "--max-conns: the connection table's bound, live (flows over a smaller one stay)",
   },
   save: {
     run: saveCommand,
