@@ -27,8 +27,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "[--timeout-udp S] [--mac MAC] [--mtu N] [--pcap FILE] [--control PATH]\n" +
       "        or --config FILE (JSON, examples/lb.json; deno run --allow-read=FILE)\n" +
       "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
-      "[--rise N] [--fall N]]\n        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
+      "[--rise N] [--fall N]]\n        (before any --service: every TCP service; inside a " +
+      "--service group: that service)\n" +
+      "        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
       "--allow-net=ADDR:PORT)]\n" +
+      "        (--metrics: Prometheus /metrics, the status page / and /status.json)\n" +
       "        [--no-offload] (default: virtio-net headers on the TAP, 64 KB TCP super-frames " +
       "forwarded whole)\n" +
       "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] (the host's own TCP)\n" +
