@@ -3,8 +3,10 @@
  * - the status page in headless Chromium (driven over the DevTools protocol by tests/netns/
  *   _cdp.ts inside the balancer's namespace): service and server rows, a stopped server shown
  *   DOWN within two polls of the balancer knowing it, charts with data points, a screenshot;
- * - per-service health checks: two services with different checks, one server failing only one;
- *   `/status.json` validated against docs/status.schema.json;
+ * - per-service health checks: two services with different checks, one server failing only one
+ *   (from `--check` flags in `--service` groups, and from the config file, where a reload moves a
+ *   check from one service to the other); `/status.json` validated against
+ *   docs/status.schema.json;
  * - `set --max-conns` below the number of flows: established flows keep working, a new one waits
  *   for room (its SYN is refused and retransmitted), the counters say so; every query of the
  *   Grafana dashboard names a metric this live instance's `/metrics` exports.
@@ -324,6 +326,60 @@ netnsTest("per-service health: two services, two checks, one server failing one"
       [1, "10.77.0.12", 8080, "down"],
     ]);
     assertEquals(doc.down.map((d) => [d.service, d.address, d.port]), [[1, "10.77.0.12", 8080]]);
+  } finally {
+    removeDirs();
+  }
+}, 60_000);
+
+netnsTest("per-service health from the config file; a reload moves a check", async (t) => {
+  try {
+    const net = await buildLbNet(t, 2, "dr");
+    for (const r of net.reals) {
+      Deno.writeTextFileSync(`${r.dir}/a.txt`, "a\n");
+      if (r.name === "r1") Deno.writeTextFileSync(`${r.dir}/b.txt`, "b\n");
+    }
+    await startHttpServers(net, 80);
+    await startHttpServers(net, 8080);
+    const service = (port: number, health?: unknown) => ({
+      protocol: "tcp",
+      vip: VIP,
+      port,
+      scheduler: "rr",
+      ...(health !== undefined ? { health } : {}),
+      reals: [{ address: "10.77.0.11" }, { address: "10.77.0.12" }],
+    });
+    const file = t.tempPath("lb.json");
+    const write = (services: unknown[]) =>
+      Deno.writeTextFileSync(
+        file,
+        JSON.stringify({
+          health: { check: "http:/a.txt:200", interval: 0.2, rise: 1, fall: 1 },
+          services,
+        }),
+      );
+    write([service(80), service(8080, { check: "http:/b.txt:200" })]);
+    const lb = await startLb(net, ["--config", file], [`--allow-read=${file}`]);
+    const avail = async () =>
+      (await lbJson<Snap>(net, ["list"])).services.map((s) => s.reals.map((r) => r.available));
+    await waitUntil("r2 down in :8080 only", 10_000, async () => {
+      const a = await avail();
+      return JSON.stringify(a) === "[[true,true],[true,false]]" ? a : null;
+    });
+    // The :80 service takes b.txt's check; :8080 goes back to the global one.
+    write([service(80, { check: "http:/b.txt:200" }), service(8080)]);
+    const r = await lbText(net, ["reload"]);
+    assertMatch(r, /reloaded, 2 change\(s\)/);
+    assertMatch(r, /service tcp 10\.77\.0\.100:8080: own health checks removed/);
+    assertMatch(r, /service tcp 10\.77\.0\.100:80: health checks changed/);
+    await waitUntil("r2 down in :80 only", 10_000, async () => {
+      const a = await avail();
+      return JSON.stringify(a) === "[[true,false],[true,true]]" ? a : null;
+    });
+    await lb.waitFor(/tcp 10\.77\.0\.100:80 real 10\.77\.0\.12:80 DOWN/, 5_000);
+    const saved = JSON.parse(await lbText(net, ["save"]));
+    assertEquals(saved.services[0].health.check, "http:/b.txt:200");
+    assertEquals(saved.services[1].health, undefined);
+    assertEquals(saved.health.check, "http:/a.txt:200");
   } finally {
     removeDirs();
   }
