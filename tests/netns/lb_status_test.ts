@@ -88,8 +88,12 @@ interface StatusDoc {
 /** What the page shows, read from its DOM. */
 interface PageView {
   polls: number;
+  /** "page 1 of 21 (...)". */
+  pager: string;
   services: string[];
-  reals: { real: string; health: string }[];
+  reals: { real: string; service: string; health: string }[];
+  /** The "Servers down" list. */
+  down: string[];
   /** data-points of every chart. */
   points: number[];
   events: string[];
@@ -101,8 +105,14 @@ const VIEW = `(() => {
   return {
     // Before the page has loaded (about:blank, or still loading): no polls yet.
     polls: Number(document.getElementById("updated")?.dataset.polls ?? 0),
+    pager: document.getElementById("pageinfo")?.textContent ?? "",
     services: q("tr.service").map((r) => r.dataset.service),
-    reals: q("tr.real").map((r) => ({ real: r.dataset.real, health: r.dataset.health })),
+    reals: q("tr.real").map((r) => ({
+      real: r.dataset.real,
+      service: r.dataset.service,
+      health: r.dataset.health,
+    })),
+    down: q("#down li[data-real]").map((l) => l.dataset.real),
     points: q("tr .chart").map((c) => Number(c.dataset.points)),
     events: q("#events li").map((l) => l.textContent),
     drops: q("#drops tbody tr").length,
@@ -123,8 +133,14 @@ async function cdp(t: Topology, net: LbNet, args: string[], write?: string): Pro
 
 const view = (t: Topology, net: LbNet) => cdp(t, net, ["eval", VIEW]) as Promise<PageView>;
 
+/** 1,000 TUN real servers (off the link, through the gateway) of a UDP service nobody uses. */
+const MANY_REALS = Array.from({ length: 1000 }, (_, i) => i + 1).flatMap((n) => [
+  "--real",
+  `10.99.${n >> 8}.${n & 255}`, // 10.99.0.1 .. 10.99.3.232
+]);
+
 netnsTest(
-  "status page in headless Chromium: rows, DOWN within two polls, charts with data",
+  "status page in headless Chromium: rows, DOWN within two polls, charts, 1,000 servers paged",
   async (t) => {
     const profile = t.tempPath("chromium");
     try {
@@ -147,6 +163,12 @@ netnsTest(
         "10.77.0.11",
         "--real",
         "10.77.0.12",
+        // The page must stay usable with 1,000 servers: UDP, so nothing probes them.
+        "--service",
+        "udp:10.77.0.100:53",
+        "--method",
+        "tun",
+        ...MANY_REALS,
         "--metrics",
         METRICS,
       ], [`--allow-net=${METRICS}`]);
@@ -186,13 +208,25 @@ netnsTest(
         const v = await view(t, net);
         return v.polls >= 3 && v.points.length > 0 && v.points.every((p) => p >= 2) ? v : null;
       });
-      assertEquals(v.services, ["tcp 10.77.0.100:80"]);
-      assertEquals(v.reals, [
-        { real: "10.77.0.11:80", health: "up" },
-        { real: "10.77.0.12:80", health: "up" },
+      assertEquals(v.services, ["tcp 10.77.0.100:80", "udp 10.77.0.100:53"]);
+      // 1,002 servers, 50 a page: the TCP service's two, then 48 of the UDP service's.
+      assertMatch(v.pager, /^page 1 of 21 \(1002 real servers, 50 a page\)$/);
+      assertEquals(v.reals.length, 50);
+      assertEquals(v.reals.slice(0, 3), [
+        { real: "10.77.0.11:80", service: "tcp 10.77.0.100:80", health: "up" },
+        { real: "10.77.0.12:80", service: "tcp 10.77.0.100:80", health: "up" },
+        { real: "10.99.0.1:53", service: "udp 10.77.0.100:53", health: "unchecked" },
       ]);
       // 3 charts (conn/s, pkt/s, B/s) per service row and per server row.
-      assertEquals(v.points.length, 9);
+      assertEquals(v.points.length, 3 * (2 + 50));
+      // The last page: the UDP service's last 2 servers.
+      await cdp(t, net, ["eval", 'document.getElementById("next").click()']);
+      for (let i = 0; i < 20 && !(await view(t, net)).pager.startsWith("page 21 "); i++) {
+        await cdp(t, net, ["eval", 'document.getElementById("next").click()']);
+      }
+      v = await view(t, net);
+      assertMatch(v.pager, /^page 21 of 21 /);
+      assertEquals(v.reals.map((r) => r.real), ["10.99.3.231:53", "10.99.3.232:53"]);
 
       // r2 stops: once the balancer has it down, the page shows it within two polls.
       await servers[1].stop();
@@ -200,13 +234,24 @@ netnsTest(
         const s = await lbJson<Snap>(net, ["list"]);
         return s.services[0].reals[1].available === false ? true : null;
       });
+      // Still on the last page: the server's row is not shown, the "Servers down" list names it.
       const known = (await view(t, net)).polls;
       v = await waitUntil("DOWN on the page", 15_000, async () => {
         const v = await view(t, net);
-        return v.reals.some((r) => r.real === "10.77.0.12:80" && r.health === "down") ? v : null;
+        return v.down.includes("10.77.0.12:80") ? v : null;
       });
       assert(v.polls <= known + 2, `DOWN shown at poll ${v.polls}, the balancer knew by ${known}`);
-      assertEquals(v.reals.find((r) => r.real === "10.77.0.11:80")?.health, "up");
+      assertEquals(v.down, ["10.77.0.12:80"]);
+      // Back on page 1, the row says DOWN too, the other server UP.
+      await cdp(t, net, ["eval", 'location.search = "?poll=1&page=1"']);
+      v = await waitUntil("page 1 again", 15_000, async () => {
+        const v = await view(t, net);
+        return v.polls >= 1 && v.pager.startsWith("page 1 ") ? v : null;
+      });
+      assertEquals(v.reals.slice(0, 2).map((r) => [r.real, r.health]), [
+        ["10.77.0.11:80", "up"],
+        ["10.77.0.12:80", "down"],
+      ]);
       assert(
         v.events.some((e) => /health tcp 10\.77\.0\.100:80 real 10\.77\.0\.12:80 DOWN/.test(e)),
         JSON.stringify(v.events),
@@ -225,7 +270,9 @@ netnsTest(
     } finally {
       removeDirs();
       await t.destroy(); // Chromium first, so its profile directory can go
-      Deno.removeSync(profile, { recursive: true });
+      try {
+        Deno.removeSync(profile, { recursive: true });
+      } catch { /* Chromium never started */ }
     }
   },
   90_000,
