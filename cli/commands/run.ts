@@ -32,6 +32,7 @@ import { HOST_FLAG_SPEC, type HostOptions, hostOptions, OFFLOAD_FLAG_SPEC } from
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
 import { LB_CONNS, LB_LIST } from "./lb_inspect.ts";
 import { Balancer } from "../../lb/balancer.ts";
+import type { VirtualService } from "../../lb/service.ts";
 import {
   BALANCER_FLAGS,
   type BalancerConfig,
@@ -59,7 +60,7 @@ import {
 import { HEALTH_FLAGS, healthFromOccurrences } from "../../lb/health/flags.ts";
 import { type HealthConfig, startHealthChecks } from "../../lb/health/monitor.ts";
 import { HealthSettings } from "../../lb/health/settings.ts";
-import { formatHealthEvent } from "../../lb/health/checker.ts";
+import { formatHealthEvent, healthEventMessage } from "../../lb/health/checker.ts";
 import { formatLogLine, RecentEvents } from "../../lb/log.ts";
 import { RATE_PERIOD_MS, RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
 import { renderMetrics } from "../../lb/metrics.ts";
@@ -263,12 +264,7 @@ export async function runCommand(args: string[]): Promise<number> {
   // changes go to stderr, one line each (a JSON object with --log-format json).
   const monitor = startHealthChecks(balancer, (s) => checks.configOf(s), (event) => {
     const at = new Date();
-    recent.add(
-      "health",
-      `${event.service} real ${event.real} ${event.state.toUpperCase()}: ` +
-        event.reason,
-      at,
-    );
+    recent.add("health", healthEventMessage(event), at);
     console.error(formatHealthEvent(event, logFormat, at));
   });
   const reload = async (): Promise<string[]> => {
@@ -311,9 +307,10 @@ export async function runCommand(args: string[]): Promise<number> {
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) {
     const status = (query: URLSearchParams) => {
-      const check = (s: Parameters<typeof checks.configOf>[0]) => {
-        const c = checks.configOf(s);
-        return c === null || s.protocol !== "tcp" ? null : formatCheckSpec(c.check);
+      // UDP services are never checked, whatever the global setting says.
+      const check = (s: VirtualService) => {
+        const c = s.protocol === "tcp" ? checks.configOf(s) : null;
+        return c === null ? null : formatCheckSpec(c.check);
       };
       return buildStatus({
         snapshot: balancer.snapshot(),

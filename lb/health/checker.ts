@@ -178,11 +178,14 @@ export class HealthChecker {
   }
 }
 
+/** A state change in words: "tcp 10.0.0.1:80 real 10.0.0.2:80 DOWN: reason". */
+export function healthEventMessage(event: HealthEvent): string {
+  return `${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
+}
+
 /** One log line for a state change: a JSON object, or a plain line; `at` is the wall time. */
 export function formatHealthEvent(event: HealthEvent, format: LogFormat, at: Date): string {
-  const message =
-    `${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
-  return formatLogLine(format, "health", message, { ...event }, at);
+  return formatLogLine(format, "health", healthEventMessage(event), { ...event }, at);
 }
 
 /** A parsed `--check` value: `tcp`, or `http[:PATH[:STATUS]]`. */
