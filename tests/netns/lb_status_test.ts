@@ -8,8 +8,9 @@
  *   check from one service to the other); `/status.json` validated against
  *   docs/status.schema.json;
  * - `set --max-conns` below the number of flows: established flows keep working, a new one waits
- *   for room (its SYN is refused and retransmitted), the counters say so; every query of the
- *   Grafana dashboard names a metric this live instance's `/metrics` exports.
+ *   for room (its SYN is refused and retransmitted), the counters say so; an admin verb adding a
+ *   DR server off the link is refused; every query of the Grafana dashboard names a metric this
+ *   live instance's `/metrics` exports.
  */
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
@@ -546,6 +547,26 @@ netnsTest("maxConns shrinks below the flows; Grafana queries name exported metri
     assertEquals((await t.lbRun(["set", "--max-conns", "128", "--control", net.control])).code, 0);
     const ok = await t.execOk(net.client, ["curl", "-sS", "--max-time", "5", `http://${VIP}/`]);
     assertMatch(ok, /^r[12]$/m);
+
+    // The admin verbs run --config's host checks: a DR server off the link is refused, with
+    // the reason, and nothing changes.
+    const off = await t.lbRun([
+      "add-server",
+      "-t",
+      `${VIP}:80`,
+      "-r",
+      "10.99.0.5",
+      "-g",
+      "--control",
+      net.control,
+    ]);
+    assertEquals(off.code, 1, off.stdout + off.stderr);
+    assertMatch(
+      off.stderr,
+      /add-server: real server 10\.99\.0\.5: direct routing needs the real server on the balancer's link \(10\.77\.0\.0\/24\)/,
+    );
+    snap = await lbJson<Snap>(net, ["list"]);
+    assertEquals(snap.services[0].reals.map((x) => x.address), ["10.77.0.11", "10.77.0.12"]);
 
     // Every metric the Grafana dashboard queries is one this instance exports.
     const metrics = await httpGet(net, "/metrics");
