@@ -118,6 +118,7 @@ export class HealthChecker {
   readonly #rise: number;
   #next: number;
   #running = false;
+  #retired = false;
 
   /** A checker whose first probe runs at the first tick. Throws a RangeError on bad timing. */
   constructor(options: HealthCheckerOptions) {
@@ -159,8 +160,17 @@ export class HealthChecker {
     this.apply(reason);
   }
 
+  /**
+   * Ends this checker: a probe still in flight applies nothing (the server is another checker's
+   * now, or nobody's), so an old verdict cannot take a server down after its check changed.
+   */
+  retire(): void {
+    this.#retired = true;
+  }
+
   /** Applies one probe result (null = success) to the state, `available` and the scheduler. */
   apply(reason: string | null): void {
+    if (this.#retired) return;
     this.lastReason = reason;
     if (!this.state.record(reason === null)) return;
     const up = this.state.up;

@@ -35,7 +35,10 @@ export interface HealthConfig {
 export interface HealthMonitor {
   /** The current checkers, one per (TCP service, real server), in service order. */
   checkers(): HealthChecker[];
-  /** Stops ticking (a probe in flight finishes and is still applied). */
+  /**
+   * Stops ticking and puts every server it had taken down back into scheduling (nothing checks
+   * them any more); a probe still in flight applies nothing.
+   */
   stop(): void;
 }
 
@@ -93,6 +96,7 @@ export function startHealthChecks(
   };
   /** A server whose checker goes (check changed or removed) is up until a new check says not. */
   const release = (e: Entry, real: RealServer): void => {
+    e.checker.retire();
     if (!real.available && e.service.findReal(real.address, real.port) === real) {
       e.service.editReal(real.address, real.port, { available: true });
     }

@@ -73,3 +73,30 @@ Deno.test("startHealthChecks: per-service checks; a changed check restarts that 
     r.stack.close();
   }
 });
+
+Deno.test("startHealthChecks: a replaced checker's late probe result changes nothing", () => {
+  const r = rig({ services: [{ method: "dr", reals: [{ address: REAL1 }] }] });
+  const a = {
+    check: { kind: "tcp" as const },
+    timing: { ...DEFAULT_TIMING, fall: 1 },
+    timeoutMs: 1,
+  };
+  let cfg: HealthConfig = a;
+  const monitor = startHealthChecks(r.balancer, () => cfg, () => {});
+  try {
+    const old = monitor.checkers()[0];
+    cfg = { ...a }; // another object: the service's check changed
+    r.stack.tick();
+    assert(monitor.checkers()[0] !== old);
+    // The old checker's probe, in flight during the change, fails: the server stays up.
+    old.apply("connection refused");
+    assertEquals(old.real.available, true);
+    monitor.checkers()[0].apply("connection refused");
+    assertEquals(old.real.available, false);
+    monitor.stop();
+    assertEquals(old.real.available, true); // nothing checks it any more
+  } finally {
+    monitor.stop();
+    r.stack.close();
+  }
+});
