@@ -27,8 +27,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "[--timeout-udp S] [--mac MAC] [--mtu N] [--pcap FILE] [--control PATH]\n" +
       "        or --config FILE (JSON, examples/lb.json; deno run --allow-read=FILE)\n" +
       "        [--check tcp|http[:PATH[:STATUS]] [--check-interval S] [--check-timeout S] " +
-      "[--rise N] [--fall N]]\n        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
+      "[--rise N] [--fall N]]\n        (before any --service: every TCP service; inside a " +
+      "--service group: that service)\n" +
+      "        [--log-format json|plain] [--metrics ADDR:PORT (needs " +
       "--allow-net=ADDR:PORT)]\n" +
+      "        (--metrics: Prometheus /metrics, the status page / and /status.json)\n" +
       "        [--no-offload] (default: virtio-net headers on the TAP, 64 KB TCP super-frames " +
       "forwarded whole)\n" +
       "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] [--tcp-cc cubic|newreno|bbr]\n" +
@@ -88,8 +91,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   set: {
     run: adminCommand("set"),
-    summary: "[--tcp S] [--tcpfin S] [--udp S] [--control PATH]\n        set the ESTABLISHED, " +
-      "FIN_WAIT and UDP timeouts (0 = unchanged), like ipvsadm --set",
+    summary: "[--tcp S] [--tcpfin S] [--udp S] [--max-conns N] [--control PATH]\n        set the " +
+      "ESTABLISHED, FIN_WAIT and UDP timeouts (0 = unchanged), like ipvsadm --set;\n        " +
+      "--max-conns: the connection table's bound, live (flows over a smaller one stay)",
   },
   save: {
     run: saveCommand,

@@ -2,6 +2,9 @@
  * `lb.ts run --metrics ADDR:PORT`: the Prometheus endpoint, `GET /metrics` on the KERNEL network
  * (Deno.serve), not on the userspace stack: a monitoring system scrapes the balancer host as it
  * scrapes any other. Opt-in, so `lb.ts run` needs `--allow-net=ADDR:PORT` only when it is given.
+ * The same address serves the status page: `GET /` (cli/status/page.ts) and the document it
+ * polls, `GET /status.json` (lb/status.ts; schema docs/status.schema.json). All of it is
+ * read-only: GET and HEAD only.
  *
  * @module
  */
@@ -39,8 +42,18 @@ export interface MetricsServer {
   shutdown(): Promise<void>;
 }
 
-/** Serves `render()` at `GET /metrics`; other paths are 404, other methods 405. */
-export function startMetricsServer(addr: MetricsAddr, render: () => string): MetricsServer {
+/** What the endpoint serves. */
+export interface MetricsRoutes {
+  /** The Prometheus text for `/metrics`. */
+  metrics: () => string;
+  /** The status page's HTML for `/`; absent: 404. */
+  page?: () => string;
+  /** The status document for `/status.json` (given the request's query); absent: 404. */
+  status?: (query: URLSearchParams) => unknown;
+}
+
+/** Serves `routes` (see {@link MetricsRoutes}); other paths are 404, other methods 405. */
+export function startMetricsServer(addr: MetricsAddr, routes: MetricsRoutes): MetricsServer {
   let bound: Deno.NetAddr | null = null;
   const server = Deno.serve({
     hostname: addr.hostname,
@@ -48,12 +61,27 @@ export function startMetricsServer(addr: MetricsAddr, render: () => string): Met
     onListen: (a) => bound = a as Deno.NetAddr,
   }, (req) => {
     const url = new URL(req.url);
-    if (url.pathname !== "/metrics") return new Response("not found\n", { status: 404 });
+    let body: () => string;
+    let type: string;
+    if (url.pathname === "/metrics") {
+      body = routes.metrics;
+      type = METRICS_CONTENT_TYPE;
+    } else if (url.pathname === "/" && routes.page !== undefined) {
+      body = routes.page;
+      type = "text/html; charset=utf-8";
+    } else if (url.pathname === "/status.json" && routes.status !== undefined) {
+      const status = routes.status;
+      body = () => JSON.stringify(status(url.searchParams));
+      type = "application/json";
+    } else {
+      return new Response("not found\n", { status: 404 });
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
-    return new Response(req.method === "HEAD" ? null : render(), {
-      headers: { "content-type": METRICS_CONTENT_TYPE },
+    return new Response(req.method === "HEAD" ? null : body(), {
+      // The page polls: a cached answer would show stale state.
+      headers: { "content-type": type, "cache-control": "no-store" },
     });
   });
   return {

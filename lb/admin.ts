@@ -14,7 +14,14 @@
 import { formatIpv4 } from "../stack/wire/address.ts";
 import type { Balancer } from "./balancer.ts";
 import type { FileConfig, FileService } from "./config_file.ts";
-import { MAX_TIMEOUT_S } from "./config.ts";
+import {
+  type BalancerConfig,
+  checkAgainstHost,
+  ConfigError,
+  type HostAddress,
+  MAX_CONNS_LIMIT,
+  MAX_TIMEOUT_S,
+} from "./config.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
 import type { HealthConfig } from "./health/monitor.ts";
 import { createScheduler } from "./scheduler/mod.ts";
@@ -57,9 +64,10 @@ export type AdminOp =
   | { op: "zero"; service?: ServiceKey }
   /**
    * ipvsadm `--set tcp tcpfin udp`: the ESTABLISHED, FIN_WAIT and UDP timeouts in seconds; an
-   * absent or 0 value leaves that timeout as it is (as ipvsadm's 0 does).
+   * absent or 0 value leaves that timeout as it is (as ipvsadm's 0 does). `maxConns` changes the
+   * connection table's bound live (ConnTable.setCapacity).
    */
-  | { op: "set"; tcp?: number; tcpfin?: number; udp?: number };
+  | { op: "set"; tcp?: number; tcpfin?: number; udp?: number; maxConns?: number };
 
 /** The states whose timeouts the file sets. */
 const TIMEOUT_STATES: readonly ConnStateName[] = ["ESTABLISHED", "FIN_WAIT", "UDP"];
@@ -108,7 +116,17 @@ export function checkAdminOp(v: unknown): AdminOp {
         throw new AdminError(`change: ${f} is not whole seconds in 0..${MAX_TIMEOUT_S}`);
       }
     }
-    return { op: "set", tcp: o.tcp as number, tcpfin: o.tcpfin as number, udp: o.udp as number };
+    const m = o.maxConns;
+    if (m !== undefined && !(isU32(m) && (m as number) >= 1 && (m as number) <= MAX_CONNS_LIMIT)) {
+      throw new AdminError(`change: maxConns is not a whole number in 1..${MAX_CONNS_LIMIT}`);
+    }
+    return {
+      op: "set",
+      tcp: o.tcp as number,
+      tcpfin: o.tcpfin as number,
+      udp: o.udp as number,
+      maxConns: m as number | undefined,
+    };
   }
   const k = o.service as Record<string, unknown> | null;
   if (o.op === "zero" && k === undefined) return { op: "zero" };
@@ -217,16 +235,77 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
       apply("ESTABLISHED", req.tcp, "tcp");
       apply("FIN_WAIT", req.tcpfin, "tcpfin");
       apply("UDP", req.udp, "udp");
-      return set.length === 0 ? "timeouts unchanged" : `timeouts set: ${set.join(", ")}`;
+      const timeouts = set.length === 0 ? "timeouts unchanged" : `timeouts set: ${set.join(", ")}`;
+      if (req.maxConns === undefined) return timeouts;
+      return `${setMaxConns(b, req.maxConns)}; ${timeouts}`;
     }
   }
 }
 
 /**
- * The running configuration in the file's model (what `lb.ts save` prints). `health` is the
- * checks the instance runs (the balancer does not hold them), saved as the file's `"health"`.
+ * Sets the connection table's bound live; returns what it did. Below the current number of
+ * flows none is dropped: new flows are refused until enough have ended (lb/conntrack/table.ts).
  */
-export function runningConfig(b: Balancer, health: HealthConfig | null = null): FileConfig {
+export function setMaxConns(b: Balancer, maxConns: number): string {
+  const before = b.conns.capacity;
+  b.conns.setCapacity(maxConns);
+  const size = b.conns.size;
+  const over = size > maxConns
+    ? ` (${size} flows now: new flows are refused until fewer than ${maxConns} remain)`
+    : "";
+  return `maxConns ${before} -> ${maxConns}${over}`;
+}
+
+/**
+ * Runs on an admin change the host checks that `--config` runs (lb/config.ts checkAgainstHost):
+ * a DR real server must be on the balancer's link, no real server may be the balancer itself
+ * or a VIP, and one off the link needs a gateway. Throws an AdminError naming the server.
+ */
+export function checkAdminAgainstHost(b: Balancer, req: AdminOp, host: HostAddress): void {
+  if (req.op !== "add-server" && req.op !== "edit-server") return;
+  const s = findService(b, req.service);
+  const port = req.port === s.port ? 0 : req.port;
+  const method = req.method ?? s.findReal(req.address, port)?.method ?? "dr";
+  // Every VIP the balancer holds, so a real server cannot be one of them.
+  const others = b.services.list().map((o) => ({
+    protocol: o.protocol,
+    vip: o.vip,
+    port: o.port,
+    scheduler: "rr" as const,
+    method: "dr" as const,
+    reals: [],
+  }));
+  const config: BalancerConfig = {
+    services: [...others, {
+      protocol: s.protocol,
+      vip: s.vip,
+      port: s.port,
+      scheduler: "rr",
+      method,
+      reals: [{ address: req.address, port, weight: 1 }],
+    }],
+    timeouts: {},
+  };
+  try {
+    checkAgainstHost(config, host);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new AdminError(`${req.op}: ${e.message.replace(/^--real /, "real server ")}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * The running configuration in the file's model (what `lb.ts save` prints). `health` is the
+ * checks the instance runs (the balancer does not hold them), saved as the file's `"health"`;
+ * `serviceHealth` gives a service's own checks (saved as its `"health"`), or undefined.
+ */
+export function runningConfig(
+  b: Balancer,
+  health: HealthConfig | null = null,
+  serviceHealth: (s: VirtualService) => HealthConfig | undefined = () => undefined,
+): FileConfig {
   const timeouts: FileConfig["timeouts"] = {};
   for (const st of TIMEOUT_STATES) timeouts[st] = b.conns.timeout(st);
   return {
@@ -239,6 +318,7 @@ export function runningConfig(b: Balancer, health: HealthConfig | null = null): 
       port: s.port,
       scheduler: s.scheduler.name as SchedulerName,
       persistence: Math.round(b.persistence(s) / 1000),
+      ...(serviceHealth(s) !== undefined ? { health: serviceHealth(s) } : {}),
       reals: s.reals.map((r) => ({
         address: r.address,
         port: r.port,
@@ -267,8 +347,9 @@ export function addFileService(b: Balancer, fs: FileService): VirtualService {
 /**
  * Applies `config` as a diff (`lb.ts reload`): services and real servers that are gone are
  * deleted (with their flows), new ones added, changed schedulers, weights, methods,
- * persistence and timeouts set; what did not change is untouched, flows included. `maxConns`
- * is only read at start. `config` must be validated (parseConfigText). Returns what changed.
+ * persistence, timeouts and `maxConns` set (a smaller bound keeps the flows already there:
+ * {@link setMaxConns}); what did not change is untouched, flows included. `config` must be
+ * validated (parseConfigText). Returns what changed.
  */
 export function applyConfig(b: Balancer, config: FileConfig): string[] {
   const changes: string[] = [];
@@ -319,6 +400,9 @@ export function applyConfig(b: Balancer, config: FileConfig): string[] {
       b.conns.setTimeout(st, ms);
       changes.push(`timeout ${st} ${ms / 1000} s`);
     }
+  }
+  if (config.maxConns !== undefined && config.maxConns !== b.conns.capacity) {
+    changes.push(setMaxConns(b, config.maxConns));
   }
   return changes;
 }

@@ -10,7 +10,7 @@
  *   "health": { "check": "http:/:200", "interval": 2, "timeout": 2, "rise": 2, "fall": 3 },
  *   "services": [
  *     { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "wlc",
- *       "persistence": 0, "method": "dr",
+ *       "persistence": 0, "method": "dr", "health": { "check": "http:/healthz:200" },
  *       "reals": [{ "address": "10.0.0.11", "port": 80, "weight": 1, "method": "dr" }] }
  *   ]
  * }
@@ -21,8 +21,9 @@
  * real's `method` overrides its service's; `port` 0 or absent means the virtual port. Unknown
  * keys are errors (a typo must not silently do nothing). `health` is what the global `--check`,
  * `--check-interval`, `--check-timeout`, `--rise` and `--fall` flags of `run` give (lb/health/
- * flags.ts): absent = no health checks; only `check` is required; like `maxConns` it is read at
- * start only (a reload does not change it).
+ * flags.ts): absent = no health checks; only `check` is required. A service's own `health`
+ * overrides it key by key (as `--check` flags inside a `--service` group do): it needs `check`
+ * only when there is no top-level `health`. A reload applies both (cli/commands/run.ts).
  *
  * @module
  */
@@ -63,6 +64,8 @@ export interface FileService {
   /** Persistence timeout in seconds (ipvsadm -p); 0 = none. */
   persistence: number;
   reals: FileReal[];
+  /** The service's own health checks (the top-level ones with its overrides); undefined: those. */
+  health?: HealthConfig;
 }
 
 /** A whole configuration file. */
@@ -72,7 +75,7 @@ export interface FileConfig {
   maxConns?: number;
   /** Timeouts in milliseconds by state (ESTABLISHED, FIN_WAIT, UDP). */
   timeouts: Partial<Record<ConnStateName, number>>;
-  /** Health checks for every TCP service; undefined = none. Only read at start. */
+  /** Health checks for every TCP service without its own; undefined = none. */
   health?: HealthConfig;
 }
 
@@ -141,6 +144,7 @@ const SERVICE_KEYS = [
   "persistence",
   "method",
   "reals",
+  "health",
 ] as const;
 const REAL_KEYS = ["address", "port", "weight", "method"] as const;
 
@@ -168,7 +172,13 @@ function parseReal(ctx: Ctx, v: Json, path: string, svc: FileService, dflt: Forw
   svc.reals.push(real);
 }
 
-function parseService(ctx: Ctx, v: Json, path: string, services: FileService[]): void {
+function parseService(
+  ctx: Ctx,
+  v: Json,
+  path: string,
+  services: FileService[],
+  health: HealthConfig | undefined,
+): void {
   const o = ctx.object(v, path, SERVICE_KEYS);
   for (const k of ["protocol", "vip", "port"]) {
     if (o[k] === undefined) ctx.fail(path, `missing key ${k}`);
@@ -204,30 +214,59 @@ function parseService(ctx: Ctx, v: Json, path: string, services: FileService[]):
     if (!Array.isArray(reals)) ctx.fail(`${path}.reals`, "not an array");
     reals.forEach((r: Json, i: number) => parseReal(ctx, r, `${path}.reals[${i}]`, svc, method));
   }
+  if (o.health !== undefined) {
+    if (svc.protocol !== "tcp") {
+      ctx.fail(`${path}.health`, "health checks are for TCP services (a UDP port is not probed)");
+    }
+    svc.health = parseHealth(ctx, o.health, `${path}.health`, health);
+  }
   services.push(svc);
 }
 
-/** `$.health`: the same settings and defaults as the `run` health flags (lb/health/flags.ts). */
-function parseHealth(ctx: Ctx, v: Json): HealthConfig {
-  const o = ctx.object(v, "$.health", HEALTH_KEYS);
-  if (o.check === undefined) ctx.fail("$.health", "missing key check");
-  if (typeof o.check !== "string") ctx.fail("$.health.check", "not a string");
-  const check = parseCheckSpec(o.check);
-  if (typeof check === "string") ctx.fail("$.health.check", check.replace(/^--check /, ""));
-  const timing = { ...DEFAULT_TIMING };
-  if (o.interval !== undefined) {
-    timing.intervalMs = ctx.seconds(o.interval, "$.health.interval", 0.01, MAX_HEALTH_S);
+/**
+ * `$.health` (the same settings and defaults as the `run` health flags, lb/health/flags.ts), or
+ * a service's `health` at `path` over the top-level `base`: keys it gives replace base's, the
+ * timeout following a new interval unless given too.
+ */
+function parseHealth(ctx: Ctx, v: Json, path = "$.health", base?: HealthConfig): HealthConfig {
+  const o = ctx.object(v, path, HEALTH_KEYS);
+  let check: CheckSpec;
+  if (o.check === undefined) {
+    if (base === undefined) ctx.fail(path, "missing key check");
+    check = base.check;
+  } else {
+    if (typeof o.check !== "string") ctx.fail(`${path}.check`, "not a string");
+    const c = parseCheckSpec(o.check);
+    if (typeof c === "string") ctx.fail(`${path}.check`, c.replace(/^--check /, ""));
+    check = c;
   }
-  const timeoutMs = o.timeout === undefined
-    ? timing.intervalMs
-    : ctx.seconds(o.timeout, "$.health.timeout", 0.01, MAX_HEALTH_S);
-  if (o.rise !== undefined) timing.rise = ctx.int(o.rise, "$.health.rise", 1, 9999);
-  if (o.fall !== undefined) timing.fall = ctx.int(o.fall, "$.health.fall", 1, 9999);
+  const timing = { ...(base?.timing ?? DEFAULT_TIMING) };
+  if (o.interval !== undefined) {
+    timing.intervalMs = ctx.seconds(o.interval, `${path}.interval`, 0.01, MAX_HEALTH_S);
+  }
+  const timeoutMs = o.timeout !== undefined
+    ? ctx.seconds(o.timeout, `${path}.timeout`, 0.01, MAX_HEALTH_S)
+    : o.interval === undefined && base !== undefined
+    ? base.timeoutMs
+    : timing.intervalMs;
+  if (o.rise !== undefined) timing.rise = ctx.int(o.rise, `${path}.rise`, 1, 9999);
+  if (o.fall !== undefined) timing.fall = ctx.int(o.fall, `${path}.fall`, 1, 9999);
   return { check, timing, timeoutMs };
 }
 
+/** The file's form of a health configuration (every key written, so it reads back the same). */
+function formatHealth(h: HealthConfig) {
+  return {
+    check: formatCheckSpec(h.check),
+    interval: h.timing.intervalMs / 1000,
+    timeout: h.timeoutMs / 1000,
+    rise: h.timing.rise,
+    fall: h.timing.fall,
+  };
+}
+
 /** A check as `--check` and `$.health.check` spell it. */
-function formatCheckSpec(c: CheckSpec): string {
+export function formatCheckSpec(c: CheckSpec): string {
   return c.kind === "tcp" ? "tcp" : `http:${c.path}:${c.status}`;
 }
 
@@ -246,11 +285,13 @@ export function parseConfigText(text: string, file: string): FileConfig {
   }
   const o = ctx.object(json, "$", TOP_KEYS);
   const config: FileConfig = { services: [], timeouts: {} };
+  // The top-level health first: a service's own overrides it.
+  if (o.health !== undefined) config.health = parseHealth(ctx, o.health);
   const services: Json = o.services;
   if (services === undefined) ctx.fail("$", "missing key services");
   if (!Array.isArray(services)) ctx.fail("$.services", "not an array");
   services.forEach((s: Json, i: number) =>
-    parseService(ctx, s, `$.services[${i}]`, config.services)
+    parseService(ctx, s, `$.services[${i}]`, config.services, config.health)
   );
   if (o.maxConns !== undefined) {
     config.maxConns = ctx.int(o.maxConns, "$.maxConns", 1, MAX_CONNS_LIMIT);
@@ -263,7 +304,6 @@ export function parseConfigText(text: string, file: string): FileConfig {
       }
     }
   }
-  if (o.health !== undefined) config.health = parseHealth(ctx, o.health);
   return config;
 }
 
@@ -288,23 +328,14 @@ export function formatConfig(config: FileConfig): string {
   const out = {
     ...(config.maxConns !== undefined ? { maxConns: config.maxConns } : {}),
     timeouts,
-    ...(config.health !== undefined
-      ? {
-        health: {
-          check: formatCheckSpec(config.health.check),
-          interval: config.health.timing.intervalMs / 1000,
-          timeout: config.health.timeoutMs / 1000,
-          rise: config.health.timing.rise,
-          fall: config.health.timing.fall,
-        },
-      }
-      : {}),
+    ...(config.health !== undefined ? { health: formatHealth(config.health) } : {}),
     services: config.services.map((s) => ({
       protocol: s.protocol,
       vip: formatIpv4(s.vip),
       port: s.port,
       scheduler: s.scheduler,
       persistence: s.persistence,
+      ...(s.health !== undefined ? { health: formatHealth(s.health) } : {}),
       reals: s.reals.map((r) => ({
         address: formatIpv4(r.address),
         port: r.port,

@@ -7,20 +7,26 @@
 # iperf3 as load). The test helpers only accept programs named there (tests/programs.ts), and
 # tests/programs_test.ts checks that this script installs every package the file names.
 #
-# usage: bash scripts/setup.sh [--bench] [--list]
-#   --bench  also the benchmark's packages
-#   --list   print the package names, one a line, and install nothing
+# "browser" is headless Chromium, which only the status page's test drives (about 100 MB more,
+# so a plain setup leaves it out; scripts/test.sh asks for it).
+#
+# usage: bash scripts/setup.sh [--bench] [--browser] [--list]
+#   --bench    also the benchmark's packages
+#   --browser  also the browser the status page's test drives
+#   --list     print the package names, one a line, and install nothing
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 bench=0
+browser=0
 list=0
 for a in "$@"; do
   case "$a" in
   --bench) bench=1 ;;
+  --browser) browser=1 ;;
   --list) list=1 ;;
   *)
-    echo "setup: unknown argument $a (expected --bench or --list)" >&2
+    echo "setup: unknown argument $a (expected --bench, --browser or --list)" >&2
     exit 2
     ;;
   esac
@@ -29,10 +35,12 @@ done
 # Node.js is already needed for npm (the pinned Deno comes from npm), so it reads the JSON.
 mapfile -t packages < <(node -e '
   const p = require(process.argv[1]);
-  const groups = process.argv[2] === "1" ? [p.test, p.bench] : [p.test];
+  const groups = [p.test];
+  if (process.argv[2] === "1") groups.push(p.bench);
+  if (process.argv[3] === "1") groups.push(p.browser);
   const all = new Set(groups.flatMap((g) => Object.values(g).flat()));
   console.log([...all].sort().join("\n"));
-' "$root/scripts/programs.json" "$bench")
+' "$root/scripts/programs.json" "$bench" "$browser")
 if [ "$list" -eq 1 ]; then
   printf '%s\n' "${packages[@]}"
   exit 0

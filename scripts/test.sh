@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/setup.sh
+# --browser: the status page's test drives headless Chromium.
+bash scripts/setup.sh --browser
 deno=scripts/deno
 export NO_COLOR=1
 echo "== deno fmt --check"; "$deno" fmt --check

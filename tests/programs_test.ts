@@ -217,11 +217,18 @@ Deno.test("programs: scripts/setup.sh installs exactly the declared packages", a
     assertEquals(r.code, 0, r.stderr);
     return r.stdout.trim().split("\n").sort();
   };
-  const want = (bench: boolean) =>
-    [...new Set([...PROGRAMS.values()].filter((p) => bench || !p.bench).flatMap((p) => p.packages))]
-      .sort();
+  const want = (bench: boolean, browser = false) =>
+    [
+      ...new Set(
+        [...PROGRAMS.values()].filter((p) => (bench || !p.bench) && (browser || !p.browser))
+          .flatMap((p) => p.packages),
+      ),
+    ].sort();
   assertEquals(await listed([]), want(false));
   assertEquals(await listed(["--bench"]), want(true));
-  // The benchmark's own packages are not installed for the tests.
+  assertEquals(await listed(["--browser"]), want(false, true));
+  assertEquals(await listed(["--bench", "--browser"]), want(true, true));
+  // The benchmark's own packages and the browser are not installed for the tests by default.
   assert(!(await listed([])).includes("nginx"));
+  assert(!(await listed([])).includes("chromium"));
 });

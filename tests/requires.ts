@@ -42,3 +42,17 @@ export function testNeeding(missing: string | null, def: Deno.TestDefinition): v
     Deno.test({ ...def, name: `${def.name} [skipped: ${missing}]`, ignore: true });
   }
 }
+
+/**
+ * Why `program` cannot run here (not on PATH, with the setup.sh command that installs it), or
+ * null when it is there.
+ */
+export function programMissing(program: string, install: string): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      if (Deno.statSync(`${dir}/${program}`).isFile) return null;
+    } catch { /* not in this directory */ }
+  }
+  return `${program} is not installed (${install} installs it)`;
+}

@@ -6,7 +6,7 @@
  *   lb.ts add-server|edit-server -t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT]
  *   lb.ts del-server -t|-u VIP:PORT -r IP[:PORT]
  *   lb.ts zero [-t|-u VIP:PORT]
- *   lb.ts set [--tcp S] [--tcpfin S] [--udp S]
+ *   lb.ts set [--tcp S] [--tcpfin S] [--udp S] [--max-conns N]
  *   lb.ts clear | save | reload
  *
  * each with `--control PATH`. The flags are parsed and validated here (bad input: one line,
@@ -21,7 +21,7 @@ import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { controlRequest } from "../control/client.ts";
 import type { AdminOp, ServiceKey } from "../../lb/admin.ts";
 import { type FileConfig, formatConfig, MAX_PERSISTENCE_S } from "../../lb/config_file.ts";
-import { MAX_TIMEOUT_S } from "../../lb/config.ts";
+import { MAX_CONNS_LIMIT, MAX_TIMEOUT_S } from "../../lb/config.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "../../lb/scheduler/scheduler.ts";
 import { type ForwardMethod, MAX_WEIGHT } from "../../lb/service.ts";
 
@@ -47,6 +47,7 @@ const SET_SPEC: FlagSpec = {
   tcp: { type: "string" },
   tcpfin: { type: "string" },
   udp: { type: "string" },
+  "max-conns": { type: "string" },
 };
 const SERVER_SPEC: FlagSpec = {
   ...SERVICE_SPEC,
@@ -117,9 +118,19 @@ export function parseAdminArgs(cmd: string, args: string[]): { op: AdminOp; cont
       const v = str(flags, f);
       return v === undefined ? undefined : intArg(v, `set --${f}`, 0, MAX_TIMEOUT_S);
     };
-    const op = { op: "set" as const, tcp: secs("tcp"), tcpfin: secs("tcpfin"), udp: secs("udp") };
-    if (op.tcp === undefined && op.tcpfin === undefined && op.udp === undefined) {
-      throw new UsageError("set: give at least one of --tcp S, --tcpfin S, --udp S");
+    const m = str(flags, "max-conns");
+    const op = {
+      op: "set" as const,
+      tcp: secs("tcp"),
+      tcpfin: secs("tcpfin"),
+      udp: secs("udp"),
+      // The connection table's bound, live (not in ipvsadm: its table is sized at module load).
+      ...(m === undefined ? {} : { maxConns: intArg(m, "set --max-conns", 1, MAX_CONNS_LIMIT) }),
+    };
+    if (
+      op.tcp === undefined && op.tcpfin === undefined && op.udp === undefined && m === undefined
+    ) {
+      throw new UsageError("set: give at least one of --tcp S, --tcpfin S, --udp S, --max-conns N");
     }
     return { op, control };
   }

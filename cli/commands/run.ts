@@ -6,9 +6,13 @@
  * load balancer on a TAP until SIGINT/SIGTERM. The TAP is opened with virtio-net headers unless
  * `--no-offload`, so TCP super-frames (64 KB) are forwarded whole in DR and NAT and segmented in
  * software for TUN (stack/link/offload.ts; cli/host_flags.ts says why it is the default). The
- * health-check flags are global: they apply to every real server of every TCP service
- * (lb/health/). A config file's `"health"` gives the same settings instead (both at once is a
- * usage error); `save` prints the checks that run.
+ * health-check flags before any `--service` are global: they apply to every real server of every
+ * TCP service (lb/health/); inside a `--service` group they override the global ones for that
+ * service. A config file's `"health"` (top level and per service) gives the same settings
+ * instead (both at once is a usage error); `save` prints the checks that run.
+ *
+ * `--metrics ADDR:PORT` serves Prometheus's `/metrics`, and on the same address the read-only
+ * status page `/` and its `/status.json` (cli/metrics_server.ts, lb/status.ts).
  *
  * Each `--service` starts a group; the `--scheduler`, `--method` and `--real` flags after it
  * belong to it (lb/config.ts), so the flags are parsed with `tokens: true` to keep their order.
@@ -28,6 +32,7 @@ import { HOST_FLAG_SPEC, type HostOptions, hostOptions, OFFLOAD_FLAG_SPEC } from
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
 import { LB_CONNS, LB_LIST } from "./lb_inspect.ts";
 import { Balancer } from "../../lb/balancer.ts";
+import type { VirtualService } from "../../lb/service.ts";
 import {
   BALANCER_FLAGS,
   type BalancerConfig,
@@ -39,18 +44,28 @@ import {
 } from "../../lb/config.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
 import { LB_ADMIN, LB_RELOAD, LB_SAVE } from "./lb_admin.ts";
-import { applyAdmin, applyConfig, checkAdminOp, runningConfig } from "../../lb/admin.ts";
-import { ConfigFileError, type FileConfig, loadConfigFile } from "../../lb/config_file.ts";
-import { healthConfigFromFlags } from "../../lb/health/flags.ts";
 import {
-  type HealthConfig,
-  type HealthMonitor,
-  startHealthChecks,
-} from "../../lb/health/monitor.ts";
-import { formatHealthEvent } from "../../lb/health/checker.ts";
-import { formatLogLine } from "../../lb/log.ts";
-import { RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
+  applyAdmin,
+  applyConfig,
+  checkAdminAgainstHost,
+  checkAdminOp,
+  runningConfig,
+} from "../../lb/admin.ts";
+import {
+  ConfigFileError,
+  type FileConfig,
+  formatCheckSpec,
+  loadConfigFile,
+} from "../../lb/config_file.ts";
+import { HEALTH_FLAGS, healthFromOccurrences } from "../../lb/health/flags.ts";
+import { type HealthConfig, startHealthChecks } from "../../lb/health/monitor.ts";
+import { HealthSettings } from "../../lb/health/settings.ts";
+import { formatHealthEvent, healthEventMessage } from "../../lb/health/checker.ts";
+import { formatLogLine, RecentEvents } from "../../lb/log.ts";
+import { RATE_PERIOD_MS, RateEstimator, rateItems, withRates } from "../../lb/rates.ts";
 import { renderMetrics } from "../../lb/metrics.ts";
+import { buildStatus, pageParam, StatusHistory } from "../../lb/status.ts";
+import { statusPageHtml } from "../status/page.ts";
 import {
   type MetricsAddr,
   type MetricsServer,
@@ -69,17 +84,19 @@ const SPEC = {
   "timeout-tcp": { type: "string" },
   "timeout-tcpfin": { type: "string" },
   "timeout-udp": { type: "string" },
-  check: { type: "string" },
-  "check-interval": { type: "string" },
-  "check-timeout": { type: "string" },
-  rise: { type: "string" },
-  fall: { type: "string" },
+  // Repeatable: global before any --service, per service inside a group (lb/health/flags.ts).
+  check: { type: "string", multiple: true },
+  "check-interval": { type: "string", multiple: true },
+  "check-timeout": { type: "string", multiple: true },
+  rise: { type: "string", multiple: true },
+  fall: { type: "string", multiple: true },
   "log-format": { type: "string" },
   metrics: { type: "string" },
   config: { type: "string" },
 } as const;
 
 const BALANCER_FLAG_SET: ReadonlySet<string> = new Set(BALANCER_FLAGS);
+const HEALTH_FLAG_SET: ReadonlySet<string> = new Set(HEALTH_FLAGS);
 
 /** The validated command line of `lb.ts run`; every problem is a UsageError. */
 export function parseRunArgs(
@@ -87,7 +104,10 @@ export function parseRunArgs(
 ): {
   host: HostOptions;
   config: BalancerConfig;
+  /** The global health check (flags before any `--service`), or null. */
   health: HealthConfig | null;
+  /** Services' own checks, by index in `config.services`. */
+  serviceHealth: Map<number, HealthConfig>;
   logFormat: "json" | "plain";
   configFile?: string;
   /** `--metrics ADDR:PORT`, or null. */
@@ -107,8 +127,7 @@ export function parseRunArgs(
     throw new UsageError(`run: ${e instanceof Error ? e.message.split(". ")[0] : e}`);
   }
   const host = hostOptions("run", parsed.values as Flags);
-  const health = healthConfigFromFlags(parsed.values);
-  if (typeof health === "string") throw new UsageError(`run: ${health}`);
+  const healthFlags: FlagOccurrence[] = [];
   const logFormat = parsed.values["log-format"] ?? "plain";
   if (logFormat !== "json" && logFormat !== "plain") {
     throw new UsageError(`run: --log-format ${JSON.stringify(logFormat)}: expected json or plain`);
@@ -118,10 +137,18 @@ export function parseRunArgs(
   if (typeof metrics === "string") throw new UsageError(`run: ${metrics}`);
   const occurrences: FlagOccurrence[] = [];
   for (const t of parsed.tokens) {
-    if (t.kind !== "option" || !BALANCER_FLAG_SET.has(t.name)) continue;
+    if (t.kind !== "option") continue;
+    const balancer = BALANCER_FLAG_SET.has(t.name);
+    if (!balancer && !HEALTH_FLAG_SET.has(t.name)) continue;
     if (t.value === undefined) throw new UsageError(`run: --${t.name} needs a value`);
-    occurrences.push({ name: t.name, value: t.value });
+    if (balancer) occurrences.push({ name: t.name, value: t.value });
+    // The health flags and the group starts, in order: a check belongs to its --service.
+    if (!balancer || t.name === "service") healthFlags.push({ name: t.name, value: t.value });
   }
+  const hf = healthFromOccurrences(healthFlags);
+  if (typeof hf === "string") throw new UsageError(`run: ${hf}`);
+  const health = hf.global;
+  const serviceHealth = hf.services;
   const configFile = (parsed.values as Flags).config;
   if (typeof configFile === "string") {
     if (occurrences.length > 0) {
@@ -133,6 +160,7 @@ export function parseRunArgs(
       host,
       config: { services: [], timeouts: {} },
       health,
+      serviceHealth,
       logFormat,
       configFile,
       metrics,
@@ -141,7 +169,7 @@ export function parseRunArgs(
   try {
     const config = balancerConfigFromFlags(occurrences);
     checkAgainstHost(config, host);
-    return { host, config, health, logFormat, metrics };
+    return { host, config, health, serviceHealth, logFormat, metrics };
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`run: ${e.message}`);
     throw e;
@@ -178,9 +206,16 @@ function describe(config: BalancerConfig): string[] {
   );
 }
 
+/** True when the file configures any health check (top level or a service's own). */
+function fileHasHealth(fc: FileConfig): boolean {
+  return fc.health !== undefined || fc.services.some((s) => s.health !== undefined);
+}
+
 /** Runs `lb.ts run`; returns the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
-  const { host, config, health, logFormat, configFile, metrics } = parseRunArgs(args);
+  const { host, config, health, serviceHealth, logFormat, configFile, metrics } = parseRunArgs(
+    args,
+  );
   let fileConfig: FileConfig | undefined;
   if (configFile !== undefined) {
     try {
@@ -190,13 +225,22 @@ export async function runCommand(args: string[]): Promise<number> {
       throw e;
     }
   }
-  // Health checks from the flags or from the file's "health" (never both: one would be ignored).
-  if (health !== null && fileConfig?.health !== undefined) {
+  // Health checks from the flags or from the file (never both: one would be ignored).
+  const flagHealth = health !== null || serviceHealth.size > 0;
+  if (flagHealth && fileConfig !== undefined && fileHasHealth(fileConfig)) {
     throw new UsageError(`run: --check and "health" in ${configFile} (give one or the other)`);
   }
-  let checks = health ?? fileConfig?.health ?? null;
-  const log = (event: string, message: string, fields?: Record<string, unknown>) =>
+  const checks = new HealthSettings(
+    health,
+    [...serviceHealth].map(([i, h]) => [config.services[i], h]),
+  );
+  if (fileConfig !== undefined) checks.applyFile(fileConfig);
+  // The recent events for the status page, and the log on stderr.
+  const recent = new RecentEvents();
+  const log = (event: string, message: string, fields?: Record<string, unknown>) => {
+    recent.add(event, message);
     console.error(formatLogLine(logFormat, event, message, fields));
+  };
   const inst = startInstance(host);
   const balancer = new Balancer(inst.stack, {
     maxConns: fileConfig?.maxConns ?? config.maxConns,
@@ -209,31 +253,20 @@ export async function runCommand(args: string[]): Promise<number> {
   balancer.attach();
   inst.handle(LB_ADMIN, (req) => {
     const op = checkAdminOp(req.change);
+    // The host checks --config runs (a DR server on the link...), before anything changes.
+    checkAdminAgainstHost(balancer, op, host);
     const done = applyAdmin(balancer, op);
     log("config", done, { change: op });
     return done;
   });
-  inst.handle(LB_SAVE, () => runningConfig(balancer, checks));
-  let monitor: HealthMonitor | null = null;
-  /** (Re)starts the health checks with `cfg`; servers a previous set had marked down start up. */
-  const startChecks = (cfg: HealthConfig | null) => {
-    if (monitor !== null) {
-      monitor.stop();
-      monitor = null;
-      for (const service of balancer.services.list()) {
-        for (const real of service.reals) {
-          if (!real.available) service.editReal(real.address, real.port, { available: true });
-        }
-      }
-    }
-    checks = cfg;
-    // State changes go to stderr, one line each (a JSON object with --log-format json).
-    if (cfg !== null) {
-      monitor = startHealthChecks(balancer, cfg, (event) => {
-        console.error(formatHealthEvent(event, logFormat, new Date()));
-      });
-    }
-  };
+  inst.handle(LB_SAVE, () => runningConfig(balancer, checks.global, (s) => checks.ownOf(s)));
+  // One monitor for the whole run: it follows `checks` (and the services) on every tick. State
+  // changes go to stderr, one line each (a JSON object with --log-format json).
+  const monitor = startHealthChecks(balancer, (s) => checks.configOf(s), (event) => {
+    const at = new Date();
+    recent.add("health", healthEventMessage(event), at);
+    console.error(formatHealthEvent(event, logFormat, at));
+  });
   const reload = async (): Promise<string[]> => {
     if (configFile === undefined) throw new Error("this instance was not started with --config");
     // Validated completely before anything changes: an invalid file leaves the old config.
@@ -244,18 +277,14 @@ export async function runCommand(args: string[]): Promise<number> {
       log("reload_refused", e instanceof Error ? e.message : String(e), { file: configFile });
       throw e;
     }
-    const nextChecks = next.health ?? null;
-    if (health !== null && nextChecks !== null) {
+    if (flagHealth && fileHasHealth(next)) {
       const msg = `${configFile}: "health" while --check flags are given (give one or the other)`;
       log("reload_refused", msg, { file: configFile });
       throw new Error(msg);
     }
     const changes = applyConfig(balancer, next);
     // Health checks from the file follow the file; flag-given ones stay as they are.
-    if (health === null && JSON.stringify(nextChecks) !== JSON.stringify(checks)) {
-      startChecks(nextChecks);
-      changes.push(nextChecks === null ? "health checks removed" : "health checks changed");
-    }
+    if (!flagHealth) changes.push(...checks.applyFile(next));
     log("reloaded", `${configFile}: ${changes.length} change(s)`, { file: configFile, changes });
     return changes;
   };
@@ -265,18 +294,42 @@ export async function runCommand(args: string[]): Promise<number> {
     reload().catch(() => {});
   };
   if (configFile !== undefined) Deno.addSignalListener("SIGHUP", onHup);
-  startChecks(checks);
-  // ipvsadm --rate: the kernel estimator's 2 s EWMA, sampled on the tick (lb/rates.ts).
+  // ipvsadm --rate: the kernel estimator's 2 s EWMA, sampled on the tick (lb/rates.ts); each
+  // sample is also kept for the status page's charts (lb/status.ts).
   const rates = new RateEstimator(inst.stack.clock);
-  inst.stack.onTick(() => rates.maybeSample(rateItems(balancer.services.list())));
+  const history = new StatusHistory(RATE_PERIOD_MS);
+  inst.stack.onTick(() => {
+    if (rates.maybeSample(rateItems(balancer.services.list()))) {
+      history.record(balancer.services.list(), rates);
+    }
+  });
   inst.handle(LB_LIST, () => withRates(balancer.snapshot(), balancer.services.list(), rates));
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) {
+    const status = (query: URLSearchParams) => {
+      // UDP services are never checked, whatever the global setting says.
+      const check = (s: VirtualService) => {
+        const c = s.protocol === "tcp" ? checks.configOf(s) : null;
+        return c === null ? null : formatCheckSpec(c.check);
+      };
+      return buildStatus({
+        snapshot: balancer.snapshot(),
+        services: balancer.services.list(),
+        estimator: rates,
+        history,
+        stackCounters: inst.stack.counters.snapshot(),
+        events: recent.list(),
+        checkOf: check,
+        now: Date.now(),
+      }, pageParam(query.get("page")));
+    };
+    const page = statusPageHtml();
     try {
-      metricsServer = startMetricsServer(
-        metrics,
-        () => renderMetrics(balancer.snapshot(), inst.stack.counters.snapshot()),
-      );
+      metricsServer = startMetricsServer(metrics, {
+        metrics: () => renderMetrics(balancer.snapshot(), inst.stack.counters.snapshot()),
+        page: () => page,
+        status,
+      });
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
         throw new Error(
@@ -286,6 +339,7 @@ export async function runCommand(args: string[]): Promise<number> {
       throw e;
     }
     console.log(`lb.ts: metrics on http://${metrics.hostname}:${metricsServer.addr.port}/metrics`);
+    console.log(`lb.ts: status page on http://${metrics.hostname}:${metricsServer.addr.port}/`);
   }
   inst.handle(LB_CONNS, (req) => {
     const limit = req.limit;
@@ -301,6 +355,7 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     await runUntilSignal(inst);
   } finally {
+    monitor.stop();
     if (configFile !== undefined) Deno.removeSignalListener("SIGHUP", onHup);
     await metricsServer?.shutdown();
   }

@@ -23,6 +23,14 @@
  * while an embryonic one exists (Katran's LRU evicts whatever is oldest; IPVS drops entries at
  * random under memory pressure, `ip_vs_random_dropentry`, preferring SYN_RECV ones).
  *
+ * The bound changes live ({@link ConnTable.setCapacity}, `lb.ts set --max-conns N`). Growing
+ * allocates larger arrays and copies the rows over, keeping every slot number (slots are entry
+ * handles), then rebuilds the hash chains; shrinking only lowers the bound: the flows already
+ * there stay, however many they are, and a new flow gets a slot only while the table holds fewer
+ * than the bound (else it evicts an embryonic entry or is refused, `counters.refused`, as in a
+ * full table). A refused TCP client retransmits its SYN, so it waits for room rather than
+ * failing at once. The arrays keep their largest size until the process restarts.
+ *
  * Embryonic entries also expire sooner: one made without the client's SYN (a non-SYN packet of
  * an unknown flow, which a flood of random ACKs makes) lives `embryonicTimeoutMs` until a second
  * packet proves it; and while the table is under pressure (at least `pressureFraction` of it in
@@ -136,6 +144,13 @@ function protoBits(protocol: number): number {
   return protocol === PROTO_TCP ? M_USED : protocol === PROTO_UDP ? M_USED | M_UDP : 0;
 }
 
+/** Throws a RangeError unless `cap` is an integer in 1..2^26 (the table's own limit). */
+function checkCapacity(cap: number): void {
+  if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 26) {
+    throw new RangeError(`conntrack capacity ${cap} is not an integer in 1..2^26`);
+  }
+}
+
 /** Default maximum number of flows. */
 export const DEFAULT_CONN_CAPACITY = 1 << 18;
 
@@ -185,8 +200,11 @@ export interface ConnTableCounters {
 
 /** The connection table. Slots are entry handles, valid until the entry is removed. */
 export class ConnTable {
-  /** Maximum number of flows. */
-  readonly capacity: number;
+  #capacity: number;
+  /** Slots allocated (at least the capacity; shrinking the capacity keeps them). */
+  #slots: number;
+  /** Whether the sweep budget follows the capacity (not set by the options). */
+  readonly #autoBudget: boolean;
   /** Event counts. */
   readonly counters: ConnTableCounters = {
     inserted: 0,
@@ -198,7 +216,7 @@ export class ConnTable {
     shortened: 0,
   };
   /** Slots visited per `expire()` call unless the call says otherwise. */
-  readonly sweepBudget: number;
+  sweepBudget: number;
 
   /** Read in the allocation-free form on the packet path (stack/net/frame_clock.ts). */
   readonly #clock: FrameClock;
@@ -207,11 +225,12 @@ export class ConnTable {
   readonly #active: Readonly<Uint8Array>;
   readonly #reals = new RealRegistry();
   #embryonicMs: number;
+  readonly #pressureFraction: number;
   /** Size from which the table is under pressure. */
-  readonly #pressureAt: number;
+  #pressureAt: number;
   /** The embryonic FIFO: oldest at the head; links per slot, OFF_LIST when not on it. */
-  readonly #embPrev: Int32Array;
-  readonly #embNext: Int32Array;
+  #embPrev: Int32Array;
+  #embNext: Int32Array;
   #embHead = -1;
   #embTail = -1;
   #embCount = 0;
@@ -220,23 +239,23 @@ export class ConnTable {
   #sweepAt = 0;
 
   /** Rows of ROW_WORDS u32 per slot. */
-  readonly #row: Uint32Array;
+  #row: Uint32Array;
   /** The same memory as float64s, for the deadlines (index slot * 4 + F_EXPIRES). */
-  readonly #f64: Float64Array;
+  #f64: Float64Array;
   /** Next slot in the "in" chain; for a free slot, the next free slot. -1 ends a list. */
-  readonly #inNext: Int32Array;
-  readonly #outNext: Int32Array;
-  readonly #inHead: Int32Array;
-  readonly #outHead: Int32Array;
-  readonly #mask: number;
+  #inNext: Int32Array;
+  #outNext: Int32Array;
+  #inHead: Int32Array;
+  #outHead: Int32Array;
+  #mask: number;
 
   /** An empty table; throws a RangeError on a capacity that is not an integer in 1..2^26. */
   constructor(options: ConnTableOptions = {}) {
     const cap = options.capacity ?? DEFAULT_CONN_CAPACITY;
-    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 26) {
-      throw new RangeError(`conntrack capacity ${cap} is not an integer in 1..2^26`);
-    }
-    this.capacity = cap;
+    checkCapacity(cap);
+    this.#capacity = cap;
+    this.#slots = cap;
+    this.#autoBudget = options.sweepBudget === undefined;
     this.#clock = frameClockOf(options.clock ?? systemClock);
     this.#seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     this.sweepBudget = options.sweepBudget ?? Math.max(256, Math.ceil(cap / 64));
@@ -251,6 +270,7 @@ export class ConnTable {
     }
     const pf = options.pressureFraction ?? 0.75;
     if (!(pf > 0 && pf <= 1)) throw new RangeError(`pressure fraction ${pf} is not in (0, 1]`);
+    this.#pressureFraction = pf;
     this.#pressureAt = Math.max(1, Math.floor(cap * pf));
     this.#embPrev = new Int32Array(cap);
     this.#embNext = new Int32Array(cap).fill(OFF_LIST);
@@ -265,6 +285,24 @@ export class ConnTable {
     this.#outHead = new Int32Array(buckets).fill(-1);
     this.#mask = buckets - 1;
     this.#resetFreeList();
+  }
+
+  /** Maximum number of flows (ipvsadm's table size): new flows get a slot only below it. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Changes the bound live (see the module comment): growing allocates and copies (slots keep
+   * their numbers), shrinking below the current size keeps every flow and refuses new ones until
+   * the size is below the bound. Throws a RangeError for a capacity outside 1..2^26. Control path.
+   */
+  setCapacity(cap: number): void {
+    checkCapacity(cap);
+    if (cap > this.#slots) this.#grow(cap);
+    this.#capacity = cap;
+    this.#pressureAt = Math.max(1, Math.floor(cap * this.#pressureFraction));
+    if (this.#autoBudget) this.sweepBudget = Math.max(256, Math.ceil(this.#slots / 64));
   }
 
   /** Number of entries holding a slot (expired ones not yet freed included). */
@@ -300,9 +338,9 @@ export class ConnTable {
       this.#embNext.byteLength;
   }
 
-  /** `memoryBytes / capacity`: the storage cost of one flow, hash buckets included. */
+  /** `memoryBytes / slots`: the storage cost of one flow, hash buckets included. */
   get bytesPerFlow(): number {
-    return this.memoryBytes / this.capacity;
+    return this.memoryBytes / this.#slots;
   }
 
   /** Timeout of a state in milliseconds. */
@@ -434,7 +472,9 @@ export class ConnTable {
         break;
       }
     }
-    if (this.#freeHead < 0) {
+    // At the bound (or over it, after a shrink) a new flow takes an embryonic entry's slot or
+    // none; below it a free slot exists, since the arrays have at least `capacity` slots.
+    if (this.#size >= this.#capacity) {
       const victim = this.#embHead;
       if (victim < 0) {
         this.counters.refused++;
@@ -636,7 +676,7 @@ export class ConnTable {
    * takes capacity / budget calls. Returns how many entries it freed.
    */
   expire(now: number = this.#clock.now(), budget: number = this.sweepBudget): number {
-    const cap = this.capacity;
+    const cap = this.#slots;
     const n = Math.min(budget, cap);
     let at = this.#sweepAt;
     let freed = 0;
@@ -657,7 +697,7 @@ export class ConnTable {
     const id = this.#reals.idOf(real);
     if (id < 0) return 0;
     let n = 0;
-    for (let s = 0; s < this.capacity; s++) {
+    for (let s = 0; s < this.#slots; s++) {
       const o = s << 3;
       if (this.#row[o + W_META] !== 0 && this.#row[o + W_REAL] === id) {
         this.#free(s);
@@ -670,7 +710,7 @@ export class ConnTable {
 
   /** Removes every flow. */
   clear(): void {
-    for (let s = 0; s < this.capacity; s++) {
+    for (let s = 0; s < this.#slots; s++) {
       if (this.#row[(s << 3) + W_META] !== 0) {
         this.#free(s);
         this.counters.removed++;
@@ -682,7 +722,7 @@ export class ConnTable {
   /** The live flows (past-deadline ones skipped), copied out for listings; allocates. */
   *entries(): IterableIterator<ConnInfo> {
     const now = this.#clock.now();
-    for (let s = 0; s < this.capacity; s++) {
+    for (let s = 0; s < this.#slots; s++) {
       if (this.#row[(s << 3) + W_META] === 0 || this.expiresAt(s) <= now) continue;
       yield {
         protocol: this.protocol(s) === PROTO_UDP ? "udp" : "tcp",
@@ -780,10 +820,57 @@ export class ConnTable {
     this.#embCount--;
   }
 
+  /**
+   * Reallocates every per-slot array for `slots` slots, copying the rows (slot numbers stay),
+   * and rebuilds both hash indexes (more buckets for more slots) and the free list.
+   */
+  #grow(slots: number): void {
+    const old = this.#slots;
+    const buf = new ArrayBuffer(slots * ROW_WORDS * 4);
+    const row = new Uint32Array(buf);
+    row.set(this.#row);
+    this.#row = row;
+    this.#f64 = new Float64Array(buf);
+    const embPrev = new Int32Array(slots);
+    embPrev.set(this.#embPrev);
+    const embNext = new Int32Array(slots).fill(OFF_LIST);
+    embNext.set(this.#embNext);
+    this.#embPrev = embPrev;
+    this.#embNext = embNext;
+    this.#inNext = new Int32Array(slots);
+    this.#outNext = new Int32Array(slots);
+    let buckets = this.#inHead.length;
+    while (buckets < slots) buckets *= 2;
+    this.#inHead = new Int32Array(buckets).fill(-1);
+    this.#outHead = new Int32Array(buckets).fill(-1);
+    this.#mask = buckets - 1;
+    this.#slots = slots;
+    // Rebuilt from the rows: live slots into their chains, the others onto the free list (low
+    // slots first, as a fresh table hands them out).
+    this.#freeHead = -1;
+    for (let s = slots - 1; s >= 0; s--) {
+      const o = s << 3;
+      const meta = s < old ? row[o + W_META] : 0;
+      if (meta === 0) {
+        this.#inNext[s] = this.#freeHead;
+        this.#freeHead = s;
+        continue;
+      }
+      const pm = meta & (M_USED | M_UDP);
+      const ports = row[o + W_PORTS];
+      const ib = this.#inHash(pm, row[o + W_CIP], row[o + W_VIP], ports);
+      this.#inNext[s] = this.#inHead[ib];
+      this.#inHead[ib] = s;
+      const ob = this.#outHash(pm, row[o + W_RIP], meta & 0xffff, row[o + W_CIP], ports >>> 16);
+      this.#outNext[s] = this.#outHead[ob];
+      this.#outHead[ob] = s;
+    }
+  }
+
   #resetFreeList(): void {
     const next = this.#inNext;
-    for (let s = 0; s < this.capacity - 1; s++) next[s] = s + 1;
-    next[this.capacity - 1] = -1;
+    for (let s = 0; s < this.#slots - 1; s++) next[s] = s + 1;
+    next[this.#slots - 1] = -1;
     this.#freeHead = 0;
     this.#inHead.fill(-1);
     this.#outHead.fill(-1);

@@ -118,6 +118,7 @@ export class HealthChecker {
   readonly #rise: number;
   #next: number;
   #running = false;
+  #retired = false;
 
   /** A checker whose first probe runs at the first tick. Throws a RangeError on bad timing. */
   constructor(options: HealthCheckerOptions) {
@@ -159,8 +160,17 @@ export class HealthChecker {
     this.apply(reason);
   }
 
+  /**
+   * Ends this checker: a probe still in flight applies nothing (the server is another checker's
+   * now, or nobody's), so an old verdict cannot take a server down after its check changed.
+   */
+  retire(): void {
+    this.#retired = true;
+  }
+
   /** Applies one probe result (null = success) to the state, `available` and the scheduler. */
   apply(reason: string | null): void {
+    if (this.#retired) return;
     this.lastReason = reason;
     if (!this.state.record(reason === null)) return;
     const up = this.state.up;
@@ -178,11 +188,14 @@ export class HealthChecker {
   }
 }
 
+/** A state change in words: "tcp 10.0.0.1:80 real 10.0.0.2:80 DOWN: reason". */
+export function healthEventMessage(event: HealthEvent): string {
+  return `${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
+}
+
 /** One log line for a state change: a JSON object, or a plain line; `at` is the wall time. */
 export function formatHealthEvent(event: HealthEvent, format: LogFormat, at: Date): string {
-  const message =
-    `${event.service} real ${event.real} ${event.state.toUpperCase()}: ${event.reason}`;
-  return formatLogLine(format, "health", message, { ...event }, at);
+  return formatLogLine(format, "health", healthEventMessage(event), { ...event }, at);
 }
 
 /** A parsed `--check` value: `tcp`, or `http[:PATH[:STATUS]]`. */

@@ -4,9 +4,12 @@
  * (`Stack.connect`) to the real server's own address and port (for DR too: the check must reach
  * the server, not the VIP that only the balancer answers for).
  *
- * The flags are global (`lb.ts run --check ...` applies to every TCP service): UDP services are
- * not checked, since a TCP or HTTP probe says nothing about a UDP port. Servers added or removed
- * at run time (admin verbs, reload) are picked up on the next tick.
+ * Each TCP service has its own check or none (`configOf`: the global one, or the service's own
+ * from its `--service` group or its `"health"` in the config file). UDP services are not
+ * checked, since a TCP or HTTP probe says nothing about a UDP port. Servers added or removed at
+ * run time (admin verbs, reload) are picked up on the next tick, and so is a service whose check
+ * changed (a new config object): its checkers start anew, and servers the old check had taken
+ * down come back up until the new one says otherwise (as when the checks start).
  *
  * @module
  */
@@ -32,33 +35,44 @@ export interface HealthConfig {
 export interface HealthMonitor {
   /** The current checkers, one per (TCP service, real server), in service order. */
   checkers(): HealthChecker[];
-  /** Stops ticking (a probe in flight finishes and is still applied). */
+  /**
+   * Stops ticking and puts every server it had taken down back into scheduling (nothing checks
+   * them any more); a probe still in flight applies nothing.
+   */
   stop(): void;
 }
 
 interface Entry {
   service: VirtualService;
+  /** The configuration the checker was made with. */
+  config: HealthConfig;
   checker: HealthChecker;
   /** The sync generation that last saw the pair. */
   gen: number;
 }
 
 /**
- * Starts health checks for every real server of every TCP service of `balancer`. The set of
- * checked servers follows the configuration: every tick (control path, 10 Hz) a server added
- * since (admin verb, reload) gets a checker, whose first probe runs at once, and a removed one
- * loses its checker.
+ * Starts health checks for every real server of every TCP service of `balancer` that
+ * `configOf` gives a check (a HealthConfig: the same for every service). The set of checked
+ * servers follows the configuration: every tick (control path, 10 Hz) a server added since
+ * (admin verb, reload) gets a checker, whose first probe runs at once, a removed one loses its
+ * checker, and a service whose check changed (another object from `configOf`) gets new ones.
  */
 export function startHealthChecks(
   balancer: Balancer,
-  config: HealthConfig,
+  configOf: HealthConfig | ((service: VirtualService) => HealthConfig | null),
   onChange: (event: HealthEvent) => void,
 ): HealthMonitor {
+  const cfgOf = typeof configOf === "function" ? configOf : () => configOf;
   const stack = balancer.stack;
   const connect: Connector = (o) => stack.connect(o);
   const entries = new Map<RealServer, Entry>();
   let gen = 0;
-  const create = (service: VirtualService, real: RealServer): HealthChecker => {
+  const create = (
+    service: VirtualService,
+    real: RealServer,
+    config: HealthConfig,
+  ): HealthChecker => {
     const target = {
       hostname: formatIpv4(real.address),
       port: service.realPort(real),
@@ -80,20 +94,33 @@ export function startHealthChecks(
       },
     });
   };
+  /** A server whose checker goes (check changed or removed) is up until a new check says not. */
+  const release = (e: Entry, real: RealServer): void => {
+    e.checker.retire();
+    if (!real.available && e.service.findReal(real.address, real.port) === real) {
+      e.service.editReal(real.address, real.port, { available: true });
+    }
+  };
   const sync = (): void => {
     gen++;
     for (const service of balancer.services.list()) {
-      if (service.protocol !== "tcp") continue;
+      const config = service.protocol === "tcp" ? cfgOf(service) : null;
+      if (config === null) continue;
       for (const real of service.reals) {
         let e = entries.get(real);
-        if (e === undefined || e.service !== service) {
-          e = { service, checker: create(service, real), gen };
+        if (e === undefined || e.service !== service || e.config !== config) {
+          if (e !== undefined) release(e, real);
+          e = { service, config, checker: create(service, real, config), gen };
           entries.set(real, e);
         }
         e.gen = gen;
       }
     }
-    for (const [real, e] of entries) if (e.gen !== gen) entries.delete(real);
+    for (const [real, e] of entries) {
+      if (e.gen === gen) continue;
+      release(e, real);
+      entries.delete(real);
+    }
   };
   sync();
   const untick = stack.onTick(() => {
@@ -101,5 +128,13 @@ export function startHealthChecks(
     // Each tick starts the probes that are due; their results apply when they settle.
     for (const e of entries.values()) e.checker.tick();
   });
-  return { checkers: () => [...entries.values()].map((e) => e.checker), stop: untick };
+  return {
+    checkers: () => [...entries.values()].map((e) => e.checker),
+    stop: () => {
+      untick();
+      // Nothing checks the servers any more: none stays out of scheduling on an old verdict.
+      for (const [real, e] of entries) release(e, real);
+      entries.clear();
+    },
+  };
 }

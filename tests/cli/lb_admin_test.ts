@@ -95,9 +95,18 @@ Deno.test("zero [-t|-u VIP:PORT] and set --tcp/--tcpfin/--udp", () => {
     tcpfin: undefined,
     udp: 0,
   });
+  assertEquals(parseAdminArgs("set", ["--max-conns", "5000"]).op, {
+    op: "set",
+    tcp: undefined,
+    tcpfin: undefined,
+    udp: undefined,
+    maxConns: 5000,
+  });
   for (
     const [args, re] of [
-      [[], /set: give at least one of --tcp S, --tcpfin S, --udp S/],
+      [[], /set: give at least one of --tcp S, --tcpfin S, --udp S, --max-conns N/],
+      [["--max-conns", "0"], /set --max-conns: 0 is outside 1\.\.67108864/],
+      [["--max-conns", "many"], /set --max-conns: "many" is not a whole number/],
       [["--tcp=-5"], /set --tcp/],
       [["--tcpfin", "soon"], /set --tcpfin/],
       [["--udp", "99999999"], /set --udp/],

@@ -107,19 +107,24 @@ Deno.test("parseRunArgs: health, log format and metrics flags", () => {
     "--metrics",
     "127.0.0.1:9100",
   ]);
-  assertEquals(r.health, {
+  // Given inside the --service group: that service's own check (no global one).
+  assertEquals(r.health, null);
+  assertEquals(r.serviceHealth.get(0), {
     check: { kind: "http", path: "/healthz", status: 204 },
     timing: { intervalMs: 500, rise: 2, fall: 4 },
     timeoutMs: 500,
   });
   assertEquals(r.logFormat, "json");
   assertEquals(r.metrics, { hostname: "127.0.0.1", port: 9100 });
+  // Before any --service: global.
+  assertEquals(parseRunArgs([...base, "--check", "tcp", ...svc]).health?.check, { kind: "tcp" });
   const plain = parseRunArgs([...base, ...svc]);
   assertEquals([plain.health, plain.logFormat, plain.metrics], [null, "plain", null]);
   for (
     const [extra, re] of [
       [["--check", "icmp"], /--check "icmp"/],
       [["--rise", "2"], /--rise needs --check/],
+      [["--check", "tcp", "--check", "tcp"], /--check is given twice in one --service group/],
       [["--log-format", "xml"], /--log-format "xml"/],
       [["--metrics", "localhost:9100"], /--metrics "localhost:9100"/],
     ] as const
@@ -127,4 +132,64 @@ Deno.test("parseRunArgs: health, log format and metrics flags", () => {
     const args = [...base, ...svc, ...extra];
     assertMatch(assertThrows(() => parseRunArgs(args), UsageError).message, re);
   }
+});
+
+Deno.test("parseRunArgs: --check flags inside a --service group override the global ones", () => {
+  const r = parseRunArgs([
+    ...base,
+    "--check",
+    "http:/a:200",
+    "--fall",
+    "5",
+    "--service",
+    "tcp:10.0.0.100:80",
+    "--real",
+    "10.0.0.11",
+    "--service",
+    "tcp:10.0.0.100:81",
+    "--real",
+    "10.0.0.11",
+    "--check",
+    "tcp",
+    "--check-interval",
+    "0.5",
+    "--service",
+    "tcp:10.0.0.100:82",
+    "--real",
+    "10.0.0.11",
+    "--rise",
+    "7",
+  ]);
+  assertEquals(r.health, {
+    check: { kind: "http", path: "/a", status: 200 },
+    timing: { intervalMs: 2000, rise: 2, fall: 5 },
+    timeoutMs: 2000,
+  });
+  // Service 0 has no flags of its own: it follows the global check.
+  assertEquals([...r.serviceHealth.keys()], [1, 2]);
+  assertEquals(r.serviceHealth.get(1), {
+    check: { kind: "tcp" },
+    timing: { intervalMs: 500, rise: 2, fall: 5 },
+    timeoutMs: 500,
+  });
+  assertEquals(r.serviceHealth.get(2), {
+    check: { kind: "http", path: "/a", status: 200 },
+    timing: { intervalMs: 2000, rise: 7, fall: 5 },
+    timeoutMs: 2000,
+  });
+  // A group's --fall with no --check anywhere has nothing to apply to.
+  const e = assertThrows(
+    () =>
+      parseRunArgs([
+        ...base,
+        "--service",
+        "tcp:10.0.0.100:80",
+        "--real",
+        "10.0.0.11",
+        "--fall",
+        "2",
+      ]),
+    UsageError,
+  );
+  assertMatch(e.message, /^run: --fall needs --check$/);
 });

@@ -5,16 +5,17 @@
  * difference. Persistence with a FakeClock: the same client stays on one server for the
  * timeout, then is scheduled again.
  */
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
 import {
   AdminError,
   applyAdmin,
   applyConfig,
+  checkAdminAgainstHost,
   checkAdminOp,
   runningConfig,
 } from "../../lb/admin.ts";
 import { formatConfig, parseConfigText } from "../../lb/config_file.ts";
-import { ACK, frame, SYN, tcpPacket } from "./_packets.ts";
+import { ACK, frame, ip, SYN, tcpPacket } from "./_packets.ts";
 import { CLIENT, CLIENT_MAC, LB_MAC, REAL1, REAL2, REAL3, REAL_MACS, rig, VIP } from "./_rig.ts";
 
 const MAC_TO_REAL = new Map([...REAL_MACS].map(([ip, m]) => [m.join(","), ip]));
@@ -250,4 +251,72 @@ Deno.test("zero clears traffic counters (one service or all); set changes timeou
   r.clock.advance(60_000);
   assertEquals(seg(r, 41001, ACK), null, "expired after the new 60 s");
   assertThrows(() => checkAdminOp({ op: "set", tcp: -1 }), AdminError);
+});
+
+Deno.test("set maxConns: live, flows over a smaller bound stay; a reload sets it too", () => {
+  const r = twoRr();
+  for (let p = 42001; p <= 42003; p++) {
+    seg(r, p, SYN);
+    seg(r, p, ACK);
+  }
+  assertEquals(r.balancer.conns.size, 3);
+  assertEquals(
+    applyAdmin(r.balancer, checkAdminOp({ op: "set", maxConns: 2 })),
+    "maxConns 262144 -> 2 (3 flows now: new flows are refused until fewer than 2 remain); " +
+      "timeouts unchanged",
+  );
+  // The established flows still go through; a new one is refused (no embryonic entry to evict).
+  assertEquals([seg(r, 42001, ACK), seg(r, 42002, ACK), seg(r, 42003, ACK)], [REAL1, REAL2, REAL1]);
+  assertEquals(seg(r, 42004, SYN), null);
+  assertEquals(r.balancer.snapshot().table.refused, 1);
+  assertEquals(r.stack.counters.get("lb.drop_table_full"), 1);
+  // A reload with a larger maxConns lets it in.
+  const next = runningConfig(r.balancer);
+  assertEquals(next.maxConns, 2);
+  next.maxConns = 100;
+  assertEquals(applyConfig(r.balancer, next), ["maxConns 2 -> 100"]);
+  assert([REAL1, REAL2].includes(seg(r, 42004, SYN) ?? 0));
+  for (const bad of [0, -1, 1.5, (1 << 26) + 1, "9"]) {
+    assertThrows(() => checkAdminOp({ op: "set", maxConns: bad }), AdminError);
+  }
+});
+
+Deno.test("admin verbs run the host checks --config runs (a DR server on the link...)", () => {
+  const r = twoRr();
+  const host = { address: ip("10.0.0.1"), prefix: 24, gateway: ip("10.0.0.254") };
+  const add = (address: number, method?: "dr" | "nat" | "tun") => ({
+    op: "add-server" as const,
+    service: SVC,
+    address,
+    port: 0,
+    method,
+  });
+  const refused = (op: Parameters<typeof checkAdminAgainstHost>[1]) =>
+    assertThrows(() => checkAdminAgainstHost(r.balancer, op, host), AdminError).message;
+  assertMatch(
+    refused(add(ip("172.16.0.5"))),
+    /^add-server: real server 172\.16\.0\.5: direct routing needs the real server on the balancer's link \(10\.0\.0\.0\/24\); use --method tun$/,
+  );
+  assertMatch(refused(add(ip("10.0.0.1"), "nat")), /10\.0\.0\.1: is the balancer's own address/);
+  assertMatch(refused(add(VIP, "nat")), /is the balancer's own address or a VIP/);
+  // Off the link by TUN or NAT through the gateway, or DR on the link: fine.
+  checkAdminAgainstHost(r.balancer, add(ip("172.16.0.5"), "tun"), host);
+  checkAdminAgainstHost(r.balancer, add(REAL3), host);
+  // edit-server to DR for a server off the link is refused too; its current method counts.
+  applyAdmin(r.balancer, add(ip("172.16.0.5"), "tun"));
+  const edit = { op: "edit-server" as const, service: SVC, address: ip("172.16.0.5"), port: 0 };
+  checkAdminAgainstHost(r.balancer, { ...edit, weight: 3 }, host);
+  assertMatch(
+    refused({ ...edit, method: "dr" }),
+    /^edit-server: real server 172\.16\.0\.5: direct/,
+  );
+  // No gateway: an off-link NAT server cannot be reached.
+  assertThrows(
+    () =>
+      checkAdminAgainstHost(r.balancer, add(ip("172.16.0.6"), "nat"), {
+        address: ip("10.0.0.1"),
+        prefix: 24,
+      }),
+    AdminError,
+  );
 });

@@ -136,6 +136,19 @@ const BAD: [string, string][] = [
   ['{"services":[],"health":{"check":"tcp","timeout":"2"}}', '$.health.timeout: "2" is not'],
   ['{"services":[],"health":{"check":"tcp","rise":0}}', "$.health.rise: 0 is not an integer"],
   ['{"services":[],"health":{"check":"tcp","fall":1.5}}', "$.health.fall: 1.5 is not an integer"],
+  [
+    '{"services":[{"protocol":"tcp","vip":"10.0.0.100","port":80,"health":{"fall":2}}]}',
+    "bad.json: $.services[0].health: missing key check",
+  ],
+  [
+    '{"services":[{"protocol":"udp","vip":"10.0.0.100","port":53,"health":{"check":"tcp"}}]}',
+    "$.services[0].health: health checks are for TCP services",
+  ],
+  [
+    '{"health":{"check":"tcp"},"services":[{"protocol":"tcp","vip":"10.0.0.100","port":80,' +
+    '"health":{"rise":0}}]}',
+    "$.services[0].health.rise: 0 is not an integer",
+  ],
 ];
 
 for (const [text, message] of BAD) {
@@ -157,4 +170,52 @@ Deno.test("an unreadable file is a ConfigFileError naming it", async () => {
   }
   assertEquals(err instanceof ConfigFileError, true);
   assertMatch((err as Error).message, /^\/nonexistent\/lb\.json: cannot read/);
+});
+
+Deno.test("a service's health overrides the top-level one key by key; save round-trips it", () => {
+  const text = JSON.stringify({
+    health: { check: "http:/:200", interval: 1, timeout: 0.5, fall: 4 },
+    services: [
+      { protocol: "tcp", vip: "10.0.0.100", port: 80 },
+      { protocol: "tcp", vip: "10.0.0.100", port: 81, health: { check: "tcp" } },
+      { protocol: "tcp", vip: "10.0.0.100", port: 82, health: { interval: 3 } },
+    ],
+  });
+  const c = parseConfigText(text, "t.json");
+  assertEquals(c.health, {
+    check: { kind: "http", path: "/", status: 200 },
+    timing: { intervalMs: 1000, rise: 2, fall: 4 },
+    timeoutMs: 500,
+  });
+  assertEquals(c.services.map((s) => s.health), [
+    undefined, // follows the top level
+    // Only the check differs: the top level's timing and timeout stay.
+    { check: { kind: "tcp" }, timing: { intervalMs: 1000, rise: 2, fall: 4 }, timeoutMs: 500 },
+    // A new interval without a timeout: the timeout follows the interval, as at the top level.
+    {
+      check: { kind: "http", path: "/", status: 200 },
+      timing: { intervalMs: 3000, rise: 2, fall: 4 },
+      timeoutMs: 3000,
+    },
+  ]);
+  const saved = formatConfig(c);
+  assertEquals(JSON.parse(saved).services[1].health, {
+    check: "tcp",
+    interval: 1,
+    timeout: 0.5,
+    rise: 2,
+    fall: 4,
+  });
+  assertEquals(parseConfigText(saved, "saved.json"), c);
+  // Without a top-level health, a service's own needs its check and has the run defaults.
+  const own = parseConfigText(
+    '{"services":[{"protocol":"tcp","vip":"10.0.0.100","port":80,"health":{"check":"tcp"}}]}',
+    "t.json",
+  );
+  assertEquals(own.health, undefined);
+  assertEquals(own.services[0].health, {
+    check: { kind: "tcp" },
+    timing: { intervalMs: 2000, rise: 2, fall: 3 },
+    timeoutMs: 2000,
+  });
 });

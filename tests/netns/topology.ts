@@ -302,12 +302,18 @@ export class Topology {
 }
 
 /**
- * Declares a namespace test: skipped (with the reason) when not root, failing with the reason
- * under CI=true (tests/requires.ts), and the topology is always destroyed, whether the test
- * passes, fails or is interrupted.
+ * Declares a namespace test: skipped (with the reason) when not root, or when `missing` (what
+ * else the test needs, e.g. a browser) is not null, failing with the reason under CI=true
+ * (tests/requires.ts), and the topology is always destroyed, whether the test passes, fails or
+ * is interrupted.
  */
-export function netnsTest(name: string, fn: (t: Topology) => Promise<void>, timeoutMs = 120_000) {
-  testNeeding(skipReason, {
+export function netnsTest(
+  name: string,
+  fn: (t: Topology) => Promise<void>,
+  timeoutMs = 120_000,
+  missing: string | null = null,
+) {
+  testNeeding(skipReason ?? missing, {
     name,
     sanitizeOps: false,
     sanitizeResources: false,

@@ -468,3 +468,79 @@ Deno.test("conntrack: a million flows fit in well under 256 MiB", () => {
   assert(table.bytesPerFlow < 64, `${table.bytesPerFlow} bytes per flow`);
   assert(table.memoryBytes < 64 * 1024 * 1024, `${table.memoryBytes} bytes`);
 });
+
+Deno.test("conntrack: setCapacity grows live, keeping every flow and its slot", () => {
+  const { table, real } = setup(4);
+  const slots = [0, 1, 2, 3].map((i) => {
+    const s = table.insert(PROTO_TCP, CLIENT + i, 40000, VIP, 80, real, 8080, "nat");
+    table.track(s, IN, TCP_SYN);
+    table.track(s, OUT, TCP_SYN | TCP_ACK);
+    table.track(s, IN, TCP_ACK);
+    return s;
+  });
+  assertEquals(table.insert(PROTO_TCP, CLIENT + 9, 40000, VIP, 80, real, 8080, "nat"), -1);
+  assertEquals(table.counters.refused, 1);
+  table.setCapacity(1000);
+  assertEquals(table.capacity, 1000);
+  for (let i = 0; i < 4; i++) {
+    assertEquals(table.lookupIn(PROTO_TCP, CLIENT + i, 40000, VIP, 80), slots[i]);
+    assertEquals(table.lookupOut(PROTO_TCP, RIP, 8080, CLIENT + i, 40000), slots[i]);
+    assertEquals(table.stateName(slots[i]), "ESTABLISHED");
+  }
+  assertEquals(counts(real), [4, 0]);
+  // Room for 996 more, all found again, and none beyond the new bound.
+  for (let i = 4; i < 1000; i++) {
+    assert(table.insert(PROTO_UDP, CLIENT + i, 5000, VIP, 53, real, 53, "dr") >= 0, `flow ${i}`);
+  }
+  assertEquals(table.size, 1000);
+  for (let i = 4; i < 1000; i++) assert(table.lookupIn(PROTO_UDP, CLIENT + i, 5000, VIP, 53) >= 0);
+  // Every new UDP flow is embryonic (one packet at most): a full table evicts the oldest.
+  assert(table.insert(PROTO_UDP, CLIENT + 5000, 5000, VIP, 53, real, 53, "dr") >= 0);
+  assertEquals(table.counters.evicted, 1);
+  assertEquals(table.lookupIn(PROTO_UDP, CLIENT + 4, 5000, VIP, 53), -1);
+  assertThrows(() => table.setCapacity(0), RangeError);
+  assertThrows(() => table.setCapacity((1 << 26) + 1), RangeError);
+});
+
+Deno.test("conntrack: setCapacity below the size keeps the flows and refuses new ones", () => {
+  const { clock, table, real } = setup(16);
+  const est = [0, 1, 2].map((i) => {
+    const s = table.insert(PROTO_TCP, CLIENT + i, 40000, VIP, 80, real, 8080, "dr");
+    table.track(s, IN, TCP_SYN);
+    table.track(s, IN, TCP_ACK);
+    return s;
+  });
+  assertEquals(est.map((s) => table.stateName(s)), ["ESTABLISHED", "ESTABLISHED", "ESTABLISHED"]);
+  table.setCapacity(2);
+  assertEquals([table.capacity, table.size], [2, 3]);
+  // The established flows stay and still track packets.
+  for (let i = 0; i < 3; i++) {
+    const s = table.lookupIn(PROTO_TCP, CLIENT + i, 40000, VIP, 80);
+    assertEquals(s, est[i]);
+    table.track(s, IN, TCP_ACK);
+  }
+  // No embryonic entry to evict: a new flow is refused, however many free slots there are.
+  assertEquals(table.insert(PROTO_TCP, CLIENT + 7, 40000, VIP, 80, real, 8080, "dr"), -1);
+  assertEquals(table.counters.refused, 1);
+  // One flow ends: still at the bound (2 of 2), still refused.
+  table.remove(est[0]);
+  assertEquals(table.insert(PROTO_TCP, CLIENT + 7, 40000, VIP, 80, real, 8080, "dr"), -1);
+  assertEquals(table.counters.refused, 2);
+  // Another expires: below the bound, the waiting client's next SYN gets a slot.
+  table.track(est[1], IN, TCP_FIN);
+  clock.advance(table.timeout("FIN_WAIT") + 1);
+  table.expire();
+  assertEquals(table.size, 1);
+  const s7 = table.insert(PROTO_TCP, CLIENT + 7, 40000, VIP, 80, real, 8080, "dr");
+  assert(s7 >= 0);
+  // At the bound again: a new flow evicts the one embryonic entry (as in a full table), and
+  // once that flow is established, the next is refused.
+  const s8 = table.insert(PROTO_TCP, CLIENT + 8, 40000, VIP, 80, real, 8080, "dr");
+  assert(s8 >= 0);
+  assertEquals(table.counters.evicted, 1);
+  assertEquals(table.lookupIn(PROTO_TCP, CLIENT + 7, 40000, VIP, 80), -1);
+  table.track(s8, IN, TCP_SYN);
+  table.track(s8, IN, TCP_ACK);
+  assertEquals(table.insert(PROTO_TCP, CLIENT + 9, 40000, VIP, 80, real, 8080, "dr"), -1);
+  assertEquals(table.counters.refused, 3);
+});
