@@ -18,6 +18,8 @@ import type { ConnectOptions, ListenOptions } from "../tcp/api_options.ts";
 import type { TcpStackOptions } from "../tcp/config.ts";
 import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
+import { neighbourUnreachable } from "../tcp/unreachable.ts";
+import { LoopRef } from "./loop_ref.ts";
 import type { TcpListener } from "../tcp/listener.ts";
 import type { TcpSocketInfo } from "../tcp/snapshot.ts";
 import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/socket.ts";
@@ -91,6 +93,19 @@ export interface StackSnapshot {
   tcpUsage: TcpUsage;
 }
 
+/** Set by the Stack's static block: see {@link handDriven}. */
+let markHandDriven: (s: Stack) => void;
+
+/**
+ * Marks a stack that a test or benchmark drives by hand (frames through `input()`, output
+ * through `tcp.flush()`, never `start()`): its `connect()` then works without `start()`. Not
+ * part of the library's API (mod.ts does not export it).
+ */
+export function handDriven(stack: Stack): Stack {
+  markHandDriven(stack);
+  return stack;
+}
+
 /** A userspace IPv4 host on one link device. */
 export class Stack {
   /** The link device. */
@@ -147,6 +162,9 @@ export class Stack {
   #rxCsumTrusted = false;
   #started = false;
   #closed = false;
+  #handDriven = false;
+  /** Whether the frame loop and the tick keep the program alive (`ref()`/`unref()`). */
+  readonly #loop = new LoopRef((alive) => this.#keepAlive(alive));
   #timer: ReturnType<typeof setInterval> | null = null;
   #loggedInternalError = false;
   /** The receive handler, bound once (no closure per frame). */
@@ -154,6 +172,10 @@ export class Stack {
   readonly #onTimeout: (buf: Uint8Array, ipOff: number, len: number) => void;
   /** Called by the device loop after each burst of frames: TCP's batched output. */
   readonly #onIdle: () => void;
+
+  static {
+    markHandDriven = (s) => s.#handDriven = true;
+  }
 
   /** Builds the stack; nothing is sent before `start()`. */
   constructor(options: StackOptions) {
@@ -181,6 +203,7 @@ export class Stack {
       {
         sendArpRequest: (ip, mac) => this.#arpProto.sendArpRequest(ip, mac),
         sendQueued: (buf, ipOff, ipLen, mac) => this.#out.transmit(buf, ipOff, ipLen, mac),
+        unresolved: (_ip, buf, ipOff) => neighbourUnreachable(this.tcp, buf, ipOff),
       },
       this.clock,
       this.counters,
@@ -199,6 +222,7 @@ export class Stack {
     this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
     this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
     this.tcp = new TcpLayer(this, options.tcp);
+    this.tcp.loop = this.#loop;
     this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));
 
     this.routes.add({ destination: this.address, prefix, gateway: 0, iface: device.name });
@@ -377,6 +401,7 @@ export class Stack {
         this.#internalError(e);
       }
     }, this.#tickMs);
+    if (!this.#loop.alive) this.#keepAlive(false);
     // TCP sends what a burst of frames made due (ACKs, data) once the burst is read.
     this.tcp.flushOnIdle = true;
     try {
@@ -385,6 +410,40 @@ export class Stack {
       this.tcp.flushOnIdle = false;
       this.#stopTimer();
     }
+  }
+
+  /**
+   * The stack keeps the program alive again (the default), as Deno's `ref()` on a resource:
+   * its frame loop and tick are referenced.
+   */
+  ref(): void {
+    this.#loop.ref();
+  }
+
+  /**
+   * The stack stops keeping the program alive, as Deno's `unref()`: the program ends when
+   * nothing else is left to do, unless a referenced socket of the stack is waiting (an
+   * `accept()`, a `read()`, a handshake; see their own `ref()`/`unref()`).
+   *
+   * @example A client that exits once its work is done, while the stack is still running
+   * ```ts ignore
+   * stack.start();
+   * stack.unref();
+   * const conn = await stack.connect({ hostname: "10.0.0.1", port: 80 }); // keeps it alive
+   * ```
+   */
+  unref(): void {
+    this.#loop.unref();
+  }
+
+  /** Applies the loop's reference state to the tick timer and the device's receive loop. */
+  #keepAlive(alive: boolean): void {
+    if (this.#timer !== null) {
+      if (alive) Deno.refTimer(this.#timer);
+      else Deno.unrefTimer(this.#timer);
+    }
+    if (alive) this.device.ref?.();
+    else this.device.unref?.();
   }
 
   /**
@@ -528,6 +587,12 @@ export class Stack {
    * resolves once established (stack/tcp/conn.ts).
    */
   connect(options: ConnectOptions): Promise<TcpConn> {
+    if (!this.#started && !this.#closed && !this.#handDriven) {
+      // Nothing would send the SYN's ARP request or receive the answer: say so instead of hanging.
+      return Promise.reject(
+        new Deno.errors.NotConnected("stack.connect: the stack is not started (call start())"),
+      );
+    }
     return this.tcp.connect(options);
   }
 

@@ -8,8 +8,8 @@
  */
 
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
-import { type ConnectOptions, openParams } from "./api_options.ts";
-import { TcpConn } from "./conn.ts";
+import { type ConnectOptions, DEFAULT_CONNECT_HOSTNAME, openParams } from "./api_options.ts";
+import { newTcpConn, type TcpConn, whenEstablished } from "./conn.ts";
 import { addrInUse, connectionRefused, networkUnreachable } from "./errors.ts";
 import type { TcpHost, TcpLayer } from "./layer.ts";
 import { offerOptions, setMss } from "./options.ts";
@@ -23,10 +23,16 @@ export function activeOpen(
   host: TcpHost,
   options: ConnectOptions,
 ): Promise<TcpConn> {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   let raddr: number;
   let rport: number;
   try {
-    ({ addr: raddr, port: rport } = openParams(options.hostname, options.port, "connect"));
+    ({ addr: raddr, port: rport } = openParams(
+      options.hostname ?? DEFAULT_CONNECT_HOSTNAME,
+      options.port,
+      "connect",
+    ));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -37,6 +43,12 @@ export function activeOpen(
   if (host.hasAddress(raddr)) {
     // There is no loopback interface on the userspace stack.
     return Promise.reject(connectionRefused(`${remote} is this host (no loopback)`));
+  }
+  if ((raddr >>> 24) === 127) {
+    // Deno's default hostname; the userspace stack has no loopback interface to reach it.
+    return Promise.reject(
+      connectionRefused(`${remote}: there is no loopback on the userspace stack; give hostname`),
+    );
   }
   if (host.routes.nextHop(raddr) === null) {
     return Promise.reject(networkUnreachable(`no route to ${remote}`));
@@ -70,13 +82,27 @@ export function activeOpen(
   layer.initSend(t);
   setState(t, SYN_SENT, now);
   layer.insert(t);
-  const conn = new TcpConn(layer, t);
-  const established = conn.whenEstablished();
+  const conn = newTcpConn(layer, t);
+  const established = whenEstablished(conn);
   if (options.timeoutMs !== undefined) {
     t.lingerAt = now + options.timeoutMs;
     layer.armTimer(t, t.lingerAt);
   }
   layer.counters.count("tcp.active_opens");
   output(layer, t);
-  return established;
+  if (signal === undefined) return established;
+  // As Deno.connect: the signal cancels the handshake (the connection, once made, is the
+  // caller's); the promise then rejects with the signal's reason.
+  const onAbort = () => conn.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  return established.then(
+    (c) => {
+      signal.removeEventListener("abort", onAbort);
+      return c;
+    },
+    (e) => {
+      signal.removeEventListener("abort", onAbort);
+      throw signal.aborted ? signal.reason : e;
+    },
+  );
 }

@@ -67,7 +67,7 @@ export interface UdpSocketHost extends IcmpErrorSender {
 }
 
 interface Waiter {
-  resolve: (v: [Uint8Array, UdpAddr]) => void;
+  resolve: (v: [Uint8Array<ArrayBuffer>, UdpAddr]) => void;
   reject: (e: Error) => void;
   into: Uint8Array | undefined;
 }
@@ -78,15 +78,18 @@ function takeBytes(
   srcOff: number,
   len: number,
   into: Uint8Array | undefined,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const n = into === undefined ? len : Math.min(len, into.length);
-  const out = into === undefined ? new Uint8Array(n) : into.subarray(0, n);
+  // The caller's array keeps its buffer; Deno's receive() types the result the same way.
+  const out = into === undefined
+    ? new Uint8Array(n)
+    : into.subarray(0, n) as Uint8Array<ArrayBuffer>;
   out.set(src.subarray(srcOff, srcOff + n));
   return out;
 }
 
 /** A bound UDP socket: the userspace stack's `Deno.DatagramConn`. */
-export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
+export class UdpSocket implements Deno.DatagramConn {
   /** The bound address. */
   readonly addr: UdpAddr;
 
@@ -132,7 +135,7 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
    * the part of `p` it filled (a longer datagram is truncated, as with `recvfrom`). Rejects with
    * `Deno.errors.BadResource` once the socket is closed.
    */
-  receive(p?: Uint8Array): Promise<[Uint8Array, UdpAddr]> {
+  receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket is closed"));
     if (this.#qCount > 0) {
       const i = this.#qHead;
@@ -149,8 +152,9 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
    * with a RangeError for more than {@link MAX_UDP_PAYLOAD} bytes or a bad address,
    * `Deno.errors.NetworkUnreachable` without a route, `Deno.errors.BadResource` when closed.
    */
-  send(p: Uint8Array, addr: { hostname: string; port: number }): Promise<number> {
+  send(p: Uint8Array, addr: Deno.Addr | { hostname: string; port: number }): Promise<number> {
     try {
+      if (!("hostname" in addr)) throw new TypeError("send: the address is not an IPv4 NetAddr");
       return Promise.resolve(this.#send(p, addr));
     } catch (e) {
       return Promise.reject(e);
@@ -173,8 +177,18 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
     this.close();
   }
 
+  /** Multicast is not implemented on the userspace stack: rejects with `NotSupported`. */
+  joinMulticastV4(_address: string, _networkInterface: string): Promise<never> {
+    return Promise.reject(new Deno.errors.NotSupported("multicast is not implemented"));
+  }
+
+  /** IPv6 is not implemented on the userspace stack: rejects with `NotSupported`. */
+  joinMulticastV6(_address: string, _networkInterface: number): Promise<never> {
+    return Promise.reject(new Deno.errors.NotSupported("IPv6 is not implemented"));
+  }
+
   /** Yields datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<[Uint8Array, UdpAddr]> {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     while (!this.#closed) {
       try {
         yield await this.receive();

@@ -65,10 +65,12 @@ Deno.test("tap: names longer than 15 bytes, empty or with '/' are refused with a
   assertThrows(() => TapDevice.open({ name: "lbt0", mac: new Uint8Array(5) }), DeviceError);
 });
 
-Deno.test("tap: create: false on a missing device says how to create it", () => {
+Deno.test("tap: a missing device is not created unless asked; the error says how", () => {
   const name = `lbx${suffix()}`;
-  const e = assertThrows(() => TapDevice.open({ name, create: false }), DeviceError);
-  assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
+  for (const options of [{ name, create: false }, { name }]) {
+    const e = assertThrows(() => TapDevice.open(options), DeviceError);
+    assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
+  }
 });
 
 testNeeding(rootTapMissing, {
@@ -84,7 +86,7 @@ testNeeding(rootTapMissing, {
     let running: Promise<void> | null = null;
     let nsCreated = false;
     try {
-      dev = TapDevice.open({ name, mtu: 1400, mac: stackMac });
+      dev = TapDevice.open({ name, mtu: 1400, mac: stackMac, create: true });
       assertEquals(dev.name, name);
       assertEquals(dev.mtu, 1400);
       assertEquals(dev.mac, stackMac);
@@ -236,7 +238,7 @@ testNeeding(rootTapMissing, {
       let nsCreated = false;
       let dump: Deno.ChildProcess | null = null;
       try {
-        dev = TapDevice.open({ name, offload });
+        dev = TapDevice.open({ name, offload, create: true });
         await must(["ip", "netns", "add", ns]);
         nsCreated = true;
         await must(["ip", "link", "set", name, "netns", ns]);
