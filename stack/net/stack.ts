@@ -68,14 +68,19 @@ export interface StackOptions {
 
 /** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
 export interface StackSnapshot {
+  /** The device's name. */
   name: string;
+  /** The device's MAC, "02:00:00:00:00:01". */
   mac: string;
+  /** The device's MTU. */
   mtu: number;
   /** Owned addresses, the interface address first, dotted quads. */
   addresses: string[];
   /** Interface address and prefix, "10.0.0.2/24". */
   cidr: string;
+  /** The ARP cache, as `ip neigh` lists it. */
   arp: { ip: string; mac: string | null; state: ArpState; ageMs: number; permanent: boolean }[];
+  /** The routing table, as `route -n` lists it. */
   routes: {
     destination: string;
     gateway: string;
@@ -85,7 +90,9 @@ export interface StackSnapshot {
     use: number;
     iface: string;
   }[];
+  /** Every counter by name (drops by reason, protocol events). */
   counters: Record<string, number>;
+  /** The device's frame and byte counts. */
   device: DeviceStats;
   /** TCP listeners and connections (netstat). */
   tcp: TcpSocketInfo[];
@@ -106,7 +113,31 @@ export function handDriven(stack: Stack): Stack {
   return stack;
 }
 
-/** A userspace IPv4 host on one link device. */
+/**
+ * A userspace IPv4 host on one link device.
+ *
+ * @example Two hosts on an in-memory cable, one echoing what the other sends
+ * ```ts
+ * import { createMemoryPair, parseIpv4, Stack } from "../../mod.ts";
+ *
+ * const [a, b] = createMemoryPair();
+ * const server = new Stack({ device: a, address: parseIpv4("10.0.0.1")!, prefix: 24 });
+ * const client = new Stack({ device: b, address: parseIpv4("10.0.0.2")!, prefix: 24 });
+ * const runs = [server.start(), client.start()];
+ * const listener = server.listen({ port: 7 });
+ * const served = listener.accept().then((c) => c.readable.pipeTo(c.writable));
+ * const conn = await client.connect({ hostname: "10.0.0.1", port: 7 });
+ * await conn.write(new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(2);
+ * await conn.read(buf);
+ * await conn.closeWrite(); // the server's pipe ends, and closes its side
+ * await served;
+ * conn.close();
+ * server.close();
+ * client.close();
+ * await Promise.all(runs);
+ * ```
+ */
 export class Stack {
   /** The link device. */
   readonly device: Device;
@@ -114,15 +145,35 @@ export class Stack {
   readonly clock: Clock;
   /** Per-reason counters. */
   readonly counters: Counters = new Counters();
-  /** The routing table. */
+  /**
+   * The routing table (the CLI's `route`; the balancer's next hops).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly routes: RouteTable = new RouteTable();
-  /** The ARP cache. */
+  /**
+   * The ARP cache.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly arp: ArpCache;
-  /** UDP demultiplexing by port. */
+  /**
+   * UDP demultiplexing by port.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly udp: UdpDemux;
-  /** TCP: connections, listeners, timers (stack/tcp/). */
+  /**
+   * TCP: connections, listeners, timers (stack/tcp/).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly tcp: TcpLayer;
-  /** Path MTUs learned from ICMP fragmentation needed (RFC 1191), by destination. */
+  /**
+   * Path MTUs learned from ICMP fragmentation needed (RFC 1191), by destination.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly pmtu: PmtuCache;
   /** The quoted packet of the ICMP error being handled (reused). */
   readonly #quote = newIcmpQuote();
@@ -366,12 +417,18 @@ export class Stack {
   /**
    * Sets the local-delivery handler for an IP protocol (TCP registers 6). ICMP (1) and UDP (17)
    * are the stack's own but may be replaced.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
    */
   registerProtocol(protocol: number, handler: ProtocolHandler): void {
     this.#in.setProtocol(protocol, handler);
   }
 
-  /** Removes the handler for `protocol` (its packets then get protocol unreachable). */
+  /**
+   * Removes the handler for `protocol` (its packets then get protocol unreachable).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   unregisterProtocol(protocol: number): void {
     this.#in.setProtocol(protocol, null);
   }

@@ -864,7 +864,9 @@ export interface TcpUsage {
   orphans: number;
   /** Bytes all buffers hold now, their peak, and the budget. */
   memoryBytes: number;
+  /** The most the buffers held at once. */
   memoryPeakBytes: number;
+  /** The budget (`tcp.memoryLimit`). */
   memoryLimitBytes: number;
   /** True while buffers may not grow. */
   memoryPressure: boolean;

@@ -35,9 +35,11 @@ const IP_HEADER = 20;
 
 /** A UDP endpoint, as `Deno.NetAddr` describes one. */
 export interface UdpAddr {
+  /** Always "udp". */
   transport: "udp";
   /** Dotted-quad IPv4 address. */
   hostname: string;
+  /** Port. */
   port: number;
 }
 
@@ -47,6 +49,7 @@ export interface UdpListenOptions {
   port: number;
   /** Local address: "0.0.0.0" (default) receives on every address the host owns. */
   hostname?: string;
+  /** Must be "udp", as with `Deno.listenDatagram`. */
   transport: "udp";
   /** Receive buffer in bytes (default {@link DEFAULT_UDP_RECEIVE_BUFFER}). */
   receiveBuffer?: number;
