@@ -101,6 +101,17 @@ export type { TcpUsage } from "./stack/tcp/layer.ts";
 /** One TCP socket as `stack.tcpSnapshot()` (and `lb.ts netstat`) reports it. */
 export type { TcpSocketInfo } from "./stack/tcp/snapshot.ts";
 
+/** HTTP/1.1 on the stack, shaped like `Deno.serve` (`stack.serve`), or on any Deno listener. */
+export {
+  HttpServer,
+  type ServeHandler,
+  type ServeHandlerInfo,
+  type ServeInit,
+  serveListener,
+  type ServeOptions,
+  type ServeOptionsWithHandler,
+} from "./stack/http/server.ts";
+
 /** UDP sockets shaped like `Deno.DatagramConn` (`stack.listenDatagram`). */
 export {
   MAX_UDP_PAYLOAD,

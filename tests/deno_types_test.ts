@@ -30,6 +30,15 @@ function assignments(stack: Stack): void {
   void [listener, plain, iterated, connecting, generic, datagram];
 }
 
+/** `stack.serve` is `Deno.serve`-shaped: Deno's handlers, options and server type fit. */
+function serving(stack: Stack, handler: Deno.ServeHandler<Deno.NetAddr>): void {
+  const a: Deno.HttpServer<Deno.NetAddr> = stack.serve(handler);
+  const options: Deno.ServeTcpOptions = { port: 0, hostname: "0.0.0.0", onListen: () => {} };
+  const b: Deno.HttpServer<Deno.NetAddr> = stack.serve(options, handler);
+  const c: Deno.HttpServer = stack.serve({ port: 0, handler, signal: AbortSignal.abort() });
+  void [a, b, c];
+}
+
 /** The streams of a connection have Deno's exact element types. */
 async function streams(conn: Deno.TcpConn): Promise<void> {
   const readable: ReadableStream<Uint8Array<ArrayBuffer>> = conn.readable;
@@ -38,5 +47,5 @@ async function streams(conn: Deno.TcpConn): Promise<void> {
 }
 
 Deno.test("deno types: the assignment functions exist (the checks are at compile time)", () => {
-  assert(typeof assignments === "function" && typeof streams === "function");
+  assert([assignments, streams, serving].every((f) => typeof f === "function"));
 });

@@ -20,6 +20,14 @@ import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
 import { neighbourUnreachable } from "../tcp/unreachable.ts";
 import { LoopRef } from "./loop_ref.ts";
+import {
+  DEFAULT_SERVE_PORT,
+  type HttpServer,
+  type ServeHandler,
+  serveListener,
+  type ServeOptions,
+  type ServeOptionsWithHandler,
+} from "../http/server.ts";
 import type { TcpListener } from "../tcp/listener.ts";
 import type { TcpSocketInfo } from "../tcp/snapshot.ts";
 import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/socket.ts";
@@ -651,6 +659,40 @@ export class Stack {
       );
     }
     return this.tcp.connect(options);
+  }
+
+  /**
+   * Serves HTTP/1.1 on the stack as `Deno.serve` does on the kernel's sockets: the handler
+   * takes a web-standard `Request` and returns a `Response` (stack/http/server.ts: keep-alive,
+   * streamed and chunked bodies both ways, 4xx for malformed requests, `signal` and
+   * `shutdown()` to stop, `finished`). Listens on port 8000 unless told otherwise.
+   *
+   * @example A Hono app (or any `fetch`-style handler) on the userspace stack
+   * ```ts ignore
+   * import { Hono } from "hono";
+   * const app = new Hono();
+   * app.get("/", (c) => c.text("hello from the userspace stack"));
+   * stack.serve({ port: 80 }, app.fetch);
+   * ```
+   */
+  serve(handler: ServeHandler<Deno.NetAddr>): HttpServer<Deno.NetAddr>;
+  /** Serves HTTP with `options` (port, hostname, signal, onListen, onError, ...). */
+  serve(options: ServeOptions, handler: ServeHandler<Deno.NetAddr>): HttpServer<Deno.NetAddr>;
+  /** Serves HTTP with the handler among the options. */
+  serve(options: ServeOptionsWithHandler): HttpServer<Deno.NetAddr>;
+  serve(
+    a: ServeHandler<Deno.NetAddr> | ServeOptions | ServeOptionsWithHandler,
+    b?: ServeHandler<Deno.NetAddr>,
+  ): HttpServer<Deno.NetAddr> {
+    const options: ServeOptions = typeof a === "function" ? {} : a;
+    const handler = typeof a === "function" ? a : b ?? (a as ServeOptionsWithHandler).handler;
+    if (typeof handler !== "function") throw new TypeError("stack.serve: no handler");
+    const listener = this.listen({
+      port: options.port ?? DEFAULT_SERVE_PORT,
+      hostname: options.hostname,
+      tcpBacklog: options.tcpBacklog,
+    });
+    return serveListener(listener, handler, options);
   }
 
   /** Every TCP listener and connection, as `netstat -nat` lists them. */
