@@ -23,6 +23,11 @@
  * await running;
  * ```
  *
+ * HTTP runs on it as on Deno's own sockets: `stack.serve(options, handler)` is `Deno.serve`
+ * (a Hono app's `app.fetch` runs unchanged) and `stack.fetch(input, init)` is `fetch`. The L4
+ * balancer is here too: a {@link Balancer} on a {@link Stack}, its services and real servers
+ * changed from code.
+ *
  * Everything that is re-exported here is documented at its definition.
  *
  * @module

@@ -39,6 +39,11 @@ function serving(stack: Stack, handler: Deno.ServeHandler<Deno.NetAddr>): void {
   void [a, b, c];
 }
 
+/** `stack.fetch` fits where the global `fetch` does. */
+function fetching(stack: Stack): typeof fetch {
+  return (input, init) => stack.fetch(input, init);
+}
+
 /** The streams of a connection have Deno's exact element types. */
 async function streams(conn: Deno.TcpConn): Promise<void> {
   const readable: ReadableStream<Uint8Array<ArrayBuffer>> = conn.readable;
@@ -47,5 +52,5 @@ async function streams(conn: Deno.TcpConn): Promise<void> {
 }
 
 Deno.test("deno types: the assignment functions exist (the checks are at compile time)", () => {
-  assert([assignments, streams, serving].every((f) => typeof f === "function"));
+  assert([assignments, streams, serving, fetching].every((f) => typeof f === "function"));
 });

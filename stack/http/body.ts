@@ -26,6 +26,8 @@ export class BodyReader {
   /** Bytes left in the body (length framing) or in the current chunk (chunked). */
   #left: number;
   #done: boolean;
+  /** A chunk's data was read whole: its CRLF comes next. */
+  #crlfDue = false;
   /** Body bytes handed out so far. */
   total = 0;
 
@@ -49,6 +51,13 @@ export class BodyReader {
   async next(max = 64 * 1024): Promise<Uint8Array | null> {
     if (this.#done) return null;
     if (this.#chunked && this.#left === 0) {
+      if (this.#crlfDue) {
+        // Checked here, not right after the data: reading it could refill the buffer under the
+        // view the previous call handed out.
+        const end = await this.#r.line(0);
+        if (end !== "") throw new HttpError(400, "chunk data not followed by CRLF");
+        this.#crlfDue = false;
+      }
       const size = await this.#chunkSize();
       if (size === 0) {
         await this.#trailer();
@@ -62,14 +71,8 @@ export class BodyReader {
     this.#left -= piece.length;
     this.total += piece.length;
     if (this.#left === 0) {
-      if (this.#chunked) {
-        // The CRLF after the chunk's data is read with the next chunk-size line; a chunk must
-        // end exactly there, so check it now to fail on the right message.
-        const end = await this.#r.line(0);
-        if (end !== "") throw new HttpError(400, "chunk data not followed by CRLF");
-      } else {
-        this.#done = true;
-      }
+      if (this.#chunked) this.#crlfDue = true;
+      else this.#done = true;
     }
     return piece;
   }

@@ -20,6 +20,7 @@ import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
 import { neighbourUnreachable } from "../tcp/unreachable.ts";
 import { LoopRef } from "./loop_ref.ts";
+import { fetchOver } from "../http/client.ts";
 import {
   DEFAULT_SERVE_PORT,
   type HttpServer,
@@ -693,6 +694,26 @@ export class Stack {
       tcpBacklog: options.tcpBacklog,
     });
     return serveListener(listener, handler, options);
+  }
+
+  /**
+   * `fetch` over the stack's TCP, as the global `fetch` over the kernel's: HTTP/1.1 to an
+   * `http://` URL with an IPv4 literal (stack/http/client.ts): streamed bodies both ways,
+   * redirects, `signal`. Rejects with a TypeError for network failures, as `fetch` does.
+   *
+   * @example Download through the userspace stack and hash the body as it streams
+   * ```ts ignore
+   * const res = await stack.fetch("http://10.0.0.1/big", { signal: AbortSignal.timeout(60_000) });
+   * const hash = createHash("sha256");
+   * for await (const piece of res.body!) hash.update(piece);
+   * ```
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return fetchOver(
+      (hostname, port, signal) => this.connect({ hostname, port, signal }),
+      input,
+      init,
+    );
   }
 
   /** Every TCP listener and connection, as `netstat -nat` lists them. */
