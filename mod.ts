@@ -117,6 +117,14 @@ export {
   type ServeOptionsWithHandler,
 } from "./stack/http/server.ts";
 
+/**
+ * Node compatibility: a stack connection as a `node:net` socket (for undici's `connect`, or any
+ * Node library that takes a socket), and `node:http` servers (Express, `@hono/node-server`) on a
+ * stack listener.
+ */
+export { type SocketConn, StackSocket, type StackSocketOptions } from "./stack/node/net_socket.ts";
+export { type NodeHttpOnStack, serveNodeHttp } from "./stack/node/http_server.ts";
+
 /** UDP sockets shaped like `Deno.DatagramConn` (`stack.listenDatagram`). */
 export {
   MAX_UDP_PAYLOAD,

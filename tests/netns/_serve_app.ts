@@ -4,12 +4,15 @@
  * - "plain": `GET /` a short text, `GET /bytes/N` N bytes of the built-in service's pattern
  *   (streamed), `POST /echo` the request body streamed back, `POST /sha256` the hex SHA-256 of
  *   the body;
- * - "hono": a Hono app (`GET /` text, `GET /json/:id` JSON, `POST /echo` JSON echo).
+ * - "hono": a Hono app (`GET /` text, `GET /json/:id` JSON, `POST /echo` JSON echo);
+ * - "express": an Express app (`GET /` text, `POST /sum` JSON), a `node:http` server.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
+// @ts-types="@types/express"
+import express from "express";
 import { bytesBlock } from "../../stack/services/http.ts";
 
 const BLOCK = bytesBlock();
@@ -50,5 +53,18 @@ export function honoApp(): Hono {
   app.get("/", (c) => c.text("hello from hono"));
   app.get("/json/:id", (c) => c.json({ id: c.req.param("id"), via: "hono" }));
   app.post("/echo", async (c) => c.json(await c.req.json()));
+  return app;
+}
+
+/** The Express app. */
+export function expressApp(): ReturnType<typeof express> {
+  const app = express();
+  app.use(express.json());
+  app.get("/", (req, res) => {
+    res.send(`hello from express to ${req.socket.remoteAddress}`);
+  });
+  app.post("/sum", (req, res) => {
+    res.json({ sum: (req.body.values as number[]).reduce((a, b) => a + b, 0) });
+  });
   return app;
 }

@@ -160,3 +160,64 @@ netnsTest("serve: wrk against stack.serve and against Deno.serve on a kernel soc
     assert(!/Socket errors|Non-2xx/.test(r.out), r.out);
   }
 }, 120_000);
+
+netnsTest(
+  "node: an Express app on the stack (node:http over stack sockets) answers kernel curl, kept alive",
+  async (t) => {
+    const n = await buildNet(t);
+    await startHost(t, n, "stack", "express");
+    const base = `http://${STACK}`;
+    assertEquals(await curl(t, n, [`${base}/`]), "hello from express to 10.91.0.1");
+    const sum = await curl(t, n, [
+      "-H",
+      "content-type: application/json",
+      "--data",
+      '{"values":[1,2,39]}',
+      `${base}/sum`,
+    ]);
+    assertEquals(JSON.parse(sum), { sum: 42 });
+    const verbose = await curl(t, n, [
+      "-v",
+      `${base}/`,
+      `${base}/`,
+      "-o",
+      "/dev/null",
+      "-o",
+      "/dev/null",
+      "--stderr",
+      "-",
+    ]);
+    assertMatch(verbose, /Re-using existing connection|Reusing existing connection/);
+  },
+  120_000,
+);
+
+netnsTest(
+  "node: undici's Client dialing through the stack fetches from a kernel Deno.serve, one connection",
+  async (t) => {
+    const n = await buildNet(t);
+    await startHost(t, n, "kernel", "plain");
+    const size = 5_000_000;
+    const p = t.spawn(n.hub, [
+      DENO,
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      HOST_SCRIPT,
+      "undici",
+      "--tap",
+      n.tap,
+      "--ip",
+      `${STACK}/24`,
+      "--url",
+      `http://${KERNEL}/bytes/${size}`,
+      "--count",
+      "3",
+    ]);
+    await p.waitFor(/UNDICI \d+ [0-9a-f]{64} \d+/, 60_000);
+    const m = /UNDICI (\d+) ([0-9a-f]{64}) (\d+)/.exec(p.output())!;
+    assertEquals([m[1], m[2], m[3]], ["200", bytesSha256(size), "1"]);
+  },
+  120_000,
+);
