@@ -60,7 +60,7 @@ export { TapDevice, type TapOptions } from "./stack/link/tap.ts";
  * Per-frame virtio-net offload metadata of a TAP opened with `offload: true` (64 KB TCP
  * super-frames, partial checksums): {@link Device.rxOffload} and {@link Device.txOffload}.
  */
-export { type FrameOffload, newFrameOffload, VNET_HDR_LEN } from "./stack/link/offload.ts";
+export { type FrameOffload, newFrameOffload, VNET_HDR_LEN } from "./stack/wire/virtio_net.ts";
 /** In-memory devices: two ends of a virtual cable, for tests without root. */
 export {
   createMemoryDevice,

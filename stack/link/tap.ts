@@ -44,7 +44,7 @@ import {
   setPollFd,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
-} from "./libc.ts";
+} from "../sys/libc.ts";
 
 // <linux/if_tun.h>
 const TUNSETIFF = 0x400454can;

@@ -8,7 +8,7 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { Device, DeviceStats } from "../link/device.ts";
-import { type FrameOffload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "../link/offload.ts";
+import { type FrameOffload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "../wire/virtio_net.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
