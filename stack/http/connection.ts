@@ -247,6 +247,8 @@ async function exchange(
   try {
     response = await handler(request, completed);
     if (!(response instanceof Response)) throw new TypeError("the handler returned no Response");
+    // A network error (`Response.error()`, status 0) has nothing to send: it is a failure.
+    if (response.type === "error") throw new TypeError("the handler returned Response.error()");
   } catch (e) {
     response = bodyError instanceof HttpError ? Response.error() : await answerError(settings, e);
   }

@@ -125,6 +125,7 @@ Deno.test("serve: a throwing handler gets onError's answer (default 500); the se
     const errors: unknown[] = [];
     serve(server, (req) => {
       if (req.url.endsWith("/boom")) throw new Error("boom");
+      if (req.url.endsWith("/neterr")) return Response.error();
       return new Response("fine");
     }, {
       onError: (e) => {
@@ -137,7 +138,9 @@ Deno.test("serve: a throwing handler gets onError's answer (default 500); the se
     const r = await c.response();
     assertEquals([r.status, r.text], [503, "sorry"]);
     assertEquals((await c.response()).text, "fine");
-    assertEquals(errors.length, 1);
+    await c.send("GET /neterr HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertEquals((await c.response()).status, 503, "Response.error() is a failure too");
+    assertEquals(errors.length, 2);
     c.close();
   });
 });

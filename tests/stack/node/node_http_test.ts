@@ -15,8 +15,6 @@ import { RawConn, withPair } from "../http/_raw.ts";
 import { StackSocket } from "../../../stack/node/net_socket.ts";
 import { serveNodeHttp } from "../../../stack/node/http_server.ts";
 
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-
 Deno.test("node socket: addresses, data both ways, half-close, idle timeout", async () => {
   await withPair(async (server, client) => {
     const l = server.listen({ port: 7 });
