@@ -8,7 +8,15 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { Device, DeviceStats } from "../link/device.ts";
-import { type FrameOffload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "../wire/virtio_net.ts";
+import {
+  clearOffload,
+  type FrameOffload,
+  VNET_F_DATA_VALID,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_TCPV4,
+} from "../wire/virtio_net.ts";
+import { readU32 } from "../wire/bytes.ts";
+import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
@@ -223,6 +231,8 @@ export class Stack {
   #started = false;
   #closed = false;
   #handDriven = false;
+  /** Packets the host sends to itself (loopback.ts). */
+  readonly #loopback: Loopback;
   /** Whether the frame loop and the tick keep the program alive (`ref()`/`unref()`). */
   readonly #loop = new LoopRef((alive) => this.#keepAlive(alive));
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -307,6 +317,11 @@ export class Stack {
         this.#internalError(e);
       }
     };
+    this.#loopback = new Loopback({
+      deliver: (buf, ipLen, gsoSize) => this.#deliverLooped(buf, ipLen, gsoSize),
+      flush: () => this.#onIdle(),
+      dropped: () => this.counters.count("drop.loopback_queue_full"),
+    });
     this.#onTimeout = (buf, ipOff, len) =>
       this.#icmp.sendError(
         ICMP_TIME_EXCEEDED,
@@ -588,6 +603,11 @@ export class Stack {
    * queued for ARP; false when dropped (counted).
    */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+    // 127/8 and the host's own addresses loop back (loopback.ts); the rest goes out.
+    const dst = readU32(buf, ipOff + 16);
+    if ((dst >>> 24) === 127 || this.hasAddress(dst)) {
+      return this.#loopback.send(buf, ipOff, ipLen, this.device.txOffload ?? null);
+    }
     return this.#out.send(buf, ipOff, ipLen);
   }
 
@@ -770,6 +790,36 @@ export class Stack {
     if (rxo.gsoType !== 0) this.counters.count("link.rx_gso");
     const fragment = ((buf[ipOff + 6] & 0x3f) | buf[ipOff + 7]) !== 0;
     this.#rxCsumTrusted = !fragment && (rxo.flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
+  }
+
+  /**
+   * One looped packet, delivered locally as a received one: checksums trusted (the packet never
+   * left the host; loopback.ts), a super-frame's segment size in the receive metadata while it is
+   * handled, the same containment of exceptions as a frame from the device.
+   */
+  #deliverLooped(buf: Uint8Array, ipLen: number, gsoSize: number): void {
+    if (this.#closed) return;
+    const clock = this.#frameClock;
+    const rxo = this.#rxo;
+    clock.beginFrame();
+    try {
+      this.counters.count("loopback.rx_packets");
+      if (rxo !== null) {
+        clearOffload(rxo);
+        if (gsoSize > 0) {
+          rxo.gsoType = VNET_GSO_TCPV4;
+          rxo.gsoSize = gsoSize;
+        }
+      }
+      this.#rxCsumTrusted = true;
+      this.#in.deliver(buf, 0, ipLen);
+    } catch (e) {
+      this.#internalError(e);
+    } finally {
+      this.#rxCsumTrusted = false;
+      if (rxo !== null) clearOffload(rxo);
+      clock.endFrame();
+    }
   }
 
   /** The last line of defence of the receive loop and the tick: count, log once, go on. */

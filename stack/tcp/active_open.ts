@@ -10,12 +10,15 @@
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
 import { type ConnectOptions, DEFAULT_CONNECT_HOSTNAME, openParams } from "./api_options.ts";
 import { newTcpConn, type TcpConn, whenEstablished } from "./conn.ts";
-import { addrInUse, connectionRefused, networkUnreachable } from "./errors.ts";
+import { addrInUse, networkUnreachable } from "./errors.ts";
 import type { TcpHost, TcpLayer } from "./layer.ts";
 import { offerOptions, setMss } from "./options.ts";
 import { output } from "./output.ts";
 import { SYN_SENT, TIME_WAIT } from "./state.ts";
 import { setState } from "./transitions.ts";
+
+/** 127.0.0.1: the source of connections to 127/8. */
+const LOOPBACK_ADDRESS = 0x7f000001;
 
 /** Opens a connection as `stack.connect` describes; resolves once ESTABLISHED. */
 export function activeOpen(
@@ -40,20 +43,14 @@ export function activeOpen(
   if (raddr === 0 || host.isBroadcast(raddr) || isMulticastIpv4(raddr)) {
     return Promise.reject(networkUnreachable(`cannot connect to ${remote}`));
   }
-  if (host.hasAddress(raddr)) {
-    // There is no loopback interface on the userspace stack.
-    return Promise.reject(connectionRefused(`${remote} is this host (no loopback)`));
-  }
-  if ((raddr >>> 24) === 127) {
-    // Deno's default hostname; the userspace stack has no loopback interface to reach it.
-    return Promise.reject(
-      connectionRefused(`${remote}: there is no loopback on the userspace stack; give hostname`),
-    );
-  }
-  if (host.routes.nextHop(raddr) === null) {
+  // 127/8 and the host's own addresses are reached through the stack's loopback
+  // (stack/net/loopback.ts), from 127.0.0.1 or from the address itself, as Linux picks them.
+  const loopback = (raddr >>> 24) === 127;
+  const own = host.hasAddress(raddr);
+  if (!loopback && !own && host.routes.nextHop(raddr) === null) {
     return Promise.reject(networkUnreachable(`no route to ${remote}`));
   }
-  const laddr = host.address;
+  const laddr = loopback ? LOOPBACK_ADDRESS : own ? raddr : host.address;
   const now = layer.clock.now();
   let lport = options.localPort ?? 0;
   if (lport !== 0) {

@@ -10,8 +10,8 @@ import { parseIpv4 } from "../wire/address.ts";
 /** `listen`'s default hostname, as Deno's: every address of the host. */
 export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
 /**
- * `connect`'s default hostname, as Deno's. The userspace stack has no loopback interface, so a
- * connect without a hostname is refused at once (`Deno.errors.ConnectionRefused`).
+ * `connect`'s default hostname, as Deno's: this host, through the stack's loopback
+ * (stack/net/loopback.ts).
  */
 export const DEFAULT_CONNECT_HOSTNAME = "127.0.0.1";
 /** RFC 6056 / IANA dynamic port range: `port: 0` listeners and ephemeral local ports. */
@@ -24,8 +24,8 @@ export interface ListenOptions {
   /** Port to listen on, 0..65535; 0 (the default, as Deno's) picks a free ephemeral port. */
   port?: number;
   /**
-   * IPv4 address to listen on (default "0.0.0.0": every address of the host). "localhost" is
-   * taken as 127.0.0.1, which the stack does not own (it has no loopback).
+   * IPv4 address to listen on (default "0.0.0.0": every address of the host, loopback included).
+   * "localhost" is 127.0.0.1: reachable only from this stack (its loopback).
    */
   hostname?: string;
   /** Accept-queue length, as Deno's `tcpBacklog` (default the stack's `tcp.acceptBacklog`). */
@@ -41,8 +41,8 @@ export interface ListenOptions {
 /** Options of `stack.connect`, as `Deno.ConnectOptions`. */
 export interface ConnectOptions {
   /**
-   * The peer: an IPv4 literal (there is no resolver on the userspace stack). Default
-   * "127.0.0.1" as Deno's, which the stack refuses (it has no loopback).
+   * The peer: an IPv4 literal (there is no resolver on the userspace stack) or "localhost".
+   * Default "127.0.0.1" as Deno's: a listener of this same stack, through its loopback.
    */
   hostname?: string;
   /** The peer's port, 1..65535. */

@@ -554,7 +554,10 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (this.#closed) throw badResource("the stack is closed");
     const hostname = options.hostname ?? DEFAULT_LISTEN_HOSTNAME;
     let { addr, port } = openParams(hostname, options.port ?? 0, "listen", true);
-    if (addr !== 0 && !this.#host.hasAddress(addr)) throw addrNotAvailable(formatIpv4(addr));
+    // 127/8 is the loopback's (stack/net/loopback.ts): a listener there is reached from this host.
+    if (addr !== 0 && (addr >>> 24) !== 127 && !this.#host.hasAddress(addr)) {
+      throw addrNotAvailable(formatIpv4(addr));
+    }
     const list = this.#listeners.get(port) ?? [];
     for (const other of list) {
       if (other.localAddress === 0 || addr === 0 || other.localAddress === addr) {

@@ -238,3 +238,17 @@ Deno.test("fetch: HEAD and 204 have no body; a 100 Continue before the answer is
     assertEquals(await (await client.fetch("http://10.0.0.1:84/")).text(), "ok");
   });
 });
+
+Deno.test("fetch over the loopback: a stack's own stack.serve at 127.0.0.1, 2 MB both ways", async () => {
+  await withPair(async (_server, client) => {
+    client.serve({ port: 8000, ...quiet }, (req) => new Response(req.body));
+    const data = pattern(2_000_000, 11);
+    const framesBefore = client.device.stats.txFrames;
+    const res = await client.fetch("http://127.0.0.1:8000/echo", {
+      method: "POST",
+      body: data as Uint8Array<ArrayBuffer>,
+    });
+    assertEquals(sha(new Uint8Array(await res.arrayBuffer())), sha(data));
+    assertEquals(client.device.stats.txFrames, framesBefore, "nothing went out on the device");
+  });
+});

@@ -8,16 +8,43 @@ import { own, startProgram } from "../../programs.ts";
 import { FakeClock } from "../../../stack/clock.ts";
 import { createMemoryDevice } from "../../../stack/link/memory.ts";
 import { Stack } from "../../../stack/net/stack.ts";
-import { startPair } from "./_pair.ts";
+import { readAll, startPair } from "./_pair.ts";
 
-Deno.test("connect: no hostname means Deno's 127.0.0.1, refused at once (no loopback)", async () => {
+Deno.test("connect: no hostname means Deno's 127.0.0.1: this stack, through its loopback", async () => {
   const p = startPair();
   try {
+    // Nothing listens: the stack's own RST refuses it at once, as the kernel's loopback does.
     const e = await assertRejects(() => p.b.connect({ port: 80 }));
     assert(e instanceof Deno.errors.ConnectionRefused, String(e));
-    assertMatch(e.message, /127\.0\.0\.1:80.*no loopback/);
-    const l = await assertRejects(() => p.b.connect({ hostname: "localhost", port: 80 }));
-    assert(l instanceof Deno.errors.ConnectionRefused, String(l));
+    const l = p.b.listen({ port: 80 });
+    const echo = (async () => {
+      for await (const c of l) c.readable.pipeTo(c.writable).catch(() => {});
+    })();
+    for (const hostname of [undefined, "localhost", "127.0.0.1", "10.0.0.2"]) {
+      const c = await p.b.connect({ hostname, port: 80 });
+      const local = hostname === "10.0.0.2" ? "10.0.0.2" : "127.0.0.1";
+      assertEquals([c.localAddr.hostname, c.remoteAddr.hostname], [local, local]);
+      const data = new Uint8Array(300_000).map((_, i) => i * 7);
+      const [, back] = await Promise.all([
+        (async () => {
+          let off = 0;
+          while (off < data.length) off += await c.write(data.subarray(off));
+          await c.closeWrite();
+        })(),
+        readAll(c),
+      ]);
+      assertEquals(back, data);
+      c.close();
+    }
+    // 127/8 never leaves the host: the other stack cannot reach this one's loopback listener.
+    p.b.listen({ port: 81, hostname: "127.0.0.1" });
+    const far = await assertRejects(() =>
+      p.a.connect({ hostname: "127.0.0.1", port: 81, timeoutMs: 300 })
+    );
+    assert(far instanceof Deno.errors.ConnectionRefused, String(far));
+    assert(p.b.counters.get("loopback.rx_packets") > 100);
+    l.close();
+    await echo;
   } finally {
     await p.close();
   }
