@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertThrows } from "../../assert.ts
 import { DeviceError } from "../../../stack/link/errors.ts";
 import { checkInterfaceName, TapDevice } from "../../../stack/link/tap.ts";
 import { run as sh, runOk as must } from "../../netns/topology.ts";
-import { startProgram } from "../../programs.ts";
+import { own, startProgram } from "../../programs.ts";
 import { rootTapMissing, testNeeding } from "../../requires.ts";
 
 const decoder = new TextDecoder();
@@ -340,6 +340,44 @@ testNeeding(rootTapMissing, {
         if (nsCreated) await sh(["ip", "netns", "del", ns]);
         await Deno.remove(pcap).catch(() => {});
       }
+    }
+  },
+});
+
+testNeeding(rootTapMissing, {
+  name: "tap: a stack on a TAP keeps the program alive until unref(): then it ends",
+  async fn() {
+    const name = `lbu${suffix()}`;
+    const dir = await Deno.makeTempDir({ prefix: "lbts-tap-unref-" });
+    try {
+      const script = `${dir}/unref.ts`;
+      const tapUrl = new URL("../../../stack/link/tap.ts", import.meta.url).href;
+      const stackUrl = new URL("../../../stack/net/stack.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { TapDevice } from "${tapUrl}";\nimport { Stack } from "${stackUrl}";\n` +
+          `const stack = new Stack({ device: TapDevice.open({ name: "${name}", create: true }), ` +
+          `address: 0x0a630002, prefix: 24 });\n` +
+          `stack.start();\n` +
+          `Deno.unrefTimer(setTimeout(() => { console.log("still alive"); Deno.exit(3); }, 1500));\n` +
+          `if (Deno.args[0] === "unref") stack.unref();\n`,
+      );
+      const run = async (arg: string) => {
+        const started = performance.now();
+        const out = await startProgram(
+          [own(Deno.execPath()), "run", "-A", "--no-config", script, arg],
+          { stdout: "piped" },
+        ).output();
+        return { code: out.code, ms: performance.now() - started };
+      };
+      // Referenced (the default): the receive loop's poll() holds the program.
+      assertEquals((await run("ref")).code, 3);
+      // unref(): the loop waits on unreferenced timers; the program ends by itself.
+      const ended = await run("unref");
+      assertEquals(ended.code, 0);
+      assert(ended.ms < 1500 + 5000, `ended after ${ended.ms} ms`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
