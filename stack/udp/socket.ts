@@ -213,10 +213,14 @@ export class UdpSocket implements Deno.DatagramConn {
       throw new RangeError(`a UDP datagram carries at most ${MAX_UDP_PAYLOAD} bytes`);
     }
     const host = this.#host;
-    if (!host.isBroadcast(dst) && host.routes.nextHop(dst) === null) {
+    // 127/8 and the host's own addresses go through the stack's loopback (stack/net/loopback.ts),
+    // from 127.0.0.1 or from the address itself, as Linux picks the source.
+    const loopback = (dst >>> 24) === 127;
+    const own = host.hasAddress(dst);
+    if (!loopback && !own && !host.isBroadcast(dst) && host.routes.nextHop(dst) === null) {
       throw new Deno.errors.NetworkUnreachable(`no route to ${addr.hostname}`);
     }
-    const src = this.#local !== 0 ? this.#local : host.address;
+    const src = this.#local !== 0 ? this.#local : loopback ? 0x7f000001 : own ? dst : host.address;
     const tx = this.#tx;
     const ipOff = ETH_HEADER_LEN;
     const udpOff = ipOff + IP_HEADER;
@@ -346,7 +350,8 @@ export function listenDatagram(host: UdpSocketHost, options: UdpListenOptions): 
   const hostname = options.hostname ?? "0.0.0.0";
   const local = parseIpv4(hostname);
   if (local === null) throw new RangeError(`"${hostname}" is not an IPv4 address`);
-  if (local !== 0 && !host.hasAddress(local)) {
+  // 127/8 is the loopback's: a socket there hears this host only.
+  if (local !== 0 && (local >>> 24) !== 127 && !host.hasAddress(local)) {
     throw new Deno.errors.AddrNotAvailable(`${hostname} is not an address of this host`);
   }
   const rcvbuf = options.receiveBuffer ?? DEFAULT_UDP_RECEIVE_BUFFER;
