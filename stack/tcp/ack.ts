@@ -63,7 +63,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   if (t.trackSent) {
     t.rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
     t.rack.tsOffset = t.tsOffset;
-    t.rack.rate.begin(segs.pipe(t.outstanding));
+    if (t.rack.rateOn) t.rack.rate.begin(segs.pipe(t.outstanding));
   }
   let sackChanged = false;
   let dsack = false;
