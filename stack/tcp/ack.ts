@@ -11,6 +11,7 @@ import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import {
   checkUndo,
+  dsackUndo,
   duplicateAck,
   enterRecovery,
   lostRetransmission,
@@ -80,7 +81,10 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
         if (rack !== null) rack.sacked(left, right, now);
       }
     }
-    if (dsack && rack !== null) rack.widen(t.sndUna, t.sndMax);
+    if (dsack) {
+      if (rack !== null) rack.widen(t.sndUna, t.sndMax);
+      dsackUndo(ctx, t, b[0], b[1]);
+    }
   }
   let freed = 0;
   const advanced = seqGt(ack, una);
