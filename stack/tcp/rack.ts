@@ -263,6 +263,15 @@ export class Rack {
     }
   }
 
+  /** A timeout proved spurious: nothing is lost any more (retransmissions stay in flight). */
+  unmarkLost(): void {
+    const segs = this.segs;
+    for (let i = segs.head; i < segs.tail; i++) {
+      const f = segs.flags[i];
+      if ((f & SEG_LOST) !== 0) segs.setFlags(i, f & ~SEG_LOST);
+    }
+  }
+
   /**
    * The first range deemed lost and not retransmitted since: its index, or -1. Its length may
    * exceed an MSS (a super-frame); retransmission cuts it.

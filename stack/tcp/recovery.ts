@@ -137,6 +137,16 @@ function undoRecovery(ctx: TcpContext, t: Tcb): void {
   t.undoRetrans = -1;
   if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
   if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
+  if (t.undoRto) {
+    // The timeout was spurious: the loss state ends and nothing it marked lost is resent.
+    t.undoRto = false;
+    ctx.counters.count("tcp.spurious_rto_undone");
+    t.rack.unmarkLost();
+    t.recover = t.sndUna;
+    t.highRxt = t.sndUna;
+    ctx.markDirty(t);
+    return;
+  }
   ctx.counters.count("tcp.spurious_recovery_undone");
   if (t.rackOn) {
     t.rack.recoveryEnded();

@@ -249,6 +249,8 @@ export class Tcb implements TimerNode {
    * undo is possible (Linux's undo_retrans).
    */
   undoRetrans = -1;
+  /** The undo in prospect is of a retransmission timeout, not of a fast recovery. */
+  undoRto = false;
   /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
   undoDistance = 0;
   /** The SACK scoreboard. */

@@ -12,6 +12,7 @@ import type { TcpContext } from "./context.ts";
 import { timedOut } from "./errors.ts";
 import { hasUnsent, output, persistInterval, sendNewSegment } from "./output.ts";
 import { blackHoleCheck } from "./pmtu_probe.ts";
+import { markUndo } from "./recovery.ts";
 import { probeTimeout, reorderTimeout } from "./rack_recovery.ts";
 import { sendAck, sendAckAt, sendWindowProbe } from "./transmit.ts";
 import { abort, peerName } from "./transitions.ts";
@@ -122,11 +123,21 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     return true;
   }
   blackHoleCheck(ctx, t); // RFC 4821: a path that drops big segments silently
-  // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window. A timeout
-  // is never undone (a recovery it ends cannot be either): restoring the window into go-back-N
-  // was measured to turn an impaired link's rare timeouts into storms of them.
+  // RFC 5681 3.1: ssthresh only on the first timeout of a segment; cwnd = loss window. With RACK
+  // the first timeout may be undone (RFC 5682's goal by RFC 3522's test, as Linux's
+  // tcp_try_undo_loss): if the ACK that follows echoes a TSval from before the retransmission,
+  // the window comes back and what was marked lost is not resent. Without RACK a timeout is never
+  // undone: restoring the window into go-back-N was measured to turn an impaired link's rare
+  // timeouts into storms of them.
   t.undoTs = 0;
   t.undoRetrans = -1;
+  t.undoRto = false;
+  if (t.rtxCount === 1 && t.rackOn && t.tsOk) {
+    markUndo(ctx, t, now);
+    t.undoRetrans = -1;
+    t.undoDistance = 0;
+    t.undoRto = t.undoTs !== 0;
+  }
   if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
   else t.cwnd = t.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.

@@ -74,8 +74,8 @@ Deno.test("a real loss: the ACK echoes the retransmission's TSval, nothing is un
   }
 });
 
-Deno.test("a timeout is not undone, even when the original turns out to have arrived", async () => {
-  const { p, sent, una, ack, t } = await tenInFlight({ tlp: false });
+Deno.test("RFC 6675 recovery: a timeout is not undone, even when the original arrived", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight({ tlp: false, recovery: "rfc6675" });
   try {
     p.advance(t.rtt.rto);
     const rx = p.take();
@@ -137,5 +137,37 @@ Deno.test("without timestamps a DSACK of every retransmission undoes the recover
     } finally {
       p.close();
     }
+  }
+});
+
+Deno.test("RACK: a spurious timeout is undone; what it marked lost is not resent", async () => {
+  const { p, sent, una, ack, t } = await tenInFlight({ tlp: false });
+  try {
+    const cwnd = t.cwnd;
+    p.advance(t.rtt.rto);
+    assertEquals(p.take().map((s) => s.seq), [una], "the timeout resends the first segment");
+    assertEquals(t.cwnd, t.mss);
+    // The ACK of everything echoes the first transmission's TSval: the originals all arrived.
+    p.send(ack(una + 10_000, [], sent[9].ts![0]));
+    assertEquals(p.stack.counters.get("tcp.spurious_rto_undone"), 1);
+    assert(t.cwnd >= cwnd, `the window is back: ${t.cwnd}`);
+    assertEquals(t.rack.segs.pendingBytes, 0, "nothing left marked lost");
+    assertEquals(p.take().filter((s) => s.seq - una < 10_000 && s.data!.length > 0), []);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("RACK: a timeout the ACK shows real is not undone", async () => {
+  const { p, una, ack, t } = await tenInFlight({ tlp: false });
+  try {
+    p.advance(t.rtt.rto);
+    const rx = p.take().find((s) => s.seq === una)!;
+    // The retransmission filled the hole: its TSval is echoed.
+    p.send(ack(una + 1000, [], rx.ts![0]));
+    assertEquals(p.stack.counters.get("tcp.spurious_rto_undone") ?? 0, 0);
+    assert(t.cwnd <= 2 * t.mss, `cwnd ${t.cwnd}`);
+  } finally {
+    p.close();
   }
 });
