@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { prefixMask } from "../stack/wire/address.ts";
+import { parseIpv6 } from "../stack/wire/address6.ts";
 import { type ImpairSpec, parseImpairSpec } from "../stack/link/impair.ts";
 import type { TcpStackOptions } from "../stack/tcp/config.ts";
 
@@ -25,7 +26,7 @@ export const DEFAULT_CONTROL_PATH = "/run/lbts.sock";
 /** Flags of a host: the TAP, its address, and how it is inspected. */
 export const HOST_FLAG_SPEC: FlagSpec = {
   tap: { type: "string" },
-  ip: { type: "string" },
+  ip: { type: "string", multiple: true },
   gateway: { type: "string" },
   mac: { type: "string" },
   mtu: { type: "string" },
@@ -57,6 +58,8 @@ export interface HostOptions {
    * the TAP carries virtio-net headers, TCP super-frames cross it whole (stack/link/offload.ts).
    */
   offload?: boolean;
+  /** IPv6 addresses with prefixes (`--ip 2001:db8::2/64`, repeatable beside the IPv4 one). */
+  ipv6?: string[];
   /**
    * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`) and algorithms
    * (`--tcp-cc cubic|newreno|bbr`, `--tcp-recovery rack|rfc6675`; stack/tcp/config.ts): absent
@@ -66,6 +69,19 @@ export interface HostOptions {
     TcpStackOptions,
     "memoryLimit" | "maxTimeWait" | "maxOrphans" | "congestion" | "recovery"
   >;
+}
+
+/** An IPv6 "ADDR/PREFIX" value of --ip, returned as given (canonical checks here). */
+function ipv6CidrArg(text: string): string {
+  const slash = text.indexOf("/");
+  const prefix = slash < 0 ? NaN : Number(text.slice(slash + 1));
+  if (parseIpv6(slash < 0 ? text : text.slice(0, slash)) === null) {
+    throw new UsageError(`--ip: "${text}" is not an IPv6 address/prefix`);
+  }
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
+    throw new UsageError(`--ip: "${text}" needs a prefix length in 1..128 (e.g. /64)`);
+  }
+  return text;
 }
 
 /** Parses a byte size: a whole number with an optional K, M or G (binary units), e.g. "512M". */
@@ -109,8 +125,16 @@ export function offloadChoice(command: string, flags: Flags, byDefault: boolean)
 export function hostOptions(command: string, flags: Flags): HostOptions {
   const tap = str(flags, "tap");
   if (tap === undefined) throw new UsageError(`${command}: --tap NAME is required`);
-  const ip = str(flags, "ip");
-  if (ip === undefined) throw new UsageError(`${command}: --ip ADDR/PREFIX is required`);
+  // --ip repeats: one IPv4 address/prefix (required), and IPv6 ones beside it.
+  const ipFlag = flags.ip;
+  const ips = (ipFlag === undefined ? [] : Array.isArray(ipFlag) ? ipFlag : [ipFlag]).map(String);
+  const v4 = ips.filter((x) => !x.includes(":"));
+  const v6 = ips.filter((x) => x.includes(":"));
+  if (v4.length === 0) throw new UsageError(`${command}: --ip ADDR/PREFIX is required`);
+  if (v4.length > 1) {
+    throw new UsageError(`--ip: one IPv4 address per host, got ${v4.join(" and ")}`);
+  }
+  const ip = v4[0];
   const { addr, prefix } = cidrArg(ip, "--ip");
   if (prefix < 1 || prefix > 32) throw new UsageError(`--ip: prefix /${prefix} is outside 1..32`);
   const opts: HostOptions = {
@@ -125,6 +149,7 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
   if (prefix < 31 && ((addr & ~mask) === 0 || (addr | ~mask) >>> 0 === addr)) {
     throw new UsageError(`--ip: ${ip} is the network or broadcast address of its subnet`);
   }
+  if (v6.length > 0) opts.ipv6 = v6.map(ipv6CidrArg);
   const gw = str(flags, "gateway");
   if (gw !== undefined) {
     const g = ipArg(gw, "--gateway");

@@ -57,6 +57,7 @@ export function startInstance(opts: HostOptions): Instance {
       prefix: opts.prefix,
       gateway: opts.gateway,
       tcp: opts.tcp,
+      ipv6: opts.ipv6,
     });
     const handlers = new Map<string, ControlHandler>();
     handlers.set("snapshot", () => {

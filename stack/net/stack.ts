@@ -18,7 +18,9 @@ import {
 import { readU32 } from "../wire/bytes.ts";
 import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
-import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
+import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
+import { parseIpv6 } from "../wire/address6.ts";
+import { type Ipv6Address, Ipv6Host } from "./ipv6_host.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
 import { IP_PROTO_ICMP, IP_PROTO_IPIP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import { UdpDemux } from "../udp/demux.ts";
@@ -81,6 +83,14 @@ export interface StackOptions {
   tickMs?: number;
   /** TCP tunables (congestion control, buffers, timers, backlogs; see stack/tcp/config.ts). */
   tcp?: TcpStackOptions;
+  /**
+   * IPv6 addresses ("2001:db8::2/64"): the stack then answers Neighbor Discovery and echo
+   * requests on them and on its link-local address (stack/net/ipv6_host.ts; TCP and UDP over
+   * IPv6 are not there yet). None by default.
+   */
+  ipv6?: string[];
+  /** The IPv6 default gateway ("fe80::1" or a global address on a configured prefix). */
+  gateway6?: string;
 }
 
 /** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
@@ -217,6 +227,8 @@ export class Stack {
   readonly #broadcast: number;
   readonly #eth = new EthernetView();
   readonly #arpProto: ArpProtocol;
+  /** IPv6, when addresses were configured (`ipv6` option); null otherwise. */
+  readonly ipv6: Ipv6Host | null;
   readonly #reassembler: Reassembler;
   readonly #in: Ipv4Input;
   readonly #out: Ipv4Output;
@@ -269,6 +281,14 @@ export class Stack {
 
     this.#arpProto = new ArpProtocol(this);
     this.#out = new Ipv4Output(this);
+    this.ipv6 = options.ipv6 === undefined || options.ipv6.length === 0 ? null : new Ipv6Host(
+      device,
+      device.mac,
+      this.clock,
+      this.counters,
+      options.ipv6.map(parseIpv6Cidr),
+      options.gateway6 === undefined ? null : parseIpv6Address(options.gateway6, "gateway6"),
+    );
     this.arp = new ArpCache(
       {
         sendArpRequest: (ip, mac) => this.#arpProto.sendArpRequest(ip, mac),
@@ -544,6 +564,7 @@ export class Stack {
   /** Runs the periodic sweeps (ARP states and retries, reassembly timeouts) at `clock.now()`. */
   tick(): void {
     this.arp.sweep();
+    if (this.ipv6 !== null) this.ipv6.tick();
     this.#reassembler.sweep(this.clock.now(), this.#onTimeout);
     const listeners = this.#tickListeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]();
@@ -592,6 +613,8 @@ export class Stack {
       this.#rxCsumTrusted = false;
     } else if (type === ETH_TYPE_ARP) {
       this.#arpProto.input(buf, eth.payloadOffset, eth.payloadLen);
+    } else if (type === ETH_TYPE_IPV6 && this.ipv6 !== null) {
+      this.ipv6.input(buf, eth.payloadOffset, eth.payloadLen);
     } else {
       counters.count("drop.eth_unknown_type");
     }
@@ -837,4 +860,20 @@ export class Stack {
       this.#timer = null;
     }
   }
+}
+
+/** "2001:db8::2/64" as an address and prefix (RangeError naming the problem otherwise). */
+function parseIpv6Cidr(text: string): Ipv6Address {
+  const slash = text.indexOf("/");
+  const prefix = slash < 0 ? 128 : Number(text.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
+    throw new RangeError(`ipv6: "${text}" has no prefix length in 1..128`);
+  }
+  return { address: parseIpv6Address(slash < 0 ? text : text.slice(0, slash), "ipv6"), prefix };
+}
+
+function parseIpv6Address(text: string, what: string): Uint8Array {
+  const a = parseIpv6(text);
+  if (a === null) throw new RangeError(`${what}: "${text}" is not an IPv6 address`);
+  return a;
 }

@@ -19,6 +19,8 @@ export const ETH_VLAN_HEADER_LEN = 18;
 export const ETH_TYPE_IPV4 = 0x0800;
 /** EtherType of ARP (RFC 826). */
 export const ETH_TYPE_ARP = 0x0806;
+/** EtherType of IPv6 (RFC 2464). */
+export const ETH_TYPE_IPV6 = 0x86dd;
 /** Tag protocol identifier of an IEEE 802.1Q VLAN tag. */
 export const ETH_TYPE_VLAN = 0x8100;
 

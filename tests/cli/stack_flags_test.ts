@@ -101,3 +101,25 @@ Deno.test("--tcp-mem, --max-time-wait, --max-orphans, --tcp-cc, --tcp-recovery; 
     assertMatch(e.message, re);
   }
 });
+
+Deno.test("--ip repeats: one IPv4 address and IPv6 ones beside it; bad IPv6 is a usage error", () => {
+  const o = hostOptions(
+    "stack",
+    parseFlags("stack", [...HOST, "--ip", "2001:db8::2/64", "--ip", "fd00::2/48"], SPEC).flags,
+  );
+  assertEquals(o.ipv6, ["2001:db8::2/64", "fd00::2/48"]);
+  assertEquals(hostOptions("stack", parseFlags("stack", HOST, SPEC).flags).ipv6, undefined);
+  for (
+    const [args, re] of [
+      [["--ip", "2001:db8::2"], /^--ip: "2001:db8::2" needs a prefix length in 1\.\.128/],
+      [["--ip", "2001:db8::zz/64"], /^--ip: "2001:db8::zz\/64" is not an IPv6 address\/prefix/],
+      [["--ip", "10.0.0.3/24"], /^--ip: one IPv4 address per host/],
+    ] as const
+  ) {
+    const e = assertThrows(
+      () => hostOptions("stack", parseFlags("stack", [...HOST, ...args], SPEC).flags),
+      UsageError,
+    );
+    assertMatch(e.message, re);
+  }
+});

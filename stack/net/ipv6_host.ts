@@ -1,0 +1,378 @@
+/**
+ * The host side of IPv6 (RFC 8200, RFC 4443, RFC 4861): what a node does with the IPv6 packets
+ * addressed to it. This first part of the stack's IPv6 answers Neighbor Solicitations for its
+ * addresses and keeps the neighbor cache (ndp.ts) from solicitations and advertisements, answers
+ * echo requests, and sends through the cache; TCP and UDP over IPv6 are not here yet (such
+ * packets are counted and dropped). Static addresses: the configured ones plus the link-local
+ * address made from the MAC (RFC 4862 5.3, RFC 4291 appendix A); no router discovery, no SLAAC.
+ * Duplicate address detection is not run (as Linux's `nodad`).
+ *
+ * The ICMPv6 path allocates a frame per packet it sends: it is not a fast path.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Device } from "../link/device.ts";
+import {
+  formatIpv6,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  multicastMac,
+  solicitedNode,
+} from "../wire/address6.ts";
+import { ETH_HEADER_LEN, ETH_TYPE_IPV6, writeEthernetHeader } from "../wire/ethernet.ts";
+import {
+  fillIcmpv6Checksum,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_HEADER_LEN,
+  icmpv6Checksum,
+  NA_OVERRIDE,
+  NA_ROUTER,
+  NA_SOLICITED,
+  ND_NEIGHBOR_ADVERT,
+  ND_NEIGHBOR_SOLICIT,
+  NeighborMessage,
+  parseNeighborMessage,
+  writeNeighborMessage,
+} from "../wire/icmpv6.ts";
+import {
+  IPV6_HEADER_LEN,
+  IPV6_NH_ICMPV6,
+  Ipv6Chain,
+  Ipv6View,
+  walkExtensionHeaders,
+  writeIpv6Header,
+} from "../wire/ipv6.ts";
+import type { Counters } from "./counters.ts";
+import { type Neighbor, NeighborCache } from "./ndp.ts";
+
+/** One address of the host with its prefix length. */
+export interface Ipv6Address {
+  /** 16 bytes. */
+  address: Uint8Array;
+  /** On-link prefix length (the connected route). */
+  prefix: number;
+}
+
+/** The hop limit of what the host sends (RFC 8200 3, Linux's default 64). */
+const HOP_LIMIT = 64;
+/** Neighbor Discovery messages travel one hop: sent and required with 255 (RFC 4861 7.1). */
+const ND_HOP_LIMIT = 255;
+
+/** The all-nodes multicast address ff02::1 (RFC 4291 2.7.1). */
+const ALL_NODES = Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+
+/** The link-local address of `mac` (fe80::/64 with the modified EUI-64, RFC 4291 appendix A). */
+export function linkLocalFromMac(mac: Uint8Array): Uint8Array {
+  return Uint8Array.of(
+    0xfe,
+    0x80,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    mac[0] ^ 0x02,
+    mac[1],
+    mac[2],
+    0xff,
+    0xfe,
+    mac[3],
+    mac[4],
+    mac[5],
+  );
+}
+
+/** True when the first `prefix` bits of `a` and `b[off..]` agree. */
+function samePrefix(a: Uint8Array, b: Uint8Array, off: number, prefix: number): boolean {
+  let bits = prefix;
+  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((a[i] & mask) !== (b[off + i] & mask)) return false;
+  }
+  return true;
+}
+
+const equal16 = (a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0) => {
+  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+};
+
+/** IPv6 for one interface. */
+export class Ipv6Host {
+  /** The host's addresses: the configured ones, then the link-local one. */
+  readonly addresses: Ipv6Address[];
+  /** The neighbor cache. */
+  readonly neighbors: NeighborCache;
+  readonly #device: Device;
+  readonly #mac: Uint8Array;
+  readonly #counters: Counters;
+  readonly #gateway: Uint8Array | null;
+  readonly #view = new Ipv6View();
+  readonly #chain = new Ipv6Chain();
+  readonly #nd = new NeighborMessage();
+
+  /** IPv6 on `device` (whose MAC is `mac`) with `addresses` and an optional default gateway. */
+  constructor(
+    device: Device,
+    mac: Uint8Array,
+    clock: Clock,
+    counters: Counters,
+    addresses: Ipv6Address[],
+    gateway: Uint8Array | null = null,
+  ) {
+    this.#device = device;
+    this.#mac = mac;
+    this.#counters = counters;
+    this.#gateway = gateway;
+    this.addresses = [...addresses, { address: linkLocalFromMac(mac), prefix: 64 }];
+    this.neighbors = new NeighborCache(clock, {
+      solicit: (target, tmac) => this.#solicit(target, tmac),
+      resolved: (n, queued) => this.#flush(n, queued),
+      failed: (_n, queued) => counters.count("ipv6.neighbor_unresolved", queued.length),
+    });
+  }
+
+  /** True when `a[off..]` is one of the host's unicast addresses. */
+  owns(a: Uint8Array, off = 0): boolean {
+    return this.addresses.some((x) => equal16(a, off, x.address));
+  }
+
+  /** Runs the neighbor cache's timers. */
+  tick(): void {
+    this.neighbors.tick();
+  }
+
+  /** One received IPv6 packet `buf[ipOff .. ipOff+len)` (after the Ethernet header). */
+  input(buf: Uint8Array, ipOff: number, len: number): void {
+    const counters = this.#counters;
+    const v = this.#view.wrap(buf, ipOff, len);
+    const bad = v.check();
+    if (bad !== null) {
+      counters.drop(bad);
+      return;
+    }
+    const dst = v.dstOff;
+    if (!this.#accepts(buf, dst)) {
+      counters.count("drop.ipv6_not_for_us");
+      return;
+    }
+    const end = ipOff + IPV6_HEADER_LEN + v.payloadLength;
+    const c = this.#chain;
+    const r = walkExtensionHeaders(buf, ipOff, end, c);
+    if (r !== null) {
+      counters.drop(r);
+      return;
+    }
+    counters.count("ipv6.rx_packets");
+    if (c.fragment) {
+      // Reassembly (RFC 8200 4.5) comes with the transports that need it.
+      counters.count("drop.ipv6_fragment_unsupported");
+      return;
+    }
+    if (c.protocol !== IPV6_NH_ICMPV6) {
+      counters.count("drop.ipv6_protocol_unsupported");
+      return;
+    }
+    const off = c.upperOff;
+    const mlen = end - off;
+    if (mlen < ICMPV6_HEADER_LEN) {
+      counters.drop("icmpv6_truncated");
+      return;
+    }
+    if (icmpv6Checksum(buf, v.srcOff, dst, off, mlen) !== 0) {
+      counters.drop("icmpv6_bad_checksum");
+      return;
+    }
+    const type = buf[off];
+    if (type === ICMPV6_ECHO_REQUEST) this.#echo(buf, v.srcOff, dst, off, mlen);
+    else if (type === ND_NEIGHBOR_SOLICIT) this.#neighborSolicit(buf, v, off, mlen);
+    else if (type === ND_NEIGHBOR_ADVERT) this.#neighborAdvert(buf, v, off, mlen);
+    else counters.count("icmpv6.rx_other");
+  }
+
+  /** Ours: one of our addresses, all-nodes, or the solicited-node group of one of them. */
+  #accepts(buf: Uint8Array, dst: number): boolean {
+    if (!isIpv6Multicast(buf, dst)) return this.owns(buf, dst);
+    if (equal16(buf, dst, ALL_NODES)) return true;
+    return this.addresses.some((a) => equal16(buf, dst, solicitedNode(a.address)));
+  }
+
+  /** RFC 4443 4.2: the reply carries the request's identifier, sequence and data. */
+  #echo(buf: Uint8Array, srcOff: number, dstOff: number, off: number, len: number): void {
+    this.#counters.count("icmpv6.echo_requests");
+    // A reply to a multicast request comes from one of our unicast addresses (RFC 4443 4.2).
+    const from = isIpv6Multicast(buf, dstOff)
+      ? this.#sourceFor(buf, srcOff)
+      : buf.slice(dstOff, dstOff + 16);
+    const msg = buf.slice(off, off + len);
+    msg[0] = ICMPV6_ECHO_REPLY;
+    this.send(from, buf.slice(srcOff, srcOff + 16), IPV6_NH_ICMPV6, HOP_LIMIT, msg, true);
+  }
+
+  /** RFC 4861 7.1.1 validation, 7.2.3 the answer and what the cache learns. */
+  #neighborSolicit(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
+    const m = this.#nd;
+    const bad = v.hopLimit !== ND_HOP_LIMIT
+      ? "nd_bad_hop_limit"
+      : parseNeighborMessage(buf, off, len, m);
+    if (bad !== null) {
+      this.#counters.drop(bad);
+      return;
+    }
+    const src = v.srcOff;
+    const dad = isIpv6Unspecified(buf, src);
+    if (isIpv6Multicast(buf, m.targetOff) || (dad && m.llOff >= 0)) {
+      this.#counters.drop("nd_invalid");
+      return;
+    }
+    if (!this.owns(buf, m.targetOff)) {
+      this.#counters.count("nd.ns_not_ours");
+      return;
+    }
+    this.#counters.count("nd.ns_answered");
+    const target = buf.slice(m.targetOff, m.targetOff + 16);
+    if (!dad && m.llOff >= 0) this.neighbors.learn(buf, src, buf.subarray(m.llOff, m.llOff + 6));
+    // A DAD probe gets an answer to all nodes, not solicited (RFC 4861 7.2.4).
+    const to = dad ? ALL_NODES : buf.slice(src, src + 16);
+    const flags = dad ? NA_OVERRIDE : NA_SOLICITED | NA_OVERRIDE;
+    const msg = new Uint8Array(32);
+    writeNeighborMessage(msg, 0, true, flags, target, this.#mac);
+    this.send(target, to, IPV6_NH_ICMPV6, ND_HOP_LIMIT, msg, true);
+  }
+
+  /** RFC 4861 7.1.2 validation, 7.2.5 the cache update. */
+  #neighborAdvert(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
+    const m = this.#nd;
+    const bad = v.hopLimit !== ND_HOP_LIMIT
+      ? "nd_bad_hop_limit"
+      : parseNeighborMessage(buf, off, len, m);
+    if (bad !== null) {
+      this.#counters.drop(bad);
+      return;
+    }
+    const solicited = (m.flags & NA_SOLICITED) !== 0;
+    if (isIpv6Multicast(buf, m.targetOff) || (solicited && isIpv6Multicast(buf, v.dstOff))) {
+      this.#counters.drop("nd_invalid");
+      return;
+    }
+    if (this.owns(buf, m.targetOff)) {
+      // Someone else claims our address (RFC 4862 5.4.4): logged through the counter.
+      this.#counters.count("nd.duplicate_address");
+      return;
+    }
+    this.#counters.count("nd.na_received");
+    this.neighbors.advertised(
+      buf,
+      m.targetOff,
+      m.llOff >= 0 ? buf.subarray(m.llOff, m.llOff + 6) : null,
+      solicited,
+      (m.flags & NA_OVERRIDE) !== 0,
+      (m.flags & NA_ROUTER) !== 0,
+    );
+  }
+
+  /** Our address to send from toward `dst[off..]`: one on its prefix, else the first one. */
+  #sourceFor(buf: Uint8Array, off: number): Uint8Array {
+    const on = this.addresses.find((a) => samePrefix(a.address, buf, off, a.prefix));
+    return (on ?? this.addresses[0]).address;
+  }
+
+  /** A Neighbor Solicitation for `target`: to its solicited-node group, or unicast to `mac`. */
+  #solicit(target: Uint8Array, mac: Uint8Array | null): void {
+    const msg = new Uint8Array(32);
+    writeNeighborMessage(msg, 0, false, 0, target, this.#mac);
+    const dst = mac === null ? solicitedNode(target) : target;
+    const frame = this.#frame(
+      this.#sourceFor(target, 0),
+      dst,
+      IPV6_NH_ICMPV6,
+      ND_HOP_LIMIT,
+      msg,
+      true,
+    );
+    writeEthernetHeader(frame, 0, mac ?? multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
+    this.#counters.count("nd.ns_sent");
+    this.#device.send(frame, 0, frame.length);
+  }
+
+  /**
+   * Sends an IPv6 packet with `payload` (ICMPv6 messages get their checksum when `icmp`) from
+   * `src` to `dst`: multicast to its group MAC, on-link through the neighbor cache, else through
+   * the gateway. False when it could not be sent (no route) or waits for resolution.
+   */
+  send(
+    src: Uint8Array,
+    dst: Uint8Array,
+    nextHeader: number,
+    hopLimit: number,
+    payload: Uint8Array,
+    icmp: boolean,
+  ): boolean {
+    const frame = this.#frame(src, dst, nextHeader, hopLimit, payload, icmp);
+    if (isIpv6Multicast(dst, 0)) {
+      writeEthernetHeader(frame, 0, multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
+      return this.#device.send(frame, 0, frame.length);
+    }
+    const onLink = this.addresses.some((a) => samePrefix(a.address, dst, 0, a.prefix));
+    const hop = onLink ? dst : this.#gateway;
+    if (hop === null) {
+      this.#counters.count("ipv6.no_route");
+      return false;
+    }
+    const mac = this.neighbors.resolve(hop, frame);
+    if (mac === null) return false;
+    writeEthernetHeader(frame, 0, mac, this.#mac, ETH_TYPE_IPV6);
+    this.#counters.count("ipv6.tx_packets");
+    return this.#device.send(frame, 0, frame.length);
+  }
+
+  /** A whole frame (Ethernet header left for the caller) carrying `payload`. */
+  #frame(
+    src: Uint8Array,
+    dst: Uint8Array,
+    nextHeader: number,
+    hopLimit: number,
+    payload: Uint8Array,
+    icmp: boolean,
+  ): Uint8Array {
+    const frame = new Uint8Array(ETH_HEADER_LEN + IPV6_HEADER_LEN + payload.length);
+    const ip = ETH_HEADER_LEN;
+    writeIpv6Header(frame, ip, {
+      trafficClass: 0,
+      flowLabel: 0,
+      payloadLength: payload.length,
+      nextHeader,
+      hopLimit,
+      src,
+      dst,
+    });
+    frame.set(payload, ip + IPV6_HEADER_LEN);
+    if (icmp) {
+      fillIcmpv6Checksum(frame, ip + 8, ip + 24, ip + IPV6_HEADER_LEN, payload.length);
+    }
+    return frame;
+  }
+
+  /** Sends the frames that waited for `n` to resolve. */
+  #flush(n: Neighbor, queued: Uint8Array[]): void {
+    for (const frame of queued) {
+      writeEthernetHeader(frame, 0, n.mac!, this.#mac, ETH_TYPE_IPV6);
+      this.#counters.count("ipv6.tx_packets");
+      this.#device.send(frame, 0, frame.length);
+    }
+  }
+
+  /** The neighbor cache as `ip -6 neigh` shows it. */
+  neighborRows(): { address: string; mac: string; state: string; router: boolean }[] {
+    return this.neighbors.entries().map((n) => ({
+      address: formatIpv6(n.address),
+      mac: n.mac === null ? "" : [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
+      state: n.state,
+      router: n.router,
+    }));
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * IPv6 on the userspace host with the kernel as its peer: the kernel resolves the stack's
+ * addresses by Neighbor Discovery and pings them (global and link-local), the stack resolves the
+ * kernel the same way to answer, and malformed IPv6 from a raw socket is counted while the host
+ * keeps answering. The kernel's address is `nodad` so the test does not wait for its DAD.
+ *
+ *   k1 (10.88.0.1, 2001:db8:88::1) ── br ── TAP ── lb.ts stack (10.88.0.2, 2001:db8:88::2)
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { netnsTest } from "./topology.ts";
+
+const STACK_MAC = "02:00:5e:88:00:02";
+const STACK_LL = "fe80::5eff:fe88:2"; // modified EUI-64 of STACK_MAC (RFC 4291 appendix A)
+
+netnsTest(
+  "IPv6: the kernel pings the stack by NDP, global and link-local; bad IPv6 is counted",
+  async (t) => {
+    const hub = await t.netns("hub");
+    const k1 = await t.netns("k1");
+    const br = await t.bridge(hub, "br");
+    const k1Mac = await t.attach(k1, hub, br, "eth0", "10.88.0.1/24");
+    await t.execOk(k1, ["ip", "-6", "addr", "add", "2001:db8:88::1/64", "dev", "eth0", "nodad"]);
+    const tap = await t.tap(hub, br);
+    const control = t.tempPath("v6.sock");
+    const host = t.lb(hub, [
+      "stack",
+      "--tap",
+      tap,
+      "--ip",
+      "10.88.0.2/24",
+      "--ip",
+      "2001:db8:88::2/64",
+      "--mac",
+      STACK_MAC,
+      "--control",
+      control,
+    ]);
+    await host.waitFor("up on", 30_000);
+    const ping = await t.exec(k1, [
+      "ping",
+      "-6",
+      "-c",
+      "3",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      "2001:db8:88::2",
+    ]);
+    assertMatch(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout + ping.stderr);
+    const ll = await t.exec(k1, [
+      "ping",
+      "-6",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      `${STACK_LL}%eth0`,
+    ]);
+    assertMatch(ll.stdout, /2 packets transmitted, 2 received/, ll.stdout + ll.stderr);
+    const neigh = await t.execOk(k1, ["ip", "-6", "neigh", "show", "dev", "eth0"]);
+    assertMatch(neigh, new RegExp(`2001:db8:88::2 lladdr ${STACK_MAC}`), neigh);
+
+    // Malformed IPv6 from a raw socket (scapy): the host counts it and keeps answering.
+    const script = `
+import socket
+from scapy.all import Ether, IPv6, ICMPv6EchoRequest, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, Raw
+eth = bytes(Ether(dst="${STACK_MAC}", src="${k1Mac}", type=0x86dd))
+ok = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")/ICMPv6EchoRequest()
+frames = []
+frames += [eth + bytes(ok)[:30]] * 2                        # truncated
+bad_len = bytearray(bytes(ok)); bad_len[5] = 200
+frames += [eth + bytes(bad_len)] * 3                        # payload length past the frame
+hbh_late = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")/IPv6ExtHdrDestOpt()/IPv6ExtHdrHopByHop()/ICMPv6EchoRequest()
+frames += [eth + bytes(hbh_late)] * 4                       # hop-by-hop not first
+many = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")
+for _ in range(10):
+    many = many/IPv6ExtHdrDestOpt()
+frames += [eth + bytes(many/ICMPv6EchoRequest())] * 5       # too many extension headers
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for f in frames:
+    s.send(f)
+print(len(frames))
+`;
+    assertEquals((await t.execOk(k1, ["/usr/bin/python3", "-c", script], 60_000)).trim(), "14");
+    const again = await t.exec(k1, [
+      "ping",
+      "-6",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      "2001:db8:88::2",
+    ]);
+    assertMatch(again.stdout, /2 packets transmitted, 2 received/);
+    const stats = JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout);
+    const c = stats.counters as Record<string, number>;
+    assertEquals(c["drop.ipv6_truncated"], 2, JSON.stringify(c));
+    assertEquals(c["drop.ipv6_bad_payload_length"], 3, JSON.stringify(c));
+    assertEquals(c["drop.ipv6_hop_by_hop_not_first"], 4, JSON.stringify(c));
+    assertEquals(c["drop.ipv6_ext_chain_too_long"], 5, JSON.stringify(c));
+    assert(
+      (c["nd.ns_answered"] ?? 0) >= 1 && (c["icmpv6.echo_requests"] ?? 0) >= 7,
+      JSON.stringify(c),
+    );
+  },
+);

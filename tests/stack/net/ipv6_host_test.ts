@@ -1,0 +1,150 @@
+/**
+ * The stack's IPv6 host side against frames built by scapy 2.5.0: Neighbor Solicitations answered
+ * with advertisements, the neighbor cache learned from them, echo requests answered (directly
+ * when the requester is known, after resolving it otherwise), malformed packets counted.
+ */
+import { assert, assertEquals } from "../../assert.ts";
+import { FakeClock } from "../../../stack/clock.ts";
+import { MemoryDevice } from "../../../stack/link/memory.ts";
+import { Stack } from "../../../stack/net/stack.ts";
+import { formatIpv6, parseIpv6 } from "../../../stack/wire/address6.ts";
+import {
+  ICMPV6_ECHO_REPLY,
+  icmpv6Checksum,
+  ND_NEIGHBOR_ADVERT,
+  ND_NEIGHBOR_SOLICIT,
+  NeighborMessage,
+  parseNeighborMessage,
+} from "../../../stack/wire/icmpv6.ts";
+
+const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
+
+// Ether(src="02:00:00:00:00:09", dst="33:33:ff:00:00:02") / IPv6(src="2001:db8::1",
+// dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="2001:db8::2") / SrcLLAddr(peer)
+const NS = hex(
+  "3333ff00000202000000000986dd6000000000203aff20010db8000000000000000000000001ff0200000000" +
+    "000000000001ff00000287001c1f0000000020010db80000000000000000000000020101020000000009",
+);
+// Ether(dst=stack) / IPv6(src="2001:db8::1", dst="2001:db8::2") / EchoRequest(0x4242, 1, "ping6")
+const ECHO = hex(
+  "02000000000102000000000986dd60000000000d3a4020010db800000000000000000000000120010db80000" +
+    "000000000000000000028000cd2e4242000170696e6736",
+);
+// From an unknown neighbor: IPv6(src="2001:db8::7") / EchoRequest(0x4243, 2, "who")
+const ECHO_UNKNOWN = hex(
+  "02000000000102000000000a86dd60000000000b3a4020010db800000000000000000000000720010db80000" +
+    "000000000000000000028000fb904243000277686f",
+);
+// Its solicited advertisement: NA(tgt="2001:db8::7", S=1, O=1) / DstLLAddr("02:00:00:00:00:0a")
+const NA = hex(
+  "02000000000102000000000a86dd6000000000203aff20010db800000000000000000000000720010db80000" +
+    "0000000000000000000288008a5e6000000020010db8000000000000000000000007020102000000000a",
+);
+
+function host() {
+  const dev = new MemoryDevice({ name: "v6", mac: Uint8Array.of(2, 0, 0, 0, 0, 1) });
+  const clock = new FakeClock(0);
+  const stack = new Stack({
+    device: dev,
+    address: 0x0a000002,
+    prefix: 24,
+    clock,
+    ipv6: ["2001:db8::2/64"],
+  });
+  const sent: Uint8Array[] = [];
+  dev.onSend = (buf, off, len) => sent.push(buf.slice(off, off + len));
+  const feed = (f: Uint8Array) => stack.input(f.slice(), 0, f.length);
+  return { stack, sent, feed, clock };
+}
+
+/** The ICMPv6 message of a frame we sent, checked: [type, message offset, frame]. */
+function icmp(f: Uint8Array): [number, number] {
+  assertEquals((f[12] << 8) | f[13], 0x86dd);
+  assertEquals(f[14 + 6], 58);
+  const len = (f[18] << 8) | f[19];
+  assertEquals(icmpv6Checksum(f, 22, 38, 54, len), 0, "our checksum is right");
+  return [f[54], 54];
+}
+
+Deno.test("IPv6: a Neighbor Solicitation for our address gets a solicited advertisement", () => {
+  const { stack, sent, feed } = host();
+  feed(NS);
+  assertEquals(sent.length, 1);
+  const f = sent[0];
+  const [type, off] = icmp(f);
+  assertEquals(type, ND_NEIGHBOR_ADVERT);
+  assertEquals(f.subarray(0, 6), Uint8Array.of(2, 0, 0, 0, 0, 9), "unicast back to the solicitor");
+  assertEquals(f[21], 255, "hop limit 255 (RFC 4861 7.1.2)");
+  const m = new NeighborMessage();
+  assertEquals(parseNeighborMessage(f, off, f.length - off, m), null);
+  assertEquals(formatIpv6(f, m.targetOff), "2001:db8::2");
+  assertEquals(m.flags >>> 0, 0x60000000, "solicited and override");
+  assertEquals(f.subarray(m.llOff, m.llOff + 6), Uint8Array.of(2, 0, 0, 0, 0, 1));
+  // The solicitor is now a neighbor: STALE (RFC 4861 7.2.3), and DELAY once the advertisement
+  // was sent to it (7.3.3: a packet sent through a STALE entry).
+  assertEquals(stack.ipv6!.neighborRows(), [{
+    address: "2001:db8::1",
+    mac: "02:00:00:00:00:09",
+    state: "DELAY",
+    router: false,
+  }]);
+});
+
+Deno.test("IPv6: an echo request from a known neighbor is answered at once", () => {
+  const { sent, feed, stack } = host();
+  feed(NS);
+  sent.length = 0;
+  feed(ECHO);
+  assertEquals(sent.length, 1);
+  const f = sent[0];
+  const [type, off] = icmp(f);
+  assertEquals(type, ICMPV6_ECHO_REPLY);
+  assertEquals(formatIpv6(f, 22), "2001:db8::2");
+  assertEquals(formatIpv6(f, 38), "2001:db8::1");
+  assertEquals(f.subarray(off + 4), hex("4242000170696e6736"), "identifier, sequence, data");
+  assertEquals(stack.ipv6!.neighborRows()[0].state, "DELAY");
+});
+
+Deno.test("IPv6: an echo from an unknown neighbor waits for its resolution, then goes", () => {
+  const { sent, feed, stack } = host();
+  feed(ECHO_UNKNOWN);
+  assertEquals(sent.length, 1);
+  const [type] = icmp(sent[0]);
+  assertEquals(type, ND_NEIGHBOR_SOLICIT);
+  assertEquals(sent[0].subarray(0, 6), Uint8Array.of(0x33, 0x33, 0xff, 0, 0, 7));
+  assertEquals(formatIpv6(sent[0], 38), "ff02::1:ff00:7", "to the solicited-node group");
+  feed(NA);
+  assertEquals(sent.length, 2);
+  const [t2] = icmp(sent[1]);
+  assertEquals(t2, ICMPV6_ECHO_REPLY);
+  assertEquals(sent[1].subarray(0, 6), Uint8Array.of(2, 0, 0, 0, 0, 10));
+  assertEquals(stack.ipv6!.neighborRows()[0].state, "REACHABLE");
+});
+
+Deno.test("IPv6: malformed and foreign packets are counted, never answered", () => {
+  const { sent, feed, stack } = host();
+  const badSum = ECHO.slice();
+  badSum[badSum.length - 1] ^= 1;
+  feed(badSum);
+  const shortLen = ECHO.slice();
+  shortLen[19] = 0xff; // payload length past the frame
+  feed(shortLen);
+  const lowHop = NS.slice();
+  lowHop[21] = 64; // an NS that crossed a router (RFC 4861 7.1.1)
+  feed(lowHop);
+  const other = ECHO.slice();
+  other[53] ^= 0x55; // someone else's address
+  feed(other);
+  assertEquals(sent.length, 0);
+  const c = stack.counters.snapshot();
+  assertEquals(c["drop.icmpv6_bad_checksum"], 1);
+  assertEquals(c["drop.ipv6_bad_payload_length"], 1);
+  assertEquals(c["drop.nd_bad_hop_limit"], 1);
+  assertEquals(c["drop.ipv6_not_for_us"], 1);
+  assert(!stack.ipv6!.owns(parseIpv6("fe80::1")!) && stack.ipv6!.owns(parseIpv6("2001:db8::2")!));
+});
+
+Deno.test("IPv6: the link-local address comes from the MAC (modified EUI-64)", () => {
+  const { stack } = host();
+  assertEquals(formatIpv6(stack.ipv6!.addresses.at(-1)!.address), "fe80::ff:fe00:1");
+});
