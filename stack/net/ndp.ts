@@ -29,6 +29,7 @@ export interface Neighbor {
   readonly address: Uint8Array;
   /** Its link-layer address, null while INCOMPLETE. */
   mac: Uint8Array | null;
+  /** Where it stands in RFC 4861 7.3.2's state machine. */
   state: NeighborState;
   /** When the current state's timer runs out, ms. */
   deadline: number;
