@@ -109,7 +109,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: drainCommand,
     summary: "SERVER[:PORT] [-t VIP:PORT] [--timeout S] [--control PATH]\n        weight 0 on " +
       "every service holding SERVER (or the -t one), then wait until its active\n        " +
-      "connections reach 0 (exit 0) or the timeout passes (exit 1; default 300 s)",
+      "connections reach 0 (exit 0) or the timeout passes (exit 1; default 300 s)\n" +
+      "      --all [--timeout S] [--control PATH]\n        the whole instance: withdraw its " +
+      "VIPs (--bgp), forward until the router stops\n        sending (or S, default 30 s), " +
+      "then stop",
   },
   demo: {
     run: demoCommand,

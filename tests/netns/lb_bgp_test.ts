@@ -1,0 +1,180 @@
+/**
+ * Scale-out (`lb.ts run --bgp`): two and three balancer instances behind a kernel router that
+ * runs BIRD with multipath, each instance announcing the VIP over BGP with BFD from its own
+ * BIRD (tests/netns/_bgp_net.ts draws the network). Checked against the router's kernel routes:
+ * one next hop per instance; connections spread over the instances and the real servers; all
+ * real servers down withdraws the VIP and one back announces it again; kill -9 of an instance
+ * drops its next hop within BFD's 300 ms; 20 long downloads keep their real server (SHA-256)
+ * while an instance is added and another drained away with SIGTERM.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { netnsTest } from "./topology.ts";
+import { programMissing } from "../requires.ts";
+import {
+  counters,
+  PY,
+  requestsFromPorts,
+  sha256File,
+  startHttpServers,
+  tally,
+  VIP,
+  writeBigFile,
+} from "./_lb_net.ts";
+import {
+  buildBgpNet,
+  cleanupBgp,
+  INSTANCE_IPS,
+  listJson,
+  startBgpInstance,
+  waitNextHops,
+} from "./_bgp_net.ts";
+
+const missing = programMissing("bird", "bash scripts/setup.sh") ??
+  programMissing("setpriv", "bash scripts/setup.sh");
+const [, IP1, IP2, IP3] = INSTANCE_IPS;
+
+netnsTest(
+  "bgp: ECMP over two instances, spread, list; all real servers down withdraws; kill -9 with BFD",
+  async (t) => {
+    const net = await buildBgpNet(t);
+    try {
+      const servers = await startHttpServers(net);
+      const health = ["--check", "tcp", "--check-interval", "0.3", "--fall", "1", "--rise", "1"];
+      const a = await startBgpInstance(net, 1, health);
+      const b = await startBgpInstance(net, 2, health);
+      await waitNextHops(net, [IP1, IP2]);
+      const la = await listJson(net, a);
+      assertEquals(la.bgp.sessions[0].info, "Established");
+      assertEquals(la.bgp.vips, [{ ...la.bgp.vips[0], prefix: `${VIP}/32`, announced: true }]);
+      const text = (await t.lbRun(["list", "--control", a.control])).stdout;
+      assertMatch(text, /10\.77\.0\.254 +65000 +65001 +on +up .* Established/);
+      assertMatch(text, /10\.77\.0\.100\/32 +announced/);
+
+      // Hundreds of new connections: over both instances and all three real servers.
+      const got = Object.values(await requestsFromPorts(net, 21000, 300));
+      assertEquals(got.filter((g) => g === null).length, 0);
+      const perReal = tally(got);
+      const perInstance = [
+        (await listJson(net, a)).services[0].conns,
+        (await listJson(net, b))
+          .services[0].conns,
+      ];
+      console.log(`spread: real servers ${JSON.stringify(perReal)}, instances ${perInstance}`);
+      for (const r of ["r1", "r2", "r3"]) assert((perReal[r] ?? 0) > 30, `${r}: ${perReal[r]}`);
+      for (const n of perInstance) assert(n > 50, `instances: ${perInstance}`);
+      assertEquals(perInstance[0] + perInstance[1], 300);
+
+      // Every real server down: the VIP is withdrawn by both; one back: announced again.
+      await Promise.all(servers.map((p) => p.stop("SIGKILL")));
+      await waitNextHops(net, [], 15_000);
+      await a.proc.waitFor("bgp_withdraw", 5000);
+      assertEquals((await listJson(net, b)).bgp.vips[0].announced, false);
+      const r1 = net.reals[0];
+      const back = t.spawn(r1.ns, [PY, "-u", "-m", "http.server", "80", "--directory", r1.dir]);
+      await back.waitFor("Serving HTTP", 15_000);
+      await waitNextHops(net, [IP1, IP2], 15_000);
+      await startHttpServersExcept(net, 0);
+
+      // kill -9 of an instance: BFD takes its next hop away in well under 0.5 s, its BIRD dies
+      // with it (parent-death signal), and new connections succeed through the other.
+      const birdPid = (await listJson(net, a)).bgp.birdPid;
+      const t0 = performance.now();
+      a.proc.child.kill("SIGKILL");
+      await waitNextHops(net, [IP2], 5000);
+      const failoverMs = performance.now() - t0;
+      console.log(`kill -9 failover (BFD 100 ms x 3): ${failoverMs.toFixed(0)} ms`);
+      assert(failoverMs < 500, `failover took ${failoverMs} ms`);
+      let birdGone = false;
+      for (let i = 0; i < 50 && !birdGone; i++) {
+        try {
+          Deno.statSync(`/proc/${birdPid}`);
+          await new Promise((r) => setTimeout(r, 20));
+        } catch {
+          birdGone = true;
+        }
+      }
+      assert(birdGone, `BIRD ${birdPid} outlived its instance`);
+      const after = Object.values(await requestsFromPorts(net, 23000, 60));
+      assertEquals(after.filter((g) => g === null).length, 0);
+    } finally {
+      cleanupBgp(net);
+    }
+  },
+  120_000,
+  missing,
+);
+
+/** Starts http.server on every real server but the one at `skip` (already running). */
+async function startHttpServersExcept(
+  net: Awaited<ReturnType<typeof buildBgpNet>>,
+  skip: number,
+): Promise<void> {
+  const procs = net.reals.filter((_, i) => i !== skip).map((r) =>
+    net.t.spawn(r.ns, [PY, "-u", "-m", "http.server", "80", "--directory", r.dir])
+  );
+  await Promise.all(procs.map((p) => p.waitFor("Serving HTTP", 15_000)));
+}
+
+netnsTest(
+  "bgp: 20 long downloads keep their real server while an instance is added and another drained",
+  async (t) => {
+    const net = await buildBgpNet(t);
+    try {
+      // A small receive buffer, so curl's --limit-rate paces the transfer on the wire.
+      await t.execOk(net.client, ["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 131072"]);
+      writeBigFile(net, "big", 4 << 20);
+      const shas = new Set(await Promise.all(net.reals.map((r) => sha256File(`${r.dir}/big`))));
+      await startHttpServers(net);
+      const a = await startBgpInstance(net, 1);
+      const b = await startBgpInstance(net, 2);
+      await waitNextHops(net, [IP1, IP2]);
+      const out = Array.from({ length: 20 }, (_, i) => t.tempPath(`dl${i}`));
+      const args = [
+        "-sS",
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "20",
+        "--limit-rate",
+        "200k",
+      ];
+      for (const f of out) args.push("--max-time", "60", "-o", f, `http://${VIP}/big`);
+      const curl = t.exec(net.client, ["curl", ...args], 90_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      const c = await startBgpInstance(net, 3);
+      await waitNextHops(net, [IP1, IP2, IP3]);
+      await new Promise((r) => setTimeout(r, 1500));
+      // SIGTERM: withdraw first, forward until the router has stopped sending, exit 0.
+      const stopped = a.proc.stop("SIGTERM", 40_000);
+      await waitNextHops(net, [IP2, IP3], 5000);
+      const res = await curl;
+      const status = await stopped;
+      assertEquals(status.code, 0, a.proc.output());
+      assertMatch(a.proc.output(), /bgp_withdraw .* \(draining\)/);
+      assertMatch(a.proc.output(), /drained in/);
+      let ok = 0;
+      for (const f of out) {
+        try {
+          if (shas.has(await sha256File(f))) ok++;
+        } catch { /* not written */ }
+      }
+      // The flows the router moved: picked up mid-stream by an instance that never saw their SYN.
+      const resumed = [
+        (await counters(net, b.control))["lb.mh_resumed"] ?? 0,
+        (await counters(net, c.control))["lb.mh_resumed"] ?? 0,
+      ];
+      console.log(
+        `downloads intact: ${ok}/20 (curl exit ${res.code}); flows resumed mid-stream by ` +
+          `instance 2: ${resumed[0]}, instance 3: ${resumed[1]}`,
+      );
+      assert(resumed[1] > 0, "no flow moved to the added instance");
+      assert(resumed[0] > 0, "no flow moved off the drained instance");
+      assertEquals(res.code, 0, res.stderr);
+      assertEquals(ok, 20);
+    } finally {
+      cleanupBgp(net);
+    }
+  },
+  120_000,
+  missing,
+);
