@@ -26,12 +26,18 @@ export interface BgpNet extends LbNet {
   /** TAPs for instances 1..3 (index 0 unused). */
   taps: string[];
   birdSocket: string;
+  /** The router's BIRD configuration file. */
+  birdConfig: string;
+  birdLog: string;
   /** BIRD run directories of the instances, removed by {@link cleanupBgp}. */
   runDirs: string[];
 }
 
-/** The router's BIRD: one eBGP neighbour (AS 65001) per instance address, BFD 100 ms x 3. */
-function routerConfig(log: string): string {
+/**
+ * The router's BIRD: one eBGP neighbour (AS 65001) per instance address, BFD 100 ms x 3 (or none,
+ * with a hold time of `holdS`, for measuring BGP's timers alone).
+ */
+export function routerConfig(log: string, bfd = true, holdS?: number): string {
   const lines = [
     `log "${log}" all;`,
     `router id ${ROUTER};`,
@@ -40,7 +46,8 @@ function routerConfig(log: string): string {
     "protocol kernel { ipv4 { export all; }; merge paths on; }",
     'protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }',
     // error wait 1 s: a restarted instance is taken back at once (BIRD's default waits 60 s).
-    `template bgp lbs { local ${ROUTER} as 65000; direct; bfd on; connect retry time 1; ` +
+    `template bgp lbs { local ${ROUTER} as 65000; direct; ${bfd ? "bfd on; " : ""}` +
+    `${holdS !== undefined ? `hold time ${holdS}; ` : ""}connect retry time 1; ` +
     "error wait time 1, 5; ipv4 { import all; export none; }; }",
   ];
   for (let i = 1; i <= 3; i++) {
@@ -68,7 +75,8 @@ export async function buildBgpNet(t: Topology): Promise<BgpNet> {
   ];
   const conf = t.tempPath("rbird.conf");
   const birdSocket = t.tempPath("rbird.ctl");
-  Deno.writeTextFileSync(conf, routerConfig(t.tempPath("rbird.log")));
+  const birdLog = t.tempPath("rbird.log");
+  Deno.writeTextFileSync(conf, routerConfig(birdLog));
   const bird = t.spawn(net.router, [
     "bird",
     "-f",
@@ -85,7 +93,13 @@ export async function buildBgpNet(t: Topology): Promise<BgpNet> {
     await new Promise((r) => setTimeout(r, 50));
   }
   void bird;
-  return { ...net, taps, birdSocket, runDirs: [] };
+  return { ...net, taps, birdSocket, birdConfig: conf, birdLog, runDirs: [] };
+}
+
+/** Rewrites the router's BIRD configuration and applies it (`birdc configure`). */
+export async function reconfigureRouter(net: BgpNet, text: string): Promise<void> {
+  Deno.writeTextFileSync(net.birdConfig, text);
+  await net.t.execOk(net.router, ["birdc", "-s", net.birdSocket, "configure"]);
 }
 
 /** Removes the instances' BIRD run directories. */
@@ -114,6 +128,7 @@ export async function startBgpInstance(
   net: BgpNet,
   i: number,
   before: string[] = [],
+  bfd = true,
 ): Promise<BgpInstance> {
   const ip = INSTANCE_IPS[i];
   const control = net.t.tempPath(`bgp${i}.sock`);
@@ -129,7 +144,7 @@ export async function startBgpInstance(
     "--control",
     control,
     "--bgp",
-    `${ROUTER},as=65000,local-as=65001,bfd`,
+    `${ROUTER},as=65000,local-as=65001${bfd ? ",bfd" : ""}`,
     ...before,
     "--service",
     `tcp:${VIP}:80`,
@@ -187,4 +202,14 @@ export async function listJson(net: BgpNet, inst: BgpInstance): Promise<
   const r = await net.t.lbRun(["list", "--json", "--control", inst.control]);
   if (r.code !== 0) throw new Error(`lb.ts list: ${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+/** True while PID runs (a zombie, dead but not yet reaped by its new parent, is not running). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }

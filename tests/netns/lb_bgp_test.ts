@@ -25,6 +25,7 @@ import {
   cleanupBgp,
   INSTANCE_IPS,
   listJson,
+  processAlive,
   startBgpInstance,
   waitNextHops,
 } from "./_bgp_net.ts";
@@ -84,16 +85,10 @@ netnsTest(
       const failoverMs = performance.now() - t0;
       console.log(`kill -9 failover (BFD 100 ms x 3): ${failoverMs.toFixed(0)} ms`);
       assert(failoverMs < 500, `failover took ${failoverMs} ms`);
-      let birdGone = false;
-      for (let i = 0; i < 50 && !birdGone; i++) {
-        try {
-          Deno.statSync(`/proc/${birdPid}`);
-          await new Promise((r) => setTimeout(r, 20));
-        } catch {
-          birdGone = true;
-        }
+      for (let i = 0; i < 50 && processAlive(birdPid); i++) {
+        await new Promise((r) => setTimeout(r, 20));
       }
-      assert(birdGone, `BIRD ${birdPid} outlived its instance`);
+      assert(!processAlive(birdPid), `BIRD ${birdPid} outlived its instance`);
       const after = Object.values(await requestsFromPorts(net, 23000, 60));
       assertEquals(after.filter((g) => g === null).length, 0);
     } finally {
