@@ -304,7 +304,10 @@ export async function runCommand(args: string[]): Promise<number> {
     log("config", done, { change: op });
     return done;
   });
-  inst.handle(LB_SAVE, () => runningConfig(balancer, checks.global, (s) => checks.ownOf(s)));
+  inst.handle(LB_SAVE, () => ({
+    ...runningConfig(balancer, checks.global, (s) => checks.ownOf(s)),
+    ...(bgp !== null ? { bgp } : {}),
+  }));
   // One monitor for the whole run: it follows `checks` (and the services) on every tick. State
   // changes go to stderr, one line each (a JSON object with --log-format json).
   const monitor = startHealthChecks(balancer, (s) => checks.configOf(s), (event) => {

@@ -24,6 +24,13 @@ export function packetsIn(snap: BalancerSnapshot): number {
   return n;
 }
 
+/** Flows the balancer has scheduled so far (every service's connection count). */
+export function flowsSeen(snap: BalancerSnapshot): number {
+  let n = 0;
+  for (const s of snap.services) n += s.conns;
+  return n;
+}
+
 /** What the drain needs. */
 export interface DrainOptions {
   /** Withdraws every VIP (null without --bgp: nothing to withdraw). */
@@ -45,6 +52,10 @@ export async function drainInstance(o: DrainOptions): Promise<void> {
       `(at most ${o.timeoutMs / 1000} s)`,
     { timeoutMs: o.timeoutMs },
   );
+  const flowsAtWithdraw = flowsSeen(o.snapshot());
+  // How many flows still started here after the withdrawal (the router's update is not instant).
+  const late = () =>
+    `${flowsSeen(o.snapshot()) - flowsAtWithdraw} new flow(s) after the withdrawal`;
   let last = packetsIn(o.snapshot());
   let lastChange = Date.now();
   const deadline = start + o.timeoutMs;
@@ -55,9 +66,12 @@ export async function drainInstance(o: DrainOptions): Promise<void> {
       last = now;
       lastChange = Date.now();
     } else if (Date.now() - lastChange >= quietMs) {
-      o.log("drained", `drained in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+      o.log("drained", `drained in ${((Date.now() - start) / 1000).toFixed(1)} s, ${late()}`);
       return;
     }
   }
-  o.log("drain_timeout", `drain timeout (${o.timeoutMs / 1000} s): stopping with flows left`);
+  o.log(
+    "drain_timeout",
+    `drain timeout (${o.timeoutMs / 1000} s): stopping with packets still coming, ${late()}`,
+  );
 }

@@ -129,6 +129,7 @@ export async function startBgpInstance(
   i: number,
   before: string[] = [],
   bfd = true,
+  perms: string[] = [],
 ): Promise<BgpInstance> {
   const ip = INSTANCE_IPS[i];
   const control = net.t.tempPath(`bgp${i}.sock`);
@@ -153,7 +154,7 @@ export async function startBgpInstance(
     "--method",
     "dr",
     ...REALS,
-  ], ["--allow-run=setpriv,ip,birdc", `--allow-write=${control}.bgp`]);
+  ], ["--allow-run=setpriv,ip,birdc", `--allow-write=${control}.bgp`, ...perms]);
   await proc.waitFor("up on", 30_000);
   return { i, ip, control, proc };
 }

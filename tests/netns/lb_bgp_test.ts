@@ -42,14 +42,35 @@ netnsTest(
       const servers = await startHttpServers(net);
       const health = ["--check", "tcp", "--check-interval", "0.3", "--fall", "1", "--rise", "1"];
       const a = await startBgpInstance(net, 1, health);
-      const b = await startBgpInstance(net, 2, health);
+      const b = await startBgpInstance(
+        net,
+        2,
+        [...health, "--metrics", "127.0.0.1:0"],
+        true,
+        ["--allow-net=127.0.0.1"],
+      );
       await waitNextHops(net, [IP1, IP2]);
-      const la = await listJson(net, a);
+      // The instance reads BIRD's session state once a second.
+      let la = await listJson(net, a);
+      for (let i = 0; i < 20 && la.bgp.sessions[0].info !== "Established"; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        la = await listJson(net, a);
+      }
       assertEquals(la.bgp.sessions[0].info, "Established");
       assertEquals(la.bgp.vips, [{ ...la.bgp.vips[0], prefix: `${VIP}/32`, announced: true }]);
       const text = (await t.lbRun(["list", "--control", a.control])).stdout;
       assertMatch(text, /10\.77\.0\.254 +65000 +65001 +on +up .* Established/);
       assertMatch(text, /10\.77\.0\.100\/32 +announced/);
+      const saved = (await t.lbRun(["save", "--control", a.control])).stdout;
+      assertMatch(saved, /"bgp": "10\.77\.0\.254,as=65000,local-as=65001,bfd"/);
+      const url = b.proc.output().match(/metrics on (http:\S+)/)![1];
+      let metrics = "";
+      for (let i = 0; i < 20 && !metrics.includes('state="Established"'); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 250));
+        metrics = await t.execOk(net.hub, ["curl", "-sS", url]);
+      }
+      assertMatch(metrics, /lb_bgp_session_up\{peer="10\.77\.0\.254",state="Established"\} 1/);
+      assertMatch(metrics, /lb_bgp_vip_announced\{vip="10\.77\.0\.100\/32"\} 1/);
 
       // Hundreds of new connections: over both instances and all three real servers.
       const got = Object.values(await requestsFromPorts(net, 21000, 300));
@@ -70,6 +91,10 @@ netnsTest(
       await waitNextHops(net, [], 15_000);
       await a.proc.waitFor("bgp_withdraw", 5000);
       assertEquals((await listJson(net, b)).bgp.vips[0].announced, false);
+      assertMatch(
+        await t.execOk(net.hub, ["curl", "-sS", url]),
+        /lb_bgp_vip_announced\{vip="10\.77\.0\.100\/32"\} 0/,
+      );
       const r1 = net.reals[0];
       const back = t.spawn(r1.ns, [PY, "-u", "-m", "http.server", "80", "--directory", r1.dir]);
       await back.waitFor("Serving HTTP", 15_000);
@@ -142,11 +167,15 @@ netnsTest(
       // SIGTERM: withdraw first, forward until the router has stopped sending, exit 0.
       const stopped = a.proc.stop("SIGTERM", 40_000);
       await waitNextHops(net, [IP2, IP3], 5000);
+      // New connections once the router has the withdrawal: none of them may reach the drained
+      // instance (it counts the flows it still saw start, below).
+      const fresh = Object.values(await requestsFromPorts(net, 25000, 20));
+      assertEquals(fresh.filter((g) => g === null).length, 0);
       const res = await curl;
       const status = await stopped;
       assertEquals(status.code, 0, a.proc.output());
       assertMatch(a.proc.output(), /bgp_withdraw .* \(draining\)/);
-      assertMatch(a.proc.output(), /drained in/);
+      assertMatch(a.proc.output(), /drained in [0-9.]+ s, 0 new flow\(s\) after the withdrawal/);
       let ok = 0;
       for (const f of out) {
         try {
