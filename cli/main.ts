@@ -116,8 +116,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   demo: {
     run: demoCommand,
-    summary: "\n        (root, deno run -A) a client, three kernel HTTP servers and the balancer " +
-      "in namespaces;\n        a few hundred requests through the VIP, then everything is torn down",
+    summary: "[--scale-out] [--requests N]\n        (root, deno run -A) a client, three kernel " +
+      "HTTP servers and the balancer in namespaces;\n        a few hundred requests through the " +
+      "VIP, then everything is torn down; --scale-out:\n        three --bgp instances behind a " +
+      "BIRD router with ECMP, one killed with SIGKILL",
   },
   stack: {
     run: stackCommand,

@@ -1,9 +1,10 @@
 /**
- * `lb.ts demo [--requests N]`: the README's demo (scripts/demo.ts): a client, three kernel HTTP
+ * `lb.ts demo [--scale-out] [--requests N]`: the README's demo (scripts/demo.ts): a client, three kernel HTTP
  * servers and the userspace balancer in network namespaces, a few hundred requests through the
  * VIP, the distribution and the `list --stats` table, then everything torn down. It needs root
  * (namespaces, bridges, a TAP) and `deno run -A` (it runs ip, python3 and curl); without them it
- * says so and exits 1.
+ * says so and exits 1. `--scale-out` runs the scale-out demo instead (scripts/demo_scale_out.ts):
+ * three `--bgp` instances behind a router with BIRD and ECMP, one of them killed (needs bird2).
  *
  * @module
  */
@@ -11,7 +12,10 @@ import { intArg, parseFlags, str } from "../args.ts";
 
 /** Runs `lb.ts demo`; returns the exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags("demo", args, { requests: { type: "string" } });
+  const { flags } = parseFlags("demo", args, {
+    requests: { type: "string" },
+    "scale-out": { type: "boolean" },
+  });
   const r = str(flags, "requests");
   const requests = r === undefined ? 300 : intArg(r, "--requests", 3, 10_000);
   const missing = (["run", "read", "write", "sys", "env"] as const).filter((name) =>
@@ -30,6 +34,10 @@ export async function demoCommand(args: string[]): Promise<number> {
         "device (CAP_NET_ADMIN), which an unprivileged user cannot",
     );
     return 1;
+  }
+  if (flags["scale-out"] === true) {
+    const { runScaleOutDemo } = await import("../../scripts/demo_scale_out.ts");
+    return await runScaleOutDemo(requests);
   }
   const { runDemo } = await import("../../scripts/demo.ts");
   return await runDemo({ requests });

@@ -25,7 +25,7 @@ import { birdFiles, BirdSupervisor } from "./supervisor.ts";
 /** How often the announce state follows the balancer (health changes land within this). */
 const ANNOUNCE_PERIOD_MS = 200;
 /** How often BIRD is asked for the session state. */
-const SESSION_POLL_MS = 1000;
+const SESSION_POLL_MS = 500;
 
 /** What the speaker needs from `lb.ts run`. */
 export interface SpeakerOptions {

@@ -50,7 +50,7 @@ netnsTest(
         ["--allow-net=127.0.0.1"],
       );
       await waitNextHops(net, [IP1, IP2]);
-      // The instance reads BIRD's session state once a second.
+      // The instance reads BIRD's session state twice a second.
       let la = await listJson(net, a);
       for (let i = 0; i < 20 && la.bgp.sessions[0].info !== "Established"; i++) {
         await new Promise((r) => setTimeout(r, 250));
