@@ -31,7 +31,9 @@ export function formatBgp(s: BgpStatus): string {
     vips.push([v.prefix, v.announced ? "announced" : "withdrawn", v.since, v.reason]);
   }
   return [
-    `BGP (BIRD pid ${s.birdPid}, ${s.runDir})${s.draining ? ", draining" : ""}`,
+    `BGP (BIRD ${s.birdPid === 0 ? "restarting" : `pid ${s.birdPid}`}` +
+    `${s.birdRestarts > 0 ? `, restarted ${s.birdRestarts} time(s)` : ""}, ${s.runDir})` +
+    `${s.draining ? ", draining" : ""}`,
     ...table(sessions),
     "",
     ...table(vips),

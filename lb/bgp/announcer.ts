@@ -64,7 +64,10 @@ export interface BgpStatus {
   sessions: BgpSessionState[];
   vips: VipAnnounceState[];
   draining: boolean;
+  /** BIRD's pid; 0 while it is being restarted. */
   birdPid: number;
+  /** Times BIRD was started again after it died. */
+  birdRestarts: number;
   runDir: string;
   announcements: number;
   withdrawals: number;

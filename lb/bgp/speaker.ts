@@ -39,13 +39,68 @@ export interface SpeakerOptions {
   log: (event: string, message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A running speaker. */
+/** The pieces one BIRD run is made of; a restart makes them all anew. */
+interface Parts {
+  bird: BirdSupervisor;
+  inner: Stack;
+  innerDone: Promise<void>;
+  relay: BgpRelay;
+}
+
+/** First delay before BIRD is started again after it died; doubled up to the maximum. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+
+/** Opens the inner TAP, starts BIRD behind it (nothing announced yet) and the relay. */
+async function startParts(o: SpeakerOptions): Promise<Parts> {
+  const self = o.stack.address;
+  const files = birdFiles(o.runDir);
+  // One TAP per instance, named after the pid so instances on one host do not collide.
+  const tap = `lbbgp${Deno.pid}`.slice(0, 15);
+  const device = TapDevice.open({ name: tap, mtu: 1500, offload: false });
+  // The inner stack plays the router: BIRD sees its peer on its own link.
+  const inner = new Stack({ device, address: o.bgp.peer, prefix: o.prefix });
+  const innerDone = inner.start();
+  let bird: BirdSupervisor;
+  try {
+    bird = await BirdSupervisor.start(
+      o.runDir,
+      tap,
+      `${formatIpv4(self)}/${o.prefix}`,
+      birdConfig({ self, bgp: o.bgp, vips: [], logFile: files.log }),
+    );
+  } catch (e) {
+    inner.close();
+    await innerDone.catch(() => {});
+    throw e;
+  }
+  const relay = new BgpRelay(o.stack, inner, o.bgp.peer, self, o.bgp.bfd);
+  o.log(
+    "bgp_started",
+    `BIRD pid ${bird.pid} in its own network namespace, control ${files.socket}, peer ` +
+      `${formatIpv4(o.bgp.peer)} AS ${o.bgp.peerAs}, local AS ${o.bgp.localAs}` +
+      (o.bgp.bfd ? ", BFD on" : ""),
+    { pid: bird.pid, socket: files.socket },
+  );
+  return { bird, inner, innerDone, relay };
+}
+
+/** Closes what is left of a BIRD run (after BIRD has exited). */
+async function closeParts(p: Parts): Promise<void> {
+  p.relay.close();
+  p.inner.close();
+  await p.innerDone.catch(() => {});
+}
+
+/**
+ * A running speaker. It supervises BIRD: if BIRD exits while the instance runs (a crash, a kill),
+ * every VIP is withdrawn with it (the session ends), the event log says so, and BIRD is started
+ * again after 1 s (doubling up to 30 s while it keeps failing), which then announces again.
+ */
 export class BgpSpeaker {
   readonly #o: SpeakerOptions;
-  readonly #bird: BirdSupervisor;
-  readonly #inner: Stack;
-  readonly #relay: BgpRelay;
-  readonly #innerDone: Promise<void>;
+  /** The current BIRD run; null while BIRD is being restarted. */
+  #parts: Parts | null;
   /** What BIRD's configuration announces now. */
   #announced: number[] = [];
   readonly #since = new Map<number, { at: string; reason: string }>();
@@ -55,20 +110,14 @@ export class BgpSpeaker {
   #busy = false;
   #announcements = 0;
   #withdrawals = 0;
+  #restarts = 0;
+  #restartDelay = RESTART_MIN_MS;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
 
-  private constructor(
-    o: SpeakerOptions,
-    bird: BirdSupervisor,
-    inner: Stack,
-    innerDone: Promise<void>,
-    relay: BgpRelay,
-  ) {
+  private constructor(o: SpeakerOptions, parts: Parts) {
     this.#o = o;
-    this.#bird = bird;
-    this.#inner = inner;
-    this.#innerDone = innerDone;
-    this.#relay = relay;
+    this.#parts = parts;
     this.#session = {
       peer: formatIpv4(o.bgp.peer),
       peerAs: o.bgp.peerAs,
@@ -80,73 +129,86 @@ export class BgpSpeaker {
     };
   }
 
-  /** Opens the inner TAP, starts BIRD behind it (nothing announced yet) and the relay. */
+  /** Starts BIRD and the relay, then announces what should be announced. */
   static async start(o: SpeakerOptions): Promise<BgpSpeaker> {
-    const self = o.stack.address;
-    const files = birdFiles(o.runDir);
-    // One TAP per instance, named after the pid so instances on one host do not collide.
-    const tap = `lbbgp${Deno.pid}`.slice(0, 15);
-    const device = TapDevice.open({ name: tap, mtu: 1500, offload: false });
-    // The inner stack plays the router: BIRD sees its peer on its own link.
-    const inner = new Stack({ device, address: o.bgp.peer, prefix: o.prefix });
-    const innerDone = inner.start();
-    let bird: BirdSupervisor;
-    try {
-      bird = await BirdSupervisor.start(
-        o.runDir,
-        tap,
-        `${formatIpv4(self)}/${o.prefix}`,
-        birdConfig({ self, bgp: o.bgp, vips: [], logFile: files.log }),
-      );
-    } catch (e) {
-      inner.close();
-      await innerDone.catch(() => {});
-      throw e;
-    }
-    const relay = new BgpRelay(o.stack, inner, o.bgp.peer, self, o.bgp.bfd);
-    const sp = new BgpSpeaker(o, bird, inner, innerDone, relay);
-    bird.exited.then((st) => {
-      if (!sp.#closed) {
-        o.log("bgp_bird_exited", `BIRD (pid ${bird.pid}) exited with ${st.code}: VIPs withdrawn`, {
-          code: st.code,
-        });
-      }
-    });
-    o.log(
-      "bgp_started",
-      `BIRD pid ${bird.pid} in its own network namespace, control ${files.socket}, peer ` +
-        `${formatIpv4(o.bgp.peer)} AS ${o.bgp.peerAs}, local AS ${o.bgp.localAs}` +
-        (o.bgp.bfd ? ", BFD on" : ""),
-      { pid: bird.pid, socket: files.socket },
-    );
+    const sp = new BgpSpeaker(o, await startParts(o));
+    sp.#watch(sp.#parts!);
     sp.#timers.push(setInterval(() => sp.#follow(), ANNOUNCE_PERIOD_MS));
     sp.#timers.push(setInterval(() => sp.#pollSession(), SESSION_POLL_MS));
     await sp.#follow();
     return sp;
   }
 
-  /** BIRD's pid. */
+  /** On BIRD's unexpected exit: clean up, log, restart later. */
+  #watch(parts: Parts): void {
+    parts.bird.exited.then(async (st) => {
+      if (this.#closed || this.#parts !== parts) return;
+      this.#parts = null;
+      const withdrawn = this.#announced.map((v) => `${formatIpv4(v)}/32`);
+      this.#announced = [];
+      this.#session = { ...this.#session, state: "down", since: "", info: "BIRD exited" };
+      this.#o.log(
+        "bgp_bird_exited",
+        `BIRD (pid ${parts.bird.pid}) exited (${st.signal ?? `code ${st.code}`}): session down, ` +
+          `${withdrawn.length > 0 ? withdrawn.join(", ") : "nothing"} withdrawn; restarting in ` +
+          `${this.#restartDelay / 1000} s`,
+        { pid: parts.bird.pid, code: st.code, signal: st.signal, withdrawn },
+      );
+      await closeParts(parts);
+      this.#scheduleRestart();
+    });
+  }
+
+  #scheduleRestart(): void {
+    if (this.#closed) return;
+    const delay = this.#restartDelay;
+    this.#restartDelay = Math.min(delay * 2, RESTART_MAX_MS);
+    this.#restartTimer = setTimeout(async () => {
+      if (this.#closed) return;
+      try {
+        const parts = await startParts(this.#o);
+        if (this.#closed) {
+          await parts.bird.stop();
+          await closeParts(parts);
+          return;
+        }
+        this.#restarts++;
+        this.#restartDelay = RESTART_MIN_MS;
+        this.#parts = parts;
+        this.#watch(parts);
+        await this.#follow();
+      } catch (e) {
+        this.#o.log("bgp_error", `BIRD restart failed: ${(e as Error).message}`);
+        this.#scheduleRestart();
+      }
+    }, delay);
+  }
+
+  /** BIRD's pid (0 while it is being restarted). */
   get birdPid(): number {
-    return this.#bird.pid;
+    return this.#parts?.bird.pid ?? 0;
   }
 
   /** Makes BIRD's announced set equal to what should be announced now. */
   async #follow(): Promise<void> {
-    if (this.#busy || this.#closed) return;
+    const parts = this.#parts;
+    if (this.#busy || this.#closed || parts === null) return;
     this.#busy = true;
     try {
       const snap = this.#o.snapshot();
       const want = this.#draining ? [] : vipsToAnnounce(snap);
       const { announce, withdraw } = announceDiff(this.#announced, want);
       if (announce.length === 0 && withdraw.length === 0) return;
-      await this.#bird.configure(
+      await parts.bird.configure(
         birdConfig({
           self: this.#o.stack.address,
           bgp: this.#o.bgp,
           vips: want,
-          logFile: this.#bird.files.log,
+          logFile: parts.bird.files.log,
         }),
       );
+      // BIRD died meanwhile: its restart announces from scratch.
+      if (this.#parts !== parts) return;
       this.#announced = want;
       const at = new Date().toISOString();
       for (const v of announce) {
@@ -177,10 +239,11 @@ export class BgpSpeaker {
   }
 
   async #pollSession(): Promise<void> {
-    if (this.#closed) return;
+    const parts = this.#parts;
+    if (this.#closed || parts === null) return;
     try {
-      const p = (await this.#bird.protocols()).find((x) => x.name === BGP_PROTOCOL);
-      if (p === undefined) return;
+      const p = (await parts.bird.protocols()).find((x) => x.name === BGP_PROTOCOL);
+      if (p === undefined || this.#parts !== parts) return;
       const before = this.#session;
       this.#session = { ...before, state: p.state, since: p.since, info: p.info };
       if (before.info !== p.info && before.state !== "unknown") {
@@ -220,11 +283,14 @@ export class BgpSpeaker {
         };
       }),
       draining: this.#draining,
-      birdPid: this.#bird.pid,
+      birdPid: this.birdPid,
+      birdRestarts: this.#restarts,
       runDir: this.#o.runDir,
       announcements: this.#announcements,
       withdrawals: this.#withdrawals,
-      relay: { ...this.#relay.stats },
+      relay: this.#parts === null
+        ? { bgpConnections: 0, bgpRefused: 0, bfdOut: 0, bfdIn: 0 }
+        : { ...this.#parts.relay.stats },
     };
   }
 
@@ -236,16 +302,17 @@ export class BgpSpeaker {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#restartTimer);
+    const parts = this.#parts;
+    if (parts === null) return;
     try {
-      await this.#bird.birdc(["disable", BGP_PROTOCOL]);
+      await parts.bird.birdc(["disable", BGP_PROTOCOL]);
       // Let the relay carry the Cease out before it closes.
       await new Promise((r) => setTimeout(r, 100));
     } catch {
       // BIRD is gone already: nothing to say goodbye with
     }
-    this.#relay.close();
-    this.#inner.close();
-    await this.#innerDone.catch(() => {});
-    await this.#bird.stop();
+    await closeParts(parts);
+    await parts.bird.stop();
   }
 }

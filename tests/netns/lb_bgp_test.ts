@@ -101,6 +101,15 @@ netnsTest(
       await waitNextHops(net, [IP1, IP2], 15_000);
       await startHttpServersExcept(net, 0);
 
+      // BIRD killed under a running instance: its next hop goes (BFD), the instance starts BIRD
+      // again and announces again.
+      const oldBird = (await listJson(net, b)).bgp.birdPid;
+      Deno.kill(oldBird, "SIGKILL");
+      await waitNextHops(net, [IP1], 5000);
+      await b.proc.waitFor("bgp_bird_exited", 5000);
+      await waitNextHops(net, [IP1, IP2], 30_000);
+      assert((await listJson(net, b)).bgp.birdPid !== oldBird);
+
       // kill -9 of an instance: BFD takes its next hop away in well under 0.5 s, its BIRD dies
       // with it (parent-death signal), and new connections succeed through the other.
       const birdPid = (await listJson(net, a)).bgp.birdPid;

@@ -190,6 +190,7 @@ Deno.test("list and /metrics: sessions and announce states", () => {
     ],
     draining: false,
     birdPid: 42,
+    birdRestarts: 1,
     runDir: "/run/lbts.sock.bgp",
     announcements: 2,
     withdrawals: 1,
@@ -202,6 +203,8 @@ Deno.test("list and /metrics: sessions and announce states", () => {
   assertMatch(m, /lb_bgp_session_up\{peer="10\.0\.0\.1",state="Established"\} 1/);
   assertMatch(m, /lb_bgp_vip_announced\{vip="10\.0\.0\.101\/32"\} 0/);
   assertMatch(m, /lb_bgp_withdrawals_total 1/);
+  assertMatch(m, /lb_bgp_bird_restarts_total 1/);
+  assertMatch(text, /BIRD pid 42, restarted 1 time/);
 });
 
 Deno.test("relay: BGP's TCP both ways and BFD with TTL 255 (GTSM), over userspace stacks", async () => {
