@@ -171,7 +171,13 @@ export class BirdSupervisor {
       await Deno.writeTextFile(files.config, config);
       await Deno.remove(files.socket).catch(() => {});
     } catch (e) {
-      throw setupError("bird", e);
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        throw new BgpSetupError(
+          `--bgp keeps BIRD's files in ${dir}: give deno --allow-write=${dir} ` +
+            `--allow-run=setpriv,ip,birdc (see README "Scaling out")`,
+        );
+      }
+      throw e;
     }
     let child: Deno.ChildProcess;
     try {
