@@ -36,6 +36,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "forwarded whole)\n" +
       "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] [--tcp-cc cubic|newreno|bbr]\n" +
       "        [--tcp-recovery rack|rfc6675] (the host's own TCP)\n" +
+      "        [--bgp PEER_IP[,as=N][,local-as=N][,bfd]] (announce the VIPs over the instance's " +
+      "own BIRD;\n        needs --allow-run=setpriv,ip,birdc --allow-write=CONTROL.bgp; " +
+      "SIGTERM then drains)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {

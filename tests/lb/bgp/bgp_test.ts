@@ -274,3 +274,55 @@ Deno.test("relay: BGP's TCP both ways and BFD with TTL 255 (GTSM), over userspac
     await Promise.all(runs);
   }
 });
+
+Deno.test('run --config with "bgp" and a NAT real server: refused before anything opens', async () => {
+  const { runCommand } = await import("../../../cli/commands/run.ts");
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        bgp: "10.0.0.1,bfd",
+        services: [{
+          protocol: "tcp",
+          vip: "10.0.0.100",
+          port: 80,
+          reals: [{ address: "10.0.0.11", method: "nat" }],
+        }],
+      }),
+    );
+    let msg = "";
+    try {
+      await runCommand(["--tap", "t0", "--ip", "10.0.0.2/24", "--config", file]);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assertMatch(msg, /--bgp cannot announce NAT service 10\.0\.0\.100:80/);
+    await Deno.writeTextFile(file, JSON.stringify({ bgp: "10.9.0.1", services: [] }));
+    msg = "";
+    try {
+      await runCommand(["--tap", "t0", "--ip", "10.0.0.2/24", "--config", file]);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assertMatch(msg, /not on the link/);
+    msg = "";
+    try {
+      await runCommand([
+        "--tap",
+        "t0",
+        "--ip",
+        "10.0.0.2/24",
+        "--config",
+        file,
+        "--bgp",
+        "10.0.0.1",
+      ]);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assertMatch(msg, /--bgp and "bgp" in .* \(give one or the other\)/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
