@@ -125,6 +125,14 @@ netnsTest(
       assert(!processAlive(birdPid), `BIRD ${birdPid} outlived its instance`);
       const after = Object.values(await requestsFromPorts(net, 23000, 60));
       assertEquals(after.filter((g) => g === null).length, 0);
+
+      // lb.ts drain --all: withdrawn, then the instance stops by itself.
+      const drained = await t.lbRun(["drain", "--all", "--timeout", "10", "--control", b.control]);
+      assertEquals(drained.code, 0, drained.stderr);
+      assertMatch(drained.stdout, /VIPs withdrawn, instance draining[\s\S]*instance stopped/);
+      await waitNextHops(net, [], 5000);
+      assertEquals((await b.proc.status).code, 0);
+      assertMatch(b.proc.output(), /bgp_withdraw .* \(draining\)/);
     } finally {
       cleanupBgp(net);
     }
