@@ -40,7 +40,9 @@ export function startInstance(opts: HostOptions): Instance {
     name: opts.tap,
     mtu: opts.mtu,
     mac: opts.mac,
-    offload: opts.offload,
+    // The CLI creates a missing TAP and keeps offloads off unless --offload, as it always has.
+    create: true,
+    offload: opts.offload ?? false,
   });
   let control: ControlServer | undefined;
   try {

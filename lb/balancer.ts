@@ -64,7 +64,7 @@ import {
   copyOffload,
   type FrameOffload,
   VNET_F_NEEDS_CSUM,
-} from "../stack/link/offload.ts";
+} from "../stack/wire/virtio_net.ts";
 import type { Stack } from "../stack/net/stack.ts";
 import { ConnTable } from "./conntrack/table.ts";
 import {

@@ -12,4 +12,6 @@ export NO_COLOR=1
 echo "== deno fmt --check"; "$deno" fmt --check
 echo "== deno lint"; "$deno" lint
 echo "== deno check"; "$deno" check .
+# The library's public surface: every export of mod.ts documented, no private type in a signature.
+echo "== deno doc --lint mod.ts"; "$deno" doc --lint mod.ts
 echo "== deno test"; "$deno" test -A tests/ "$@"

@@ -6,6 +6,10 @@
  * says so and exits 1. `--scale-out` runs the scale-out demo instead (scripts/demo_scale_out.ts):
  * three `--bgp` instances behind a router with BIRD and ECMP, one of them killed (needs bird2).
  *
+ * The demo is a script of the repository (it builds its network with the test harness,
+ * tests/netns/), not part of the product: the command runs it as a program of its own, from the
+ * checkout lb.ts runs from, rather than importing it.
+ *
  * @module
  */
 import { intArg, parseFlags, str } from "../args.ts";
@@ -35,10 +39,18 @@ export async function demoCommand(args: string[]): Promise<number> {
     );
     return 1;
   }
-  if (flags["scale-out"] === true) {
-    const { runScaleOutDemo } = await import("../../scripts/demo_scale_out.ts");
-    return await runScaleOutDemo(requests);
+  // The plain demo or the scale-out one (scripts/demo_scale_out.ts), each its own program.
+  const name = flags["scale-out"] === true ? "demo_scale_out.ts" : "demo.ts";
+  const script = new URL(`../../scripts/${name}`, import.meta.url);
+  if (script.protocol !== "file:") {
+    console.error(`lb.ts demo: runs from a checkout of the repository (scripts/${name})`);
+    return 1;
   }
-  const { runDemo } = await import("../../scripts/demo.ts");
-  return await runDemo({ requests });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script.pathname, String(requests)],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
 }

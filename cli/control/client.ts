@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DeviceError } from "../../stack/link/errors.ts";
+import { DeviceError } from "../../stack/sys/errors.ts";
 import {
   describeErrno,
   Errno,
@@ -14,7 +14,7 @@ import {
   POLLIN,
   POLLOUT,
   setPollFd,
-} from "../../stack/link/libc.ts";
+} from "../../stack/sys/libc.ts";
 import {
   type ControlRequest,
   encodeRequest,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { DeviceError } from "../../stack/link/errors.ts";
+import { DeviceError } from "../../stack/sys/errors.ts";
 import {
   describeErrno,
   EFD_CLOEXEC,
@@ -30,7 +30,7 @@ import {
   setPollFd,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
-} from "../../stack/link/libc.ts";
+} from "../../stack/sys/libc.ts";
 import {
   type ControlRequest,
   type ControlResponse,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DeviceError } from "../../stack/link/errors.ts";
+import { DeviceError } from "../../stack/sys/errors.ts";
 import {
   AF_UNIX,
   describeErrno,
@@ -14,7 +14,7 @@ import {
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
-} from "../../stack/link/libc.ts";
+} from "../../stack/sys/libc.ts";
 
 /** `sun_path` is 108 bytes including the terminating NUL (<sys/un.h>). */
 const SUN_PATH_BYTES = 108;

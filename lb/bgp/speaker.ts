@@ -57,7 +57,7 @@ async function startParts(o: SpeakerOptions): Promise<Parts> {
   const files = birdFiles(o.runDir);
   // One TAP per instance, named after the pid so instances on one host do not collide.
   const tap = `lbbgp${Deno.pid}`.slice(0, 15);
-  const device = TapDevice.open({ name: tap, mtu: 1500, offload: false });
+  const device = TapDevice.open({ name: tap, mtu: 1500, offload: false, create: true });
   // The inner stack plays the router: BIRD sees its peer on its own link.
   const inner = new Stack({ device, address: o.bgp.peer, prefix: o.prefix });
   const innerDone = inner.start();

@@ -36,7 +36,7 @@ import {
   VNET_F_NEEDS_CSUM,
   VNET_GSO_ECN,
   VNET_GSO_TCPV4,
-} from "../../stack/link/offload.ts";
+} from "../../stack/wire/virtio_net.ts";
 import { copyPacket } from "./copy.ts";
 import type { ForwardHost } from "./host.ts";
 import { writeTcpSegment } from "./segment.ts";

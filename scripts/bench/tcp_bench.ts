@@ -28,6 +28,7 @@ import { MemoryDevice } from "../../stack/link/memory.ts";
 import { TapDevice } from "../../stack/link/tap.ts";
 import { parseCidr, parseIpv4 } from "../../stack/wire/address.ts";
 import { Stack } from "../../stack/net/stack.ts";
+import { tcbOf } from "../../stack/tcp/conn.ts";
 import { checksumAdjust32 } from "../../stack/wire/checksum.ts";
 import { readU16, readU32, writeU16, writeU32 } from "../../stack/wire/bytes.ts";
 import { TcpView } from "../../stack/wire/tcp.ts";
@@ -161,8 +162,8 @@ async function inMemory(): Promise<void> {
     }
     seq = (seq + K * P) >>> 0;
     stack.tcp.flush();
-    conn.tcb.rcv!.read(sink, 0, sink.length);
-    stack.tcp.afterRead(conn.tcb);
+    tcbOf(conn).rcv!.read(sink, 0, sink.length);
+    stack.tcp.afterRead(tcbOf(conn));
   };
   for (let r = 0; r < 2000; r++) round(); // warm up
   const rounds = 20_000;

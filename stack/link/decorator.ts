@@ -48,7 +48,20 @@ export abstract class DeviceDecorator implements Device {
     return this.inner.txOffload;
   }
 
+  /** Forwards to the inner device: its loop keeps the program alive again. */
+  ref(): void {
+    this.inner.ref?.();
+  }
+
+  /** Forwards to the inner device: its loop no longer keeps the program alive. */
+  unref(): void {
+    this.inner.unref?.();
+  }
+
+  /** Runs the receive loop (see {@link Device.run}). */
   abstract run(onFrame: FrameHandler, onIdle?: () => void): Promise<void>;
+  /** Sends one frame (see {@link Device.send}). */
   abstract send(buf: Uint8Array, off: number, len: number): boolean;
+  /** Closes the device (see {@link Device.close}). */
   abstract close(): void;
 }

@@ -16,9 +16,13 @@ export type FrameHandler = (buf: Uint8Array, off: number, len: number) => void;
 
 /** Counters every device keeps. Plain numbers, updated in place (no allocation per frame). */
 export interface DeviceStats {
+  /** Frames received. */
   rxFrames: number;
+  /** Bytes of the frames received. */
   rxBytes: number;
+  /** Frames sent. */
   txFrames: number;
+  /** Bytes of the frames sent. */
   txBytes: number;
   /** Frames the device could not send (kernel queue full, peer closed, frame too large). */
   txDropped: number;
@@ -65,6 +69,13 @@ export interface Device {
   send(buf: Uint8Array, off: number, len: number): boolean;
   /** Stops the receive loop and releases the device. Idempotent. */
   close(): void;
+  /**
+   * The receive loop keeps the program alive (the default), as Deno's `ref()`. Devices whose
+   * loop never holds the event loop (in-memory ones) need not have it.
+   */
+  ref?(): void;
+  /** The receive loop no longer keeps the program alive, as Deno's `unref()`. */
+  unref?(): void;
 }
 
 /** A fresh zeroed counter set. */

@@ -78,16 +78,25 @@ export interface ImpairSpec {
 
 /** What the impairment did, per direction ("rx": received frames, "tx": sent frames). */
 export interface ImpairStats {
+  /** Received frames lost. */
   rxLost: number;
+  /** Sent frames lost. */
   txLost: number;
+  /** Received frames duplicated. */
   rxDuplicated: number;
+  /** Sent frames duplicated. */
   txDuplicated: number;
+  /** Received frames reordered. */
   rxReordered: number;
+  /** Sent frames reordered. */
   txReordered: number;
+  /** Received frames delayed. */
   rxDelayed: number;
+  /** Sent frames delayed. */
   txDelayed: number;
-  /** Frames dropped because the pool was full. */
+  /** Received frames dropped because the pool was full. */
   rxOverflow: number;
+  /** Sent frames dropped because the pool was full. */
   txOverflow: number;
 }
 

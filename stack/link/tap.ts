@@ -44,7 +44,7 @@ import {
   setPollFd,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
-} from "./libc.ts";
+} from "../sys/libc.ts";
 
 // <linux/if_tun.h>
 const TUNSETIFF = 0x400454can;
@@ -100,6 +100,17 @@ const WORD_COPY_MIN = 64;
  */
 export const TAP_BURST_LIMIT = 1024;
 const BURST_LIMIT = TAP_BURST_LIMIT;
+/**
+ * How often an unreferenced loop (`unref()`) looks for frames: Deno cannot unreference a pending
+ * FFI call, so the loop waits on an unreferenced timer instead of poll().
+ */
+export const UNREF_POLL_MS = 2;
+
+/** Resolves after `ms` on a timer that does not keep the program alive. */
+function unrefSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, ms)));
+}
+
 /** Backstop for noticing close() if the eventfd wake-up were lost. */
 const POLL_TIMEOUT_MS = 200;
 
@@ -115,13 +126,16 @@ export interface TapOptions {
   /** The stack's own MAC; random locally administered when absent. */
   mac?: Uint8Array;
   /**
-   * Default true: attach to a TAP of that name if it exists (non-persistent, or persistent with
-   * matching flags), else create it. False: only attach; fail if no such device exists.
+   * Default false: only attach to an existing TAP (e.g. `ip tuntap add dev tap0 mode tap`), and
+   * fail with a hint if there is none, so a typo in the name does not quietly make a new,
+   * unconfigured interface. True: attach if it exists, else create it (non-persistent).
    */
   create?: boolean;
   /**
-   * Default false. True: `IFF_VNET_HDR` and TUNSETOFFLOAD(CSUM|TSO4|TSO6): frames carry offload
-   * metadata (`rxOffload`, `txOffload`), TCP super-frames cross whole (see offload.ts).
+   * `IFF_VNET_HDR` and TUNSETOFFLOAD(CSUM|TSO4|TSO6): frames carry offload metadata
+   * (`rxOffload`, `txOffload`), TCP super-frames cross whole (see offload.ts), several times the
+   * throughput of 1514-byte frames. Default: on where the kernel accepts it, else without
+   * (`offloadFlags` tells which). True: required (an error if refused). False: off.
    */
   offload?: boolean;
 }
@@ -274,6 +288,8 @@ export class TapDevice implements Device {
   #wakeFd: number;
   #closed = false;
   #running = false;
+  /** Whether the receive loop keeps the program alive (`ref()`/`unref()`). */
+  #refed = true;
   readonly #maxFrame: number;
   /** True with IFF_VNET_HDR: every read and write carries the 10-byte header. */
   readonly #vnet: boolean;
@@ -344,8 +360,8 @@ export class TapDevice implements Device {
   }
 
   /**
-   * Opens (creates or attaches to) the TAP `options.name`, sets its MTU if given and brings the
-   * link up, all through ioctls (no `ip` process). Needs `--allow-ffi` and CAP_NET_ADMIN; throws a
+   * Attaches to the TAP `options.name` (creates it with `create: true`), sets its MTU if given
+   * and brings the link up, all through ioctls (no `ip` process). Needs `--allow-ffi` and CAP_NET_ADMIN; throws a
    * {@link DeviceError} with a hint otherwise.
    */
   static open(options: TapOptions): TapDevice {
@@ -374,7 +390,7 @@ export class TapDevice implements Device {
     let fd = -1;
     let wakeFd = -1;
     try {
-      if (options.create === false) {
+      if (options.create !== true) {
         if (sym.ioctl(sock, SIOCGIFINDEX, ifreqFor(options.name)) < 0) {
           const e = errno[0];
           throw new DeviceError(`no network device named ${options.name}: ${describeErrno(e)}`, {
@@ -386,11 +402,25 @@ export class TapDevice implements Device {
       }
       fd = openTun(sym, errno);
       const req = ifreqFor(options.name);
-      const vnet = options.offload === true;
-      const flags = tapFlags(vnet);
+      let vnet = options.offload !== false;
+      let flags = tapFlags(vnet);
       req[16] = flags & 0xff;
       req[17] = (flags >>> 8) & 0xff;
-      if (sym.ioctl(fd, TUNSETIFF, req) < 0) throw tunSetIffError(options.name, errno[0]);
+      if (sym.ioctl(fd, TUNSETIFF, req) < 0) {
+        const e = errno[0];
+        // Offloads by default only where the kernel takes them: an interface that refuses the
+        // vnet header is attached without it.
+        if (options.offload !== undefined || e !== Errno.EINVAL) {
+          throw tunSetIffError(options.name, e);
+        }
+        vnet = false;
+        flags = tapFlags(false);
+        req.fill(0);
+        req.set(ifreqFor(options.name));
+        req[16] = flags & 0xff;
+        req[17] = (flags >>> 8) & 0xff;
+        if (sym.ioctl(fd, TUNSETIFF, req) < 0) throw tunSetIffError(options.name, errno[0]);
+      }
       const name = ifreqName(req);
       // Offloads are a property of the (possibly persistent) interface, not of this fd: set them
       // explicitly either way, so a reader without the vnet header never gets super-frames a
@@ -539,7 +569,8 @@ export class TapDevice implements Device {
         // Waits for the next frame (or, after a full burst, just yields to the event loop: the
         // poll returns at once). errno is not readable after a nonblocking call (other thread),
         // and none is needed: EINTR or a timeout simply loops.
-        await pollAsync(this.#pollFds, 2, POLL_TIMEOUT_MS);
+        if (this.#refed) await pollAsync(this.#pollFds, 2, POLL_TIMEOUT_MS);
+        else await unrefSleep(UNREF_POLL_MS);
       }
     } finally {
       this.#running = false;
@@ -548,6 +579,23 @@ export class TapDevice implements Device {
         this.#wakeFd = -1;
       }
     }
+  }
+
+  /**
+   * The receive loop keeps the program alive again (the default): it waits for frames in a
+   * poll() on a worker thread, a pending operation Deno waits for.
+   */
+  ref(): void {
+    this.#refed = true;
+  }
+
+  /**
+   * The receive loop stops keeping the program alive: instead of an awaited poll() (an operation
+   * Deno would wait for) it checks the queue every {@link UNREF_POLL_MS} ms on an unreferenced
+   * timer. A poll already under way still holds the program for at most its 200 ms timeout.
+   */
+  unref(): void {
+    this.#refed = false;
   }
 
   /**

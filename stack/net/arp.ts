@@ -72,6 +72,12 @@ export interface ArpTransport {
    * packet with {@link ARP_QUEUE_HEADROOM} bytes of headroom; `mac` is the next hop's address.
    */
   sendQueued(buf: Uint8Array, ipOff: number, ipLen: number, mac: Uint8Array): void;
+  /**
+   * Resolution of `ip` failed: each packet that waited for it (`buf[ipOff ..)`, before they are
+   * dropped), so their senders hear of it, as Linux reports a failed neighbour to the sockets
+   * whose packets were queued (EHOSTUNREACH).
+   */
+  unresolved?(ip: number, buf: Uint8Array, ipOff: number): void;
 }
 
 /** The result of {@link ArpCache.resolve} when no MAC can be returned yet. */
@@ -302,6 +308,10 @@ export class ArpCache {
           this.#transport.sendArpRequest(e.ip, null);
         } else {
           this.#counters.count("arp.failed");
+          const failed = this.#transport.unresolved;
+          if (failed !== undefined) {
+            for (const p of e.queue) failed.call(this.#transport, e.ip, p, ARP_QUEUE_HEADROOM);
+          }
           this.#dropQueue(e, "drop.arp_unresolved");
           this.#entries.delete(e.ip | 0);
         }

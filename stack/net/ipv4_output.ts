@@ -30,7 +30,7 @@ import {
   VNET_F_NEEDS_CSUM,
   VNET_GSO_ECN,
   VNET_GSO_TCPV4,
-} from "../link/offload.ts";
+} from "../wire/virtio_net.ts";
 import type { ArpCache } from "./arp.ts";
 import type { Counters } from "./counters.ts";
 import type { RouteTable } from "./route.ts";

@@ -8,7 +8,15 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { Device, DeviceStats } from "../link/device.ts";
-import { type FrameOffload, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from "../link/offload.ts";
+import {
+  clearOffload,
+  type FrameOffload,
+  VNET_F_DATA_VALID,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_TCPV4,
+} from "../wire/virtio_net.ts";
+import { readU32 } from "../wire/bytes.ts";
+import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, EthernetView } from "../wire/ethernet.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
@@ -18,6 +26,17 @@ import type { ConnectOptions, ListenOptions } from "../tcp/api_options.ts";
 import type { TcpStackOptions } from "../tcp/config.ts";
 import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
+import { neighbourUnreachable } from "../tcp/unreachable.ts";
+import { LoopRef } from "./loop_ref.ts";
+import { fetchOver } from "../http/client.ts";
+import {
+  DEFAULT_SERVE_PORT,
+  type HttpServer,
+  type ServeHandler,
+  serveListener,
+  type ServeOptions,
+  type ServeOptionsWithHandler,
+} from "../http/server.ts";
 import type { TcpListener } from "../tcp/listener.ts";
 import type { TcpSocketInfo } from "../tcp/snapshot.ts";
 import { listenDatagram, type UdpListenOptions, type UdpSocket } from "../udp/socket.ts";
@@ -66,14 +85,19 @@ export interface StackOptions {
 
 /** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
 export interface StackSnapshot {
+  /** The device's name. */
   name: string;
+  /** The device's MAC, "02:00:00:00:00:01". */
   mac: string;
+  /** The device's MTU. */
   mtu: number;
   /** Owned addresses, the interface address first, dotted quads. */
   addresses: string[];
   /** Interface address and prefix, "10.0.0.2/24". */
   cidr: string;
+  /** The ARP cache, as `ip neigh` lists it. */
   arp: { ip: string; mac: string | null; state: ArpState; ageMs: number; permanent: boolean }[];
+  /** The routing table, as `route -n` lists it. */
   routes: {
     destination: string;
     gateway: string;
@@ -83,7 +107,9 @@ export interface StackSnapshot {
     use: number;
     iface: string;
   }[];
+  /** Every counter by name (drops by reason, protocol events). */
   counters: Record<string, number>;
+  /** The device's frame and byte counts. */
   device: DeviceStats;
   /** TCP listeners and connections (netstat). */
   tcp: TcpSocketInfo[];
@@ -91,7 +117,44 @@ export interface StackSnapshot {
   tcpUsage: TcpUsage;
 }
 
-/** A userspace IPv4 host on one link device. */
+/** Set by the Stack's static block: see {@link handDriven}. */
+let markHandDriven: (s: Stack) => void;
+
+/**
+ * Marks a stack that a test or benchmark drives by hand (frames through `input()`, output
+ * through `tcp.flush()`, never `start()`): its `connect()` then works without `start()`. Not
+ * part of the library's API (mod.ts does not export it).
+ */
+export function handDriven(stack: Stack): Stack {
+  markHandDriven(stack);
+  return stack;
+}
+
+/**
+ * A userspace IPv4 host on one link device.
+ *
+ * @example Two hosts on an in-memory cable, one echoing what the other sends
+ * ```ts
+ * import { createMemoryPair, parseIpv4, Stack } from "../../mod.ts";
+ *
+ * const [a, b] = createMemoryPair();
+ * const server = new Stack({ device: a, address: parseIpv4("10.0.0.1")!, prefix: 24 });
+ * const client = new Stack({ device: b, address: parseIpv4("10.0.0.2")!, prefix: 24 });
+ * const runs = [server.start(), client.start()];
+ * const listener = server.listen({ port: 7 });
+ * const served = listener.accept().then((c) => c.readable.pipeTo(c.writable));
+ * const conn = await client.connect({ hostname: "10.0.0.1", port: 7 });
+ * await conn.write(new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(2);
+ * await conn.read(buf);
+ * await conn.closeWrite(); // the server's pipe ends, and closes its side
+ * await served;
+ * conn.close();
+ * server.close();
+ * client.close();
+ * await Promise.all(runs);
+ * ```
+ */
 export class Stack {
   /** The link device. */
   readonly device: Device;
@@ -99,15 +162,35 @@ export class Stack {
   readonly clock: Clock;
   /** Per-reason counters. */
   readonly counters: Counters = new Counters();
-  /** The routing table. */
+  /**
+   * The routing table (the CLI's `route`; the balancer's next hops).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly routes: RouteTable = new RouteTable();
-  /** The ARP cache. */
+  /**
+   * The ARP cache.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly arp: ArpCache;
-  /** UDP demultiplexing by port. */
+  /**
+   * UDP demultiplexing by port.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly udp: UdpDemux;
-  /** TCP: connections, listeners, timers (stack/tcp/). */
+  /**
+   * TCP: connections, listeners, timers (stack/tcp/).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly tcp: TcpLayer;
-  /** Path MTUs learned from ICMP fragmentation needed (RFC 1191), by destination. */
+  /**
+   * Path MTUs learned from ICMP fragmentation needed (RFC 1191), by destination.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   readonly pmtu: PmtuCache;
   /** The quoted packet of the ICMP error being handled (reused). */
   readonly #quote = newIcmpQuote();
@@ -147,6 +230,11 @@ export class Stack {
   #rxCsumTrusted = false;
   #started = false;
   #closed = false;
+  #handDriven = false;
+  /** Packets the host sends to itself (loopback.ts). */
+  readonly #loopback: Loopback;
+  /** Whether the frame loop and the tick keep the program alive (`ref()`/`unref()`). */
+  readonly #loop = new LoopRef((alive) => this.#keepAlive(alive));
   #timer: ReturnType<typeof setInterval> | null = null;
   #loggedInternalError = false;
   /** The receive handler, bound once (no closure per frame). */
@@ -154,6 +242,10 @@ export class Stack {
   readonly #onTimeout: (buf: Uint8Array, ipOff: number, len: number) => void;
   /** Called by the device loop after each burst of frames: TCP's batched output. */
   readonly #onIdle: () => void;
+
+  static {
+    markHandDriven = (s) => s.#handDriven = true;
+  }
 
   /** Builds the stack; nothing is sent before `start()`. */
   constructor(options: StackOptions) {
@@ -181,6 +273,7 @@ export class Stack {
       {
         sendArpRequest: (ip, mac) => this.#arpProto.sendArpRequest(ip, mac),
         sendQueued: (buf, ipOff, ipLen, mac) => this.#out.transmit(buf, ipOff, ipLen, mac),
+        unresolved: (_ip, buf, ipOff) => neighbourUnreachable(this.tcp, buf, ipOff),
       },
       this.clock,
       this.counters,
@@ -199,6 +292,7 @@ export class Stack {
     this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
     this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
     this.tcp = new TcpLayer(this, options.tcp);
+    this.tcp.loop = this.#loop;
     this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));
 
     this.routes.add({ destination: this.address, prefix, gateway: 0, iface: device.name });
@@ -223,6 +317,11 @@ export class Stack {
         this.#internalError(e);
       }
     };
+    this.#loopback = new Loopback({
+      deliver: (buf, ipLen, gsoSize) => this.#deliverLooped(buf, ipLen, gsoSize),
+      flush: () => this.#onIdle(),
+      dropped: () => this.counters.count("drop.loopback_queue_full"),
+    });
     this.#onTimeout = (buf, ipOff, len) =>
       this.#icmp.sendError(
         ICMP_TIME_EXCEEDED,
@@ -342,12 +441,18 @@ export class Stack {
   /**
    * Sets the local-delivery handler for an IP protocol (TCP registers 6). ICMP (1) and UDP (17)
    * are the stack's own but may be replaced.
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
    */
   registerProtocol(protocol: number, handler: ProtocolHandler): void {
     this.#in.setProtocol(protocol, handler);
   }
 
-  /** Removes the handler for `protocol` (its packets then get protocol unreachable). */
+  /**
+   * Removes the handler for `protocol` (its packets then get protocol unreachable).
+   *
+   * @ignore plumbing for the balancer and the CLI, not the library's API
+   */
   unregisterProtocol(protocol: number): void {
     this.#in.setProtocol(protocol, null);
   }
@@ -377,6 +482,7 @@ export class Stack {
         this.#internalError(e);
       }
     }, this.#tickMs);
+    if (!this.#loop.alive) this.#keepAlive(false);
     // TCP sends what a burst of frames made due (ACKs, data) once the burst is read.
     this.tcp.flushOnIdle = true;
     try {
@@ -385,6 +491,40 @@ export class Stack {
       this.tcp.flushOnIdle = false;
       this.#stopTimer();
     }
+  }
+
+  /**
+   * The stack keeps the program alive again (the default), as Deno's `ref()` on a resource:
+   * its frame loop and tick are referenced.
+   */
+  ref(): void {
+    this.#loop.ref();
+  }
+
+  /**
+   * The stack stops keeping the program alive, as Deno's `unref()`: the program ends when
+   * nothing else is left to do, unless a referenced socket of the stack is waiting (an
+   * `accept()`, a `read()`, a handshake; see their own `ref()`/`unref()`).
+   *
+   * @example A client that exits once its work is done, while the stack is still running
+   * ```ts ignore
+   * stack.start();
+   * stack.unref();
+   * const conn = await stack.connect({ hostname: "10.0.0.1", port: 80 }); // keeps it alive
+   * ```
+   */
+  unref(): void {
+    this.#loop.unref();
+  }
+
+  /** Applies the loop's reference state to the tick timer and the device's receive loop. */
+  #keepAlive(alive: boolean): void {
+    if (this.#timer !== null) {
+      if (alive) Deno.refTimer(this.#timer);
+      else Deno.unrefTimer(this.#timer);
+    }
+    if (alive) this.device.ref?.();
+    else this.device.unref?.();
   }
 
   /**
@@ -463,6 +603,11 @@ export class Stack {
    * queued for ARP; false when dropped (counted).
    */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+    // 127/8 and the host's own addresses loop back (loopback.ts); the rest goes out.
+    const dst = readU32(buf, ipOff + 16);
+    if ((dst >>> 24) === 127 || this.hasAddress(dst)) {
+      return this.#loopback.send(buf, ipOff, ipLen, this.device.txOffload ?? null);
+    }
     return this.#out.send(buf, ipOff, ipLen);
   }
 
@@ -528,7 +673,67 @@ export class Stack {
    * resolves once established (stack/tcp/conn.ts).
    */
   connect(options: ConnectOptions): Promise<TcpConn> {
+    if (!this.#started && !this.#closed && !this.#handDriven) {
+      // Nothing would send the SYN's ARP request or receive the answer: say so instead of hanging.
+      return Promise.reject(
+        new Deno.errors.NotConnected("stack.connect: the stack is not started (call start())"),
+      );
+    }
     return this.tcp.connect(options);
+  }
+
+  /**
+   * Serves HTTP/1.1 on the stack as `Deno.serve` does on the kernel's sockets: the handler
+   * takes a web-standard `Request` and returns a `Response` (stack/http/server.ts: keep-alive,
+   * streamed and chunked bodies both ways, 4xx for malformed requests, `signal` and
+   * `shutdown()` to stop, `finished`). Listens on port 8000 unless told otherwise.
+   *
+   * @example A Hono app (or any `fetch`-style handler) on the userspace stack
+   * ```ts ignore
+   * import { Hono } from "hono";
+   * const app = new Hono();
+   * app.get("/", (c) => c.text("hello from the userspace stack"));
+   * stack.serve({ port: 80 }, app.fetch);
+   * ```
+   */
+  serve(handler: ServeHandler<Deno.NetAddr>): HttpServer<Deno.NetAddr>;
+  /** Serves HTTP with `options` (port, hostname, signal, onListen, onError, ...). */
+  serve(options: ServeOptions, handler: ServeHandler<Deno.NetAddr>): HttpServer<Deno.NetAddr>;
+  /** Serves HTTP with the handler among the options. */
+  serve(options: ServeOptionsWithHandler): HttpServer<Deno.NetAddr>;
+  serve(
+    a: ServeHandler<Deno.NetAddr> | ServeOptions | ServeOptionsWithHandler,
+    b?: ServeHandler<Deno.NetAddr>,
+  ): HttpServer<Deno.NetAddr> {
+    const options: ServeOptions = typeof a === "function" ? {} : a;
+    const handler = typeof a === "function" ? a : b ?? (a as ServeOptionsWithHandler).handler;
+    if (typeof handler !== "function") throw new TypeError("stack.serve: no handler");
+    const listener = this.listen({
+      port: options.port ?? DEFAULT_SERVE_PORT,
+      hostname: options.hostname,
+      tcpBacklog: options.tcpBacklog,
+    });
+    return serveListener(listener, handler, options);
+  }
+
+  /**
+   * `fetch` over the stack's TCP, as the global `fetch` over the kernel's: HTTP/1.1 to an
+   * `http://` URL with an IPv4 literal (stack/http/client.ts): streamed bodies both ways,
+   * redirects, `signal`. Rejects with a TypeError for network failures, as `fetch` does.
+   *
+   * @example Download through the userspace stack and hash the body as it streams
+   * ```ts ignore
+   * const res = await stack.fetch("http://10.0.0.1/big", { signal: AbortSignal.timeout(60_000) });
+   * const hash = createHash("sha256");
+   * for await (const piece of res.body!) hash.update(piece);
+   * ```
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return fetchOver(
+      (hostname, port, signal) => this.connect({ hostname, port, signal }),
+      input,
+      init,
+    );
   }
 
   /** Every TCP listener and connection, as `netstat -nat` lists them. */
@@ -585,6 +790,36 @@ export class Stack {
     if (rxo.gsoType !== 0) this.counters.count("link.rx_gso");
     const fragment = ((buf[ipOff + 6] & 0x3f) | buf[ipOff + 7]) !== 0;
     this.#rxCsumTrusted = !fragment && (rxo.flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
+  }
+
+  /**
+   * One looped packet, delivered locally as a received one: checksums trusted (the packet never
+   * left the host; loopback.ts), a super-frame's segment size in the receive metadata while it is
+   * handled, the same containment of exceptions as a frame from the device.
+   */
+  #deliverLooped(buf: Uint8Array, ipLen: number, gsoSize: number): void {
+    if (this.#closed) return;
+    const clock = this.#frameClock;
+    const rxo = this.#rxo;
+    clock.beginFrame();
+    try {
+      this.counters.count("loopback.rx_packets");
+      if (rxo !== null) {
+        clearOffload(rxo);
+        if (gsoSize > 0) {
+          rxo.gsoType = VNET_GSO_TCPV4;
+          rxo.gsoSize = gsoSize;
+        }
+      }
+      this.#rxCsumTrusted = true;
+      this.#in.deliver(buf, 0, ipLen);
+    } catch (e) {
+      this.#internalError(e);
+    } finally {
+      this.#rxCsumTrusted = false;
+      if (rxo !== null) clearOffload(rxo);
+      clock.endFrame();
+    }
   }
 
   /** The last line of defence of the receive loop and the tick: count, log once, go on. */

@@ -8,8 +8,11 @@
 
 /** Any socket address: `Deno.NetAddr`, `Deno.UnixAddr`, or the stack's TCP/UDP address. */
 export interface AnyAddr {
+  /** "tcp", "udp", "unix", ... */
   readonly transport: string;
+  /** The IP address, for IP transports. */
   readonly hostname?: string;
+  /** The port, for IP transports. */
   readonly port?: number;
 }
 
@@ -23,7 +26,9 @@ export interface ServiceConn {
   close(): void;
   /** Closes the sending direction (TCP FIN) and keeps reading possible. */
   closeWrite(): Promise<void>;
+  /** Our end. */
   readonly localAddr: AnyAddr;
+  /** The peer's end. */
   readonly remoteAddr: AnyAddr;
 }
 
@@ -31,15 +36,20 @@ export interface ServiceConn {
 export interface ServiceListener<C extends ServiceConn = ServiceConn> extends AsyncIterable<C> {
   /** Stops accepting; the iteration ends. */
   close(): void;
+  /** The address listened on. */
   readonly addr: AnyAddr;
 }
 
 /** A datagram socket shaped like `Deno.DatagramConn` (the part the UDP services use). */
 export interface DatagramSocketLike<A extends AnyAddr = AnyAddr> {
+  /** The next datagram and its sender. */
   receive(p?: Uint8Array): Promise<[Uint8Array, A]>;
   // The address type is inferred from receive() alone: send() only has to accept what came in.
+  /** Sends one datagram to `addr`. */
   send(p: Uint8Array, addr: NoInfer<A>): Promise<number>;
+  /** Unbinds. */
   close(): void;
+  /** The bound address. */
   readonly addr: AnyAddr;
 }
 

@@ -23,9 +23,13 @@ export type ServiceName = "echo" | "discard" | "chargen" | "http";
 
 /** One `--serve` spec: a service on a port, over TCP and/or UDP. */
 export interface ServeSpec {
+  /** Which service. */
   name: ServiceName;
+  /** Its port. */
   port: number;
+  /** Served over TCP. */
   tcp: boolean;
+  /** Served over UDP. */
   udp: boolean;
 }
 
@@ -88,13 +92,17 @@ export function formatServeSpec(s: ServeSpec): string {
 
 /** An IP endpoint (`Deno.NetAddr`'s shape). */
 export interface IpAddr extends AnyAddr {
+  /** The IP address. */
   readonly hostname: string;
+  /** The port. */
   readonly port: number;
 }
 
 /** Anything that listens like Deno: the userspace Stack, or `{ listen: Deno.listen }`. */
 export interface ServiceHost {
+  /** Listens for stream connections, as `Deno.listen`. */
   listen(options: { port: number; hostname?: string }): ServiceListener<ServiceConn>;
+  /** Binds a datagram socket, as `Deno.listenDatagram` (services over UDP need it). */
   listenDatagram?(
     options: { port: number; hostname?: string; transport: "udp" },
   ): DatagramSocketLike<IpAddr>;
@@ -110,6 +118,7 @@ export interface StartServicesOptions extends HttpOptions {
 
 /** Services started together; `close()` stops them all. */
 export interface RunningServices {
+  /** The services, in the order of their specs. */
   readonly services: Service[];
   /** Stops every service. Idempotent. */
   close(): void;

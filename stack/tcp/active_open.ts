@@ -8,14 +8,17 @@
  */
 
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
-import { type ConnectOptions, openParams } from "./api_options.ts";
-import { TcpConn } from "./conn.ts";
-import { addrInUse, connectionRefused, networkUnreachable } from "./errors.ts";
+import { type ConnectOptions, DEFAULT_CONNECT_HOSTNAME, openParams } from "./api_options.ts";
+import { newTcpConn, type TcpConn, whenEstablished } from "./conn.ts";
+import { addrInUse, networkUnreachable } from "./errors.ts";
 import type { TcpHost, TcpLayer } from "./layer.ts";
 import { offerOptions, setMss } from "./options.ts";
 import { output } from "./output.ts";
 import { SYN_SENT, TIME_WAIT } from "./state.ts";
 import { setState } from "./transitions.ts";
+
+/** 127.0.0.1: the source of connections to 127/8. */
+const LOOPBACK_ADDRESS = 0x7f000001;
 
 /** Opens a connection as `stack.connect` describes; resolves once ESTABLISHED. */
 export function activeOpen(
@@ -23,10 +26,16 @@ export function activeOpen(
   host: TcpHost,
   options: ConnectOptions,
 ): Promise<TcpConn> {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   let raddr: number;
   let rport: number;
   try {
-    ({ addr: raddr, port: rport } = openParams(options.hostname, options.port, "connect"));
+    ({ addr: raddr, port: rport } = openParams(
+      options.hostname ?? DEFAULT_CONNECT_HOSTNAME,
+      options.port,
+      "connect",
+    ));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -34,14 +43,14 @@ export function activeOpen(
   if (raddr === 0 || host.isBroadcast(raddr) || isMulticastIpv4(raddr)) {
     return Promise.reject(networkUnreachable(`cannot connect to ${remote}`));
   }
-  if (host.hasAddress(raddr)) {
-    // There is no loopback interface on the userspace stack.
-    return Promise.reject(connectionRefused(`${remote} is this host (no loopback)`));
-  }
-  if (host.routes.nextHop(raddr) === null) {
+  // 127/8 and the host's own addresses are reached through the stack's loopback
+  // (stack/net/loopback.ts), from 127.0.0.1 or from the address itself, as Linux picks them.
+  const loopback = (raddr >>> 24) === 127;
+  const own = host.hasAddress(raddr);
+  if (!loopback && !own && host.routes.nextHop(raddr) === null) {
     return Promise.reject(networkUnreachable(`no route to ${remote}`));
   }
-  const laddr = host.address;
+  const laddr = loopback ? LOOPBACK_ADDRESS : own ? raddr : host.address;
   const now = layer.clock.now();
   let lport = options.localPort ?? 0;
   if (lport !== 0) {
@@ -70,13 +79,27 @@ export function activeOpen(
   layer.initSend(t);
   setState(t, SYN_SENT, now);
   layer.insert(t);
-  const conn = new TcpConn(layer, t);
-  const established = conn.whenEstablished();
+  const conn = newTcpConn(layer, t);
+  const established = whenEstablished(conn);
   if (options.timeoutMs !== undefined) {
     t.lingerAt = now + options.timeoutMs;
     layer.armTimer(t, t.lingerAt);
   }
   layer.counters.count("tcp.active_opens");
   output(layer, t);
-  return established;
+  if (signal === undefined) return established;
+  // As Deno.connect: the signal cancels the handshake (the connection, once made, is the
+  // caller's); the promise then rejects with the signal's reason.
+  const onAbort = () => conn.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  return established.then(
+    (c) => {
+      signal.removeEventListener("abort", onAbort);
+      return c;
+    },
+    (e) => {
+      signal.removeEventListener("abort", onAbort);
+      throw signal.aborted ? signal.reason : e;
+    },
+  );
 }

@@ -13,6 +13,7 @@ import { formatIpv4 } from "../wire/address.ts";
 import { badResource, brokenPipe, connectionAborted, interrupted } from "./errors.ts";
 import { CLOSE_WAIT, CLOSED, ESTABLISHED } from "./state.ts";
 import type { Tcb, TcbUser } from "./tcb.ts";
+import type { LoopRef } from "../net/loop_ref.ts";
 
 /** A TCP endpoint address, as `Deno.NetAddr`. */
 export interface TcpAddr {
@@ -38,6 +39,8 @@ export interface ConnLayer {
   setNoDelay(t: Tcb, noDelay: boolean): void;
   /** Keepalive on or off. */
   setKeepAlive(t: Tcb, keepAlive: boolean): void;
+  /** The stack's frame-loop reference, taken while a referenced socket waits (if any). */
+  readonly loop?: LoopRef;
 }
 
 interface ReadWaiter {
@@ -57,8 +60,42 @@ export function tcpAddr(addr: number, port: number): TcpAddr {
   return { transport: "tcp", hostname: formatIpv4(addr), port };
 }
 
-/** One TCP connection on the userspace stack. */
-export class TcpConn {
+/** The stack-internal ways into a connection (set by the class's static block). */
+let internals: {
+  create(layer: ConnLayer, t: Tcb): TcpConn;
+  tcb(c: TcpConn): Tcb;
+  established(c: TcpConn): Promise<TcpConn>;
+};
+
+/** Wraps the control block `t` in a connection (the TCP layer's use; not in mod.ts). */
+export function newTcpConn(layer: ConnLayer, t: Tcb): TcpConn {
+  return internals.create(layer, t);
+}
+
+/** The control block under a connection (the TCP layer's and white-box tests' use). */
+export function tcbOf(c: TcpConn): Tcb {
+  return internals.tcb(c);
+}
+
+/** A promise that settles when the active open of `c` completes or fails. */
+export function whenEstablished(c: TcpConn): Promise<TcpConn> {
+  return internals.established(c);
+}
+
+/**
+ * One TCP connection on the userspace stack: a `Deno.TcpConn` (`stack.connect`, or a listener's
+ * `accept()`).
+ *
+ * @example Echo what the peer sends until it closes its side
+ * ```ts ignore
+ * const conn = await stack.connect({ hostname: "10.0.0.1", port: 7 });
+ * await conn.write(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(5);
+ * await conn.read(buf);
+ * conn.close();
+ * ```
+ */
+export class TcpConn implements Deno.TcpConn {
   /** Our end. */
   readonly localAddr: TcpAddr;
   /** The peer's end. */
@@ -69,11 +106,27 @@ export class TcpConn {
   #reads: ReadWaiter[] = [];
   #writes: WriteWaiter[] = [];
   #connect: { resolve: (c: TcpConn) => void; reject: (e: Error) => void } | null = null;
-  #readable: ReadableStream<Uint8Array> | undefined;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
+  /** Whether pending operations keep the stack's loop referenced (`ref()`/`unref()`). */
+  #refed = true;
+  /** The hold this connection has on the loop while it is referenced and waits. */
+  #hold: (() => void) | null = null;
 
-  /** Wraps the control block `t` (the layer calls this; applications get conns from the API). */
-  constructor(layer: ConnLayer, t: Tcb) {
+  static {
+    internals = {
+      create: (layer, t) => new TcpConn(layer, t),
+      tcb: (c) => c.#t,
+      established: (c) =>
+        new Promise((resolve, reject) => {
+          c.#connect = { resolve, reject };
+          c.#updateHold();
+        }),
+    };
+  }
+
+  /** Wraps the control block `t`; applications get conns from `stack.connect`/`accept()`. */
+  private constructor(layer: ConnLayer, t: Tcb) {
     this.#layer = layer;
     this.#t = t;
     this.localAddr = tcpAddr(t.localAddr, t.localPort);
@@ -84,18 +137,6 @@ export class TcpConn {
       onEstablished: () => this.#onEstablished(),
       onClosed: () => this.#onClosed(),
     } satisfies TcbUser;
-  }
-
-  /** The control block (for the layer and for tests). */
-  get tcb(): Tcb {
-    return this.#t;
-  }
-
-  /** A promise that settles when the handshake completes or fails (active opens). */
-  whenEstablished(): Promise<TcpConn> {
-    return new Promise((resolve, reject) => {
-      this.#connect = { resolve, reject };
-    });
   }
 
   /**
@@ -110,6 +151,7 @@ export class TcpConn {
     }
     return new Promise((resolve, reject) => {
       this.#reads.push({ buf: p, resolve, reject });
+      this.#updateHold();
     });
   }
 
@@ -125,6 +167,7 @@ export class TcpConn {
     }
     return new Promise((resolve, reject) => {
       this.#writes.push({ data: p, resolve, reject });
+      this.#updateHold();
     });
   }
 
@@ -155,6 +198,7 @@ export class TcpConn {
       this.#connect.reject(e);
       this.#connect = null;
     }
+    this.#updateHold();
   }
 
   /** Closes unless already closed (for `using`). */
@@ -172,14 +216,38 @@ export class TcpConn {
     if (!this.#closed) this.#layer.setKeepAlive(this.#t, keepAlive);
   }
 
-  /** No-op (there is no event-loop resource to reference). */
-  ref(): void {}
+  /**
+   * Makes pending reads, writes and the handshake keep the program alive again (the default),
+   * as `Deno.Conn.ref`: while one waits, the stack's frame loop stays referenced even if the
+   * stack itself was `unref()`ed.
+   */
+  ref(): void {
+    this.#refed = true;
+    this.#updateHold();
+  }
 
-  /** No-op (there is no event-loop resource to unreference). */
-  unref(): void {}
+  /**
+   * Lets the program finish while this connection waits, as `Deno.Conn.unref` (it still works
+   * while something else keeps the program, and the stack, running).
+   */
+  unref(): void {
+    this.#refed = false;
+    this.#updateHold();
+  }
+
+  /** Takes or gives back the loop hold: held while referenced and an operation waits. */
+  #updateHold(): void {
+    const want = this.#refed && !this.#closed &&
+      (this.#reads.length > 0 || this.#writes.length > 0 || this.#connect !== null);
+    if (want && this.#hold === null) this.#hold = this.#layer.loop?.hold() ?? null;
+    else if (!want && this.#hold !== null) {
+      this.#hold();
+      this.#hold = null;
+    }
+  }
 
   /** The received bytes as a byte stream; reading it pulls from the receive buffer. */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     if (this.#readable === undefined) {
       this.#readable = new ReadableStream({
         type: "bytes",
@@ -236,6 +304,7 @@ export class TcpConn {
       if (r instanceof Error) w.reject(r);
       else w.resolve(r);
     }
+    this.#updateHold();
   }
 
   /** Send-buffer space was freed. */
@@ -248,6 +317,7 @@ export class TcpConn {
       if (r instanceof Error) w.reject(r);
       else w.resolve(r);
     }
+    this.#updateHold();
   }
 
   /** The handshake completed. */
@@ -255,6 +325,7 @@ export class TcpConn {
     if (this.#connect !== null) {
       this.#connect.resolve(this);
       this.#connect = null;
+      this.#updateHold();
     }
   }
 

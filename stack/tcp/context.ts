@@ -7,7 +7,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import type { FrameOffload } from "../link/offload.ts";
+import type { FrameOffload } from "../wire/virtio_net.ts";
 import type { Counters } from "../net/counters.ts";
 import type { Ipv4Header } from "../wire/ipv4.ts";
 import type { TcpHeader, TcpView } from "../wire/tcp.ts";

@@ -13,7 +13,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { type FrameOffload, VNET_HDR_LEN } from "../link/offload.ts";
+import { type FrameOffload, VNET_HDR_LEN } from "../wire/virtio_net.ts";
 import type { Counters } from "../net/counters.ts";
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
 import { readU16, readU32 } from "../wire/bytes.ts";
@@ -21,7 +21,14 @@ import { type Ipv4Header, newIpv4Header } from "../wire/ipv4.ts";
 import { seqGt, seqLt } from "../wire/seq.ts";
 import { newTcpHeader, type TcpHeader, TcpView } from "../wire/tcp.ts";
 import { parseTcpOptions, TcpOptions } from "../wire/tcp_options.ts";
-import { type ConnectOptions, type ListenOptions, openParams } from "./api_options.ts";
+import {
+  type ConnectOptions,
+  DEFAULT_LISTEN_HOSTNAME,
+  EPHEMERAL_HIGH,
+  EPHEMERAL_LOW,
+  type ListenOptions,
+  openParams,
+} from "./api_options.ts";
 import {
   resolveTcpConfig,
   type TcpConfig,
@@ -32,7 +39,7 @@ import { Bbr } from "./congestion/bbr.ts";
 import { Cubic } from "./congestion/cubic.ts";
 import { NewReno } from "./congestion/newreno.ts";
 import { ConnTable } from "./conn_table.ts";
-import { TcpConn } from "./conn.ts";
+import type { TcpConn } from "./conn.ts";
 import type { TcpContext } from "./context.ts";
 import {
   addrInUse,
@@ -55,7 +62,9 @@ import { TcpMemory } from "./memory.ts";
 import { segmentArrives } from "./input.ts";
 import { abort, peerName, setState } from "./transitions.ts";
 import { IsnGenerator } from "./isn.ts";
-import { type ListenerLayer, TcpListener } from "./listener.ts";
+import { type ListenerLayer, ListenQueue } from "./listen_queue.ts";
+import { newTcpListener, type TcpListener } from "./listener.ts";
+import type { LoopRef } from "../net/loop_ref.ts";
 import { output } from "./output.ts";
 import { listenInput } from "./passive_open.ts";
 import { activeOpen } from "./active_open.ts";
@@ -168,7 +177,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** The device's receive offload metadata (null without offloads), read per segment. */
   readonly #rxo: FrameOffload | null;
   readonly #table = new ConnTable();
-  readonly #listeners = new Map<number, TcpListener[]>();
+  readonly #listeners = new Map<number, ListenQueue[]>();
   readonly #wheel: TimerWheel<Tcb>;
   readonly #ports: PortAllocator;
   /** SYN cookies of this stack's listeners. */
@@ -550,19 +559,28 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** `stack.listen`: a listener on `port` (on `hostname`, or on every address). */
   listen(options: ListenOptions): TcpListener {
     if (this.#closed) throw badResource("the stack is closed");
-    const { addr, port } = openParams(options.hostname ?? "0.0.0.0", options.port, "listen");
-    if (addr !== 0 && !this.#host.hasAddress(addr)) throw addrNotAvailable(formatIpv4(addr));
+    const hostname = options.hostname ?? DEFAULT_LISTEN_HOSTNAME;
+    let { addr, port } = openParams(hostname, options.port ?? 0, "listen", true);
+    // 127/8 is the loopback's (stack/net/loopback.ts): a listener there is reached from this host.
+    if (addr !== 0 && (addr >>> 24) !== 127 && !this.#host.hasAddress(addr)) {
+      throw addrNotAvailable(formatIpv4(addr));
+    }
     const list = this.#listeners.get(port) ?? [];
     for (const other of list) {
       if (other.localAddress === 0 || addr === 0 || other.localAddress === addr) {
         throw addrInUse(`${formatIpv4(addr)}:${port}`);
       }
     }
-    const backlog = options.backlog ?? this.config.acceptBacklog;
+    if (port === 0) {
+      // Deno's port 0: an ephemeral port (RFC 6056's range) no listener has.
+      port = this.#freeListenPort();
+      if (port < 0) throw addrInUse(`${formatIpv4(addr)}:0 (no free port)`);
+    }
+    const backlog = options.tcpBacklog ?? options.backlog ?? this.config.acceptBacklog;
     if (!Number.isInteger(backlog) || backlog < 1) {
       throw new RangeError(`backlog ${backlog} must be a positive integer`);
     }
-    const l = new TcpListener(
+    const l = new ListenQueue(
       this,
       { transport: "tcp", hostname: formatIpv4(addr), port },
       addr,
@@ -571,7 +589,24 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     );
     list.push(l);
     this.#listeners.set(port, list);
-    return l;
+    return newTcpListener(l, this.loop);
+  }
+
+  /**
+   * The stack's frame-loop reference (stack/net/loop_ref.ts), set by the stack: sockets take a
+   * hold on it while they are referenced and wait.
+   */
+  loop: LoopRef | undefined;
+
+  /** A random free port of the ephemeral range for `listen({ port: 0 })`, -1 if none. */
+  #freeListenPort(): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = EPHEMERAL_LOW + ((start + i) % span);
+      if (!this.#listeners.has(p)) return p;
+    }
+    return -1;
   }
 
   /** `stack.connect`: an active open to `hostname:port`; resolves once ESTABLISHED. */
@@ -708,7 +743,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   }
 
   /** Removes a closed listener. */
-  unlisten(l: TcpListener): void {
+  unlisten(l: ListenQueue): void {
     const list = this.#listeners.get(l.port);
     if (list === undefined) return;
     const i = list.indexOf(l);
@@ -761,10 +796,10 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     t.highRxt = t.iss;
   }
 
-  #findListener(addr: number, port: number): TcpListener | null {
+  #findListener(addr: number, port: number): ListenQueue | null {
     const list = this.#listeners.get(port);
     if (list === undefined) return null;
-    let any: TcpListener | null = null;
+    let any: ListenQueue | null = null;
     for (let i = 0; i < list.length; i++) {
       const l = list[i];
       if (l.localAddress === addr) return l;
@@ -843,7 +878,9 @@ export interface TcpUsage {
   orphans: number;
   /** Bytes all buffers hold now, their peak, and the budget. */
   memoryBytes: number;
+  /** The most the buffers held at once. */
   memoryPeakBytes: number;
+  /** The budget (`tcp.memoryLimit`). */
   memoryLimitBytes: number;
   /** True while buffers may not grow. */
   memoryPressure: boolean;

@@ -1,151 +1,111 @@
 /**
- * `TcpListener`: a passive open (RFC 9293 3.10.1 OPEN, passive), shaped like `Deno.Listener`:
- * `accept()`, async iteration, `close()`, `addr`. It owns two queues, as Linux's listening
- * socket: the SYN backlog (half-open connections in SYN_RECEIVED) and the accept backlog
- * (connections that completed the handshake and wait for `accept()`). When the SYN backlog is
- * full, the layer answers with SYN cookies (RFC 4987) instead of queueing.
+ * `TcpListener`: a passive open (RFC 9293 3.10.1 OPEN, passive), a `Deno.TcpListener`:
+ * `accept()`, async iteration, `close()`, `addr`, `ref()`/`unref()`. Its queues (SYN and accept
+ * backlogs) live in the stack (listen_queue.ts), out of the application's sight.
  *
  * @module
  */
 
-import { badResource } from "./errors.ts";
-import { type ConnLayer, type TcpAddr, TcpConn } from "./conn.ts";
-import type { Tcb, TcbListener } from "./tcb.ts";
+import type { TcpAddr, TcpConn } from "./conn.ts";
+import type { ListenQueue } from "./listen_queue.ts";
+import type { LoopRef } from "../net/loop_ref.ts";
 
-/** What a listener asks of the TCP layer. */
-export interface ListenerLayer extends ConnLayer {
-  /** Removes the listener from the port table. */
-  unlisten(l: TcpListener): void;
-  /** Resets a connection the listener gives up (queued or half-open at close). */
-  resetConn(t: Tcb): void;
+/** The stack-internal way from a listener to its queues (set by the class's static block). */
+let create: (q: ListenQueue, loop: LoopRef | undefined) => TcpListener;
+let queue: (l: TcpListener) => ListenQueue;
+
+/** Wraps a listener's queues for the application (the TCP layer's use; not in mod.ts). */
+export function newTcpListener(q: ListenQueue, loop?: LoopRef): TcpListener {
+  return create(q, loop);
 }
 
-interface AcceptWaiter {
-  resolve: (c: TcpConn) => void;
-  reject: (e: Error) => void;
+/** A listener's queues (the snapshot's and white-box tests' use). */
+export function queueOf(l: TcpListener): ListenQueue {
+  return queue(l);
 }
 
-/** A listening socket. */
-export class TcpListener implements AsyncIterable<TcpConn>, TcbListener {
+/**
+ * A listening TCP socket on the userspace stack (`stack.listen`), a `Deno.TcpListener`.
+ *
+ * @example Accept connections and answer each with a line
+ * ```ts ignore
+ * const listener = stack.listen({ port: 8080 });
+ * for await (const conn of listener) {
+ *   await conn.write(new TextEncoder().encode("hello\n"));
+ *   conn.close();
+ * }
+ * ```
+ */
+export class TcpListener implements Deno.TcpListener {
   /** The address listened on (hostname "0.0.0.0" for every address). */
   readonly addr: TcpAddr;
-  /** The bound address, 0 for any. */
-  readonly localAddress: number;
-  /** The bound port. */
-  readonly port: number;
-  /** Accept-queue length limit. */
-  readonly backlog: number;
-  /** Half-open connection limit before SYN cookies. */
-  readonly synBacklog: number;
-  /** When this listener last answered with a SYN cookie (ms; -Infinity if never). */
-  lastCookieAt = -Infinity;
-  readonly #layer: ListenerLayer;
-  readonly #halfOpen = new Set<Tcb>();
-  #queue: TcpConn[] = [];
-  #waiters: AcceptWaiter[] = [];
-  #closed = false;
+  readonly #q: ListenQueue;
+  readonly #loop: LoopRef | undefined;
+  #refed = true;
+  #hold: (() => void) | null = null;
 
-  /** A listener; the layer creates it through `stack.listen`. */
-  constructor(
-    layer: ListenerLayer,
-    addr: TcpAddr,
-    localAddress: number,
-    backlog: number,
-    synBacklog: number,
-  ) {
-    this.#layer = layer;
-    this.addr = addr;
-    this.localAddress = localAddress;
-    this.port = addr.port;
-    this.backlog = backlog;
-    this.synBacklog = synBacklog;
+  static {
+    create = (q, loop) => new TcpListener(q, loop);
+    queue = (l) => l.#q;
   }
 
-  /** Half-open connections now. */
-  get synRecvCount(): number {
-    return this.#halfOpen.size;
-  }
-
-  /** Connections waiting for accept(). */
-  get queued(): number {
-    return this.#queue.length;
-  }
-
-  /** True once closed. */
-  get closed(): boolean {
-    return this.#closed;
+  private constructor(q: ListenQueue, loop: LoopRef | undefined) {
+    this.#q = q;
+    this.#loop = loop;
+    this.addr = q.addr;
+    q.onWaiters = () => this.#updateHold();
   }
 
   /** Waits for the next connection that completed its handshake. */
   accept(): Promise<TcpConn> {
-    if (this.#closed) return Promise.reject(badResource("accept on a closed TcpListener"));
-    const c = this.#queue.shift();
-    if (c !== undefined) return Promise.resolve(c);
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return this.#q.accept();
   }
 
   /**
    * Stops listening: queued and half-open connections are reset, pending `accept()` calls
-   * reject with `BadResource`, iteration ends. A second call throws `BadResource`.
+   * reject with `Deno.errors.BadResource`, iteration ends. A second call throws `BadResource`.
    */
   close(): void {
-    if (this.#closed) throw badResource("TcpListener is already closed");
-    this.#closed = true;
-    this.#layer.unlisten(this);
-    for (const c of this.#queue.splice(0)) this.#layer.resetConn(c.tcb);
-    for (const t of [...this.#halfOpen]) this.#layer.resetConn(t);
-    this.#halfOpen.clear();
-    const e = badResource("the TcpListener was closed");
-    for (const w of this.#waiters.splice(0)) w.reject(e);
+    this.#q.close();
   }
 
   /** Closes unless already closed (for `using`). */
   [Symbol.dispose](): void {
-    if (!this.#closed) this.close();
+    if (!this.#q.closed) this.close();
   }
 
-  /** No-op. */
-  ref(): void {}
+  /** A waiting `accept()` keeps the program alive again (the default), as Deno's `ref()`. */
+  ref(): void {
+    this.#refed = true;
+    this.#updateHold();
+  }
 
-  /** No-op. */
-  unref(): void {}
+  /** A waiting `accept()` no longer keeps the program alive, as Deno's `unref()`. */
+  unref(): void {
+    this.#refed = false;
+    this.#updateHold();
+  }
 
   /** Yields accepted connections until the listener is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
-    while (!this.#closed) {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<TcpConn> {
+    while (!this.#q.closed) {
       let c: TcpConn;
       try {
         c = await this.accept();
       } catch (e) {
-        if (this.#closed) return;
+        if (this.#q.closed) return;
         throw e;
       }
       yield c;
     }
   }
 
-  // --- TcbListener: called by the stack ---
-
-  /** A new half-open connection of this listener. */
-  synRecvAdd(t: Tcb): void {
-    this.#halfOpen.add(t);
-  }
-
-  /** A half-open connection completed or died. */
-  synRecvDone(t: Tcb): void {
-    this.#halfOpen.delete(t);
-  }
-
-  /** The accept queue is full. */
-  acceptFull(): boolean {
-    return this.#queue.length >= this.backlog;
-  }
-
-  /** A connection completed its handshake. */
-  enqueue(t: Tcb): void {
-    const c = new TcpConn(this.#layer, t);
-    const w = this.#waiters.shift();
-    if (w !== undefined) w.resolve(c);
-    else this.#queue.push(c);
+  #updateHold(): void {
+    const want = this.#refed && !this.#q.closed && this.#q.waiting > 0;
+    if (want && this.#hold === null) this.#hold = this.#loop?.hold() ?? null;
+    else if (!want && this.#hold !== null) {
+      this.#hold();
+      this.#hold = null;
+    }
   }
 }

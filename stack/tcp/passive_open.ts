@@ -9,7 +9,7 @@
 
 import { seqGt } from "../wire/seq.ts";
 import type { TcpLayer } from "./layer.ts";
-import type { TcpListener } from "./listener.ts";
+import type { ListenQueue } from "./listen_queue.ts";
 import { applySynOptions, offerOptions, setMss } from "./options.ts";
 import { output } from "./output.ts";
 import { segmentArrives } from "./input.ts";
@@ -24,7 +24,7 @@ export const COOKIE_CHECK_MS = 120_000;
 /** RFC 9293 3.10.7.2: a segment for a listener. */
 export function listenInput(
   layer: TcpLayer,
-  l: TcpListener,
+  l: ListenQueue,
   seg: Segment,
   minIss: number,
 ): void {
@@ -99,7 +99,7 @@ export function listenInput(
 }
 
 /** The final ACK of a cookie handshake: rebuild the connection from the cookie (RFC 4987). */
-function cookieAck(layer: TcpLayer, l: TcpListener, seg: Segment, now: number): boolean {
+function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): boolean {
   const cookie = (seg.ack - 1) >>> 0;
   const peerIsn = (seg.seq - 1) >>> 0;
   if (!layer.cookies.check(seg.src, seg.srcPort, seg.dst, seg.dstPort, peerIsn, cookie, now)) {

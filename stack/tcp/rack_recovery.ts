@@ -144,11 +144,12 @@ export function probeTimeout(
   } else {
     const i = rack.lastUnsacked();
     if (i < 0) return;
-    const segs = rack.segs;
-    let seq = segs.start[i];
-    const end = segs.end[i];
-    // At most the last MSS of the range (RFC 8985 7.3: "the last segment").
-    if (seqGt(end, (seq + t.mss) >>> 0)) seq = (end - t.mss) >>> 0;
+    const end = rack.segs.end[i];
+    // The last MSS sent (RFC 8985 7.3: "the most recently sent segment"), not only a bare FIN
+    // that followed the data: Linux's probe is its last skb, which carries the FIN with data.
+    let seq = (end - t.mss) >>> 0;
+    if (seqLt(seq, t.sndUna)) seq = t.sndUna;
+    seq = t.sacks.skipSacked(seq);
     if (retransmitAt(ctx, t, seq, now, end) < 0) return;
     rack.tlpRetrans = true;
   }

@@ -7,7 +7,7 @@
 
 import { formatIpv4 } from "../wire/address.ts";
 import { INITIAL_SSTHRESH } from "./congestion/cc.ts";
-import type { TcpListener } from "./listener.ts";
+import type { ListenQueue } from "./listen_queue.ts";
 import { LISTEN, netstatStateName } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 
@@ -44,7 +44,7 @@ export interface TcpSocketInfo {
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /** The row for a listener. */
-export function listenerInfo(l: TcpListener): TcpSocketInfo {
+export function listenerInfo(l: ListenQueue): TcpSocketInfo {
   return {
     local: `${formatIpv4(l.localAddress)}:${l.port}`,
     remote: "0.0.0.0:*",

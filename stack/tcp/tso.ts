@@ -21,7 +21,7 @@ import {
   VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE,
   VNET_GSO_TCPV4,
-} from "../link/offload.ts";
+} from "../wire/virtio_net.ts";
 import { pseudoHeaderSum } from "../wire/checksum.ts";
 import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import { TCP_MIN_HEADER_LEN } from "../wire/tcp.ts";

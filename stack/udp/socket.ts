@@ -35,9 +35,11 @@ const IP_HEADER = 20;
 
 /** A UDP endpoint, as `Deno.NetAddr` describes one. */
 export interface UdpAddr {
+  /** Always "udp". */
   transport: "udp";
   /** Dotted-quad IPv4 address. */
   hostname: string;
+  /** Port. */
   port: number;
 }
 
@@ -47,6 +49,7 @@ export interface UdpListenOptions {
   port: number;
   /** Local address: "0.0.0.0" (default) receives on every address the host owns. */
   hostname?: string;
+  /** Must be "udp", as with `Deno.listenDatagram`. */
   transport: "udp";
   /** Receive buffer in bytes (default {@link DEFAULT_UDP_RECEIVE_BUFFER}). */
   receiveBuffer?: number;
@@ -75,7 +78,7 @@ export interface UdpSocketHost extends IcmpErrorSender {
 }
 
 interface Waiter {
-  resolve: (v: [Uint8Array, UdpAddr]) => void;
+  resolve: (v: [Uint8Array<ArrayBuffer>, UdpAddr]) => void;
   reject: (e: Error) => void;
   into: Uint8Array | undefined;
 }
@@ -86,15 +89,18 @@ function takeBytes(
   srcOff: number,
   len: number,
   into: Uint8Array | undefined,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const n = into === undefined ? len : Math.min(len, into.length);
-  const out = into === undefined ? new Uint8Array(n) : into.subarray(0, n);
+  // The caller's array keeps its buffer; Deno's receive() types the result the same way.
+  const out = into === undefined
+    ? new Uint8Array(n)
+    : into.subarray(0, n) as Uint8Array<ArrayBuffer>;
   out.set(src.subarray(srcOff, srcOff + n));
   return out;
 }
 
 /** A bound UDP socket: the userspace stack's `Deno.DatagramConn`. */
-export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
+export class UdpSocket implements Deno.DatagramConn {
   /** The bound address. */
   readonly addr: UdpAddr;
 
@@ -151,7 +157,7 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
    * the part of `p` it filled (a longer datagram is truncated, as with `recvfrom`). Rejects with
    * `Deno.errors.BadResource` once the socket is closed.
    */
-  receive(p?: Uint8Array): Promise<[Uint8Array, UdpAddr]> {
+  receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket is closed"));
     if (this.#qCount > 0) {
       const i = this.#qHead;
@@ -168,8 +174,9 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
    * with a RangeError for more than {@link MAX_UDP_PAYLOAD} bytes or a bad address,
    * `Deno.errors.NetworkUnreachable` without a route, `Deno.errors.BadResource` when closed.
    */
-  send(p: Uint8Array, addr: { hostname: string; port: number }): Promise<number> {
+  send(p: Uint8Array, addr: Deno.Addr | { hostname: string; port: number }): Promise<number> {
     try {
+      if (!("hostname" in addr)) throw new TypeError("send: the address is not an IPv4 NetAddr");
       return Promise.resolve(this.#send(p, addr));
     } catch (e) {
       return Promise.reject(e);
@@ -192,8 +199,18 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
     this.close();
   }
 
+  /** Multicast is not implemented on the userspace stack: rejects with `NotSupported`. */
+  joinMulticastV4(_address: string, _networkInterface: string): Promise<never> {
+    return Promise.reject(new Deno.errors.NotSupported("multicast is not implemented"));
+  }
+
+  /** IPv6 is not implemented on the userspace stack: rejects with `NotSupported`. */
+  joinMulticastV6(_address: string, _networkInterface: number): Promise<never> {
+    return Promise.reject(new Deno.errors.NotSupported("IPv6 is not implemented"));
+  }
+
   /** Yields datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<[Uint8Array, UdpAddr]> {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, UdpAddr]> {
     while (!this.#closed) {
       try {
         yield await this.receive();
@@ -215,10 +232,14 @@ export class UdpSocket implements AsyncIterable<[Uint8Array, UdpAddr]> {
       throw new RangeError(`a UDP datagram carries at most ${MAX_UDP_PAYLOAD} bytes`);
     }
     const host = this.#host;
-    if (!host.isBroadcast(dst) && host.routes.nextHop(dst) === null) {
+    // 127/8 and the host's own addresses go through the stack's loopback (stack/net/loopback.ts),
+    // from 127.0.0.1 or from the address itself, as Linux picks the source.
+    const loopback = (dst >>> 24) === 127;
+    const own = host.hasAddress(dst);
+    if (!loopback && !own && !host.isBroadcast(dst) && host.routes.nextHop(dst) === null) {
       throw new Deno.errors.NetworkUnreachable(`no route to ${addr.hostname}`);
     }
-    const src = this.#local !== 0 ? this.#local : host.address;
+    const src = this.#local !== 0 ? this.#local : loopback ? 0x7f000001 : own ? dst : host.address;
     const tx = this.#tx;
     const ipOff = ETH_HEADER_LEN;
     const udpOff = ipOff + IP_HEADER;
@@ -352,7 +373,8 @@ export function listenDatagram(host: UdpSocketHost, options: UdpListenOptions): 
   const hostname = options.hostname ?? "0.0.0.0";
   const local = parseIpv4(hostname);
   if (local === null) throw new RangeError(`"${hostname}" is not an IPv4 address`);
-  if (local !== 0 && !host.hasAddress(local)) {
+  // 127/8 is the loopback's: a socket there hears this host only.
+  if (local !== 0 && (local >>> 24) !== 127 && !host.hasAddress(local)) {
     throw new Deno.errors.AddrNotAvailable(`${hostname} is not an address of this host`);
   }
   const rcvbuf = options.receiveBuffer ?? DEFAULT_UDP_RECEIVE_BUFFER;

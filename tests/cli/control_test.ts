@@ -9,7 +9,7 @@ import {
 import { ControlServer } from "../../cli/control/server.ts";
 import { unixAddress } from "../../cli/control/unix_socket.ts";
 import { DeviceError } from "../../stack/link/errors.ts";
-import { AF_UNIX, libc, SOCK_STREAM } from "../../stack/link/libc.ts";
+import { AF_UNIX, libc, SOCK_STREAM } from "../../stack/sys/libc.ts";
 import { testNeeding } from "../requires.ts";
 
 const ffiMissing = (await Deno.permissions.query({ name: "ffi" })).state === "granted"

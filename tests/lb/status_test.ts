@@ -4,8 +4,6 @@
  * every down server still listed, the drops by reason, and the whole document valid against
  * docs/status.schema.json.
  */
-import { Ajv } from "ajv";
-import addFormats from "ajv-formats";
 import { assert, assertEquals } from "../assert.ts";
 import { FakeClock } from "../../stack/clock.ts";
 import { RateEstimator } from "../../lb/rates.ts";
@@ -20,14 +18,7 @@ import {
 import { VirtualService } from "../../lb/service.ts";
 import { REAL1, rig } from "./_rig.ts";
 import { ip } from "./_packets.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function validator() {
-  const ajv = new Ajv({ allErrors: true, strict: true });
-  (addFormats as unknown as (a: Ajv) => void)(ajv);
-  return ajv.compile(JSON.parse(Deno.readTextFileSync(`${ROOT}docs/status.schema.json`)));
-}
+import { statusValidator } from "./_status_schema.ts";
 
 /** A history on a FakeClock-driven estimator, with a fake wall clock. */
 function setup() {
@@ -74,7 +65,7 @@ Deno.test("StatusHistory: series follow the samples; a late server has nulls bef
   assertEquals(history.series(r2).cps.at(-2), 0);
 });
 
-Deno.test("buildStatus: 1,000 real servers a page at a time; every down server listed", () => {
+Deno.test("buildStatus: 1,000 real servers a page at a time; every down server listed", async () => {
   const r = rig({
     services: [{ method: "dr", reals: [] }, { port: 443, method: "dr", reals: [] }],
   });
@@ -100,7 +91,8 @@ Deno.test("buildStatus: 1,000 real servers a page at a time; every down server l
         now: t0 + 6000,
       }, page);
     const first = doc(1);
-    assert(validator()(first), JSON.stringify(validator().errors));
+    const validate = await statusValidator();
+    assert(validate(first), JSON.stringify(validate.errors));
     assertEquals(first.reals.total, 1000);
     assertEquals(first.reals.pages, 1000 / REALS_PER_PAGE);
     assertEquals(first.reals.items.length, REALS_PER_PAGE);
@@ -150,8 +142,8 @@ Deno.test("pageParam: a positive integer, else 1", () => {
   );
 });
 
-Deno.test("docs/status.schema.json: rejects a document missing a key or with a bad health", () => {
-  const validate = validator();
+Deno.test("docs/status.schema.json: rejects a document missing a key or with a bad health", async () => {
+  const validate = await statusValidator();
   const r = rig({ services: [{ method: "dr", reals: [{ address: REAL1 }] }] });
   try {
     const { est, history, sample } = setup();

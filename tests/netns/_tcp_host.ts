@@ -55,7 +55,7 @@ const impair = flag("--impair");
 const tcp: TcpStackOptions = tcpJson ? JSON.parse(tcpJson) : {};
 const [job, ...rest] = args;
 
-let device: Device = TapDevice.open({ name: tap });
+let device: Device = TapDevice.open({ name: tap, offload: false });
 if (impair !== undefined) {
   const spec = parseImpairSpec(impair);
   if (typeof spec === "string") throw new Error(spec);

@@ -12,10 +12,9 @@
  *   DR server off the link is refused; every query of the Grafana dashboard names a metric this
  *   live instance's `/metrics` exports.
  */
-import { Ajv } from "ajv";
-import addFormats from "ajv-formats";
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { programMissing } from "../requires.ts";
+import { statusValidator } from "../lb/_status_schema.ts";
 import { DENO, netnsTest, type Topology } from "./topology.ts";
 import {
   buildLbNet,
@@ -60,18 +59,10 @@ async function waitUntil<T>(what: string, ms: number, probe: () => Promise<T | n
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The validator of docs/status.schema.json. */
-function statusValidator() {
-  const ajv = new Ajv({ allErrors: true, strict: true });
-  (addFormats as unknown as (a: Ajv) => void)(ajv);
-  const schema = JSON.parse(Deno.readTextFileSync(`${ROOT}docs/status.schema.json`));
-  return ajv.compile(schema);
-}
-
 /** Fetches `/status.json` and checks it against the documented schema. */
 async function validStatus(net: LbNet): Promise<StatusDoc> {
   const doc = JSON.parse(await httpGet(net, "/status.json"));
-  const validate = statusValidator();
+  const validate = await statusValidator();
   assert(validate(doc), JSON.stringify(validate.errors, null, 2));
   return doc as StatusDoc;
 }

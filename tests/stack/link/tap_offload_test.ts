@@ -159,7 +159,7 @@ testNeeding(rootTapMissing, {
       );
       // A plain open of the same persistent TAP has none either.
       await must(["ip", "-n", ns, "link", "set", name, "netns", "1"]);
-      const plain = TapDevice.open({ name });
+      const plain = TapDevice.open({ name, offload: false });
       assertEquals(plain.offloadFlags, 0);
       assertEquals(plain.rxOffload, undefined);
       plain.close();

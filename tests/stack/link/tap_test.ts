@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertThrows } from "../../assert.ts
 import { DeviceError } from "../../../stack/link/errors.ts";
 import { checkInterfaceName, TapDevice } from "../../../stack/link/tap.ts";
 import { run as sh, runOk as must } from "../../netns/topology.ts";
-import { startProgram } from "../../programs.ts";
+import { own, startProgram } from "../../programs.ts";
 import { rootTapMissing, testNeeding } from "../../requires.ts";
 
 const decoder = new TextDecoder();
@@ -65,10 +65,12 @@ Deno.test("tap: names longer than 15 bytes, empty or with '/' are refused with a
   assertThrows(() => TapDevice.open({ name: "lbt0", mac: new Uint8Array(5) }), DeviceError);
 });
 
-Deno.test("tap: create: false on a missing device says how to create it", () => {
+Deno.test("tap: a missing device is not created unless asked; the error says how", () => {
   const name = `lbx${suffix()}`;
-  const e = assertThrows(() => TapDevice.open({ name, create: false }), DeviceError);
-  assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
+  for (const options of [{ name, create: false }, { name }]) {
+    const e = assertThrows(() => TapDevice.open(options), DeviceError);
+    assertMatch(e.message, new RegExp(`no network device named ${name}: ENODEV.*ip tuntap add`));
+  }
 });
 
 testNeeding(rootTapMissing, {
@@ -84,7 +86,7 @@ testNeeding(rootTapMissing, {
     let running: Promise<void> | null = null;
     let nsCreated = false;
     try {
-      dev = TapDevice.open({ name, mtu: 1400, mac: stackMac });
+      dev = TapDevice.open({ name, mtu: 1400, mac: stackMac, create: true });
       assertEquals(dev.name, name);
       assertEquals(dev.mtu, 1400);
       assertEquals(dev.mac, stackMac);
@@ -236,7 +238,7 @@ testNeeding(rootTapMissing, {
       let nsCreated = false;
       let dump: Deno.ChildProcess | null = null;
       try {
-        dev = TapDevice.open({ name, offload });
+        dev = TapDevice.open({ name, offload, create: true });
         await must(["ip", "netns", "add", ns]);
         nsCreated = true;
         await must(["ip", "link", "set", name, "netns", ns]);
@@ -338,6 +340,44 @@ testNeeding(rootTapMissing, {
         if (nsCreated) await sh(["ip", "netns", "del", ns]);
         await Deno.remove(pcap).catch(() => {});
       }
+    }
+  },
+});
+
+testNeeding(rootTapMissing, {
+  name: "tap: a stack on a TAP keeps the program alive until unref(): then it ends",
+  async fn() {
+    const name = `lbu${suffix()}`;
+    const dir = await Deno.makeTempDir({ prefix: "lbts-tap-unref-" });
+    try {
+      const script = `${dir}/unref.ts`;
+      const tapUrl = new URL("../../../stack/link/tap.ts", import.meta.url).href;
+      const stackUrl = new URL("../../../stack/net/stack.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { TapDevice } from "${tapUrl}";\nimport { Stack } from "${stackUrl}";\n` +
+          `const stack = new Stack({ device: TapDevice.open({ name: "${name}", create: true }), ` +
+          `address: 0x0a630002, prefix: 24 });\n` +
+          `stack.start();\n` +
+          `Deno.unrefTimer(setTimeout(() => { console.log("still alive"); Deno.exit(3); }, 1500));\n` +
+          `if (Deno.args[0] === "unref") stack.unref();\n`,
+      );
+      const run = async (arg: string) => {
+        const started = performance.now();
+        const out = await startProgram(
+          [own(Deno.execPath()), "run", "-A", "--no-config", script, arg],
+          { stdout: "piped" },
+        ).output();
+        return { code: out.code, ms: performance.now() - started };
+      };
+      // Referenced (the default): the receive loop's poll() holds the program.
+      assertEquals((await run("ref")).code, 3);
+      // unref(): the loop waits on unreferenced timers; the program ends by itself.
+      const ended = await run("unref");
+      assertEquals(ended.code, 0);
+      assert(ended.ms < 1500 + 5000, `ended after ${ended.ms} ms`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -180,7 +180,7 @@ Deno.test("ARP: the queue bounds drop and count (the oldest per entry, new ones 
   assert.equal(stack.counters.get("drop.arp_queue_full"), 1);
 });
 
-Deno.test("routes: connected and default routes; off-link goes via the gateway", () => {
+Deno.test("routes: connected and default routes; off-link via the gateway; self loops back", async () => {
   const { dev, stack } = setup();
   assert.deepEqual(
     stack.routes.entries().map((r) => [r.destination, r.prefix, r.gateway, r.flags]),
@@ -190,9 +190,12 @@ Deno.test("routes: connected and default routes; off-link goes via the gateway",
   stack.sendIpv4(packet, 14, packet.length - 14);
   const sent = dev.take();
   assert.equal(r32(sent[0], 14 + 24), GW, "ARP asks for the gateway");
+  // To itself: never on the device; the loopback delivers the echo request, then its reply.
   const self = concat(new Uint8Array(14), echoRequest(US, 1, 1, pattern(8), US));
-  assert.ok(!stack.sendIpv4(self, 14, self.length - 14));
-  assert.equal(stack.counters.get("drop.tx_to_self"), 1);
+  assert.ok(stack.sendIpv4(self, 14, self.length - 14));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(dev.take().length, 0);
+  assert.equal(stack.counters.get("loopback.rx_packets"), 2);
   const noGw = setup({ gateway: undefined });
   assert.ok(!noGw.stack.sendIpv4(packet, 14, packet.length - 14));
   assert.equal(noGw.stack.counters.get("drop.tx_no_route"), 1);

@@ -6,6 +6,7 @@
 import { createMemoryPair, type MemoryDevice } from "../../../stack/link/memory.ts";
 import { Stack, type StackOptions } from "../../../stack/net/stack.ts";
 import type { TcpStackOptions } from "../../../stack/tcp/config.ts";
+import "./_internals.ts";
 
 /** Address of the first stack. */
 export const A = 0x0a000001;

@@ -8,9 +8,10 @@
  */
 import { FakeClock } from "../../../stack/clock.ts";
 import { MemoryDevice, type MemoryDeviceOptions } from "../../../stack/link/memory.ts";
-import { Stack } from "../../../stack/net/stack.ts";
+import { handDriven, Stack } from "../../../stack/net/stack.ts";
 import type { TcpStackOptions } from "../../../stack/tcp/config.ts";
 import { checksum, r16, r32 } from "../net/_frames.ts";
+import "./_internals.ts";
 
 /** The stack's address: 10.0.0.1. */
 export const LOCAL = 0x0a000001;
@@ -162,13 +163,9 @@ export class Peer {
       name: "t0",
       mac: new Uint8Array([2, 0, 0, 0, 0, 1]),
     });
-    this.stack = new Stack({
-      device: this.dev,
-      address: LOCAL,
-      prefix: 24,
-      clock: this.clock,
-      tcp,
-    });
+    this.stack = handDriven(
+      new Stack({ device: this.dev, address: LOCAL, prefix: 24, clock: this.clock, tcp }),
+    );
     this.stack.arp.addStatic(REMOTE, PEER_MAC);
     this.dev.onSend = (buf, off, len) => {
       const s = parseFrame(buf.slice(off, off + len));

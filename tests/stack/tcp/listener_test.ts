@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../../assert.ts";
 import { COOKIE_MSS_TABLE } from "../../../stack/tcp/syn_cookies.ts";
+import { queueOf } from "../../../stack/tcp/listener.ts";
 import { openPassive } from "./_handshake.ts";
 import { ACK, FIN, Peer, RST, SYN } from "./_peer.ts";
 
@@ -117,7 +118,7 @@ Deno.test("accept backlog full: new SYNs are dropped, the final ACK is ignored",
     p.send({ sport: 50001, dport: 80, seq: 1, ack: 0, flags: SYN, win: 100 });
     const sa = p.one();
     p.send({ sport: 50001, dport: 80, seq: 2, ack: sa.seq + 1, flags: ACK, win: 100 });
-    assertEquals(l.queued, 1);
+    assertEquals(queueOf(l).queued, 1);
     p.send({ sport: 50002, dport: 80, seq: 1, ack: 0, flags: SYN, win: 100 });
     assertEquals(p.take().length, 0, "SYN dropped while the accept queue is full");
     assertEquals(p.stack.counters.get("tcp.listen_overflow"), 1);
@@ -190,7 +191,7 @@ Deno.test("listen: AddrInUse for a taken port, AddrNotAvailable for a foreign ad
       () => p.stack.listen({ port: 81, hostname: "10.9.9.9" }),
       Deno.errors.AddrNotAvailable,
     );
-    assertThrows(() => p.stack.listen({ port: 0 }), RangeError);
+    assertThrows(() => p.stack.listen({ port: 65536 }), RangeError);
     assertThrows(() => p.stack.listen({ port: 82, hostname: "example.com" }), TypeError);
     const l = p.stack.listen({ port: 81, hostname: "10.0.0.1" });
     assertEquals(l.addr, { transport: "tcp", hostname: "10.0.0.1", port: 81 });
@@ -219,6 +220,28 @@ Deno.test("connect: AddrInUse for a used tuple, NetworkUnreachable without a rou
       ports.add(p.one().sport);
     }
     assertEquals(ports.size, 50);
+  } finally {
+    p.close();
+  }
+});
+
+Deno.test("listen: port 0 (and no port) picks a free ephemeral port; tcpBacklog bounds the queue", () => {
+  const p = new Peer();
+  try {
+    const a = p.stack.listen({ port: 0 });
+    const b = p.stack.listen({});
+    for (const l of [a, b]) {
+      assert(l.addr.port >= 49152 && l.addr.port <= 65535, `port ${l.addr.port}`);
+    }
+    assert(a.addr.port !== b.addr.port);
+    assertEquals(a.addr.hostname, "0.0.0.0");
+    const l = p.stack.listen({ port: 80, tcpBacklog: 1 });
+    p.send({ sport: 50001, dport: 80, seq: 1, ack: 0, flags: SYN, win: 100 });
+    const sa = p.one();
+    p.send({ sport: 50001, dport: 80, seq: 2, ack: sa.seq + 1, flags: ACK, win: 100 });
+    assertEquals(queueOf(l).queued, 1);
+    p.send({ sport: 50002, dport: 80, seq: 1, ack: 0, flags: SYN, win: 100 });
+    assertEquals(p.take().length, 0, "tcpBacklog 1: the SYN is dropped while one waits");
   } finally {
     p.close();
   }

@@ -11,7 +11,7 @@ import {
   POLLOUT,
   pollRevents,
   setPollFd,
-} from "../../../stack/link/libc.ts";
+} from "../../../stack/sys/libc.ts";
 
 Deno.test("libc: opened once; errno reads the failed call's error", () => {
   const lib = libc();
@@ -58,7 +58,7 @@ Deno.test("libc: without --allow-ffi the error says to pass it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lbts-libc-" });
   try {
     const script = `${dir}/noffi.ts`;
-    const libcUrl = new URL("../../../stack/link/libc.ts", import.meta.url).href;
+    const libcUrl = new URL("../../../stack/sys/libc.ts", import.meta.url).href;
     const tapUrl = new URL("../../../stack/link/tap.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,

@@ -1,6 +1,6 @@
 /**
- * The libc functions the link layer and the control channel call through Deno FFI, opened once
- * and lazily, so that code which never touches a TAP or a socket needs no `--allow-ffi`.
+ * The libc functions the link layer (the TAP) and the control channel (its Unix socket) call
+ * through Deno FFI: one module below both, opened once and lazily, so that code which never touches a TAP or a socket needs no `--allow-ffi`.
  *
  * Calling conventions (measured on a 2-vCPU Linux VM with Deno 2.9; scripts/bench/tap_rx.sh and
  * docs/BENCHMARKS.md have the receive-loop figures):
