@@ -120,8 +120,9 @@ export interface BgpInstance {
 }
 
 /**
- * Starts instance `i` (1..3): an mh DR service over the three real servers, announced to the
- * router with BFD; `before` goes before `--service` (global flags such as health checks).
+ * Starts instance `i` (1..3): by default an mh DR service over the three real servers (or the
+ * `service` flags), announced to the router with BFD; `before` goes before `--service` (global
+ * flags such as health checks).
  * Resolves when it is up (not yet when BGP is).
  */
 export async function startBgpInstance(
@@ -130,6 +131,15 @@ export async function startBgpInstance(
   before: string[] = [],
   bfd = true,
   perms: string[] = [],
+  service: string[] = [
+    "--service",
+    `tcp:${VIP}:80`,
+    "--scheduler",
+    "mh",
+    "--method",
+    "dr",
+    ...REALS,
+  ],
 ): Promise<BgpInstance> {
   const ip = INSTANCE_IPS[i];
   const control = net.t.tempPath(`bgp${i}.sock`);
@@ -147,13 +157,7 @@ export async function startBgpInstance(
     "--bgp",
     `${ROUTER},as=65000,local-as=65001${bfd ? ",bfd" : ""}`,
     ...before,
-    "--service",
-    `tcp:${VIP}:80`,
-    "--scheduler",
-    "mh",
-    "--method",
-    "dr",
-    ...REALS,
+    ...service,
   ], ["--allow-run=setpriv,ip,birdc", `--allow-write=${control}.bgp`, ...perms]);
   await proc.waitFor("up on", 30_000);
   return { i, ip, control, proc };

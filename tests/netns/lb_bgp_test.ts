@@ -5,7 +5,8 @@
  * one next hop per instance; connections spread over the instances and the real servers; all
  * real servers down withdraws the VIP and one back announces it again; kill -9 of an instance
  * drops its next hop within BFD's 300 ms; 20 long downloads keep their real server (SHA-256)
- * while an instance is added and another drained away with SIGTERM.
+ * while an instance is added and another drained away with SIGTERM; with TUN, 20 keep-alive
+ * sessions survive an instance added and another killed.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { netnsTest } from "./topology.ts";
@@ -14,6 +15,7 @@ import {
   counters,
   PY,
   requestsFromPorts,
+  ROUTER,
   sha256File,
   startHttpServers,
   tally,
@@ -212,6 +214,97 @@ netnsTest(
       assert(resumed[0] > 0, "no flow moved off the drained instance");
       assertEquals(res.code, 0, res.stderr);
       assertEquals(ok, 20);
+    } finally {
+      cleanupBgp(net);
+    }
+  },
+  120_000,
+  missing,
+);
+
+/**
+ * Keep-alive echo sessions: `n` TCP connections to VIP:7, each sending 200 random bytes and
+ * reading them back every 100 ms for `secs` seconds; prints JSON {ok, n}: the sessions whose
+ * every echo came back intact.
+ */
+const ECHO_SESSIONS = `
+import json, os, socket, sys, time
+host, n, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+socks = [socket.create_connection((host, 7), timeout=10) for _ in range(n)]
+ok = [True] * n
+end = time.time() + secs
+while time.time() < end:
+    for i, s in enumerate(socks):
+        if not ok[i]:
+            continue
+        msg = os.urandom(200)
+        try:
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                d = s.recv(len(msg) - len(got))
+                if not d:
+                    raise EOFError()
+                got += d
+            ok[i] = got == msg
+        except Exception:
+            ok[i] = False
+    time.sleep(0.1)
+print(json.dumps({"ok": sum(ok), "n": n}))
+`;
+
+netnsTest(
+  "bgp: TUN (userspace real servers): 20 echo sessions survive an instance added and one killed",
+  async (t) => {
+    const net = await buildBgpNet(t);
+    try {
+      // This kernel has no ipip module: the TUN real servers are userspace hosts holding the VIP
+      // without ARP and decapsulating IP-in-IP (as tests/netns/lb_tun_test.ts does).
+      const reals: string[] = [];
+      const procs = [];
+      for (let i = 1; i <= 3; i++) {
+        const tap = await t.tap(net.hub, net.br1, `tr${i}`);
+        const ip = `10.77.0.${20 + i}`;
+        reals.push("--real", ip);
+        procs.push(t.lb(net.hub, [
+          "stack",
+          "--tap",
+          tap,
+          "--ip",
+          `${ip}/24`,
+          "--gateway",
+          ROUTER,
+          "--vip",
+          VIP,
+          "--serve",
+          "echo:7",
+          "--control",
+          t.tempPath(`tr${i}.sock`),
+        ]));
+      }
+      await Promise.all(procs.map((p) => p.waitFor("up on", 30_000)));
+      const service = ["--service", `tcp:${VIP}:7`, "--scheduler", "mh", "--method", "tun"];
+      const a = await startBgpInstance(net, 1, [], true, [], [...service, ...reals]);
+      const b = await startBgpInstance(net, 2, [], true, [], [...service, ...reals]);
+      await waitNextHops(net, [IP1, IP2]);
+      const sessions = t.execOk(net.client, [PY, "-c", ECHO_SESSIONS, VIP, "20", "9"], 60_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const c = await startBgpInstance(net, 3, [], true, [], [...service, ...reals]);
+      await waitNextHops(net, [IP1, IP2, IP3]);
+      await new Promise((r) => setTimeout(r, 1000));
+      a.proc.child.kill("SIGKILL");
+      await waitNextHops(net, [IP2, IP3], 5000);
+      const res = JSON.parse(await sessions) as { ok: number; n: number };
+      const resumed = [
+        (await counters(net, b.control))["lb.mh_resumed"] ?? 0,
+        (await counters(net, c.control))["lb.mh_resumed"] ?? 0,
+      ];
+      console.log(
+        `TUN echo sessions intact: ${res.ok}/${res.n}; resumed mid-session by instance 2: ` +
+          `${resumed[0]}, instance 3: ${resumed[1]}`,
+      );
+      assertEquals(res.ok, 20);
+      assert(resumed[1] > 0, "no session moved to the added instance");
     } finally {
       cleanupBgp(net);
     }
