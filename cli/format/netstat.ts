@@ -35,8 +35,12 @@ export interface NetstatRow {
   mss?: number;
   /** "7,7": the send and receive window scale shifts. */
   wscale?: string;
-  /** Congestion control algorithm ("cubic", "newreno"), when reported. */
+  /** Congestion control algorithm ("cubic", "newreno", "bbr"), when reported. */
   congestion?: string;
+  /** The reordering seen, segments; printed when not the default 3, as ss does. */
+  reordering?: number;
+  /** BBR's model, printed as ss's `bbr:(bw:...,mrtt:...,pacing_gain:...,cwnd_gain:...)`. */
+  bbr?: { bwMbps: number; mrttMs: number; pacingGain: number; cwndGain: number };
 }
 
 /** net-tools' heading for `netstat -nat`. */
@@ -85,7 +89,7 @@ export type TcpUsageRow = TcpUsage;
  */
 export function formatDetail(r: NetstatRow): string {
   const parts: string[] = [];
-  if (r.congestion !== undefined) parts.push(r.congestion);
+  if (r.congestion !== undefined && r.congestion !== "") parts.push(r.congestion);
   if (r.wscale !== undefined && r.wscale !== "") parts.push(`wscale:${r.wscale}`);
   if (r.rtoMs !== undefined) parts.push(`rto:${formatG(r.rtoMs)}`);
   if (r.srttMs !== undefined) parts.push(`rtt:${formatG(r.srttMs)}/${formatG(r.rttvarMs ?? 0)}`);
@@ -101,6 +105,16 @@ export function formatDetail(r: NetstatRow): string {
         ? `retrans:${r.retransmits}`
         : `retrans:${r.retransOut}/${r.retransmits}`,
     );
+  }
+  const b = r.bbr;
+  if (b !== undefined) {
+    parts.push(
+      `bbr:(bw:${formatG(b.bwMbps)}Mbps,mrtt:${formatG(b.mrttMs)},` +
+        `pacing_gain:${formatG(b.pacingGain)},cwnd_gain:${formatG(b.cwndGain)})`,
+    );
+  }
+  if (r.reordering !== undefined && r.reordering !== 3 && r.reordering > 0) {
+    parts.push(`reordering:${r.reordering}`);
   }
   return `\t ${parts.join(" ")}`;
 }

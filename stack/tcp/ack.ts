@@ -11,6 +11,7 @@ import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import {
   checkUndo,
+  dsackUndo,
   duplicateAck,
   enterRecovery,
   lostRetransmission,
@@ -63,7 +64,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   if (t.trackSent) {
     t.rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
     t.rack.tsOffset = t.tsOffset;
-    t.rack.rate.begin(segs.pipe(t.outstanding));
+    if (t.rack.rateOn) t.rack.rate.begin(segs.pipe(t.outstanding));
   }
   let sackChanged = false;
   let dsack = false;
@@ -80,7 +81,10 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
         if (rack !== null) rack.sacked(left, right, now);
       }
     }
-    if (dsack && rack !== null) rack.widen(t.sndUna, t.sndMax);
+    if (dsack) {
+      if (rack !== null) rack.widen(t.sndUna, t.sndMax);
+      dsackUndo(ctx, t, b[0], b[1]);
+    }
   }
   let freed = 0;
   const advanced = seqGt(ack, una);

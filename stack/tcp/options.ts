@@ -45,6 +45,7 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
   t.sackOk = t.sackOk && o.sackPermitted;
   t.rackOn = t.sackOk && ctx.config.recovery === "rack";
   t.trackSent = t.rackOn || t.cc.control !== undefined;
+  t.rack.rateOn = t.cc.control !== undefined;
   t.tsOk = t.tsOk && o.hasTimestamp;
   if (t.tsOk) {
     t.tsRecent = o.tsVal;

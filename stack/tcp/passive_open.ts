@@ -120,6 +120,7 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
   t.sackOk = c.sack && d.sackPermitted;
   t.rackOn = t.sackOk && c.recovery === "rack";
   t.trackSent = t.rackOn || t.cc.control !== undefined;
+  t.rack.rateOn = t.cc.control !== undefined;
   t.tsOk = c.timestamps && seg.opts.hasTimestamp;
   if (t.tsOk) {
     t.tsRecent = seg.opts.tsVal;

@@ -48,6 +48,8 @@ export class Rack {
   readonly segs = new SentSegments();
   /** Delivery-rate samples from the same record (delivery_rate.ts). */
   readonly rate = new DeliveryRate();
+  /** Rate samples are taken (the congestion control reads them: BBR); else not computed. */
+  rateOn = false;
   /** RACK.xmit_ts: send time of the most recently sent segment known delivered; -1 none. */
   xmitTs = -1;
   /** That segment's transmission number (sent_segments.ts `order`): what "sent after" compares. */
@@ -113,14 +115,14 @@ export class Rack {
           segs.setFlags(i, f | SEG_RETRANS | SEG_EVER_RETRANS);
           segs.sentAt[i] = now;
           segs.order[i] = order;
-          this.rate.sent(segs, i, now, inFlight);
+          if (this.rateOn) this.rate.sent(segs, i, now, inFlight);
         }
       }
       seq = rEnd;
     }
     if (seqLt(seq, end)) {
       const i = segs.append(seq, end, now, order);
-      if (i >= 0) this.rate.sent(segs, i, now, inFlight);
+      if (i >= 0 && this.rateOn) this.rate.sent(segs, i, now, inFlight);
     }
   }
 
@@ -162,7 +164,7 @@ export class Rack {
     const end = segs.end[i];
     const order = segs.order[i];
     const f = segs.flags[i];
-    this.rate.deliver(segs, i, len, this.#now);
+    if (this.rateOn) this.rate.deliver(segs, i, len, this.#now);
     const ever = (f & SEG_EVER_RETRANS) !== 0;
     // The echoed TSval predates the last transmission: what arrived was an earlier copy.
     const ecr = this.ackTsEcr;

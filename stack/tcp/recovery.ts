@@ -95,6 +95,7 @@ export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
   t.undoUna = t.sndUna;
   t.undoTs = t.tsOk ? tsNow(t, now) : 0;
   if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
+  t.undoRetrans = 0;
 }
 
 /**
@@ -108,6 +109,32 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
   t.undoTs = 0;
   const o = seg.opts;
   if (!o.hasTimestamp || o.tsEcr === 0 || !seqLt(o.tsEcr, undoTs)) return false;
+  undoRecovery(ctx, t);
+  return true;
+}
+
+/**
+ * A DSACK (RFC 2883) reported [left, right) received twice. Without timestamps this is how a
+ * recovery shows itself spurious (Linux's undo_retrans): every segment it retransmitted comes
+ * back as a duplicate, so the originals had all arrived. Returns true when it undid.
+ */
+export function dsackUndo(ctx: TcpContext, t: Tcb, left: number, right: number): boolean {
+  if (t.undoRetrans <= 0 || seqLt(left, t.undoUna) || seqGt(right, t.recover)) return false;
+  t.undoRetrans -= Math.ceil(seqDiff(right, left) / t.mss);
+  if (t.undoRetrans > 0) return false;
+  ctx.counters.count("tcp.dsack_undo");
+  undoRecovery(ctx, t);
+  return true;
+}
+
+/**
+ * The current fast recovery was spurious: cwnd and ssthresh go back (RFC 4015's response, Linux's
+ * tcp_undo_cwnd_reduction), the distance mistaken for a loss raises the reordering estimate, RACK
+ * widens its window, and the recovery ends if it has not already.
+ */
+function undoRecovery(ctx: TcpContext, t: Tcb): void {
+  t.undoTs = 0;
+  t.undoRetrans = -1;
   if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
   if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
   ctx.counters.count("tcp.spurious_recovery_undone");
@@ -121,12 +148,13 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
     t.sacks.dupThresh = t.reordering;
     ctx.counters.count("tcp.reordering_raised");
   }
-  t.inRecovery = false;
-  t.dupAcks = 0;
-  t.recover = t.sndUna;
-  t.highRxt = t.sndUna;
+  if (t.inRecovery) {
+    t.inRecovery = false;
+    t.dupAcks = 0;
+    t.recover = t.sndUna;
+    t.highRxt = t.sndUna;
+  }
   ctx.markDirty(t);
-  return true;
 }
 
 /** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */

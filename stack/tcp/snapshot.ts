@@ -6,6 +6,7 @@
  */
 
 import { formatIpv4 } from "../wire/address.ts";
+import { Bbr } from "./congestion/bbr.ts";
 import { INITIAL_SSTHRESH } from "./congestion/cc.ts";
 import type { ListenQueue } from "./listen_queue.ts";
 import { LISTEN, netstatStateName } from "./state.ts";
@@ -39,6 +40,14 @@ export interface TcpSocketInfo {
   mss: number;
   /** "snd,rcv" window scale shifts as ss prints them ("7,7"), or "" without scaling. */
   wscale: string;
+  /** Congestion control ("cubic", "newreno", "bbr"); "" for a listener. */
+  congestion: string;
+  /** Segments retransmitted and still in flight (RACK's record), as ss's `retrans:N/`. */
+  retransOut: number;
+  /** The reordering the connection has seen, segments (3 until more was seen), as ss prints. */
+  reordering: number;
+  /** BBR's model (ss's `bbr:(bw:...,mrtt:...)`), for a BBR connection with an estimate. */
+  bbr?: { bwMbps: number; mrttMs: number; pacingGain: number; cwndGain: number };
 }
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
@@ -59,6 +68,9 @@ export function listenerInfo(l: ListenQueue): TcpSocketInfo {
     retransmits: 0,
     mss: 0,
     wscale: "",
+    congestion: "",
+    retransOut: 0,
+    reordering: 0,
   };
 }
 
@@ -79,5 +91,23 @@ export function tcbInfo(t: Tcb): TcpSocketInfo {
     retransmits: t.retransmits,
     mss: t.mss,
     wscale: t.wsOk ? `${t.sndWscale},${t.rcvWscale}` : "",
+    congestion: t.cc.name,
+    retransOut: Math.ceil(t.rack.segs.retransBytes / mss),
+    reordering: t.reordering,
+    ...bbrInfo(t),
+  };
+}
+
+/** BBR's bandwidth (octets/ms to Mbit/s) and min RTT, when the connection runs BBR. */
+function bbrInfo(t: Tcb): Pick<TcpSocketInfo, "bbr"> {
+  const cc = t.cc;
+  if (!(cc instanceof Bbr) || cc.minRtt === Infinity) return {};
+  return {
+    bbr: {
+      bwMbps: round3((cc.bw.value * 8) / 1000),
+      mrttMs: round3(cc.minRtt),
+      pacingGain: round3(cc.pacingGain),
+      cwndGain: round3(cc.cwndGain),
+    },
   };
 }

@@ -244,6 +244,11 @@ export class Tcb implements TimerNode {
   undoTs = 0;
   /** SND.UNA when that recovery began (the first octet retransmitted). */
   undoUna = 0;
+  /**
+   * Segments the current recovery retransmitted and no DSACK has yet shown unneeded; -1 when no
+   * undo is possible (Linux's undo_retrans).
+   */
+  undoRetrans = -1;
   /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
   undoDistance = 0;
   /** The SACK scoreboard. */

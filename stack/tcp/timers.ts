@@ -126,6 +126,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   // is never undone (a recovery it ends cannot be either): restoring the window into go-back-N
   // was measured to turn an impaired link's rare timeouts into storms of them.
   t.undoTs = 0;
+  t.undoRetrans = -1;
   if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
   else t.cwnd = t.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.

@@ -263,6 +263,7 @@ export function sendData(
   if (t.inRecovery) t.prr.out += used;
   if (retransmit) {
     const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
+    if (t.inRecovery && t.undoRetrans >= 0) t.undoRetrans += segs;
     t.retransmits += segs;
     ctx.counters.count("tcp.retransmits", segs);
   } else if (t.rttSeq < 0 && !t.tsOk) {

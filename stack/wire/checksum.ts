@@ -149,6 +149,22 @@ export function pseudoHeaderSum(
 }
 
 /**
+ * The unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1) for TCP, UDP and ICMPv6: the source
+ * and destination addresses at `buf[srcOff ..+16)` and `buf[dstOff ..+16)`, the upper-layer
+ * length (32 bits) and the next header value. Pass it as `acc`.
+ */
+export function pseudoHeaderSum6(
+  buf: Uint8Array,
+  srcOff: number,
+  dstOff: number,
+  nextHeader: number,
+  length: number,
+): number {
+  return sumBytes(buf, srcOff, 16) + sumBytes(buf, dstOff, 16) + (length >>> 16) +
+    (length & 0xffff) + nextHeader;
+}
+
+/**
  * The checksum after one 16-bit word of the covered data changed from `oldWord` to `newWord`, by
  * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Unlike eqn. 2 it never yields 0xffff for a checksum
  * that full recomputation gives as 0x0000 (RFC 1624 section 3). It equals full recomputation

@@ -1,6 +1,7 @@
 /**
- * Pure byte layouts: views over `Uint8Array` and builders for Ethernet, ARP, IPv4, ICMP, UDP, TCP
- * and IP-in-IP, with checksums and sequence arithmetic. No I/O, no state.
+ * Pure byte layouts: views over `Uint8Array` and builders for Ethernet, ARP, IPv4, IPv6 (with its
+ * extension headers and addresses), ICMP, ICMPv6 and Neighbor Discovery, UDP, TCP and IP-in-IP, with
+ * checksums and sequence arithmetic. No I/O, no state.
  *
  * @module
  */
@@ -11,6 +12,9 @@ export * from "./checksum.ts";
 export * from "./ethernet.ts";
 export * from "./arp.ts";
 export * from "./ipv4.ts";
+export * from "./ipv6.ts";
+export * from "./address6.ts";
+export * from "./icmpv6.ts";
 export * from "./icmp.ts";
 export * from "./udp.ts";
 export * from "./tcp.ts";

@@ -83,6 +83,17 @@ Deno.test("netstat -e: an ss -ti detail line under each connection, none under l
     "\t cubic wscale:7,7 rto:204 rtt:1.25/0.625 mss:1448 cwnd:10 retrans:1/3",
   );
   assertEquals(formatDetail({ ...est, ssthresh: -1 }).includes("ssthresh"), false);
+  // BBR's model and a reordering estimate other than 3, as ss -ti prints them.
+  assertEquals(
+    formatDetail({
+      ...est,
+      congestion: "bbr",
+      reordering: 9,
+      bbr: { bwMbps: 141.5, mrttMs: 10.25, pacingGain: 1.25, cwndGain: 2 },
+    }),
+    "\t bbr wscale:7,7 rto:204 rtt:1.25/0.625 mss:1448 cwnd:10 ssthresh:7 retrans:3 " +
+      "bbr:(bw:141.5Mbps,mrtt:10.25,pacing_gain:1.25,cwnd_gain:2) reordering:9",
+  );
   // Rows with only the columns still print (older or partial snapshots).
   assertEquals(formatDetail({ ...listen, state: "SYN_SENT" }), "\t ");
 });

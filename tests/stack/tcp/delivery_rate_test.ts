@@ -92,3 +92,25 @@ Deno.test("BBR on a connection: a segment lost from a large window does not halv
     }
   }
 });
+
+Deno.test("netstat rows of a BBR connection carry its model, as ss -ti shows bbr:(...)", async () => {
+  const p = new Peer({ congestion: "bbr" });
+  try {
+    const o = await openPassive(p, { mss: 1000, ws: 7, sackPerm: true, ts: false, rttMs: 20 });
+    p.take();
+    await o.conn.write(new Uint8Array(10_000));
+    const una = o.localSeq;
+    p.take();
+    p.advance(20);
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: una + 10_000, flags: ACK, win: 65535 });
+    const row = p.stack.tcpSnapshot().find((r) => r.state === "ESTABLISHED")!;
+    assertEquals(row.congestion, "bbr");
+    assert(row.bbr !== undefined, JSON.stringify(row));
+    // 10,000 octets delivered 20 ms after they left: 4 Mbit/s; min RTT 20 ms; STARTUP's gains.
+    assertEquals(row.bbr.bwMbps, 4);
+    assertEquals(row.bbr.mrttMs, 20);
+    assert(row.bbr.pacingGain > 2.8 && row.bbr.cwndGain > 2.8, JSON.stringify(row.bbr));
+  } finally {
+    p.close();
+  }
+});

@@ -23,6 +23,9 @@ Deno.test("tcpSnapshot: listeners and connections as netstat shows them", async 
       retransmits: 0,
       mss: 0,
       wscale: "",
+      congestion: "",
+      retransOut: 0,
+      reordering: 0,
     });
     const c = rows[1];
     assertEquals(c.local, "10.0.0.1:80");
@@ -35,6 +38,7 @@ Deno.test("tcpSnapshot: listeners and connections as netstat shows them", async 
     assertEquals(c.ssthresh, -1);
     assertEquals(c.wscale, "7,5");
     assertEquals(c.rtoMs, 200);
+    assertEquals([c.congestion, c.retransOut, c.reordering, c.bbr], ["cubic", 0, 3, undefined]);
     const snap = JSON.parse(JSON.stringify(p.stack.snapshot()));
     assertEquals(snap.tcp.length, 2);
     assertEquals(snap.tcp[1].state, "ESTABLISHED");

@@ -104,3 +104,38 @@ Deno.test("with undo off (tcp.undo false) reordering stays a loss, for compariso
     p.close();
   }
 });
+
+Deno.test("without timestamps a DSACK of every retransmission undoes the recovery", async () => {
+  for (const spurious of [true, false]) {
+    const p = new Peer();
+    try {
+      const o = await openPassive(p, { mss: 1000, ws: 7, sackPerm: true, ts: false, rttMs: 20 });
+      p.take();
+      const t = o.conn.tcb;
+      await o.conn.write(new Uint8Array(10_000));
+      p.take();
+      p.advance(20);
+      const una = o.localSeq;
+      const ack = (a: number, sack: [number, number][]) =>
+        p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: a, flags: ACK, win: 65535, sack });
+      const cwnd = t.cwnd;
+      for (let k = 2; k <= 4; k++) ack(una, [[una + 1000, una + k * 1000]]);
+      assert(t.inRecovery);
+      assert(p.take().some((s) => s.seq === una), "segment 0 retransmitted");
+      const reduced = t.cwnd;
+      assert(reduced < cwnd);
+      // Everything arrives; the receiver got segment 0 twice when the recovery was spurious.
+      ack(una + 10_000, spurious ? [[una, una + 1000]] : []);
+      if (spurious) {
+        assertEquals(p.stack.counters.get("tcp.dsack_undo"), 1);
+        // Back to the window before, and the same ACK's slow start on top of it.
+        assert(t.cwnd >= cwnd, `the window is back: ${t.cwnd} >= ${cwnd}`);
+      } else {
+        assertEquals(p.stack.counters.get("tcp.dsack_undo") ?? 0, 0);
+        assert(t.cwnd <= reduced + 1000, `cwnd ${t.cwnd}`);
+      }
+    } finally {
+      p.close();
+    }
+  }
+});
