@@ -36,6 +36,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "forwarded whole)\n" +
       "        [--tcp-mem SIZE] [--max-time-wait N] [--max-orphans N] [--tcp-cc cubic|newreno|bbr]\n" +
       "        [--tcp-recovery rack|rfc6675] (the host's own TCP)\n" +
+      "        [--bgp PEER_IP[,as=N][,local-as=N][,bfd]] (announce the VIPs over the instance's " +
+      "own BIRD;\n        needs --allow-run=setpriv,ip,birdc --allow-write=CONTROL.bgp; " +
+      "SIGTERM then drains)\n" +
       "        the L4 load balancer (IPVS-style) on a TAP device until SIGINT/SIGTERM",
   },
   list: {
@@ -109,12 +112,17 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: drainCommand,
     summary: "SERVER[:PORT] [-t VIP:PORT] [--timeout S] [--control PATH]\n        weight 0 on " +
       "every service holding SERVER (or the -t one), then wait until its active\n        " +
-      "connections reach 0 (exit 0) or the timeout passes (exit 1; default 300 s)",
+      "connections reach 0 (exit 0) or the timeout passes (exit 1; default 300 s)\n" +
+      "      --all [--timeout S] [--control PATH]\n        the whole instance: withdraw its " +
+      "VIPs (--bgp), forward until the router stops\n        sending (or S, default 30 s), " +
+      "then stop",
   },
   demo: {
     run: demoCommand,
-    summary: "\n        (root, deno run -A) a client, three kernel HTTP servers and the balancer " +
-      "in namespaces;\n        a few hundred requests through the VIP, then everything is torn down",
+    summary: "[--scale-out] [--requests N]\n        (root, deno run -A) a client, three kernel " +
+      "HTTP servers and the balancer in namespaces;\n        a few hundred requests through the " +
+      "VIP, then everything is torn down; --scale-out:\n        three --bgp instances behind a " +
+      "BIRD router with ECMP, one killed with SIGKILL",
   },
   stack: {
     run: stackCommand,

@@ -24,10 +24,14 @@
  * flags.ts): absent = no health checks; only `check` is required. A service's own `health`
  * overrides it key by key (as `--check` flags inside a `--service` group do): it needs `check`
  * only when there is no top-level `health`. A reload applies both (cli/commands/run.ts).
+ * `bgp` is what `run --bgp` gives (lb/bgp/options.ts): the flag's text, e.g.
+ * `"10.0.0.1,as=65000,local-as=65001,bfd"`, or `{ "peer": "10.0.0.1", "as": 65000,
+ * "local-as": 65001, "bfd": true }`; it is read at start only (a reload refuses a change).
  *
  * @module
  */
 
+import { bgpFromJson, type BgpOptions, formatBgpSpec } from "./bgp/options.ts";
 import { formatIpv4, parseIpv4 } from "../stack/wire/address.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "./scheduler/scheduler.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
@@ -77,6 +81,8 @@ export interface FileConfig {
   timeouts: Partial<Record<ConnStateName, number>>;
   /** Health checks for every TCP service without its own; undefined = none. */
   health?: HealthConfig;
+  /** The BGP neighbour to announce the VIPs to (`--bgp`); undefined = none. */
+  bgp?: BgpOptions;
 }
 
 /** Largest persistence timeout in seconds (ipvsadm's limit is similar: about 24 days). */
@@ -132,7 +138,7 @@ class Ctx {
   }
 }
 
-const TOP_KEYS = ["services", "maxConns", "timeouts", "health"] as const;
+const TOP_KEYS = ["services", "maxConns", "timeouts", "health", "bgp"] as const;
 const HEALTH_KEYS = ["check", "interval", "timeout", "rise", "fall"] as const;
 /** Longest health-check interval or timeout in seconds (a day, as the `run` flags). */
 const MAX_HEALTH_S = 86400;
@@ -296,6 +302,11 @@ export function parseConfigText(text: string, file: string): FileConfig {
   if (o.maxConns !== undefined) {
     config.maxConns = ctx.int(o.maxConns, "$.maxConns", 1, MAX_CONNS_LIMIT);
   }
+  if (o.bgp !== undefined) {
+    const b = bgpFromJson(o.bgp);
+    if (typeof b === "string") ctx.fail("$.bgp", b.replace(/^--bgp: /, ""));
+    config.bgp = b;
+  }
   if (o.timeouts !== undefined) {
     const t = ctx.object(o.timeouts, "$.timeouts", Object.keys(TIMEOUT_KEYS));
     for (const [k, state] of Object.entries(TIMEOUT_KEYS)) {
@@ -329,6 +340,7 @@ export function formatConfig(config: FileConfig): string {
     ...(config.maxConns !== undefined ? { maxConns: config.maxConns } : {}),
     timeouts,
     ...(config.health !== undefined ? { health: formatHealth(config.health) } : {}),
+    ...(config.bgp !== undefined ? { bgp: formatBgpSpec(config.bgp) } : {}),
     services: config.services.map((s) => ({
       protocol: s.protocol,
       vip: formatIpv4(s.vip),

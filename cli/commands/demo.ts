@@ -1,9 +1,10 @@
 /**
- * `lb.ts demo [--requests N]`: the README's demo (scripts/demo.ts): a client, three kernel HTTP
+ * `lb.ts demo [--scale-out] [--requests N]`: the README's demo (scripts/demo.ts): a client, three kernel HTTP
  * servers and the userspace balancer in network namespaces, a few hundred requests through the
  * VIP, the distribution and the `list --stats` table, then everything torn down. It needs root
  * (namespaces, bridges, a TAP) and `deno run -A` (it runs ip, python3 and curl); without them it
- * says so and exits 1.
+ * says so and exits 1. `--scale-out` runs the scale-out demo instead (scripts/demo_scale_out.ts):
+ * three `--bgp` instances behind a router with BIRD and ECMP, one of them killed (needs bird2).
  *
  * The demo is a script of the repository (it builds its network with the test harness,
  * tests/netns/), not part of the product: the command runs it as a program of its own, from the
@@ -15,7 +16,10 @@ import { intArg, parseFlags, str } from "../args.ts";
 
 /** Runs `lb.ts demo`; returns the exit code. */
 export async function demoCommand(args: string[]): Promise<number> {
-  const { flags } = parseFlags("demo", args, { requests: { type: "string" } });
+  const { flags } = parseFlags("demo", args, {
+    requests: { type: "string" },
+    "scale-out": { type: "boolean" },
+  });
   const r = str(flags, "requests");
   const requests = r === undefined ? 300 : intArg(r, "--requests", 3, 10_000);
   const missing = (["run", "read", "write", "sys", "env"] as const).filter((name) =>
@@ -35,9 +39,11 @@ export async function demoCommand(args: string[]): Promise<number> {
     );
     return 1;
   }
-  const script = new URL("../../scripts/demo.ts", import.meta.url);
+  // The plain demo or the scale-out one (scripts/demo_scale_out.ts), each its own program.
+  const name = flags["scale-out"] === true ? "demo_scale_out.ts" : "demo.ts";
+  const script = new URL(`../../scripts/${name}`, import.meta.url);
   if (script.protocol !== "file:") {
-    console.error("lb.ts demo: runs from a checkout of the repository (scripts/demo.ts)");
+    console.error(`lb.ts demo: runs from a checkout of the repository (scripts/${name})`);
     return 1;
   }
   const child = new Deno.Command(Deno.execPath(), {

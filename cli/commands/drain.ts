@@ -7,12 +7,18 @@
  * or 1 when `--timeout` (default 300 s) passes first. Inactive flows (FIN_WAIT, TIME_WAIT...)
  * are not waited for: they carry no more requests, and they expire on their own.
  *
+ * `lb.ts drain --all [--timeout S] [--control PATH]` drains the whole instance, as SIGTERM does
+ * (lb/bgp/drain.ts): with `--bgp` its VIPs are withdrawn first; it keeps forwarding until the
+ * router has stopped sending (no packet for 2 s) or `--timeout` (default 30 s) passes, then
+ * stops. The command waits until the instance has gone: exit 0, or 1 if it is still there after
+ * the timeout and 10 s more.
+ *
  * @module
  */
 import { parseFlags, str, UsageError } from "../args.ts";
 import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { controlRequest } from "../control/client.ts";
-import { LB_LIST } from "./lb_inspect.ts";
+import { LB_DRAIN, LB_LIST } from "./lb_inspect.ts";
 import { LB_ADMIN } from "./lb_admin.ts";
 import type { BalancerSnapshot } from "../../lb/balancer.ts";
 import type { AdminOp } from "../../lb/admin.ts";
@@ -52,13 +58,24 @@ function hostPort(text: string, needPort: boolean): { ip: string; port: number |
 /** The command line, validated (every problem is a UsageError). */
 export function parseDrainArgs(
   args: string[],
-): { target: DrainTarget; timeoutMs: number; control: string } {
+): { target: DrainTarget | null; timeoutMs: number; control: string } {
   const { flags, positionals } = parseFlags("drain", args, {
     t: { type: "string", short: "t" },
     timeout: { type: "string" },
     control: { type: "string" },
+    all: { type: "boolean" },
   }, true);
-  if (positionals.length !== 1) throw new UsageError("drain: give one SERVER[:PORT]");
+  if (flags.all === true) {
+    if (positionals.length > 0 || flags.t !== undefined) {
+      throw new UsageError("drain: --all drains the whole instance (no SERVER, no -t)");
+    }
+    return {
+      target: null,
+      timeoutMs: Math.round(timeoutSeconds(str(flags, "timeout") ?? "30") * 1000),
+      control: str(flags, "control") ?? DEFAULT_CONTROL_PATH,
+    };
+  }
+  if (positionals.length !== 1) throw new UsageError("drain: give one SERVER[:PORT] or --all");
   const server = hostPort(positionals[0], false);
   if (typeof server === "string") throw new UsageError(`drain: ${server}`);
   const t = str(flags, "t");
@@ -68,18 +85,51 @@ export function parseDrainArgs(
     if (typeof s === "string") throw new UsageError(`drain: -t ${s}`);
     service = `${s.ip}:${s.port}`;
   }
-  const timeoutText = str(flags, "timeout") ?? "300";
+  const timeoutS = timeoutSeconds(str(flags, "timeout") ?? "300");
+  return {
+    target: { address: server.ip, port: server.port, service },
+    timeoutMs: Math.round(timeoutS * 1000),
+    control: str(flags, "control") ?? DEFAULT_CONTROL_PATH,
+  };
+}
+
+/** `--timeout` in seconds, 0..86400. */
+function timeoutSeconds(timeoutText: string): number {
   const timeoutS = Number(timeoutText);
   if (timeoutText.trim() === "" || !(timeoutS >= 0) || timeoutS > 86400) {
     throw new UsageError(
       `drain: --timeout "${timeoutText}" is not a number of seconds in 0..86400`,
     );
   }
-  return {
-    target: { address: server.ip, port: server.port, service },
-    timeoutMs: Math.round(timeoutS * 1000),
-    control: str(flags, "control") ?? DEFAULT_CONTROL_PATH,
+  return timeoutS;
+}
+
+/** `drain --all`: asks the instance to drain and stop, then waits until it has gone. */
+async function drainAll(control: string, timeoutMs: number): Promise<number> {
+  const r = await controlRequest(control, { cmd: LB_DRAIN, timeoutMs }, 10_000) as {
+    bgp: boolean;
   };
+  console.log(
+    `lb.ts: drain --all: ${r.bgp ? "VIPs withdrawn, " : ""}instance draining ` +
+      `(at most ${timeoutMs / 1000} s)`,
+  );
+  const start = performance.now();
+  // Bounded: the instance stops by itself at its timeout; 10 s more is a wedged one.
+  while (performance.now() - start < timeoutMs + 10_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      await controlRequest(control, { cmd: LB_LIST }, 2000);
+    } catch {
+      console.log(
+        `lb.ts: drain --all: instance stopped after ${
+          ((performance.now() - start) / 1000).toFixed(1)
+        } s`,
+      );
+      return 0;
+    }
+  }
+  console.error("lb.ts: drain --all: the instance is still running after the timeout");
+  return 1;
 }
 
 /** The (service, server) pairs of `snap` that `target` names. */
@@ -132,6 +182,7 @@ const POLL_MS = 1000;
 /** Runs `lb.ts drain`; returns the exit code. */
 export async function drainCommand(args: string[]): Promise<number> {
   const { target, timeoutMs, control } = parseDrainArgs(args);
+  if (target === null) return await drainAll(control, timeoutMs);
   const list = async () => await controlRequest(control, { cmd: LB_LIST }) as BalancerSnapshot;
   const entries = drainEntries(await list(), target);
   const what = `${target.address}${target.port === null ? "" : `:${target.port}`}`;

@@ -11,11 +11,15 @@ import { ControlError, controlRequest } from "../control/client.ts";
 import type { ControlRequest } from "../control/protocol.ts";
 import { formatConns, formatRates, formatServices, formatStats } from "../format/ipvs_tables.ts";
 import type { BalancerSnapshot, ConnsSnapshot } from "../../lb/balancer.ts";
+import type { BgpStatus } from "../../lb/bgp/announcer.ts";
+import { formatBgp } from "../format/bgp_table.ts";
 
 /** Control commands a running `lb.ts run` answers (see cli/commands/run.ts). */
 export const LB_LIST = "lb.list";
 /** Control command for the connection table. */
 export const LB_CONNS = "lb.conns";
+/** Control command of `lb.ts drain --all`: withdraw, drain, stop (lb/bgp/drain.ts). */
+export const LB_DRAIN = "lb.drain";
 
 /** Asks the instance at `path`; an instance without a balancer gets a clear message. */
 async function ask(
@@ -48,10 +52,12 @@ export async function listCommand(args: string[]): Promise<number> {
     rate: { type: "boolean" },
   });
   const path = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
-  const snap = await ask(path, { cmd: LB_LIST }) as BalancerSnapshot;
+  const snap = await ask(path, { cmd: LB_LIST }) as BalancerSnapshot & { bgp?: BgpStatus };
   if (flags.json === true) console.log(JSON.stringify(snap, null, 2));
   else if (flags.rate === true) console.log(formatRates(snap));
   else console.log(flags.stats === true ? formatStats(snap) : formatServices(snap));
+  // --bgp: the sessions and each VIP's announce state after the table.
+  if (flags.json !== true && snap.bgp !== undefined) console.log("\n" + formatBgp(snap.bgp));
   return 0;
 }
 

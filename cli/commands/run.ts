@@ -11,6 +11,12 @@
  * service. A config file's `"health"` (top level and per service) gives the same settings
  * instead (both at once is a usage error); `save` prints the checks that run.
  *
+ * `--bgp PEER_IP[,as=N][,local-as=N][,bfd]` (or the file's `"bgp"`) announces each VIP with a
+ * healthy real server to that router over the instance's own BIRD (lb/bgp/speaker.ts); SIGTERM
+ * and `lb.ts drain --all` then withdraw first and stop once the router has stopped sending
+ * (lb/bgp/drain.ts). NAT services are refused with it: their replies must come back through the
+ * instance that translated them, which ECMP does not promise.
+ *
  * `--metrics ADDR:PORT` serves Prometheus's `/metrics`, and on the same address the read-only
  * status page `/` and its `/status.json` (cli/metrics_server.ts, lb/status.ts).
  *
@@ -30,7 +36,11 @@ import { parseArgs } from "node:util";
 import { type Flags, UsageError } from "../args.ts";
 import { HOST_FLAG_SPEC, type HostOptions, hostOptions, OFFLOAD_FLAG_SPEC } from "../host_flags.ts";
 import { readyLine, runUntilSignal, startInstance } from "../instance.ts";
-import { LB_CONNS, LB_LIST } from "./lb_inspect.ts";
+import { LB_CONNS, LB_DRAIN, LB_LIST } from "./lb_inspect.ts";
+import { type BgpOptions, checkBgpPeer, natRefusal, parseBgpSpec } from "../../lb/bgp/options.ts";
+import { BgpSpeaker } from "../../lb/bgp/speaker.ts";
+import { renderBgpMetrics } from "../../lb/bgp/metrics.ts";
+import { DEFAULT_DRAIN_TIMEOUT_MS, drainInstance } from "../../lb/bgp/drain.ts";
 import { Balancer } from "../../lb/balancer.ts";
 import type { VirtualService } from "../../lb/service.ts";
 import {
@@ -93,6 +103,7 @@ const SPEC = {
   "log-format": { type: "string" },
   metrics: { type: "string" },
   config: { type: "string" },
+  bgp: { type: "string" },
 } as const;
 
 const BALANCER_FLAG_SET: ReadonlySet<string> = new Set(BALANCER_FLAGS);
@@ -112,6 +123,8 @@ export function parseRunArgs(
   configFile?: string;
   /** `--metrics ADDR:PORT`, or null. */
   metrics: MetricsAddr | null;
+  /** `--bgp`, or null (the config file may still give one). */
+  bgp: BgpOptions | null;
 } {
   let parsed;
   try {
@@ -135,6 +148,13 @@ export function parseRunArgs(
   const metricsText = parsed.values.metrics;
   const metrics = metricsText === undefined ? null : parseMetricsAddr(metricsText);
   if (typeof metrics === "string") throw new UsageError(`run: ${metrics}`);
+  const bgpText = parsed.values.bgp;
+  const bgp = bgpText === undefined ? null : parseBgpSpec(bgpText);
+  if (typeof bgp === "string") throw new UsageError(`run: ${bgp}`);
+  if (bgp !== null) {
+    const bad = checkBgpPeer(bgp, host.address, host.prefix);
+    if (bad !== null) throw new UsageError(`run: ${bad}`);
+  }
   const occurrences: FlagOccurrence[] = [];
   for (const t of parsed.tokens) {
     if (t.kind !== "option") continue;
@@ -164,12 +184,19 @@ export function parseRunArgs(
       logFormat,
       configFile,
       metrics,
+      bgp,
     };
   }
   try {
     const config = balancerConfigFromFlags(occurrences);
     checkAgainstHost(config, host);
-    return { host, config, health, serviceHealth, logFormat, metrics };
+    if (bgp !== null) {
+      const nat = config.services.find((s) => s.method === "nat");
+      if (nat !== undefined) {
+        throw new UsageError(`run: ${natRefusal(`${formatIpv4(nat.vip)}:${nat.port}`)}`);
+      }
+    }
+    return { host, config, health, serviceHealth, logFormat, metrics, bgp };
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`run: ${e.message}`);
     throw e;
@@ -213,9 +240,8 @@ function fileHasHealth(fc: FileConfig): boolean {
 
 /** Runs `lb.ts run`; returns the exit code. */
 export async function runCommand(args: string[]): Promise<number> {
-  const { host, config, health, serviceHealth, logFormat, configFile, metrics } = parseRunArgs(
-    args,
-  );
+  const { host, config, health, serviceHealth, logFormat, configFile, metrics, bgp: bgpFlag } =
+    parseRunArgs(args);
   let fileConfig: FileConfig | undefined;
   if (configFile !== undefined) {
     try {
@@ -223,6 +249,20 @@ export async function runCommand(args: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof ConfigFileError) throw new UsageError(`run: ${e.message}`);
       throw e;
+    }
+  }
+  if (bgpFlag !== null && fileConfig?.bgp !== undefined) {
+    throw new UsageError(`run: --bgp and "bgp" in ${configFile} (give one or the other)`);
+  }
+  const bgp = bgpFlag ?? fileConfig?.bgp ?? null;
+  if (bgp !== null && fileConfig !== undefined) {
+    const bad = checkBgpPeer(bgp, host.address, host.prefix);
+    if (bad !== null) throw new UsageError(`run: ${configFile}: ${bad}`);
+    const nat = fileConfig.services.find((s) => s.reals.some((r) => r.method === "nat"));
+    if (nat !== undefined) {
+      throw new UsageError(
+        `run: ${configFile}: ${natRefusal(`${formatIpv4(nat.vip)}:${nat.port}`)}`,
+      );
     }
   }
   // Health checks from the flags or from the file (never both: one would be ignored).
@@ -253,13 +293,21 @@ export async function runCommand(args: string[]): Promise<number> {
   balancer.attach();
   inst.handle(LB_ADMIN, (req) => {
     const op = checkAdminOp(req.change);
+    if (
+      bgp !== null && (op.op === "add-server" || op.op === "edit-server") && op.method === "nat"
+    ) {
+      throw new Error(natRefusal(`${formatIpv4(op.service.vip)}:${op.service.port}`));
+    }
     // The host checks --config runs (a DR server on the link...), before anything changes.
     checkAdminAgainstHost(balancer, op, host);
     const done = applyAdmin(balancer, op);
     log("config", done, { change: op });
     return done;
   });
-  inst.handle(LB_SAVE, () => runningConfig(balancer, checks.global, (s) => checks.ownOf(s)));
+  inst.handle(LB_SAVE, () => ({
+    ...runningConfig(balancer, checks.global, (s) => checks.ownOf(s)),
+    ...(bgp !== null ? { bgp } : {}),
+  }));
   // One monitor for the whole run: it follows `checks` (and the services) on every tick. State
   // changes go to stderr, one line each (a JSON object with --log-format json).
   const monitor = startHealthChecks(balancer, (s) => checks.configOf(s), (event) => {
@@ -276,6 +324,16 @@ export async function runCommand(args: string[]): Promise<number> {
     } catch (e) {
       log("reload_refused", e instanceof Error ? e.message : String(e), { file: configFile });
       throw e;
+    }
+    if (bgp !== null && next.services.some((s) => s.reals.some((r) => r.method === "nat"))) {
+      const msg = `${configFile}: ${natRefusal("a service")}`;
+      log("reload_refused", msg, { file: configFile });
+      throw new Error(msg);
+    }
+    if (JSON.stringify(next.bgp) !== JSON.stringify(fileConfig?.bgp)) {
+      const msg = `${configFile}: "bgp" changed (it is read at start only: restart the instance)`;
+      log("reload_refused", msg, { file: configFile });
+      throw new Error(msg);
     }
     if (flagHealth && fileHasHealth(next)) {
       const msg = `${configFile}: "health" while --check flags are given (give one or the other)`;
@@ -303,7 +361,29 @@ export async function runCommand(args: string[]): Promise<number> {
       history.record(balancer.services.list(), rates);
     }
   });
-  inst.handle(LB_LIST, () => withRates(balancer.snapshot(), balancer.services.list(), rates));
+  // --bgp: the instance's own BIRD, confined and supervised (lb/bgp/speaker.ts).
+  let speaker: BgpSpeaker | null = null;
+  if (bgp !== null) {
+    try {
+      speaker = await BgpSpeaker.start({
+        stack: inst.stack,
+        prefix: host.prefix,
+        bgp,
+        runDir: bgpRunDir(host.control),
+        snapshot: () => balancer.snapshot(),
+        log,
+      });
+    } catch (e) {
+      monitor.stop();
+      inst.close();
+      await inst.done.catch(() => {});
+      throw e;
+    }
+  }
+  inst.handle(LB_LIST, () => {
+    const snap = withRates(balancer.snapshot(), balancer.services.list(), rates);
+    return speaker === null ? snap : { ...snap, bgp: speaker.status() };
+  });
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null) {
     const status = (query: URLSearchParams) => {
@@ -326,7 +406,9 @@ export async function runCommand(args: string[]): Promise<number> {
     const page = statusPageHtml();
     try {
       metricsServer = startMetricsServer(metrics, {
-        metrics: () => renderMetrics(balancer.snapshot(), inst.stack.counters.snapshot()),
+        metrics: () =>
+          renderMetrics(balancer.snapshot(), inst.stack.counters.snapshot()) +
+          (speaker === null ? "" : renderBgpMetrics(speaker.status())),
         page: () => page,
         status,
       });
@@ -352,13 +434,56 @@ export async function runCommand(args: string[]): Promise<number> {
     console.log(`lb.ts: config ${configFile}: ${fileConfig.services.length} service(s)`);
   }
   console.log(readyLine("balancer", host, inst));
+  // A graceful stop: withdraw, wait for the router to stop sending, then close (lb/bgp/drain.ts).
+  let draining: Promise<void> | null = null;
+  const drain = (timeoutMs: number): Promise<void> => {
+    draining ??= drainInstance({
+      withdraw: speaker === null ? null : () => speaker!.withdrawAll(),
+      snapshot: () => balancer.snapshot(),
+      log,
+      timeoutMs,
+    }).finally(async () => {
+      // The session ends before the stack it runs on.
+      await speaker?.close();
+      inst.close();
+    });
+    return draining;
+  };
+  inst.handle(LB_DRAIN, (req) => {
+    const t = req.timeoutMs;
+    drain(typeof t === "number" && t > 0 ? t : DEFAULT_DRAIN_TIMEOUT_MS);
+    return { draining: true, bgp: speaker !== null };
+  });
+  // With --bgp, SIGTERM/SIGINT drain first; a second signal stops at once.
+  const onStop = () => {
+    if (draining !== null) inst.close();
+    else drain(DEFAULT_DRAIN_TIMEOUT_MS);
+  };
+  if (speaker !== null) {
+    Deno.addSignalListener("SIGTERM", onStop);
+    Deno.addSignalListener("SIGINT", onStop);
+  }
   try {
-    await runUntilSignal(inst);
+    if (speaker === null) await runUntilSignal(inst);
+    else await inst.done;
   } finally {
+    if (speaker !== null) {
+      Deno.removeSignalListener("SIGTERM", onStop);
+      Deno.removeSignalListener("SIGINT", onStop);
+      await speaker.close();
+    }
     monitor.stop();
     if (configFile !== undefined) Deno.removeSignalListener("SIGHUP", onHup);
     await metricsServer?.shutdown();
   }
   console.log("lb.ts: balancer stopped");
   return 0;
+}
+
+/**
+ * BIRD's directory (config, control socket, pid file, log): next to the instance's control
+ * socket, so two instances never share one, and never the system's /run/bird.
+ */
+export function bgpRunDir(control: string | null): string {
+  return control === null ? `/run/lbts-${Deno.pid}.bgp` : `${control}.bgp`;
 }

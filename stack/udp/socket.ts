@@ -53,6 +53,14 @@ export interface UdpListenOptions {
   transport: "udp";
   /** Receive buffer in bytes (default {@link DEFAULT_UDP_RECEIVE_BUFFER}). */
   receiveBuffer?: number;
+  /** TTL of the datagrams sent (Linux IP_TTL); default the stack's. */
+  ttl?: number;
+  /**
+   * Datagrams that arrive with a smaller TTL are dropped and counted (`drop.udp_min_ttl`), as
+   * Linux's IP_MINTTL does: the Generalized TTL Security Mechanism (RFC 5082) that single-hop BFD
+   * (RFC 5881 5) requires with 255. Default 0: none dropped.
+   */
+  minTtl?: number;
 }
 
 /** What a UDP socket needs from the stack ({@link Stack} has all of it). */
@@ -101,6 +109,8 @@ export class UdpSocket implements Deno.DatagramConn {
   readonly #local: number;
   readonly #waiters: Waiter[] = [];
   #closed = false;
+  readonly #ttl: number;
+  readonly #minTtl: number;
 
   // The receive ring: datagram bytes stored contiguously (wrapping to 0 when the tail is short),
   // described by a ring of (offset, length, source address, source port) entries.
@@ -120,9 +130,18 @@ export class UdpSocket implements Deno.DatagramConn {
   readonly #view = new UdpView();
 
   /** Binds; use {@link listenDatagram} (or `stack.listenDatagram`). */
-  constructor(host: UdpSocketHost, port: number, local: number, receiveBuffer: number) {
+  constructor(
+    host: UdpSocketHost,
+    port: number,
+    local: number,
+    receiveBuffer: number,
+    ttl = host.ttl,
+    minTtl = 0,
+  ) {
     this.#host = host;
     this.#local = local;
+    this.#ttl = ttl;
+    this.#minTtl = minTtl;
     this.#ring = new Uint8Array(receiveBuffer);
     host.udp.bind(port, (buf, ipOff, ipLen, v) => this.#input(buf, ipOff, ipLen, v));
     this.addr = { transport: "udp", hostname: formatIpv4(local), port };
@@ -228,7 +247,7 @@ export class UdpSocket implements Deno.DatagramConn {
     h.src = src;
     h.dst = dst;
     h.protocol = IP_PROTO_UDP;
-    h.ttl = host.ttl;
+    h.ttl = this.#ttl;
     h.id = host.nextIpId();
     h.payloadLen = UDP_HEADER_LEN + p.length;
     writeIpv4Header(tx, ipOff, h);
@@ -256,6 +275,10 @@ export class UdpSocket implements Deno.DatagramConn {
         ipOff,
         ipLen,
       );
+      return;
+    }
+    if (buf[ipOff + 8] < this.#minTtl) {
+      host.counters.count("drop.udp_min_ttl");
       return;
     }
     const src = readU32(buf, ipOff + 12);
@@ -367,7 +390,12 @@ export function listenDatagram(host: UdpSocketHost, options: UdpListenOptions): 
   } else if (host.udp.isBound(port)) {
     throw new Deno.errors.AddrInUse(`UDP port ${port} is already bound`);
   }
-  return new UdpSocket(host, port, local, rcvbuf);
+  for (const [name, v] of [["ttl", options.ttl], ["minTtl", options.minTtl]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 255)) {
+      throw new RangeError(`${name} ${v} is not in 0..255`);
+    }
+  }
+  return new UdpSocket(host, port, local, rcvbuf, options.ttl ?? host.ttl, options.minTtl ?? 0);
 }
 
 /**

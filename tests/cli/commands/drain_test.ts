@@ -75,6 +75,17 @@ Deno.test("parseDrainArgs: server, -t, timeout; bad input is a UsageError", () =
   }
 });
 
+Deno.test("parseDrainArgs: --all drains the whole instance (no server, no -t)", () => {
+  assertEquals(parseDrainArgs(["--all"]), {
+    target: null,
+    timeoutMs: 30_000,
+    control: "/run/lbts.sock",
+  });
+  assertEquals(parseDrainArgs(["--all", "--timeout", "5"]).timeoutMs, 5000);
+  assertThrows(() => parseDrainArgs(["--all", "10.0.0.11"]), UsageError);
+  assertThrows(() => parseDrainArgs(["--all", "-t", "10.0.0.100:80"]), UsageError);
+});
+
 Deno.test("drainEntries: every service holding the server, or the -t one, or the port", () => {
   const all = drainEntries(SNAP, { address: "10.0.0.11", port: null, service: null });
   assertEquals(all.map((e) => `${e.protocol} ${e.vport} ${e.port}`), [

@@ -138,6 +138,22 @@ Deno.test("UdpSocket: RFC 862 echo over UDP on the userspace stack", async () =>
   });
 });
 
+Deno.test("UdpSocket: ttl sets the TTL sent; minTtl drops what arrives lower (IP_MINTTL)", async () => {
+  await withPair(async (a, b) => {
+    const rx = b.listenDatagram({ port: 3784, transport: "udp", minTtl: 255 });
+    const low = a.listenDatagram({ port: 49200, transport: "udp" });
+    const high = a.listenDatagram({ port: 49201, transport: "udp", ttl: 255 });
+    await low.send(enc.encode("64"), { hostname: "10.9.1.2", port: 3784 });
+    await high.send(enc.encode("255"), { hostname: "10.9.1.2", port: 3784 });
+    const [data, from] = await rx.receive();
+    assertEquals([dec.decode(data), from.port], ["255", 49201]);
+    assertEquals(b.counters.snapshot()["drop.udp_min_ttl"], 1);
+    assertThrows(() => a.listenDatagram({ port: 1, transport: "udp", ttl: 256 }), RangeError);
+    assertThrows(() => a.listenDatagram({ port: 1, transport: "udp", minTtl: -1 }), RangeError);
+    for (const s of [rx, low, high]) s.close();
+  });
+});
+
 Deno.test("UdpSocket: bind errors are Deno's error classes", async () => {
   await withPair(async (a) => {
     const s = a.listenDatagram({ port: 5353, transport: "udp" });
