@@ -5,7 +5,8 @@
 //
 // usage: tap_rx IFNAME IDLE_MS MAX_SECONDS
 // prints "ready" once attached; ends when no frame came for IDLE_MS after the first one (or after
-// MAX_SECONDS) and prints {"frames": N, "rate": R, "drainRate": D, "drains": K}:
+// MAX_SECONDS) and prints {"frames": N, "rate": R, "drainRate": D, "drains": K, "cpu": C,
+// "syscalls": S}:
 // - rate: frames per second between the end of the first burst and the end of the last one
 //   (while a sender floods, this is min(sender, reader));
 // - drainRate: frames per second while draining a full queue, over the K drains of at least
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,14 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// User + system seconds of this process so far (getrusage(2)), for CPU per frame.
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv) {
@@ -57,12 +67,14 @@ int main(int argc, char **argv) {
   static unsigned char buf[2 + 65535 + 18];
   long long frames = 0, firstCount = 0, lastCount = 0, drainStartCount = 0, drainFrames = 0;
   long long drains = 0;
-  double start = now(), first = 0, last = 0, drainStart = 0, drainTime = 0;
+  double start = now(), cpu0 = cpu_seconds(), first = 0, last = 0, drainStart = 0, drainTime = 0;
+  long long syscalls = 0;  // read() and poll() calls
   int draining = 0;
   struct pollfd pfd = {fd, POLLIN, 0};
   for (;;) {
     int burst = 0;
     while (burst < BURST) {
+      syscalls++;
       ssize_t n = read(fd, buf + 2, sizeof buf - 2);
       if (n < 0) {
         if (errno == EAGAIN) break;
@@ -98,12 +110,16 @@ int main(int argc, char **argv) {
       }
     }
     if ((frames > 0 && t - last > idle) || t - start > max) break;
-    if (burst < BURST) poll(&pfd, 1, 200);
+    if (burst < BURST) {
+      syscalls++;
+      poll(&pfd, 1, 200);
+    }
   }
-  double span = last - first;
-  printf("{\"frames\": %lld, \"rate\": %.0f, \"drainRate\": %.0f, \"drains\": %lld}\n", frames,
-         span > 0 ? (lastCount - firstCount) / span : 0,
-         drainTime > 0 ? drainFrames / drainTime : 0, drains);
+  double span = last - first, cpu = cpu_seconds() - cpu0;
+  printf("{\"frames\": %lld, \"rate\": %.0f, \"drainRate\": %.0f, \"drains\": %lld, "
+         "\"cpu\": %.3f, \"syscalls\": %lld}\n",
+         frames, span > 0 ? (lastCount - firstCount) / span : 0,
+         drainTime > 0 ? drainFrames / drainTime : 0, drains, cpu, syscalls);
   close(fd);
   return 0;
 }
