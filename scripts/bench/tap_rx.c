@@ -3,7 +3,10 @@
 // then poll() (200 ms) when the queue is empty. For scripts/bench/tap_rx.sh; the measuring is
 // the same as in tap_rx_deno.ts.
 //
-// usage: tap_rx IFNAME IDLE_MS MAX_SECONDS
+// usage: tap_rx IFNAME IDLE_MS MAX_SECONDS [LINGER_US]
+// With LINGER_US, a burst that found the queue empty after frames sleeps LINGER_US before it
+// reads again (and only polls if the queue is still empty): the read() loop's counterpart of
+// tap_uring.c waiting for a batch of frames, the same trade of latency for fewer wake-ups.
 // prints "ready" once attached; ends when no frame came for IDLE_MS after the first one (or after
 // MAX_SECONDS) and prints {"frames": N, "rate": R, "drainRate": D, "drains": K, "cpu": C,
 // "syscalls": S}:
@@ -44,11 +47,12 @@ static double cpu_seconds(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s IFNAME IDLE_MS MAX_SECONDS\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: %s IFNAME IDLE_MS MAX_SECONDS [LINGER_US]\n", argv[0]);
     return 2;
   }
   double idle = atof(argv[2]) / 1000, max = atof(argv[3]);
+  long linger = argc == 5 ? atol(argv[4]) : 0;
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     perror("open /dev/net/tun");
@@ -110,6 +114,12 @@ int main(int argc, char **argv) {
       }
     }
     if ((frames > 0 && t - last > idle) || t - start > max) break;
+    if (burst > 0 && burst < BURST && linger > 0) {
+      struct timespec ts = {linger / 1000000, linger % 1000000 * 1000};
+      syscalls++;
+      nanosleep(&ts, NULL);
+      continue;
+    }
     if (burst < BURST) {
       syscalls++;
       poll(&pfd, 1, 200);

@@ -17,11 +17,13 @@
 // - BATCH (both modes): a round is one io_uring_enter(IORING_ENTER_GETEVENTS) that submits what
 //   is queued (writes, a re-armed read) and waits for BATCH completions more than the writes it
 //   submits (they complete inline, before the wait), at most WAIT_US (BATCH > 1) or 200 ms
-//   (BATCH 1, as the poll() of tap_rx.c); then every completion is handled. The forwarder also
+//   (BATCH 1, as the poll() of tap_rx.c; also any BATCH once a round found the queue empty);
+//   then every completion is handled. The forwarder also
 //   submits as soon as BATCH writes are queued (an io_uring_enter without waiting), so the
 //   writes of a round go BATCH at a time and the rest with the next round's wait: about one
 //   system call per BATCH frames read and one per BATCH frames written, against one per frame
 //   each for read() and write().
+// - The TAP fd is a registered file (IORING_REGISTER_FILES, IOSQE_FIXED_FILE).
 // - The ring is IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (io_uring_setup(2)): the
 //   kernel work of the reads (the TAP's poll wake-up queues task work; the task work copies the
 //   frames) runs only inside this task's io_uring_enter(IORING_ENTER_GETEVENTS), never as task
@@ -31,6 +33,7 @@
 //
 // usage: tap_uring rx IFNAME IDLE_MS MAX_SECONDS BATCH
 //        tap_uring fwd IFNAME IDLE_MS MAX_SECONDS BATCH REAL_MAC OWN_MAC
+//        tap_uring syscall   (the cost of a system call here: see syscall_cost)
 // prints "ready" once attached; ends as tap_rx.c / tap_fwd.c do (IDLE_MS without frames after the
 // first, or MAX_SECONDS) and prints their JSON fields ("frames", "rate", "drainRate", "drains";
 // fwd: "forwarded", "writeErrors") plus "cpu" (user + system seconds of this process from
@@ -179,6 +182,16 @@ static int ring_init(struct ring *r) {
   return 0;
 }
 
+// Registers the TAP fd as fixed file 0 (io_uring_register(2), IORING_REGISTER_FILES): SQEs with
+// IOSQE_FIXED_FILE then skip the file-table look-up and reference count of each request.
+static int ring_register_fd(struct ring *r, int fd) {
+  if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_FILES, &fd, 1) < 0) {
+    perror("IORING_REGISTER_FILES");
+    return -1;
+  }
+  return 0;
+}
+
 // Adds buffer `bid` at the buffer ring's tail (not yet visible to the kernel: buf_publish).
 // The frame goes at offset 2, so the IP header after the 14-byte Ethernet header is 4-byte
 // aligned (as in tap_fwd.c and stack/link/tap.ts).
@@ -206,19 +219,20 @@ static struct io_uring_sqe *sqe_get(struct ring *r) {
   return s;
 }
 
-static void prep_read_multishot(struct ring *r, int fd) {
+static void prep_read_multishot(struct ring *r) {
   struct io_uring_sqe *s = sqe_get(r);
   s->opcode = IORING_OP_READ_MULTISHOT;
-  s->fd = fd;
-  s->flags = IOSQE_BUFFER_SELECT;  // len 0: each read takes a whole buffer of the group
+  s->fd = 0;  // fixed file 0, the TAP
+  s->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;  // len 0: a whole buffer of the group
   s->buf_group = BGID;
   s->user_data = UD_READ;
 }
 
-static void prep_write(struct ring *r, int fd, unsigned bid, unsigned len) {
+static void prep_write(struct ring *r, unsigned bid, unsigned len) {
   struct io_uring_sqe *s = sqe_get(r);
   s->opcode = IORING_OP_WRITE;
-  s->fd = fd;
+  s->fd = 0;  // fixed file 0, the TAP
+  s->flags = IOSQE_FIXED_FILE;
   s->addr = (uint64_t)(uintptr_t)buf_frame(r, bid);
   s->len = len;
   s->user_data = bid;  // the TAP is a stream (no offset): off stays 0 and is not used
@@ -268,7 +282,24 @@ static int tap_open(const char *name) {
   return fd;
 }
 
+// `tap_uring syscall`: what one trivial system call (getppid(2)) and one io_uring_enter(2) with
+// nothing to do cost here, in ns, the most a frame can save per call it no longer makes.
+static int syscall_cost(void) {
+  enum { N = 2000000 };
+  struct ring r = {0};
+  if (ring_init(&r) < 0) return 1;
+  double t0 = now();
+  for (int i = 0; i < N; i++) syscall(SYS_getppid);
+  double t1 = now();
+  for (int i = 0; i < N; i++) syscall(__NR_io_uring_enter, r.fd, 0, 0, IORING_ENTER_GETEVENTS,
+                                      NULL, 0);
+  double t2 = now();
+  printf("{\"getppidNs\": %.0f, \"enterNs\": %.0f}\n", (t1 - t0) / N * 1e9, (t2 - t1) / N * 1e9);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "syscall") == 0) return syscall_cost();
   int fwd = argc == 8 && strcmp(argv[1], "fwd") == 0;
   unsigned char macs[12];  // fwd: destination (the real server), then source (this forwarder)
   if (!(fwd || (argc == 6 && strcmp(argv[1], "rx") == 0)) ||
@@ -284,23 +315,26 @@ int main(int argc, char **argv) {
   unsigned batch = (unsigned)atoi(argv[5]);
   int fd = tap_open(argv[2]);
   struct ring r = {0};
-  if (fd < 0 || ring_init(&r) < 0) return 1;
+  if (fd < 0 || ring_init(&r) < 0 || ring_register_fd(&r, fd) < 0) return 1;
   for (unsigned i = 0; i < NBUF; i++) buf_add(&r, i);
   buf_publish(&r);
-  prep_read_multishot(&r, fd);
+  prep_read_multishot(&r);
   printf("ready\n");
   fflush(stdout);
 
   long long frames = 0, forwarded = 0, writeErrors = 0, rearms = 0, timeouts = 0;
   long long firstCount = 0, lastCount = 0, drainStartCount = 0, drainFrames = 0, drains = 0;
   double start = now(), cpu0 = cpu_seconds(), first = 0, last = 0, drainStart = 0, drainTime = 0;
-  int draining = 0;
+  int draining = 0, idle_queue = 1;  // idle_queue: the last round brought no frame
   unsigned queued = 0;  // SQEs written and not yet submitted: writes, a re-armed read
   for (;;) {
     // A round: one io_uring_enter submits what is queued and waits for BATCH more completions
     // than the writes it submits (which complete inline, before the wait); then every completion
-    // is handled, including those of writes submitted meanwhile.
-    int timedOut = enter(&r, queued + batch, batch > 1 ? WAIT_US : 200000, 1);
+    // is handled, including those of writes submitted meanwhile. After a round without frames
+    // (the queue is empty) it waits for one, up to 200 ms, as tap_rx.c's poll(): waking every
+    // WAIT_US while idle would cost CPU for nothing.
+    unsigned nr = idle_queue ? 1 : batch;
+    int timedOut = enter(&r, queued + nr, nr > 1 ? WAIT_US : 200000, 1);
     if (timedOut < 0) return 1;
     timeouts += timedOut;
     queued = 0;
@@ -343,7 +377,7 @@ int main(int argc, char **argv) {
         }
         // Direct routing (the LVS "DR" method): only the Ethernet addresses change.
         memcpy(buf_frame(&r, bid), macs, 12);
-        prep_write(&r, fd, bid, (unsigned)c->res);
+        prep_write(&r, bid, (unsigned)c->res);
         if (++queued == batch) {
           // A full batch: hand the CQ slots read so far back first, then submit (no wait).
           __atomic_store_n(r.cq_head, head + 1, __ATOMIC_RELEASE);
@@ -355,10 +389,11 @@ int main(int argc, char **argv) {
     }
     buf_publish(&r);
     if (rearm) {
-      prep_read_multishot(&r, fd);
+      prep_read_multishot(&r);
       queued++;
       rearms++;
     }
+    idle_queue = round == 0;
     double t = now();
     if (round > 0) {
       if (first == 0) {

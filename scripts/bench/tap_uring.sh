@@ -14,7 +14,10 @@
 #   continued; ROUNDS rounds; the reader's own drainRate (tap_rx.c's definition) and its CPU time
 #   (getrusage: user + system) over the frames it read.
 # - rx flood: one core sends for SECONDS while the reader reads: the reader keeps up (the sender
-#   is the bound, ~1 M/s), so the figure is its CPU per frame at that rate.
+#   is the bound, ~1 M/s), so the figure is its CPU per frame at that rate. Below its capacity a
+#   reader often finds the queue empty and sleeps; io_uring with BATCH > 1 waits up to 1 ms for
+#   a batch, so the read() loop is also measured with the same wait ("rw-linger": tap_rx.c
+#   LINGER_US 1000), to tell the saving of fewer wake-ups from that of fewer system calls.
 # - fwd drain / flood: as tap_fwd.sh, counted from outside by the TAP's rx_packets (frames the
 #   forwarder wrote back): the rate draining a full queue of TCP frames (ROUNDS rounds) and while
 #   one core floods for SECONDS; plus the forwarder's CPU time over every frame it forwarded
@@ -25,7 +28,7 @@
 # usage: sudo [SINK=bridge|local] [REPS=3] [BATCHES="1 8 32 128"] scripts/bench/tap_uring.sh
 #          [SECONDS (default 2)] [ROUNDS (default 5)]
 # Needs root, gcc and Linux 6.7+ (IORING_OP_READ_MULTISHOT); binaries go to .tmp/bench/. About
-# 3 minutes with the defaults; every wait and send is bounded. Prints each measurement on stderr
+# 4 minutes with the defaults; every wait and send is bounded. Prints each measurement on stderr
 # and a markdown table for docs/BENCHMARKS.md (KEEP_TMP=1 keeps the figures, results.jsonl).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -143,6 +146,14 @@ start() {
   cat "$out" >&2
   exit 1
 }
+# pause LABEL: stops the running program (SIGSTOP); if it has ended, shows why and gives up.
+pause() {
+  if ! kill -STOP "$ppid_" 2>/dev/null; then
+    echo "$1 ended early:" >&2
+    cat "$tmp/$1.out" >&2
+    exit 1
+  fi
+}
 # finish LABEL: waits up to 10 s for the program to end by itself (then SIGKILL), prints its JSON.
 finish() {
   for _ in $(seq 200); do kill -0 "$ppid_" 2>/dev/null || break; sleep 0.05; done
@@ -159,10 +170,10 @@ rx() {
   start "rx-drain-$v" "$@"
   d0="$(tap_dropped)"
   for _ in $(seq "$rounds"); do
-    kill -STOP "$ppid_"
+    pause "rx-drain-$v"
     flood_to 2 $((queue - 1000)) >/dev/null
     kill -CONT "$ppid_"
-    sleep 0.1
+    sleep 0.3 # ~20 ms of work; the rest for a reader that other load keeps off its core
   done
   drain="$(finish "rx-drain-$v")"
   echo "rx $v drain: $drain (dropped by the TAP: $(($(tap_dropped) - d0)))" >&2
@@ -188,7 +199,7 @@ fwd() {
   sleep 0.3
   : >"$tmp/fwd-$v.drains"
   for _ in $(seq "$rounds"); do
-    kill -STOP "$ppid_"
+    pause "fwd-$v"
     flood_to 2 $((queue - 1000)) -t "$spec" -w "$counter" -c "$ppid_" >>"$tmp/fwd-$v.drains"
     sleep 0.1
   done
@@ -207,11 +218,16 @@ print(json.dumps({"mode": "fwd", "variant": sys.argv[1], "drainRate": int(sys.ar
     "$v" "$dr" "$r" "$own"
 }
 
+# What a system call costs on this machine (the most a frame saves per call it no longer makes).
+sc="$(taskset -c "$cpu" "$bin/tap_uring" syscall)"
+echo "system call cost: $sc" >&2
+
 results="$tmp/results.jsonl"
 : >"$results"
 for rep in $(seq "$reps"); do
   echo "--- run $rep of $reps" >&2
   rx rw "$bin/tap_rx" "$tap" 1000 30 >>"$results"
+  rx rw-linger "$bin/tap_rx" "$tap" 1000 30 1000 >>"$results"
   for b in $batches; do rx "uring-$b" "$bin/tap_uring" rx "$tap" 1000 30 "$b" >>"$results"; done
   fwd rw "$bin/tap_fwd" "$tap" 600 60 "${real_mac[0]}" "$lb_mac" >>"$results"
   for b in $batches; do
@@ -233,12 +249,13 @@ def ratio(mode, variant, key):
     a, b = runs(mode, variant, key), runs(mode, "rw", key)
     return statistics.median(x / y for x, y in zip(a, b))
 variants = ["rw"] + ["uring-" + b for b in sys.argv[3].split()]
-name = lambda v: "read()/write() loop" if v == "rw" else "io_uring, batch " + v.split("-")[1]
+names = {"rw": "read()/write() loop", "rw-linger": "read() loop, 1 ms linger"}
+name = lambda v: names.get(v) or "io_uring, batch " + v.split("-")[1]
 M = lambda x: "%.2f M" % (x / 1e6)
 print()
 print("| receive, 60-byte frames | drain (frames/s) | x | CPU/frame, drain | x | CPU/frame, flood | x | syscalls/frame (flood) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for v in variants:
+for v in variants[:1] + ["rw-linger"] + variants[1:]:
     print("| %s | %s | %.2f | %.2f us | %.2f | %.2f us | %.2f | %.3f |" % (name(v),
       M(med("rx", v, "drainRate")), ratio("rx", v, "drainRate"), med("rx", v, "drainUs"),
       ratio("rx", v, "drainUs"), med("rx", v, "floodUs"), ratio("rx", v, "floodUs"),
@@ -256,5 +273,6 @@ print("x: the median over the %d runs of the ratio to the read()/write() loop of
   "$results" "$reps" "$batches"
 cat <<MD
 
+A getppid() costs $(py 'import json,sys; print(json.loads(sys.argv[1])["getppidNs"])' "$sc") ns here, an io_uring_enter() with nothing to do $(py 'import json,sys; print(json.loads(sys.argv[1])["enterNs"])' "$sc") ns.
 Measured $(date -u +%Y-%m-%d) on $(nproc) vCPU (shared), kernel $(uname -r), sink $sink, $reps runs: \`sudo ${SINK:+SINK=$SINK }${REPS:+REPS=$REPS }scripts/bench/tap_uring.sh${1:+ $1}${2:+ $2}\`
 MD
