@@ -240,8 +240,8 @@ static void prep_write(struct ring *r, unsigned bid, unsigned len) {
 
 // One io_uring_enter(2): submits the SQEs written since the last call and, with GETEVENTS,
 // runs the deferred task work (the reads) and waits for `wait_nr` completions (at most
-// `wait_us` microseconds if wait_us > 0). Returns 1 if the wait timed out, 0 if not, -1 on an
-// unexpected error.
+// `wait_us` microseconds if wait_us > 0). Returns 1 if the wait timed out, 2 if a signal
+// interrupted it (SIGSTOP/SIGCONT of the benchmark), 0 otherwise, -1 on an unexpected error.
 static int enter(struct ring *r, unsigned wait_nr, long wait_us, int getevents) {
   unsigned tail = __atomic_load_n(r->sq_tail, __ATOMIC_RELAXED);
   unsigned to_submit = r->sq_local - tail;
@@ -263,7 +263,7 @@ static int enter(struct ring *r, unsigned wait_nr, long wait_us, int getevents) 
     perror("io_uring_enter");
     return -1;
   }
-  return n < 0 && errno == ETIME;
+  return n < 0 ? (errno == ETIME ? 1 : errno == EINTR ? 2 : 0) : 0;
 }
 
 static int tap_open(const char *name) {
@@ -334,9 +334,9 @@ int main(int argc, char **argv) {
     // (the queue is empty) it waits for one, up to 200 ms, as tap_rx.c's poll(): waking every
     // WAIT_US while idle would cost CPU for nothing.
     unsigned nr = idle_queue ? 1 : batch;
-    int timedOut = enter(&r, queued + nr, nr > 1 ? WAIT_US : 200000, 1);
-    if (timedOut < 0) return 1;
-    timeouts += timedOut;
+    int waited = enter(&r, queued + nr, nr > 1 ? WAIT_US : 200000, 1);
+    if (waited < 0) return 1;
+    timeouts += waited == 1;
     queued = 0;
     long long round = 0;
     int rearm = 0;
@@ -403,7 +403,7 @@ int main(int argc, char **argv) {
       last = t;
       lastCount = frames;
     }
-    if (draining && round == 0) {  // a wait that timed out without a frame: the queue is empty
+    if (draining && round == 0 && waited != 2) {  // a wait without a frame: the queue is empty
       draining = 0;
       if (frames - drainStartCount >= MIN_DRAIN) {
         drainFrames += frames - drainStartCount;
@@ -411,7 +411,9 @@ int main(int argc, char **argv) {
         drains++;
       }
     }
-    if ((frames > 0 && t - last > idle) || t - start > max) break;
+    // A wait a signal cut short (the benchmark's SIGSTOP/SIGCONT) ran no reads: the queue may
+    // be full, so only the next round may call it idle.
+    if ((frames > 0 && t - last > idle && waited != 2) || t - start > max) break;
   }
   double span = last - first, cpu = cpu_seconds() - cpu0;
   printf("{\"frames\": %lld, ", frames);

@@ -28,7 +28,7 @@
 # usage: sudo [SINK=bridge|local] [REPS=3] [BATCHES="1 8 32 128"] scripts/bench/tap_uring.sh
 #          [SECONDS (default 2)] [ROUNDS (default 5)]
 # Needs root, gcc and Linux 6.7+ (IORING_OP_READ_MULTISHOT); binaries go to .tmp/bench/. About
-# 4 minutes with the defaults; every wait and send is bounded. Prints each measurement on stderr
+# 5 minutes with the defaults; every wait and send is bounded. Prints each measurement on stderr
 # and a markdown table for docs/BENCHMARKS.md (KEEP_TMP=1 keeps the figures, results.jsonl).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -229,9 +229,9 @@ for rep in $(seq "$reps"); do
   rx rw "$bin/tap_rx" "$tap" 1000 30 >>"$results"
   rx rw-linger "$bin/tap_rx" "$tap" 1000 30 1000 >>"$results"
   for b in $batches; do rx "uring-$b" "$bin/tap_uring" rx "$tap" 1000 30 "$b" >>"$results"; done
-  fwd rw "$bin/tap_fwd" "$tap" 600 60 "${real_mac[0]}" "$lb_mac" >>"$results"
+  fwd rw "$bin/tap_fwd" "$tap" 2000 60 "${real_mac[0]}" "$lb_mac" >>"$results"
   for b in $batches; do
-    fwd "uring-$b" "$bin/tap_uring" fwd "$tap" 600 60 "$b" "${real_mac[0]}" "$lb_mac" \
+    fwd "uring-$b" "$bin/tap_uring" fwd "$tap" 2000 60 "$b" "${real_mac[0]}" "$lb_mac" \
       >>"$results"
   done
 done
