@@ -18,18 +18,18 @@
 //   is queued (writes, a re-armed read) and waits for BATCH completions more than the writes it
 //   submits (they complete inline, before the wait), at most WAIT_US (BATCH > 1) or 200 ms
 //   (BATCH 1, as the poll() of tap_rx.c; also any BATCH once a round found the queue empty);
-//   then every completion is handled. The forwarder also
-//   submits as soon as BATCH writes are queued (an io_uring_enter without waiting), so the
-//   writes of a round go BATCH at a time and the rest with the next round's wait: about one
-//   system call per BATCH frames read and one per BATCH frames written, against one per frame
-//   each for read() and write().
+//   then every completion is handled. The forwarder also submits as soon as BATCH writes are
+//   queued (an io_uring_enter without waiting), so the writes of a round go BATCH at a time and
+//   the rest with the next round's wait: about one system call per BATCH frames read and one
+//   per BATCH frames written, against one per frame each for read() and write().
 // - The TAP fd is a registered file (IORING_REGISTER_FILES, IOSQE_FIXED_FILE).
 // - The ring is IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (io_uring_setup(2)): the
 //   kernel work of the reads (the TAP's poll wake-up queues task work; the task work copies the
 //   frames) runs only inside this task's io_uring_enter(IORING_ENTER_GETEVENTS), never as task
 //   work interrupting it, so it is charged to this process and done where read() would do it.
-//   A waiter is woken when task work is queued; the multishot read is one task work item however
-//   many frames wait, so with BATCH > 1 a waiter is often woken only by its timeout ("timeouts").
+//   With BATCH > 1 most waits end by their timeout ("timeouts"), not when BATCH frames are
+//   queued: as we read the kernel, a DEFER_TASKRUN waiter is woken by the number of task work
+//   items queued, and the multishot read is one item however many frames wait.
 //
 // usage: tap_uring rx IFNAME IDLE_MS MAX_SECONDS BATCH
 //        tap_uring fwd IFNAME IDLE_MS MAX_SECONDS BATCH REAL_MAC OWN_MAC
@@ -47,7 +47,6 @@
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +326,7 @@ int main(int argc, char **argv) {
   double start = now(), cpu0 = cpu_seconds(), first = 0, last = 0, drainStart = 0, drainTime = 0;
   int draining = 0, idle_queue = 1;  // idle_queue: the last round brought no frame
   unsigned queued = 0;  // SQEs written and not yet submitted: writes, a re-armed read
+  int rearm_queued = 0;  // one of them is a re-armed read (which completes per frame, not once)
   for (;;) {
     // A round: one io_uring_enter submits what is queued and waits for BATCH more completions
     // than the writes it submits (which complete inline, before the wait); then every completion
@@ -334,10 +334,11 @@ int main(int argc, char **argv) {
     // (the queue is empty) it waits for one, up to 200 ms, as tap_rx.c's poll(): waking every
     // WAIT_US while idle would cost CPU for nothing.
     unsigned nr = idle_queue ? 1 : batch;
-    int waited = enter(&r, queued + nr, nr > 1 ? WAIT_US : 200000, 1);
+    int waited = enter(&r, queued - rearm_queued + nr, nr > 1 ? WAIT_US : 200000, 1);
     if (waited < 0) return 1;
     timeouts += waited == 1;
     queued = 0;
+    rearm_queued = 0;
     long long round = 0;
     int rearm = 0;
     unsigned head = *r.cq_head;  // ours: only this thread stores it
@@ -391,6 +392,7 @@ int main(int argc, char **argv) {
     if (rearm) {
       prep_read_multishot(&r);
       queued++;
+      rearm_queued = 1;
       rearms++;
     }
     idle_queue = round == 0;
