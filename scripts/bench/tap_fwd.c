@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,14 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// User + system seconds of this process so far (getrusage(2)), for CPU per frame.
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
 }
 
 static int parse_mac(const char *s, unsigned char *mac) {
@@ -71,12 +80,14 @@ int main(int argc, char **argv) {
   unsigned char *frame = buf + 2;
   long long frames = 0, forwarded = 0, writeErrors = 0;
   long long firstCount = 0, lastCount = 0, drainStartCount = 0, drainFrames = 0, drains = 0;
-  double start = now(), first = 0, last = 0, drainStart = 0, drainTime = 0;
+  double start = now(), cpu0 = cpu_seconds(), first = 0, last = 0, drainStart = 0, drainTime = 0;
+  long long syscalls = 0;  // read(), write() and poll() calls
   int draining = 0;
   struct pollfd pfd = {fd, POLLIN, 0};
   for (;;) {
     int burst = 0;
     while (burst < BURST) {
+      syscalls++;
       ssize_t n = read(fd, frame, sizeof buf - 2);
       if (n < 0) {
         if (errno == EAGAIN) break;
@@ -96,6 +107,7 @@ int main(int argc, char **argv) {
       memcpy(frame, macs, 12);
       ssize_t w;
       do {
+        syscalls++;
         w = write(fd, frame, (size_t)n);
       } while (w < 0 && errno == EINTR);
       if (w == n) forwarded++;
@@ -119,13 +131,16 @@ int main(int argc, char **argv) {
       }
     }
     if ((frames > 0 && t - last > idle) || t - start > max) break;
-    if (burst < BURST) poll(&pfd, 1, 200);
+    if (burst < BURST) {
+      syscalls++;
+      poll(&pfd, 1, 200);
+    }
   }
-  double span = last - first;
+  double span = last - first, cpu = cpu_seconds() - cpu0;
   printf("{\"frames\": %lld, \"forwarded\": %lld, \"writeErrors\": %lld, \"rate\": %.0f, "
-         "\"drainRate\": %.0f, \"drains\": %lld}\n",
+         "\"drainRate\": %.0f, \"drains\": %lld, \"cpu\": %.3f, \"syscalls\": %lld}\n",
          frames, forwarded, writeErrors, span > 0 ? (lastCount - firstCount) / span : 0,
-         drainTime > 0 ? drainFrames / drainTime : 0, drains);
+         drainTime > 0 ? drainFrames / drainTime : 0, drains, cpu, syscalls);
   close(fd);
   return 0;
 }
