@@ -37,6 +37,7 @@ export const HOST_FLAG_SPEC: FlagSpec = {
   "max-time-wait": { type: "string" },
   "max-orphans": { type: "string" },
   "tcp-cc": { type: "string" },
+  nodad: { type: "boolean" },
   "tcp-recovery": { type: "string" },
 };
 
@@ -60,6 +61,8 @@ export interface HostOptions {
   offload?: boolean;
   /** IPv6 addresses with prefixes (`--ip 2001:db8::2/64`, repeatable beside the IPv4 one). */
   ipv6?: string[];
+  /** False with `--nodad`: no duplicate address detection for the IPv6 addresses. */
+  dad?: boolean;
   /**
    * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`) and algorithms
    * (`--tcp-cc cubic|newreno|bbr`, `--tcp-recovery rack|rfc6675`; stack/tcp/config.ts): absent
@@ -150,6 +153,8 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
     throw new UsageError(`--ip: ${ip} is the network or broadcast address of its subnet`);
   }
   if (v6.length > 0) opts.ipv6 = v6.map(ipv6CidrArg);
+  // Linux's `nodad` address flag: use the IPv6 addresses at once, without RFC 4862 DAD.
+  if (flags.nodad === true) opts.dad = false;
   const gw = str(flags, "gateway");
   if (gw !== undefined) {
     const g = ipArg(gw, "--gateway");

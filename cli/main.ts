@@ -6,7 +6,7 @@
  */
 import { UsageError } from "./args.ts";
 import { stackCommand } from "./commands/stack.ts";
-import { arpCommand, routeCommand, statsCommand } from "./commands/inspect.ts";
+import { arpCommand, neighCommand, routeCommand, statsCommand } from "./commands/inspect.ts";
 import { pingCommand } from "./commands/ping.ts";
 import { fetchCommand } from "./commands/fetch.ts";
 import { netstatCommand } from "./commands/netstat.ts";
@@ -134,7 +134,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "accepts IP-in-IP (a TUN real server);\n        --offload puts virtio-net headers on " +
       "the TAP (64 KB TCP super-frames cross it whole);\n        --tcp-mem SIZE (512M), " +
       "--max-time-wait N, --max-orphans N (65536) bound TCP's memory;\n        --tcp-cc " +
-      "cubic|newreno|bbr (cubic) and --tcp-recovery rack|rfc6675 (rack) pick its algorithms",
+      "cubic|newreno|bbr (cubic) and --tcp-recovery rack|rfc6675 (rack) pick its algorithms;\n" +
+      "        --ip IPV6/PREFIX (repeatable) adds IPv6 addresses (ND and ping so far), " +
+      "--nodad skips their DAD",
   },
   fetch: {
     run: fetchCommand,
@@ -147,6 +149,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "HOST\n        ICMP echo from the userspace stack (own host with --tap, else the running one)",
   },
   arp: { run: arpCommand, summary: "[--control PATH] [--json]\n        ARP cache, like arp -a" },
+  neigh: {
+    run: neighCommand,
+    summary: "[--control PATH] [--json]\n        IPv6 neighbor cache, like ip -6 neigh",
+  },
   route: {
     run: routeCommand,
     summary: "[--control PATH] [--json]\n        routing table, like route -n",

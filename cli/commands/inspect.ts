@@ -12,7 +12,9 @@ import {
   type ArpRow,
   formatArp,
   formatCounters,
+  formatNeigh6,
   formatRoutes,
+  type Neigh6Row,
   type RouteRow,
 } from "../format/host_tables.ts";
 import { formatTcpUsage, type TcpUsageRow } from "../format/netstat.ts";
@@ -26,6 +28,8 @@ interface Snapshot {
   counters: Record<string, number>;
   /** Absent from instances older than the TCP bounds. */
   tcpUsage?: TcpUsageRow;
+  /** The IPv6 neighbor cache; absent without IPv6. */
+  neigh6?: Neigh6Row[];
 }
 
 const SPEC = { control: { type: "string" }, json: { type: "boolean" } } as const;
@@ -41,6 +45,22 @@ async function snapshot(command: string, args: string[]): Promise<[Snapshot, boo
 export async function arpCommand(args: string[]): Promise<number> {
   const [snap, json] = await snapshot("arp", args);
   const out = json ? JSON.stringify(snap.arp, null, 2) : formatArp(snap.arp, snap.name);
+  if (out !== "") console.log(out);
+  return 0;
+}
+
+/**
+ * `lb.ts neigh [--control PATH] [--json]`: the IPv6 neighbor cache as `ip -6 neigh` prints it
+ * ("2001:db8::1 dev tap0 lladdr 02:00:00:00:00:09 router REACHABLE").
+ */
+export async function neighCommand(args: string[]): Promise<number> {
+  const [snap, json] = await snapshot("neigh", args);
+  const rows = snap.neigh6 ?? [];
+  if (json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  const out = formatNeigh6(rows, snap.name);
   if (out !== "") console.log(out);
   return 0;
 }

@@ -87,3 +87,29 @@ export function formatCounters(counters: Record<string, number>): string {
   }
   return out.join("\n");
 }
+
+/** One IPv6 neighbor as the stack's snapshot gives it. */
+export interface Neigh6Row {
+  address: string;
+  /** "" while INCOMPLETE. */
+  mac: string;
+  state: string;
+  router: boolean;
+}
+
+/**
+ * `ip -6 neigh` layout, one line per neighbor: `ADDR dev IFACE [lladdr MAC] [router] STATE`
+ * (iproute2 leaves `lladdr` out while the address is unknown).
+ */
+export function formatNeigh6(rows: Neigh6Row[], iface: string): string {
+  return rows.map((r) =>
+    [
+      r.address,
+      "dev",
+      iface,
+      ...(r.mac === "" ? [] : ["lladdr", r.mac]),
+      ...(r.router ? ["router"] : []),
+      r.state,
+    ].join(" ")
+  ).join("\n");
+}

@@ -5,7 +5,11 @@
  * echo requests, and sends through the cache; TCP and UDP over IPv6 are not here yet (such
  * packets are counted and dropped). Static addresses: the configured ones plus the link-local
  * address made from the MAC (RFC 4862 5.3, RFC 4291 appendix A); no router discovery, no SLAAC.
- * Duplicate address detection is not run (as Linux's `nodad`).
+ * Duplicate address detection (RFC 4862 5.4) runs when the host starts: each address stays
+ * tentative (not answered for, not used as a source) until one solicitation from :: has gone
+ * unanswered for RetransTimer; an advertisement for it, or another node's DAD solicitation for
+ * it, marks it duplicate and it is not used (counted, `nd.dad_duplicate`). `nodad` skips it, as
+ * Linux's address flag does.
  *
  * The ICMPv6 path allocates a frame per packet it sends: it is not a fast path.
  *
@@ -46,7 +50,7 @@ import {
   writeIpv6Header,
 } from "../wire/ipv6.ts";
 import type { Counters } from "./counters.ts";
-import { type Neighbor, NeighborCache } from "./ndp.ts";
+import { type Neighbor, NeighborCache, RETRANS_TIMER_MS } from "./ndp.ts";
 
 /** One address of the host with its prefix length. */
 export interface Ipv6Address {
@@ -54,6 +58,13 @@ export interface Ipv6Address {
   address: Uint8Array;
   /** On-link prefix length (the connected route). */
   prefix: number;
+  /**
+   * Duplicate address detection (RFC 4862 5.4): "tentative" until it finished, "preferred" (in
+   * use), or "duplicate" (another node has it: never used). Set by the host.
+   */
+  dad?: "tentative" | "preferred" | "duplicate";
+  /** When a tentative address becomes preferred, ms. */
+  dadAt?: number;
 }
 
 /** The hop limit of what the host sends (RFC 8200 3, Linux's default 64). */
@@ -111,6 +122,8 @@ export class Ipv6Host {
   readonly #mac: Uint8Array;
   readonly #counters: Counters;
   readonly #gateway: Uint8Array | null;
+  readonly #clock: Clock;
+  readonly #dad: boolean;
   readonly #view = new Ipv6View();
   readonly #chain = new Ipv6Chain();
   readonly #nd = new NeighborMessage();
@@ -123,12 +136,18 @@ export class Ipv6Host {
     counters: Counters,
     addresses: Ipv6Address[],
     gateway: Uint8Array | null = null,
+    dad = true,
   ) {
     this.#device = device;
+    this.#clock = clock;
+    this.#dad = dad;
     this.#mac = mac;
     this.#counters = counters;
     this.#gateway = gateway;
-    this.addresses = [...addresses, { address: linkLocalFromMac(mac), prefix: 64 }];
+    this.addresses = [...addresses, { address: linkLocalFromMac(mac), prefix: 64 }].map((a) => ({
+      ...a,
+      dad: "preferred" as const,
+    }));
     this.neighbors = new NeighborCache(clock, {
       solicit: (target, tmac) => this.#solicit(target, tmac),
       resolved: (n, queued) => this.#flush(n, queued),
@@ -136,14 +155,46 @@ export class Ipv6Host {
     });
   }
 
-  /** True when `a[off..]` is one of the host's unicast addresses. */
+  /** True when `a[off..]` is one of the host's addresses in use (not tentative or duplicate). */
   owns(a: Uint8Array, off = 0): boolean {
-    return this.addresses.some((x) => equal16(a, off, x.address));
+    return this.addresses.some((x) => x.dad === "preferred" && equal16(a, off, x.address));
   }
 
-  /** Runs the neighbor cache's timers. */
+  /** The address entry `a[off..]` is, in any DAD state, or undefined. */
+  #entry(a: Uint8Array, off: number): Ipv6Address | undefined {
+    return this.addresses.find((x) => equal16(a, off, x.address));
+  }
+
+  /**
+   * The host starts: every address becomes tentative and gets one DAD solicitation (RFC 4862
+   * 5.4.2: DupAddrDetectTransmits 1), unless DAD is off.
+   */
+  start(): void {
+    if (!this.#dad) return;
+    const at = this.#clock.now() + RETRANS_TIMER_MS;
+    for (const a of this.addresses) {
+      a.dad = "tentative";
+      a.dadAt = at;
+      this.#dadSolicit(a.address);
+    }
+  }
+
+  /** Runs the neighbor cache's timers and ends DAD for addresses that waited long enough. */
   tick(): void {
     this.neighbors.tick();
+    const now = this.#clock.now();
+    for (const a of this.addresses) {
+      if (a.dad === "tentative" && now >= (a.dadAt ?? 0)) {
+        a.dad = "preferred";
+        this.#counters.count("nd.dad_passed");
+      }
+    }
+  }
+
+  /** Another node has `a` (RFC 4862 5.4.5): it is never used. */
+  #duplicate(a: Ipv6Address): void {
+    a.dad = "duplicate";
+    this.#counters.count("nd.dad_duplicate");
   }
 
   /** One received IPv6 packet `buf[ipOff .. ipOff+len)` (after the Ethernet header). */
@@ -229,6 +280,12 @@ export class Ipv6Host {
       this.#counters.drop("nd_invalid");
       return;
     }
+    const mine = this.#entry(buf, m.targetOff);
+    if (mine !== undefined && mine.dad === "tentative") {
+      // RFC 4862 5.4.3: another node's DAD for our tentative address: both have it.
+      if (dad) this.#duplicate(mine);
+      return;
+    }
     if (!this.owns(buf, m.targetOff)) {
       this.#counters.count("nd.ns_not_ours");
       return;
@@ -259,9 +316,11 @@ export class Ipv6Host {
       this.#counters.drop("nd_invalid");
       return;
     }
-    if (this.owns(buf, m.targetOff)) {
-      // Someone else claims our address (RFC 4862 5.4.4): logged through the counter.
-      this.#counters.count("nd.duplicate_address");
+    const mine = this.#entry(buf, m.targetOff);
+    if (mine !== undefined) {
+      // Someone else claims our address (RFC 4862 5.4.4): while tentative, it is theirs.
+      if (mine.dad === "tentative") this.#duplicate(mine);
+      else this.#counters.count("nd.duplicate_address");
       return;
     }
     this.#counters.count("nd.na_received");
@@ -275,10 +334,22 @@ export class Ipv6Host {
     );
   }
 
-  /** Our address to send from toward `dst[off..]`: one on its prefix, else the first one. */
+  /** Our address to send from toward `dst[off..]`: one in use on its prefix, else any in use. */
   #sourceFor(buf: Uint8Array, off: number): Uint8Array {
-    const on = this.addresses.find((a) => samePrefix(a.address, buf, off, a.prefix));
-    return (on ?? this.addresses[0]).address;
+    const usable = this.addresses.filter((a) => a.dad === "preferred");
+    const on = usable.find((a) => samePrefix(a.address, buf, off, a.prefix));
+    return (on ?? usable[0] ?? this.addresses[0]).address;
+  }
+
+  /** RFC 4862 5.4.2: a solicitation for `target` from :: to its solicited-node group, no SLLA. */
+  #dadSolicit(target: Uint8Array): void {
+    const msg = new Uint8Array(24);
+    writeNeighborMessage(msg, 0, false, 0, target, null);
+    const dst = solicitedNode(target);
+    const frame = this.#frame(new Uint8Array(16), dst, IPV6_NH_ICMPV6, ND_HOP_LIMIT, msg, true);
+    writeEthernetHeader(frame, 0, multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
+    this.#counters.count("nd.dad_sent");
+    this.#device.send(frame, 0, frame.length);
   }
 
   /** A Neighbor Solicitation for `target`: to its solicited-node group, or unicast to `mac`. */

@@ -19,7 +19,7 @@ import { readU32 } from "../wire/bytes.ts";
 import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
-import { parseIpv6 } from "../wire/address6.ts";
+import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
 import { type Ipv6Address, Ipv6Host } from "./ipv6_host.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
 import { IP_PROTO_ICMP, IP_PROTO_IPIP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
@@ -91,6 +91,8 @@ export interface StackOptions {
   ipv6?: string[];
   /** The IPv6 default gateway ("fe80::1" or a global address on a configured prefix). */
   gateway6?: string;
+  /** Run duplicate address detection on the IPv6 addresses at start (RFC 4862; default true). */
+  dad?: boolean;
 }
 
 /** A JSON-able picture of the stack for `lb.ts arp`, `route` and `stats`. */
@@ -125,6 +127,10 @@ export interface StackSnapshot {
   tcp: TcpSocketInfo[];
   /** TCP's TIME_WAIT, orphan and buffer-memory usage against its bounds. */
   tcpUsage: TcpUsage;
+  /** IPv6 addresses with their DAD state ("2001:db8::2/64 preferred"); absent without IPv6. */
+  ipv6?: { address: string; prefix: number; state: string }[];
+  /** The IPv6 neighbor cache, as `ip -6 neigh` lists it; absent without IPv6. */
+  neigh6?: { address: string; mac: string; state: string; router: boolean }[];
 }
 
 /** Set by the Stack's static block: see {@link handDriven}. */
@@ -288,6 +294,7 @@ export class Stack {
       this.counters,
       options.ipv6.map(parseIpv6Cidr),
       options.gateway6 === undefined ? null : parseIpv6Address(options.gateway6, "gateway6"),
+      options.dad ?? true,
     );
     this.arp = new ArpCache(
       {
@@ -494,6 +501,7 @@ export class Stack {
     for (const addr of this.addresses()) {
       if (this.answersArp(addr)) this.#arpProto.announce(addr);
     }
+    if (this.ipv6 !== null) this.ipv6.start();
     // An exception in a timer callback would end the process: count it like a frame's.
     this.#timer = setInterval(() => {
       try {
@@ -802,6 +810,14 @@ export class Stack {
       device: { ...this.device.stats },
       tcp: this.tcp.snapshot(),
       tcpUsage: this.tcp.usage(),
+      ...(this.ipv6 === null ? {} : {
+        ipv6: this.ipv6.addresses.map((a) => ({
+          address: formatIpv6(a.address),
+          prefix: a.prefix,
+          state: a.dad ?? "preferred",
+        })),
+        neigh6: this.ipv6.neighborRows(),
+      }),
     };
   }
 

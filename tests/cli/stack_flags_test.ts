@@ -108,6 +108,12 @@ Deno.test("--ip repeats: one IPv4 address and IPv6 ones beside it; bad IPv6 is a
     parseFlags("stack", [...HOST, "--ip", "2001:db8::2/64", "--ip", "fd00::2/48"], SPEC).flags,
   );
   assertEquals(o.ipv6, ["2001:db8::2/64", "fd00::2/48"]);
+  assertEquals(o.dad, undefined, "DAD by default");
+  const nodad = hostOptions(
+    "stack",
+    parseFlags("stack", [...HOST, "--ip", "2001:db8::2/64", "--nodad"], SPEC).flags,
+  );
+  assertEquals(nodad.dad, false);
   assertEquals(hostOptions("stack", parseFlags("stack", HOST, SPEC).flags).ipv6, undefined);
   for (
     const [args, re] of [

@@ -13,7 +13,7 @@ const STACK_MAC = "02:00:5e:88:00:02";
 const STACK_LL = "fe80::5eff:fe88:2"; // modified EUI-64 of STACK_MAC (RFC 4291 appendix A)
 
 netnsTest(
-  "IPv6: the kernel pings the stack by NDP, global and link-local; bad IPv6 is counted",
+  "IPv6: DAD, then the kernel pings the stack by NDP (global, link-local); bad IPv6 counted",
   async (t) => {
     const hub = await t.netns("hub");
     const k1 = await t.netns("k1");
@@ -36,6 +36,14 @@ netnsTest(
       control,
     ]);
     await host.waitFor("up on", 30_000);
+    // Duplicate address detection (RFC 4862): both addresses are tentative for a second.
+    const counters = async () =>
+      JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout)
+        .counters as Record<string, number>;
+    for (let i = 0; i < 50 && ((await counters())["nd.dad_passed"] ?? 0) < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals((await counters())["nd.dad_passed"], 2, "the global and link-local addresses");
     const ping = await t.exec(k1, [
       "ping",
       "-6",
@@ -62,6 +70,10 @@ netnsTest(
     assertMatch(ll.stdout, /2 packets transmitted, 2 received/, ll.stdout + ll.stderr);
     const neigh = await t.execOk(k1, ["ip", "-6", "neigh", "show", "dev", "eth0"]);
     assertMatch(neigh, new RegExp(`2001:db8:88::2 lladdr ${STACK_MAC}`), neigh);
+    // And the stack's own cache, like ip -6 neigh: the kernel's address with its MAC.
+    const ours = await t.lbRun(["neigh", "--control", control]);
+    assertEquals(ours.code, 0, ours.stderr);
+    assertMatch(ours.stdout, new RegExp(`^2001:db8:88::1 dev ${tap} lladdr ${k1Mac} [A-Z]+$`, "m"));
 
     // Malformed IPv6 from a raw socket (scapy): the host counts it and keeps answering.
     const script = `

@@ -148,3 +148,52 @@ Deno.test("IPv6: the link-local address comes from the MAC (modified EUI-64)", (
   const { stack } = host();
   assertEquals(formatIpv6(stack.ipv6!.addresses.at(-1)!.address), "fe80::ff:fe00:1");
 });
+
+Deno.test("DAD (RFC 4862 5.4): tentative addresses are probed from :: and answered only after", () => {
+  const { stack, sent, feed, clock } = host();
+  stack.ipv6!.start();
+  // One probe per address (the configured one and the link-local one), from the unspecified
+  // address to the solicited-node group, without a source link-layer option.
+  assertEquals(sent.length, 2);
+  const f = sent[0];
+  const [type, off] = icmp(f);
+  assertEquals(type, ND_NEIGHBOR_SOLICIT);
+  assertEquals(formatIpv6(f, 22), "::");
+  assertEquals(formatIpv6(f, 38), "ff02::1:ff00:2");
+  const m = new NeighborMessage();
+  assertEquals(parseNeighborMessage(f, off, f.length - off, m), null);
+  assertEquals([formatIpv6(f, m.targetOff), m.llOff], ["2001:db8::2", -1]);
+  sent.length = 0;
+  feed(NS);
+  assertEquals(sent.length, 0, "a tentative address is not answered for");
+  clock.advance(1000);
+  stack.tick();
+  assertEquals(stack.counters.get("nd.dad_passed"), 2);
+  feed(NS);
+  assertEquals(sent.length, 1, "preferred now: answered");
+});
+
+Deno.test("DAD: an advertisement for a tentative address makes it a duplicate, never used", () => {
+  const { stack, sent, feed, clock } = host();
+  stack.ipv6!.start();
+  sent.length = 0;
+  // Another node answers the probe for 2001:db8::2: an NA to all nodes (the probe came from ::),
+  // override set, not solicited (RFC 4861 7.2.4).
+  const na = NA.slice();
+  na.set(Uint8Array.of(0x33, 0x33, 0, 0, 0, 1), 0);
+  na.set(parseIpv6("ff02::1")!, 38);
+  na[58] = 0x20;
+  na.set(parseIpv6("2001:db8::2")!, 62); // the target field
+  const v = 14;
+  na.fill(0, 56, 58); // checksum recomputed below
+  const sum = icmpv6Checksum(na, v + 8, v + 24, 54, 32);
+  na[56] = sum >> 8;
+  na[57] = sum & 0xff;
+  feed(na);
+  assertEquals(stack.counters.get("nd.dad_duplicate"), 1);
+  clock.advance(2000);
+  stack.tick();
+  feed(NS);
+  assertEquals(sent.length, 0, "a duplicate address is never answered for");
+  assert(!stack.ipv6!.owns(parseIpv6("2001:db8::2")!));
+});
