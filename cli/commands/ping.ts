@@ -2,7 +2,8 @@
  * `lb.ts ping [--tap NAME --ip ADDR/PREFIX [--gateway IP]] [-c N] [-i S] [-s N] [-t TTL] [-W S]
  * [-M do|dont] HOST`: ICMP echo from the userspace stack, printed like iputils `ping`. With
  * `--tap` it runs its own short-lived host on that TAP; without, it asks the running instance
- * (`--control PATH`) to send the echoes. HOST is an IPv4 address (the stack has no resolver).
+ * (`--control PATH`) to send the echoes. HOST is an IPv4 or IPv6 address (the stack has no
+ * resolver); an IPv6 one needs the host to have an IPv6 address (`--ip ADDR6/PREFIX`).
  *
  * @module
  */
@@ -12,10 +13,12 @@ import { controlRequest } from "../control/client.ts";
 import type { ControlRequest } from "../control/protocol.ts";
 import type { Stack } from "../../stack/net/stack.ts";
 import { formatIpv4, parseIpv4 } from "../../stack/wire/address.ts";
+import { formatIpv6, parseIpv6 } from "../../stack/wire/address6.ts";
 
 /** One echo's outcome as the stack reports it (null: no reply in time). */
 interface PingReply {
-  from: number;
+  /** IPv4 as a number, IPv6 as text. */
+  from: number | string;
   bytes: number;
   ttl: number;
   seq: number;
@@ -24,7 +27,8 @@ interface PingReply {
 
 /** What one echo needs, as sent over the control channel. */
 interface EchoRequest {
-  host: number;
+  /** IPv4 as a number, IPv6 as text. */
+  host: number | string;
   size: number;
   ttl: number;
   seq: number;
@@ -40,14 +44,28 @@ export function pingHandler(stack: Stack) {
     // The control socket is input like any other: check what the CLI side checks.
     const int = (v: unknown, min: number, max: number) =>
       typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+    const host6 = typeof r.host === "string" ? parseIpv6(r.host) : null;
     if (
-      !int(r.host, 1, 0xffffffff) || !int(r.size, 0, 65507) || !int(r.ttl, 1, 255) ||
+      (host6 === null && !int(r.host, 1, 0xffffffff)) || !int(r.size, 0, 65507) ||
+      !int(r.ttl, 1, 255) ||
       !int(r.seq, 0, 0xffff) || !int(r.id, 0, 0xffff) || !int(r.timeoutMs, 1, 3_600_000) ||
       typeof r.dontFragment !== "boolean"
     ) {
       return Promise.reject(new Error("ping: bad request (host, size, ttl, seq, id, timeoutMs)"));
     }
-    return stack.ping(r.host, {
+    if (host6 !== null) {
+      if (stack.ipv6 === null) {
+        return Promise.reject(new Error("ping: this host has no IPv6 address (--ip ADDR6/PREFIX)"));
+      }
+      return stack.ipv6.ping(host6, {
+        size: r.size,
+        hopLimit: r.ttl,
+        seq: r.seq,
+        id: r.id,
+        timeoutMs: r.timeoutMs,
+      });
+    }
+    return stack.ping(r.host as number, {
       size: r.size,
       ttl: r.ttl,
       seq: r.seq,
@@ -72,12 +90,16 @@ const SPEC = {
 export async function pingCommand(args: string[]): Promise<number> {
   const { flags, positionals } = parseFlags("ping", args, SPEC, true);
   if (positionals.length !== 1) {
-    throw new UsageError("ping: give exactly one HOST (an IPv4 address)");
+    throw new UsageError("ping: give exactly one HOST (an IPv4 or IPv6 address)");
   }
-  const host = parseIpv4(positionals[0]);
-  if (host === null) {
-    throw new UsageError(`ping: "${positionals[0]}" is not an IPv4 address (no name resolution)`);
+  const v4 = parseIpv4(positionals[0]);
+  const v6 = v4 === null ? parseIpv6(positionals[0]) : null;
+  if (v4 === null && v6 === null) {
+    throw new UsageError(
+      `ping: "${positionals[0]}" is not an IPv4 or IPv6 address (no name resolution)`,
+    );
   }
+  const host: number | string = v4 ?? formatIpv6(v6!);
   const count = flag(flags, "count", (t) => intArg(t, "-c", 1, 1_000_000), Infinity);
   const intervalMs = flag(flags, "interval", (t) => numberArg(t, "-i", 0.01, 3600), 1) * 1000;
   const size = flag(flags, "size", (t) => intArg(t, "-s", 0, 65507), 56);
@@ -106,8 +128,13 @@ export async function pingCommand(args: string[]): Promise<number> {
       await controlRequest(path, { cmd: "ping", ...r }, r.timeoutMs + 5000) as PingReply | null;
   }
 
-  const name = formatIpv4(host);
-  console.log(`PING ${name} (${name}) ${size}(${size + 28}) bytes of data.`);
+  const name = typeof host === "number" ? formatIpv4(host) : host;
+  // iputils' first line: IPv4 counts the IP and ICMP headers, IPv6 prints the data size.
+  console.log(
+    typeof host === "number"
+      ? `PING ${name} (${name}) ${size}(${size + 28}) bytes of data.`
+      : `PING ${name}(${name}) ${size} data bytes`,
+  );
   const rtts: number[] = [];
   let sent = 0;
   let interrupted = false;
@@ -131,7 +158,9 @@ export async function pingCommand(args: string[]): Promise<number> {
       if (reply !== null) {
         rtts.push(reply.rttMs);
         console.log(
-          `${reply.bytes} bytes from ${formatIpv4(reply.from)}: icmp_seq=${seq} ttl=${reply.ttl} ` +
+          `${reply.bytes} bytes from ${
+            typeof reply.from === "number" ? formatIpv4(reply.from) : reply.from
+          }: icmp_seq=${seq} ttl=${reply.ttl} ` +
             `time=${reply.rttMs.toFixed(3)} ms`,
         );
       }

@@ -67,6 +67,34 @@ export interface Ipv6Address {
   dadAt?: number;
 }
 
+/** One answered IPv6 ping. */
+export interface Ping6Reply {
+  /** The reply's source address (canonical text). */
+  from: string;
+  /** ICMPv6 bytes received (header and data), as ping prints "64 bytes from". */
+  bytes: number;
+  /** The reply's hop limit (printed as ping's ttl). */
+  ttl: number;
+  /** Its sequence number. */
+  seq: number;
+  /** Round trip, ms on the stack's clock. */
+  rttMs: number;
+}
+
+/** Options of {@link Ipv6Host.ping}, like ping -6's. */
+export interface Ping6Options {
+  /** Data bytes after the 8-byte ICMPv6 header (`-s`), default 56. */
+  size?: number;
+  /** Identifier, default 0x6c62. */
+  id?: number;
+  /** Sequence number, default 1. */
+  seq?: number;
+  /** Hop limit (`-t`), default 64. */
+  hopLimit?: number;
+  /** How long to wait, ms of real time (`-W`), default 1000. */
+  timeoutMs?: number;
+}
+
 /** The hop limit of what the host sends (RFC 8200 3, Linux's default 64). */
 const HOP_LIMIT = 64;
 /** Neighbor Discovery messages travel one hop: sent and required with 255 (RFC 4861 7.1). */
@@ -127,6 +155,15 @@ export class Ipv6Host {
   readonly #view = new Ipv6View();
   readonly #chain = new Ipv6Chain();
   readonly #nd = new NeighborMessage();
+  /** Echo requests waiting for their replies, by "id:seq". */
+  readonly #pings = new Map<
+    string,
+    {
+      resolve: (r: Ping6Reply | null) => void;
+      timer: ReturnType<typeof setTimeout>;
+      sentAt: number;
+    }
+  >();
 
   /** IPv6 on `device` (whose MAC is `mac`) with `addresses` and an optional default gateway. */
   constructor(
@@ -240,6 +277,7 @@ export class Ipv6Host {
     }
     const type = buf[off];
     if (type === ICMPV6_ECHO_REQUEST) this.#echo(buf, v.srcOff, dst, off, mlen);
+    else if (type === ICMPV6_ECHO_REPLY) this.#echoReply(buf, v, off, mlen);
     else if (type === ND_NEIGHBOR_SOLICIT) this.#neighborSolicit(buf, v, off, mlen);
     else if (type === ND_NEIGHBOR_ADVERT) this.#neighborAdvert(buf, v, off, mlen);
     else counters.count("icmpv6.rx_other");
@@ -262,6 +300,71 @@ export class Ipv6Host {
     const msg = buf.slice(off, off + len);
     msg[0] = ICMPV6_ECHO_REPLY;
     this.send(from, buf.slice(srcOff, srcOff + 16), IPV6_NH_ICMPV6, HOP_LIMIT, msg, true);
+  }
+
+  /**
+   * Sends an echo request to `dst` (RFC 4443 4.1) and resolves with its reply, or null when none
+   * came within the timeout (or it could not be sent).
+   */
+  ping(dst: Uint8Array, options: Ping6Options = {}): Promise<Ping6Reply | null> {
+    const id = options.id ?? 0x6c62;
+    const seq = options.seq ?? 1;
+    const size = options.size ?? 56;
+    const msg = new Uint8Array(ICMPV6_HEADER_LEN + size);
+    msg[0] = ICMPV6_ECHO_REQUEST;
+    msg[4] = id >> 8;
+    msg[5] = id & 0xff;
+    msg[6] = seq >> 8;
+    msg[7] = seq & 0xff;
+    for (let i = 0; i < size; i++) msg[ICMPV6_HEADER_LEN + i] = (i + 0x10) & 0xff;
+    const key = `${id}:${seq}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(key);
+        resolve(null);
+      }, options.timeoutMs ?? 1000);
+      this.#pings.set(key, { resolve, timer, sentAt: this.#clock.now() });
+      this.#counters.count("icmpv6.echo_sent");
+      const ok = this.send(
+        this.#sourceFor(dst, 0),
+        dst,
+        IPV6_NH_ICMPV6,
+        options.hopLimit ?? HOP_LIMIT,
+        msg,
+        true,
+      );
+      // Queued for resolution is fine; a packet with no route has no reply to wait for.
+      if (!ok && this.neighbors.get(dst) === undefined && !this.#onLinkOrRouted(dst)) {
+        clearTimeout(timer);
+        this.#pings.delete(key);
+        resolve(null);
+      }
+    });
+  }
+
+  #onLinkOrRouted(dst: Uint8Array): boolean {
+    return this.#gateway !== null ||
+      this.addresses.some((a) => samePrefix(a.address, dst, 0, a.prefix));
+  }
+
+  /** An echo reply: the waiting ping with its identifier and sequence resolves. */
+  #echoReply(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
+    const id = (buf[off + 4] << 8) | buf[off + 5];
+    const seq = (buf[off + 6] << 8) | buf[off + 7];
+    const w = this.#pings.get(`${id}:${seq}`);
+    if (w === undefined) {
+      this.#counters.count("icmpv6.echo_reply_unmatched");
+      return;
+    }
+    this.#pings.delete(`${id}:${seq}`);
+    clearTimeout(w.timer);
+    w.resolve({
+      from: formatIpv6(buf, v.srcOff),
+      bytes: len,
+      ttl: v.hopLimit,
+      seq,
+      rttMs: this.#clock.now() - w.sentAt,
+    });
   }
 
   /** RFC 4861 7.1.1 validation, 7.2.3 the answer and what the cache learns. */

@@ -239,7 +239,7 @@ netnsTest("bad flags: one clear line, exit code 2, nothing started", async (t) =
       ["stack", "--tap", "a-very-long-tap-name", "--ip", "10.0.0.2/24"],
       /not a valid interface name/,
     ],
-    [["ping", "not-an-ip"], /is not an IPv4 address/],
+    [["ping", "not-an-ip"], /is not an IPv4 or IPv6 address/],
     [["frobnicate"], /unknown command "frobnicate"/],
   ];
   for (const [args, pattern] of cases) {

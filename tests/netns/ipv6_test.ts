@@ -70,6 +70,21 @@ netnsTest(
     assertMatch(ll.stdout, /2 packets transmitted, 2 received/, ll.stdout + ll.stderr);
     const neigh = await t.execOk(k1, ["ip", "-6", "neigh", "show", "dev", "eth0"]);
     assertMatch(neigh, new RegExp(`2001:db8:88::2 lladdr ${STACK_MAC}`), neigh);
+    // The stack pings the kernel (lb.ts ping through the control socket), printed like ping -6.
+    const out = await t.lbRun([
+      "ping",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "--control",
+      control,
+      "2001:db8:88::1",
+    ]);
+    assertEquals(out.code, 0, out.stdout + out.stderr);
+    assertMatch(out.stdout, /^PING 2001:db8:88::1\(2001:db8:88::1\) 56 data bytes$/m);
+    assertMatch(out.stdout, /^64 bytes from 2001:db8:88::1: icmp_seq=1 ttl=64 time=/m);
+    assertMatch(out.stdout, /2 packets transmitted, 2 received, 0% packet loss/);
     // And the stack's own cache, like ip -6 neigh: the kernel's address with its MAC.
     const ours = await t.lbRun(["neigh", "--control", control]);
     assertEquals(ours.code, 0, ours.stderr);

@@ -197,3 +197,31 @@ Deno.test("DAD: an advertisement for a tentative address makes it a duplicate, n
   assertEquals(sent.length, 0, "a duplicate address is never answered for");
   assert(!stack.ipv6!.owns(parseIpv6("2001:db8::2")!));
 });
+
+Deno.test("IPv6 ping: an echo request to a neighbor, matched to its reply", async () => {
+  const { stack, sent, feed, clock } = host();
+  feed(NS); // 2001:db8::1 is a neighbor now
+  sent.length = 0;
+  const pending = stack.ipv6!.ping(parseIpv6("2001:db8::1")!, { id: 7, seq: 3, size: 4 });
+  assertEquals(sent.length, 1);
+  const req = sent[0];
+  const [type, off] = icmp(req);
+  assertEquals(type, 128);
+  assertEquals(req.subarray(off + 4, off + 8), Uint8Array.of(0, 7, 0, 3));
+  // The peer's reply: the same message as type 129, from it to us.
+  const rep = req.slice();
+  rep.set(req.subarray(6, 12), 0);
+  rep.set(req.subarray(0, 6), 6);
+  rep.set(req.subarray(38, 54), 22);
+  rep.set(req.subarray(22, 38), 38);
+  rep[off] = 129;
+  rep[off + 2] = 0;
+  rep[off + 3] = 0;
+  const sum = icmpv6Checksum(rep, 22, 38, off, rep.length - off);
+  rep[off + 2] = sum >> 8;
+  rep[off + 3] = sum & 0xff;
+  clock.advance(5);
+  feed(rep);
+  const r = await pending;
+  assertEquals(r, { from: "2001:db8::1", bytes: 12, ttl: 64, seq: 3, rttMs: 5 });
+});
