@@ -14,7 +14,10 @@
  * shows the loss. A probe that repaired a loss (acknowledged, no DSACK for it) reduces the window
  * once, as a fast recovery would (7.4).
  *
- * The per-segment times live in sent_segments.ts. Where Linux differs from the RFC text, this
+ * The per-segment times live in sent_segments.ts, with each transmission's number in the order
+ * of sending, which RACK_sent_after compares (exact where a millisecond clock ties); the same
+ * record gives BBR its delivery-rate samples (delivery_rate.ts). Where Linux differs from the
+ * RFC text, this
  * follows Linux (net/ipv4/tcp_recovery.c, tcp_input.c): RACK.rtt is taken together with
  * RACK.xmit_ts from the most recently sent delivered segment; the reordering window is not
  * zeroed by SACKed segments before `reordering` (tp->reordering) of them.
