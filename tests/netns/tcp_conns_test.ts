@@ -157,9 +157,18 @@ netnsTest(
     ]);
     await hoard.waitFor('"sent"', 60_000);
     const r = JSON.parse(hoard.output().trim().split("\n").at(-1)!) as { sent: number };
-    const stats = await t.lbRun(["stats", "--json", "--control", control]);
-    assertEquals(stats.code, 0, stats.stderr);
-    const u = JSON.parse(stats.stdout).tcpUsage;
+    // The host may still be taking the last connections out of its listener's queues when the
+    // client is done sending: wait (bounded) until most are in, as a busy machine needs.
+    const usage = async () => {
+      const stats = await t.lbRun(["stats", "--json", "--control", control]);
+      assertEquals(stats.code, 0, stats.stderr);
+      return JSON.parse(stats.stdout).tcpUsage;
+    };
+    let u = await usage();
+    for (let i = 0; i < 20 && u.connections <= 4500; i++) {
+      await new Promise((res) => setTimeout(res, 250));
+      u = await usage();
+    }
     const rss = rssOf(host.pid);
     console.log(
       `5,000 hoarding connections: ${(r.sent / 2 ** 20).toFixed(0)} MiB sent; TCP buffers ` +
