@@ -103,7 +103,8 @@ netnsTest(
     const r = await build(t);
     const prr = await scenario(r, "prr");
     const perAck = prr.per_ack as number[];
-    assert((prr.flight as number) >= 15, JSON.stringify(prr));
+    // A second flight of 10-20 segments (slow start after ten ACKs; its size depends on timing).
+    assert((prr.flight as number) >= 10, JSON.stringify(prr));
     assert(perAck.every((n) => n <= 2), `no bursts: ${perAck}`);
     // After the first three SACKs (limited transmit, then RACK marks segment 0 lost), PRR sends
     // about ssthresh / RecoverFS = 0.7 of what each ACK reports delivered.
