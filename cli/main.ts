@@ -155,7 +155,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   route: {
     run: routeCommand,
-    summary: "[--control PATH] [--json]\n        routing table, like route -n",
+    summary: "[-6] [--control PATH] [--json]\n        routing table, like route -n " +
+      "(-6: the IPv6 one, like route -n -A inet6)",
   },
   stats: {
     run: statsCommand,

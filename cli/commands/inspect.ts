@@ -14,7 +14,9 @@ import {
   formatCounters,
   formatNeigh6,
   formatRoutes,
+  formatRoutes6,
   type Neigh6Row,
+  type Route6Row,
   type RouteRow,
 } from "../format/host_tables.ts";
 import { formatTcpUsage, type TcpUsageRow } from "../format/netstat.ts";
@@ -30,6 +32,8 @@ interface Snapshot {
   tcpUsage?: TcpUsageRow;
   /** The IPv6 neighbor cache; absent without IPv6. */
   neigh6?: Neigh6Row[];
+  /** The IPv6 routes; absent without IPv6. */
+  routes6?: Route6Row[];
 }
 
 const SPEC = { control: { type: "string" }, json: { type: "boolean" } } as const;
@@ -65,10 +69,21 @@ export async function neighCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `lb.ts route [--control PATH] [--json]`. */
+/**
+ * `lb.ts route [-6] [--control PATH] [--json]`: the IPv4 table like `route -n`, or with `-6`
+ * the IPv6 one like `route -n -A inet6` (empty without IPv6 addresses).
+ */
 export async function routeCommand(args: string[]): Promise<number> {
-  const [snap, json] = await snapshot("route", args);
-  console.log(json ? JSON.stringify(snap.routes, null, 2) : formatRoutes(snap.routes));
+  const { flags } = parseFlags("route", args, { ...SPEC, ipv6: { type: "boolean", short: "6" } });
+  const path = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
+  const snap = await controlRequest(path, { cmd: "snapshot" }) as Snapshot;
+  const json = flags.json === true;
+  if (flags.ipv6 === true) {
+    const rows = snap.routes6 ?? [];
+    console.log(json ? JSON.stringify(rows, null, 2) : formatRoutes6(rows, snap.name));
+  } else {
+    console.log(json ? JSON.stringify(snap.routes, null, 2) : formatRoutes(snap.routes));
+  }
   return 0;
 }
 

@@ -113,3 +113,29 @@ export function formatNeigh6(rows: Neigh6Row[], iface: string): string {
     ].join(" ")
   ).join("\n");
 }
+
+/** One IPv6 route as the stack's snapshot gives it. */
+export interface Route6Row {
+  destination: string;
+  nextHop: string;
+  flags: string;
+  metric: number;
+}
+
+/**
+ * net-tools' `route -n -A inet6` layout (lib/inet6_gr.c: "%-30s %-26s %-4s %-3d %-1d%6d %s"),
+ * the reference count 1 and the use count 0 as the stack keeps neither.
+ */
+export function formatRoutes6(rows: Route6Row[], iface: string): string {
+  const lines = [
+    "Kernel IPv6 routing table",
+    "Destination                    Next Hop                   Flag Met Ref Use If",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `${left(r.destination, 30)} ${left(r.nextHop, 26)} ${left(r.flags, 4)} ` +
+        `${left(r.metric, 3)} ${left(1, 1)}${right(0, 6)} ${iface}`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -540,6 +540,35 @@ export class Ipv6Host {
     }
   }
 
+  /**
+   * The IPv6 routes as `route -n -A inet6` lists them: a connected route per prefix of an address
+   * in use (metric 256, as Linux), and the default route through the gateway (metric 1024).
+   */
+  routeRows(): { destination: string; nextHop: string; flags: string; metric: number }[] {
+    const rows: { destination: string; nextHop: string; flags: string; metric: number }[] = [];
+    const seen = new Set<string>();
+    for (const a of this.addresses) {
+      if (a.dad !== "preferred") continue;
+      const net = new Uint8Array(16);
+      for (let i = 0, bits = a.prefix; i < 16 && bits > 0; i++, bits -= 8) {
+        net[i] = a.address[i] & (bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff);
+      }
+      const destination = `${formatIpv6(net)}/${a.prefix}`;
+      if (seen.has(destination)) continue;
+      seen.add(destination);
+      rows.push({ destination, nextHop: "::", flags: "U", metric: 256 });
+    }
+    if (this.#gateway !== null) {
+      rows.push({
+        destination: "::/0",
+        nextHop: formatIpv6(this.#gateway),
+        flags: "UG",
+        metric: 1024,
+      });
+    }
+    return rows;
+  }
+
   /** The neighbor cache as `ip -6 neigh` shows it. */
   neighborRows(): { address: string; mac: string; state: string; router: boolean }[] {
     return this.neighbors.entries().map((n) => ({

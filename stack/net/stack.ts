@@ -131,6 +131,8 @@ export interface StackSnapshot {
   ipv6?: { address: string; prefix: number; state: string }[];
   /** The IPv6 neighbor cache, as `ip -6 neigh` lists it; absent without IPv6. */
   neigh6?: { address: string; mac: string; state: string; router: boolean }[];
+  /** The IPv6 routes, as `route -n -A inet6` lists them; absent without IPv6. */
+  routes6?: { destination: string; nextHop: string; flags: string; metric: number }[];
 }
 
 /** Set by the Stack's static block: see {@link handDriven}. */
@@ -817,6 +819,7 @@ export class Stack {
           state: a.dad ?? "preferred",
         })),
         neigh6: this.ipv6.neighborRows(),
+        routes6: this.ipv6.routeRows(),
       }),
     };
   }

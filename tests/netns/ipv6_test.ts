@@ -85,6 +85,11 @@ netnsTest(
     assertMatch(out.stdout, /^PING 2001:db8:88::1\(2001:db8:88::1\) 56 data bytes$/m);
     assertMatch(out.stdout, /^64 bytes from 2001:db8:88::1: icmp_seq=1 ttl=64 time=/m);
     assertMatch(out.stdout, /2 packets transmitted, 2 received, 0% packet loss/);
+    // Its routes, like route -n -A inet6: the configured prefix and the link-local one.
+    const routes = await t.lbRun(["route", "-6", "--control", control]);
+    assertEquals(routes.code, 0, routes.stderr);
+    assertMatch(routes.stdout, /^2001:db8:88::\/64 +:: +U +256 /m);
+    assertMatch(routes.stdout, /^fe80::\/64 +:: +U +256 /m);
     // And the stack's own cache, like ip -6 neigh: the kernel's address with its MAC.
     const ours = await t.lbRun(["neigh", "--control", control]);
     assertEquals(ours.code, 0, ours.stderr);
