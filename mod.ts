@@ -38,7 +38,14 @@ export { Stack, type StackOptions, type StackSnapshot } from "./stack/net/stack.
 /** Tunables of the stack's ARP cache, reassembly and ICMP (`StackOptions`), and ARP states. */
 export type { ArpOptions, ArpState } from "./stack/net/arp.ts";
 /** IPv6 of a stack configured with addresses (`StackOptions.ipv6`): addresses and neighbors. */
-export type { Ipv6Address, Ipv6Host, Ping6Options, Ping6Reply } from "./stack/net/ipv6_host.ts";
+export type {
+  Ipv6Address,
+  Ipv6Host,
+  Ipv6NeighborRow,
+  Ipv6RouteRow,
+  Ping6Options,
+  Ping6Reply,
+} from "./stack/net/ipv6_host.ts";
 /** The IPv6 neighbor cache (RFC 4861) and its entries. */
 export type { NdpActions, Neighbor, NeighborCache, NeighborState } from "./stack/net/ndp.ts";
 export type { ReassemblyOptions } from "./stack/net/reassembly.ts";

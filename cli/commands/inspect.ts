@@ -15,11 +15,10 @@ import {
   formatNeigh6,
   formatRoutes,
   formatRoutes6,
-  type Neigh6Row,
-  type Route6Row,
   type RouteRow,
 } from "../format/host_tables.ts";
 import { formatTcpUsage, type TcpUsageRow } from "../format/netstat.ts";
+import type { Ipv6NeighborRow, Ipv6RouteRow } from "../../stack/net/ipv6_host.ts";
 
 /** The part of `Stack.snapshot()` these commands print. */
 interface Snapshot {
@@ -31,9 +30,9 @@ interface Snapshot {
   /** Absent from instances older than the TCP bounds. */
   tcpUsage?: TcpUsageRow;
   /** The IPv6 neighbor cache; absent without IPv6. */
-  neigh6?: Neigh6Row[];
+  neigh6?: Ipv6NeighborRow[];
   /** The IPv6 routes; absent without IPv6. */
-  routes6?: Route6Row[];
+  routes6?: Ipv6RouteRow[];
 }
 
 const SPEC = { control: { type: "string" }, json: { type: "boolean" } } as const;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Ipv6NeighborRow, Ipv6RouteRow } from "../../stack/net/ipv6_host.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { left, right } from "./table.ts";
 
@@ -88,20 +89,11 @@ export function formatCounters(counters: Record<string, number>): string {
   return out.join("\n");
 }
 
-/** One IPv6 neighbor as the stack's snapshot gives it. */
-export interface Neigh6Row {
-  address: string;
-  /** "" while INCOMPLETE. */
-  mac: string;
-  state: string;
-  router: boolean;
-}
-
 /**
  * `ip -6 neigh` layout, one line per neighbor: `ADDR dev IFACE [lladdr MAC] [router] STATE`
  * (iproute2 leaves `lladdr` out while the address is unknown).
  */
-export function formatNeigh6(rows: Neigh6Row[], iface: string): string {
+export function formatNeigh6(rows: Ipv6NeighborRow[], iface: string): string {
   return rows.map((r) =>
     [
       r.address,
@@ -114,19 +106,11 @@ export function formatNeigh6(rows: Neigh6Row[], iface: string): string {
   ).join("\n");
 }
 
-/** One IPv6 route as the stack's snapshot gives it. */
-export interface Route6Row {
-  destination: string;
-  nextHop: string;
-  flags: string;
-  metric: number;
-}
-
 /**
  * net-tools' `route -n -A inet6` layout (lib/inet6_gr.c: "%-30s %-26s %-4s %-3d %-1d%6d %s"),
  * the reference count 1 and the use count 0 as the stack keeps neither.
  */
-export function formatRoutes6(rows: Route6Row[], iface: string): string {
+export function formatRoutes6(rows: Ipv6RouteRow[], iface: string): string {
   const lines = [
     "Kernel IPv6 routing table",
     "Destination                    Next Hop                   Flag Met Ref Use If",

@@ -17,6 +17,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { formatMac } from "../wire/address.ts";
 import type { Device } from "../link/device.ts";
 import {
   formatIpv6,
@@ -65,6 +66,30 @@ export interface Ipv6Address {
   dad?: "tentative" | "preferred" | "duplicate";
   /** When a tentative address becomes preferred, ms. */
   dadAt?: number;
+}
+
+/** One IPv6 neighbor as `ip -6 neigh` shows it (the MAC "" while INCOMPLETE). */
+export interface Ipv6NeighborRow {
+  /** The neighbor's address, canonical text. */
+  address: string;
+  /** Its MAC, "" while INCOMPLETE. */
+  mac: string;
+  /** INCOMPLETE, REACHABLE, STALE, DELAY or PROBE. */
+  state: string;
+  /** It said it is a router (an NA's R flag). */
+  router: boolean;
+}
+
+/** One IPv6 route as `route -n -A inet6` shows it. */
+export interface Ipv6RouteRow {
+  /** "2001:db8::/64", "::/0". */
+  destination: string;
+  /** "::" for a connected route. */
+  nextHop: string;
+  /** "U", "UG". */
+  flags: string;
+  /** 256 connected, 1024 the default route (Linux's). */
+  metric: number;
 }
 
 /** One answered IPv6 ping. */
@@ -125,11 +150,16 @@ export function linkLocalFromMac(mac: Uint8Array): Uint8Array {
   );
 }
 
+/** The mask of byte `i` of a `prefix`-bit IPv6 prefix. */
+function prefixMaskByte(prefix: number, i: number): number {
+  const bits = prefix - 8 * i;
+  return bits >= 8 ? 0xff : bits <= 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+}
+
 /** True when the first `prefix` bits of `a` and `b[off..]` agree. */
 function samePrefix(a: Uint8Array, b: Uint8Array, off: number, prefix: number): boolean {
-  let bits = prefix;
-  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+  for (let i = 0; i < 16; i++) {
+    const mask = prefixMaskByte(prefix, i);
     if ((a[i] & mask) !== (b[off + i] & mask)) return false;
   }
   return true;
@@ -212,7 +242,7 @@ export class Ipv6Host {
     for (const a of this.addresses) {
       a.dad = "tentative";
       a.dadAt = at;
-      this.#dadSolicit(a.address);
+      this.#solicit(a.address, null, true);
     }
   }
 
@@ -367,16 +397,24 @@ export class Ipv6Host {
     });
   }
 
-  /** RFC 4861 7.1.1 validation, 7.2.3 the answer and what the cache learns. */
-  #neighborSolicit(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
+  /**
+   * The checks NS and NA share (RFC 4861 7.1.1, 7.1.2): hop limit 255 (it crossed no router) and
+   * a well-formed body. The parsed message, or null when dropped (counted).
+   */
+  #parseNeighbor(buf: Uint8Array, v: Ipv6View, off: number, len: number): NeighborMessage | null {
     const m = this.#nd;
     const bad = v.hopLimit !== ND_HOP_LIMIT
       ? "nd_bad_hop_limit"
       : parseNeighborMessage(buf, off, len, m);
-    if (bad !== null) {
-      this.#counters.drop(bad);
-      return;
-    }
+    if (bad === null) return m;
+    this.#counters.drop(bad);
+    return null;
+  }
+
+  /** RFC 4861 7.1.1 validation, 7.2.3 the answer and what the cache learns. */
+  #neighborSolicit(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
+    const m = this.#parseNeighbor(buf, v, off, len);
+    if (m === null) return;
     const src = v.srcOff;
     const dad = isIpv6Unspecified(buf, src);
     if (isIpv6Multicast(buf, m.targetOff) || (dad && m.llOff >= 0)) {
@@ -406,14 +444,8 @@ export class Ipv6Host {
 
   /** RFC 4861 7.1.2 validation, 7.2.5 the cache update. */
   #neighborAdvert(buf: Uint8Array, v: Ipv6View, off: number, len: number): void {
-    const m = this.#nd;
-    const bad = v.hopLimit !== ND_HOP_LIMIT
-      ? "nd_bad_hop_limit"
-      : parseNeighborMessage(buf, off, len, m);
-    if (bad !== null) {
-      this.#counters.drop(bad);
-      return;
-    }
+    const m = this.#parseNeighbor(buf, v, off, len);
+    if (m === null) return;
     const solicited = (m.flags & NA_SOLICITED) !== 0;
     if (isIpv6Multicast(buf, m.targetOff) || (solicited && isIpv6Multicast(buf, v.dstOff))) {
       this.#counters.drop("nd_invalid");
@@ -444,32 +476,18 @@ export class Ipv6Host {
     return (on ?? usable[0] ?? this.addresses[0]).address;
   }
 
-  /** RFC 4862 5.4.2: a solicitation for `target` from :: to its solicited-node group, no SLLA. */
-  #dadSolicit(target: Uint8Array): void {
-    const msg = new Uint8Array(24);
-    writeNeighborMessage(msg, 0, false, 0, target, null);
-    const dst = solicitedNode(target);
-    const frame = this.#frame(new Uint8Array(16), dst, IPV6_NH_ICMPV6, ND_HOP_LIMIT, msg, true);
-    writeEthernetHeader(frame, 0, multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
-    this.#counters.count("nd.dad_sent");
-    this.#device.send(frame, 0, frame.length);
-  }
-
-  /** A Neighbor Solicitation for `target`: to its solicited-node group, or unicast to `mac`. */
-  #solicit(target: Uint8Array, mac: Uint8Array | null): void {
-    const msg = new Uint8Array(32);
-    writeNeighborMessage(msg, 0, false, 0, target, this.#mac);
+  /**
+   * A Neighbor Solicitation for `target`: to its solicited-node group, or unicast to `mac`. A DAD
+   * probe (`dad`, RFC 4862 5.4.2) comes from :: and carries no source link-layer option.
+   */
+  #solicit(target: Uint8Array, mac: Uint8Array | null, dad = false): void {
+    const msg = new Uint8Array(dad ? 24 : 32);
+    writeNeighborMessage(msg, 0, false, 0, target, dad ? null : this.#mac);
     const dst = mac === null ? solicitedNode(target) : target;
-    const frame = this.#frame(
-      this.#sourceFor(target, 0),
-      dst,
-      IPV6_NH_ICMPV6,
-      ND_HOP_LIMIT,
-      msg,
-      true,
-    );
+    const src = dad ? new Uint8Array(16) : this.#sourceFor(target, 0);
+    const frame = this.#frame(src, dst, IPV6_NH_ICMPV6, ND_HOP_LIMIT, msg, true);
     writeEthernetHeader(frame, 0, mac ?? multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
-    this.#counters.count("nd.ns_sent");
+    this.#counters.count(dad ? "nd.dad_sent" : "nd.ns_sent");
     this.#device.send(frame, 0, frame.length);
   }
 
@@ -544,15 +562,12 @@ export class Ipv6Host {
    * The IPv6 routes as `route -n -A inet6` lists them: a connected route per prefix of an address
    * in use (metric 256, as Linux), and the default route through the gateway (metric 1024).
    */
-  routeRows(): { destination: string; nextHop: string; flags: string; metric: number }[] {
-    const rows: { destination: string; nextHop: string; flags: string; metric: number }[] = [];
+  routeRows(): Ipv6RouteRow[] {
+    const rows: Ipv6RouteRow[] = [];
     const seen = new Set<string>();
     for (const a of this.addresses) {
       if (a.dad !== "preferred") continue;
-      const net = new Uint8Array(16);
-      for (let i = 0, bits = a.prefix; i < 16 && bits > 0; i++, bits -= 8) {
-        net[i] = a.address[i] & (bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff);
-      }
+      const net = a.address.map((b, i) => b & prefixMaskByte(a.prefix, i));
       const destination = `${formatIpv6(net)}/${a.prefix}`;
       if (seen.has(destination)) continue;
       seen.add(destination);
@@ -570,10 +585,10 @@ export class Ipv6Host {
   }
 
   /** The neighbor cache as `ip -6 neigh` shows it. */
-  neighborRows(): { address: string; mac: string; state: string; router: boolean }[] {
+  neighborRows(): Ipv6NeighborRow[] {
     return this.neighbors.entries().map((n) => ({
       address: formatIpv6(n.address),
-      mac: n.mac === null ? "" : [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
+      mac: n.mac === null ? "" : formatMac(n.mac),
       state: n.state,
       router: n.router,
     }));

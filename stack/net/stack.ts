@@ -20,7 +20,12 @@ import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
-import { type Ipv6Address, Ipv6Host } from "./ipv6_host.ts";
+import {
+  type Ipv6Address,
+  Ipv6Host,
+  type Ipv6NeighborRow,
+  type Ipv6RouteRow,
+} from "./ipv6_host.ts";
 import { ICMP_CODE_REASSEMBLY_TIME_EXCEEDED, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
 import { IP_PROTO_ICMP, IP_PROTO_IPIP, IP_PROTO_TCP, IP_PROTO_UDP } from "../wire/ipv4.ts";
 import { UdpDemux } from "../udp/demux.ts";
@@ -130,9 +135,9 @@ export interface StackSnapshot {
   /** IPv6 addresses with their DAD state ("2001:db8::2/64 preferred"); absent without IPv6. */
   ipv6?: { address: string; prefix: number; state: string }[];
   /** The IPv6 neighbor cache, as `ip -6 neigh` lists it; absent without IPv6. */
-  neigh6?: { address: string; mac: string; state: string; router: boolean }[];
+  neigh6?: Ipv6NeighborRow[];
   /** The IPv6 routes, as `route -n -A inet6` lists them; absent without IPv6. */
-  routes6?: { destination: string; nextHop: string; flags: string; metric: number }[];
+  routes6?: Ipv6RouteRow[];
 }
 
 /** Set by the Stack's static block: see {@link handDriven}. */

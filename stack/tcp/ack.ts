@@ -19,7 +19,7 @@ import {
 } from "./recovery.ts";
 import type { Segment } from "./segment.ts";
 import { CA_LOSS, CA_OPEN, CA_RECOVERY } from "./congestion/cc.ts";
-import { rackAck } from "./rack_recovery.ts";
+import { inLossRecovery, rackAck } from "./rack_recovery.ts";
 import { RTX_OFF, RTX_PERSIST, RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
 import { tsNow } from "./transmit.ts";
 
@@ -139,7 +139,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     const rs = t.rack.rate.finish(t.rack.minRtt);
     const lost = segs.pendingBytes - pendingBefore;
     rs.losses = lost > 0 ? lost : 0;
-    const state = t.inRecovery ? CA_RECOVERY : seqLt(t.sndUna, t.recover) ? CA_LOSS : CA_OPEN;
+    const state = t.inRecovery ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
     const pipe = segs.pipe(t.outstanding);
     cc.control(t, rs, pipe, t.rack.rate.delivered, state, now);
     if (cc.appLimited) t.rack.rate.markAppLimited(pipe);
