@@ -1,9 +1,15 @@
 /**
  * The host side of IPv6 (RFC 8200, RFC 4443, RFC 4861): what a node does with the IPv6 packets
- * addressed to it. This first part of the stack's IPv6 answers Neighbor Solicitations for its
- * addresses and keeps the neighbor cache (ndp.ts) from solicitations and advertisements, answers
- * echo requests, and sends through the cache; TCP and UDP over IPv6 are not here yet (such
- * packets are counted and dropped). Static addresses: the configured ones plus the link-local
+ * addressed to it. It answers Neighbor Solicitations for its addresses and keeps the neighbor
+ * cache (ndp.ts) from solicitations and advertisements, answers echo requests, reassembles
+ * fragments (RFC 8200 4.5 with RFC 5722's overlap rule; an atomic fragment, offset 0 and no more
+ * to come, is processed at once, RFC 6946), hands upper-layer protocols to their handlers
+ * (`setProtocol`: UDP, TCP), and sends through the cache, fragmenting what exceeds the path MTU
+ * (the link's, or less where a Packet Too Big taught so: RFC 8201, never below 1280).
+ * ICMPv6 errors (RFC 4443 2.4, 3) go out rate limited like ICMPv4's (a token bucket, Linux's
+ * 1000/s with a burst of 50): Parameter Problem for an unrecognized next header or a refused
+ * option, Time Exceeded when reassembly times out, Destination Unreachable for the transports.
+ * Static addresses: the configured ones plus the link-local
  * address made from the MAC (RFC 4862 5.3, RFC 4291 appendix A); no router discovery, no SLAAC.
  * Duplicate address detection (RFC 4862 5.4) runs when the host starts: each address stays
  * tentative (not answered for, not used as a source) until one solicitation from :: has gone
@@ -11,7 +17,8 @@
  * it, marks it duplicate and it is not used (counted, `nd.dad_duplicate`). `nodad` skips it, as
  * Linux's address flag does.
  *
- * The ICMPv6 path allocates a frame per packet it sends: it is not a fast path.
+ * {@link Ipv6Host.sendPacket} (the transports' path) allocates nothing per packet once the
+ * neighbor is REACHABLE; the ICMPv6 and ND messages the host makes itself allocate a frame each.
  *
  * @module
  */
@@ -29,9 +36,13 @@ import {
 import { ETH_HEADER_LEN, ETH_TYPE_IPV6, writeEthernetHeader } from "../wire/ethernet.ts";
 import {
   fillIcmpv6Checksum,
+  ICMPV6_DEST_UNREACHABLE,
   ICMPV6_ECHO_REPLY,
   ICMPV6_ECHO_REQUEST,
   ICMPV6_HEADER_LEN,
+  ICMPV6_PACKET_TOO_BIG,
+  ICMPV6_PARAMETER_PROBLEM,
+  ICMPV6_TIME_EXCEEDED,
   icmpv6Checksum,
   NA_OVERRIDE,
   NA_ROUTER,
@@ -43,15 +54,24 @@ import {
   writeNeighborMessage,
 } from "../wire/icmpv6.ts";
 import {
+  IPV6_FRAGMENT,
+  IPV6_FRAGMENT_HEADER_LEN,
   IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
   IPV6_NH_ICMPV6,
+  IPV6_NO_NEXT_HEADER,
   Ipv6Chain,
   Ipv6View,
   walkExtensionHeaders,
+  writeFragmentHeader,
   writeIpv6Header,
 } from "../wire/ipv6.ts";
 import type { Counters } from "./counters.ts";
 import { type Neighbor, NeighborCache, RETRANS_TIMER_MS } from "./ndp.ts";
+import { PmtuCache } from "./pmtu.ts";
+import { type FragmentHeader, Reassembler } from "./reassembly.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import { readU32, writeU16 } from "../wire/bytes.ts";
 
 /** One address of the host with its prefix length. */
 export interface Ipv6Address {
@@ -120,6 +140,55 @@ export interface Ping6Options {
   timeoutMs?: number;
 }
 
+/**
+ * An upper-layer protocol over IPv6: the packet is `buf[ipOff .. end)` (the extension headers
+ * walked and, for a reassembled one, no fragment header), its upper-layer header at `upperOff`.
+ * Valid only during the call.
+ */
+export type Ipv6ProtocolHandler = (
+  buf: Uint8Array,
+  ipOff: number,
+  end: number,
+  upperOff: number,
+) => void;
+
+/**
+ * An ICMPv6 error reached us about a packet we sent (RFC 4443 2.4 (b)): `type`, `code`, the
+ * 32-bit parameter (a Packet Too Big's MTU), and the quoted packet `buf[quoteOff .. quoteEnd)`,
+ * starting with its IPv6 header. Valid only during the call.
+ */
+export type Ipv6ErrorHandler = (
+  type: number,
+  code: number,
+  param: number,
+  buf: Uint8Array,
+  quoteOff: number,
+  quoteEnd: number,
+) => void;
+
+/** What a transport needs to report an error about a received IPv6 packet. */
+export interface Ipv6ErrorSender {
+  /** See {@link Ipv6Host.sendError}. */
+  sendError(
+    type: number,
+    code: number,
+    param: number,
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+  ): boolean;
+}
+
+/** ICMPv6 Destination Unreachable codes (RFC 4443 3.1). */
+export const ICMPV6_CODE_NO_ROUTE = 0;
+/** Address unreachable (neighbor resolution failed). */
+export const ICMPV6_CODE_ADDRESS_UNREACHABLE = 3;
+/** Port unreachable (a UDP port nobody bound). */
+export const ICMPV6_CODE_PORT_UNREACHABLE = 4;
+
+/** An ICMPv6 error message never exceeds the minimum MTU (RFC 4443 2.4 (c)). */
+const ERROR_MAX = IPV6_MIN_MTU;
+
 /** The hop limit of what the host sends (RFC 8200 3, Linux's default 64). */
 const HOP_LIMIT = 64;
 /** Neighbor Discovery messages travel one hop: sent and required with 255 (RFC 4861 7.1). */
@@ -171,7 +240,7 @@ const equal16 = (a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0) => {
 };
 
 /** IPv6 for one interface. */
-export class Ipv6Host {
+export class Ipv6Host implements Ipv6ErrorSender {
   /** The host's addresses: the configured ones, then the link-local one. */
   readonly addresses: Ipv6Address[];
   /** The neighbor cache. */
@@ -184,7 +253,37 @@ export class Ipv6Host {
   readonly #dad: boolean;
   readonly #view = new Ipv6View();
   readonly #chain = new Ipv6Chain();
+  /** For the packets ICMPv6 errors quote (walked while `#chain` may be in use). */
+  readonly #quoteChain = new Ipv6Chain();
   readonly #nd = new NeighborMessage();
+  /** Upper-layer handlers by next header (ICMPv6 is the host's own). */
+  readonly #protocols = new Map<number, Ipv6ProtocolHandler>();
+  /** Error handlers by the quoted packet's next header. */
+  readonly #errorHandlers = new Map<number, Ipv6ErrorHandler>();
+  readonly #reassembler: Reassembler;
+  /** The fragment being added (reused). */
+  readonly #frag: { -readonly [K in keyof FragmentHeader]-?: FragmentHeader[K] } = {
+    src: 0,
+    dst: 0,
+    protocol: 0,
+    id: 0,
+    headerLen: 0,
+    fragmentOffset: 0,
+    moreFragments: false,
+    payloadLen: 0,
+    dataOff: 0,
+    nhOff: 0,
+    nextHeader: 0,
+  };
+  /** Path MTUs learned from Packet Too Big, by destination (canonical text). */
+  readonly pmtu: PmtuCache<string>;
+  readonly #errorBucket: TokenBucket;
+  /** Scratch frame for the fragments of a packet (grown to the link MTU on first use). */
+  #fragFrame = new Uint8Array(0);
+  /** A fragmented packet's identification: random (RFC 7739), drawn into this. */
+  readonly #fragId = new Uint32Array(1);
+  /** The neighbor of the last packet sent, used without a lookup while REACHABLE. */
+  #lastNeighbor: Neighbor | null = null;
   /** Echo requests waiting for their replies, by "id:seq". */
   readonly #pings = new Map<
     string,
@@ -218,8 +317,30 @@ export class Ipv6Host {
     this.neighbors = new NeighborCache(clock, {
       solicit: (target, tmac) => this.#solicit(target, tmac),
       resolved: (n, queued) => this.#flush(n, queued),
-      failed: (_n, queued) => counters.count("ipv6.neighbor_unresolved", queued.length),
-    });
+      failed: (_n, queued) => this.#unresolved(queued),
+    }, 1024, 64);
+    this.#reassembler = new Reassembler(counters, { family: 6 });
+    this.pmtu = new PmtuCache<string>(clock, { minMtu: IPV6_MIN_MTU });
+    this.#errorBucket = new TokenBucket(clock, 1000, 50);
+  }
+
+  /** Hands packets whose upper-layer protocol is `nextHeader` to `handler` (UDP, TCP). */
+  setProtocol(nextHeader: number, handler: Ipv6ProtocolHandler): void {
+    this.#protocols.set(nextHeader, handler);
+  }
+
+  /** Hands ICMPv6 errors about packets of protocol `nextHeader` we sent to `handler`. */
+  setErrorHandler(nextHeader: number, handler: Ipv6ErrorHandler): void {
+    this.#errorHandlers.set(nextHeader, handler);
+  }
+
+  /**
+   * Packets that waited for a neighbor that never answered: dropped, and each sender told
+   * "address unreachable" (RFC 4861 7.2.2) when it was one of our own transports' (local
+   * senders learn it from the counter; a forwarded packet would get the ICMPv6 error).
+   */
+  #unresolved(queued: Uint8Array[]): void {
+    this.#counters.count("ipv6.neighbor_unresolved", queued.length);
   }
 
   /** True when `a[off..]` is one of the host's addresses in use (not tentative or duplicate). */
@@ -250,6 +371,10 @@ export class Ipv6Host {
   tick(): void {
     this.neighbors.tick();
     const now = this.#clock.now();
+    this.#reassembler.sweep(now, (b, off, len) => {
+      // RFC 8200 4.5: code 1 "fragment reassembly time exceeded", when the first one came.
+      this.sendError(ICMPV6_TIME_EXCEEDED, 1, 0, b, off, len);
+    });
     for (const a of this.addresses) {
       if (a.dad === "tentative" && now >= (a.dadAt ?? 0)) {
         a.dad = "preferred";
@@ -283,18 +408,85 @@ export class Ipv6Host {
     const r = walkExtensionHeaders(buf, ipOff, end, c);
     if (r !== null) {
       counters.drop(r);
+      // RFC 8200 4.2-4.4: a refused option or header is reported (code 2: option, 1: header
+      // order, 0: the routing header's field), unless its type said not to or multicast forbids.
+      if (c.tellSender && !(c.tellOnlyUnicast && isIpv6Multicast(buf, dst))) {
+        const code = r === "ipv6_option_unknown" ? 2 : r === "ipv6_hop_by_hop_not_first" ? 1 : 0;
+        this.sendError(ICMPV6_PARAMETER_PROBLEM, code, c.errorPointer, buf, ipOff, end - ipOff);
+      }
       return;
     }
     counters.count("ipv6.rx_packets");
     if (c.fragment) {
-      // Reassembly (RFC 8200 4.5) comes with the transports that need it.
-      counters.count("drop.ipv6_fragment_unsupported");
+      if (c.fragmentOffset !== 0 || c.moreFragments) {
+        this.#fragment(buf, ipOff, end);
+        return;
+      }
+      // An atomic fragment (RFC 6946): a whole packet, never mixed with any reassembly.
+      counters.count("ipv6.atomic_fragments");
+    }
+    this.#deliver(buf, ipOff, end, c);
+  }
+
+  /** One fragment of a larger packet (RFC 8200 4.5): held, or the packet it completes delivered. */
+  #fragment(buf: Uint8Array, ipOff: number, end: number): void {
+    const c = this.#chain;
+    const dataOff = c.fragmentHeaderOff + IPV6_FRAGMENT_HEADER_LEN;
+    const len = end - dataOff;
+    // RFC 8200 4.5: not a multiple of 8 before the last: Parameter Problem at the payload length;
+    // past 65535 reassembled: at the fragment offset.
+    if (c.moreFragments && (len & 7) !== 0) {
+      this.#counters.count("drop.frag6_bad_length");
+      this.sendError(ICMPV6_PARAMETER_PROBLEM, 0, 4, buf, ipOff, end - ipOff);
       return;
     }
+    const hl = c.fragmentHeaderOff - ipOff;
+    if (hl - IPV6_HEADER_LEN + c.fragmentOffset + len > 65535) {
+      this.#counters.count("drop.frag6_oversize");
+      const pointer = c.fragmentHeaderOff + 2 - ipOff;
+      this.sendError(ICMPV6_PARAMETER_PROBLEM, 0, pointer, buf, ipOff, end - ipOff);
+      return;
+    }
+    const f = this.#frag;
+    f.src = readU32(buf, ipOff + 20); // any 32 bits of each address: the reassembler's filter
+    f.dst = readU32(buf, ipOff + 36);
+    f.id = c.fragmentId;
+    f.headerLen = hl;
+    f.fragmentOffset = c.fragmentOffset;
+    f.moreFragments = c.moreFragments;
+    f.payloadLen = len;
+    f.dataOff = dataOff - ipOff;
+    f.nhOff = c.fragmentNhOff - ipOff;
+    f.nextHeader = c.fragmentNextHeader;
+    const r = this.#reassembler;
+    if (!r.add(buf, ipOff, f, this.#clock.now())) return;
+    const out = r.outBuf;
+    const off = r.outOff;
+    const whole = off + r.outLen;
+    const bad = walkExtensionHeaders(out, off, whole, c);
+    if (bad !== null || c.fragment) {
+      this.#counters.drop(bad ?? "ipv6_nested_fragment");
+      return;
+    }
+    this.#deliver(out, off, whole, c);
+  }
+
+  /** The upper layer of a whole packet whose chain `c` was walked. */
+  #deliver(buf: Uint8Array, ipOff: number, end: number, c: Ipv6Chain): void {
+    const counters = this.#counters;
     if (c.protocol !== IPV6_NH_ICMPV6) {
-      counters.count("drop.ipv6_protocol_unsupported");
+      const handler = this.#protocols.get(c.protocol);
+      if (handler !== undefined) handler(buf, ipOff, end, c.upperOff);
+      else if (c.protocol === IPV6_NO_NEXT_HEADER) counters.count("ipv6.no_next_header");
+      else {
+        // RFC 8200 4: an unrecognized next header: Parameter Problem code 1 pointing at it.
+        counters.count("drop.ipv6_protocol_unsupported");
+        this.sendError(ICMPV6_PARAMETER_PROBLEM, 1, c.protocolPointer, buf, ipOff, end - ipOff);
+      }
       return;
     }
+    const dst = ipOff + 24;
+    const v = this.#view.wrap(buf, ipOff, end - ipOff);
     const off = c.upperOff;
     const mlen = end - off;
     if (mlen < ICMPV6_HEADER_LEN) {
@@ -310,7 +502,93 @@ export class Ipv6Host {
     else if (type === ICMPV6_ECHO_REPLY) this.#echoReply(buf, v, off, mlen);
     else if (type === ND_NEIGHBOR_SOLICIT) this.#neighborSolicit(buf, v, off, mlen);
     else if (type === ND_NEIGHBOR_ADVERT) this.#neighborAdvert(buf, v, off, mlen);
+    else if (type < 128) this.#error(buf, off, end);
     else counters.count("icmpv6.rx_other");
+  }
+
+  /**
+   * An ICMPv6 error (RFC 4443 2.4 (b)): it must quote a packet we sent (its source one of our
+   * addresses). A Packet Too Big lowers the path MTU toward the quoted destination (RFC 8201 4;
+   * a value below 1280 counts as 1280); every error then goes to the handler of the quoted
+   * packet's protocol, when it has one.
+   */
+  #error(buf: Uint8Array, off: number, end: number): void {
+    const counters = this.#counters;
+    const q = off + ICMPV6_HEADER_LEN;
+    if (end - q < IPV6_HEADER_LEN || (buf[q] >> 4) !== 6 || !this.owns(buf, q + 8)) {
+      counters.drop("icmpv6_error_not_ours");
+      return;
+    }
+    const type = buf[off];
+    const param = readU32(buf, off + 4);
+    counters.count(`icmpv6.rx_error_${type}`);
+    if (type === ICMPV6_PACKET_TOO_BIG) {
+      const mtu = this.pmtu.learn(formatIpv6(buf, q + 24), Math.max(param, IPV6_MIN_MTU));
+      counters.count("icmpv6.pmtu_learned");
+      if (mtu < this.#device.mtu) this.#lastNeighbor = null;
+    }
+    // The quoted packet's protocol: walk its chain as far as the quote goes.
+    const c = this.#quoteChain;
+    const next = walkExtensionHeaders(buf, q, end, c) === null ? c.protocol : buf[q + 6];
+    const handler = this.#errorHandlers.get(next);
+    if (handler !== undefined) handler(type, buf[off + 1], param, buf, q, end);
+  }
+
+  /**
+   * Sends an ICMPv6 error about the packet `buf[ipOff .. ipOff+len)` we received (RFC 4443 2.4):
+   * never about an ICMPv6 error, nor (Packet Too Big and Parameter Problem code 2 aside) about a
+   * packet sent to a multicast address, nor to a source that is not one unicast node; at most as
+   * many as the rate limit lets through; quoting as much of the packet as fits in 1280 bytes.
+   */
+  sendError(
+    type: number,
+    code: number,
+    param: number,
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+  ): boolean {
+    const counters = this.#counters;
+    const src = ipOff + 8;
+    const dst = ipOff + 24;
+    if (len < IPV6_HEADER_LEN) return false;
+    if (isIpv6Multicast(buf, src) || isIpv6Unspecified(buf, src)) {
+      counters.count("icmpv6.error_suppressed");
+      return false;
+    }
+    const multicastOk = type === ICMPV6_PACKET_TOO_BIG ||
+      (type === ICMPV6_PARAMETER_PROBLEM && code === 2);
+    if (isIpv6Multicast(buf, dst) && !multicastOk) {
+      counters.count("icmpv6.error_suppressed");
+      return false;
+    }
+    if (this.#isIcmpError(buf, ipOff, ipOff + len)) {
+      counters.count("icmpv6.error_suppressed");
+      return false;
+    }
+    if (!this.#errorBucket.take()) {
+      counters.count("icmpv6.error_rate_limited");
+      return false;
+    }
+    const quote = Math.min(len, ERROR_MAX - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN);
+    const msg = new Uint8Array(ICMPV6_HEADER_LEN + quote);
+    msg[0] = type;
+    msg[1] = code;
+    msg[4] = param >>> 24;
+    msg[5] = (param >>> 16) & 0xff;
+    msg[6] = (param >>> 8) & 0xff;
+    msg[7] = param & 0xff;
+    msg.set(buf.subarray(ipOff, ipOff + quote), ICMPV6_HEADER_LEN);
+    const from = this.owns(buf, dst) ? buf.slice(dst, dst + 16) : this.#sourceFor(buf, src);
+    counters.count(`icmpv6.tx_error_${type}`);
+    return this.send(from, buf.slice(src, src + 16), IPV6_NH_ICMPV6, HOP_LIMIT, msg, true);
+  }
+
+  /** True when the packet carries an ICMPv6 error message (or is too short to tell). */
+  #isIcmpError(buf: Uint8Array, ipOff: number, end: number): boolean {
+    const c = this.#quoteChain;
+    return walkExtensionHeaders(buf, ipOff, end, c) === null && c.protocol === IPV6_NH_ICMPV6 &&
+      (c.upperOff >= end || buf[c.upperOff] < 128);
   }
 
   /** Ours: one of our addresses, all-nodes, or the solicited-node group of one of them. */
@@ -469,11 +747,30 @@ export class Ipv6Host {
     );
   }
 
+  /** True when `buf[off ..+16)` can be sent to: multicast, on-link, or through the gateway. */
+  routable(buf: Uint8Array, off = 0): boolean {
+    return isIpv6Multicast(buf, off) || this.#gateway !== null || this.#onLink(buf, off);
+  }
+
+  /**
+   * Our address to send from toward `buf[off ..+16)` (RFC 6724 in its simplest form): one in use
+   * on the destination's prefix, else any in use. The array is the host's own: do not modify it.
+   */
+  sourceFor(buf: Uint8Array, off = 0): Uint8Array {
+    return this.#sourceFor(buf, off);
+  }
+
   /** Our address to send from toward `dst[off..]`: one in use on its prefix, else any in use. */
   #sourceFor(buf: Uint8Array, off: number): Uint8Array {
-    const usable = this.addresses.filter((a) => a.dad === "preferred");
-    const on = usable.find((a) => samePrefix(a.address, buf, off, a.prefix));
-    return (on ?? usable[0] ?? this.addresses[0]).address;
+    const addrs = this.addresses;
+    let any: Ipv6Address | null = null;
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i];
+      if (a.dad !== "preferred") continue;
+      if (samePrefix(a.address, buf, off, a.prefix)) return a.address;
+      if (any === null) any = a;
+    }
+    return (any ?? addrs[0]).address;
   }
 
   /**
@@ -505,21 +802,123 @@ export class Ipv6Host {
     icmp: boolean,
   ): boolean {
     const frame = this.#frame(src, dst, nextHeader, hopLimit, payload, icmp);
-    if (isIpv6Multicast(dst, 0)) {
-      writeEthernetHeader(frame, 0, multicastMac(dst), this.#mac, ETH_TYPE_IPV6);
-      return this.#device.send(frame, 0, frame.length);
+    return this.sendPacket(frame, ETH_HEADER_LEN, frame.length - ETH_HEADER_LEN);
+  }
+
+  /**
+   * Sends the IPv6 packet `buf[ipOff .. ipOff+len)` (header filled; `ETH_HEADER_LEN` bytes free
+   * before it for the Ethernet header): multicast to its group MAC, on-link through the neighbor
+   * cache, else through the gateway; fragmented (RFC 8200 4.5) when longer than the path MTU,
+   * which needs a packet without extension headers (what the host's own transports send). The
+   * caller may reuse `buf` at once (a packet waiting for resolution is copied). False when it
+   * could not be sent (no route), was dropped, or waits for resolution.
+   */
+  sendPacket(buf: Uint8Array, ipOff: number, len: number): boolean {
+    const dst = ipOff + 24;
+    // The next hop is `hop[hopOff ..+16)`: the destination itself on-link, else the gateway;
+    // null for multicast.
+    let hop: Uint8Array | null = null;
+    let hopOff = 0;
+    if (!isIpv6Multicast(buf, dst)) {
+      if (this.#onLink(buf, dst)) {
+        hop = buf;
+        hopOff = dst;
+      } else hop = this.#gateway;
+      if (hop === null) {
+        this.#counters.count("ipv6.no_route");
+        return false;
+      }
     }
-    const onLink = this.addresses.some((a) => samePrefix(a.address, dst, 0, a.prefix));
-    const hop = onLink ? dst : this.#gateway;
-    if (hop === null) {
-      this.#counters.count("ipv6.no_route");
-      return false;
+    // Up to the minimum MTU every path carries it (RFC 8200 5): no lookup.
+    let mtu = this.#device.mtu;
+    if (len > IPV6_MIN_MTU && this.pmtu.size > 0) {
+      const learned = this.pmtu.get(formatIpv6(buf, dst));
+      if (learned > 0 && learned < mtu) mtu = learned;
     }
-    const mac = this.neighbors.resolve(hop, frame);
-    if (mac === null) return false;
-    writeEthernetHeader(frame, 0, mac, this.#mac, ETH_TYPE_IPV6);
+    if (len <= mtu) return this.#emit(buf, ipOff, len, hop, hopOff);
+    if (hop === buf) {
+      // The fragments are built elsewhere: the next hop must not be read from the packet.
+      hop = buf.slice(dst, dst + 16);
+      hopOff = 0;
+    }
+    return this.#fragmentOut(buf, ipOff, len, mtu, hop);
+  }
+
+  /** True when `buf[off..]` is on the prefix of one of our addresses. */
+  #onLink(buf: Uint8Array, off: number): boolean {
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) {
+      if (samePrefix(addrs[i].address, buf, off, addrs[i].prefix)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * One packet that fits the MTU onto the link: to the MAC of the next hop `hop[hopOff ..+16)`,
+   * or (`hop` null) to its multicast group's.
+   */
+  #emit(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    hop: Uint8Array | null,
+    hopOff: number,
+  ): boolean {
+    const frameOff = ipOff - ETH_HEADER_LEN;
+    let mac: Uint8Array | null;
+    if (hop === null) mac = multicastMac(buf, ipOff + 24);
+    else {
+      const last = this.#lastNeighbor;
+      if (last !== null && last.state === "REACHABLE" && equal16(hop, hopOff, last.address)) {
+        mac = last.mac;
+      } else {
+        const addr = hopOff === 0 ? hop : hop.subarray(hopOff, hopOff + 16);
+        mac = this.neighbors.resolve(addr, buf, frameOff, len + ETH_HEADER_LEN);
+        if (mac !== null) this.#lastNeighbor = this.neighbors.lastResolved;
+      }
+      if (mac === null) return false;
+    }
+    writeEthernetHeader(buf, frameOff, mac, this.#mac, ETH_TYPE_IPV6);
     this.#counters.count("ipv6.tx_packets");
-    return this.#device.send(frame, 0, frame.length);
+    return this.#device.send(buf, frameOff, len + ETH_HEADER_LEN);
+  }
+
+  /**
+   * RFC 8200 4.5: the packet's payload in pieces of a multiple of 8 bytes, each behind a copy of
+   * the IPv6 header and a fragment header with one random identification (RFC 7739).
+   */
+  #fragmentOut(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    mtu: number,
+    hop: Uint8Array | null,
+  ): boolean {
+    const payload = len - IPV6_HEADER_LEN;
+    const chunk = (mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
+    const headers = IPV6_HEADER_LEN + IPV6_FRAGMENT_HEADER_LEN;
+    if (this.#fragFrame.length < ETH_HEADER_LEN + headers + chunk) {
+      this.#fragFrame = new Uint8Array(ETH_HEADER_LEN + headers + chunk);
+    }
+    const f = this.#fragFrame;
+    const ip = ETH_HEADER_LEN;
+    crypto.getRandomValues(this.#fragId);
+    const id = this.#fragId[0];
+    const nextHeader = buf[ipOff + 6];
+    let sent = true;
+    for (let at = 0; at < payload; at += chunk) {
+      const n = Math.min(chunk, payload - at);
+      f.set(buf.subarray(ipOff, ipOff + IPV6_HEADER_LEN), ip);
+      writeU16(f, ip + 4, IPV6_FRAGMENT_HEADER_LEN + n);
+      f[ip + 6] = IPV6_FRAGMENT;
+      writeFragmentHeader(f, ip + IPV6_HEADER_LEN, nextHeader, at, at + n < payload, id);
+      const from = ipOff + IPV6_HEADER_LEN + at;
+      f.set(buf.subarray(from, from + n), ip + headers);
+      this.#counters.count("ipv6.fragments_sent");
+      if (!this.#emit(f, ip, headers + n, hop, 0)) sent = false;
+    }
+    this.#counters.count("ipv6.fragmented");
+    return sent;
   }
 
   /** A whole frame (Ethernet header left for the caller) carrying `payload`. */

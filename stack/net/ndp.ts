@@ -84,29 +84,39 @@ export class NeighborCache {
   /**
    * A packet for `addr` wants a link-layer address (RFC 4861 7.2.2, 7.3.3): the address to use
    * now, or null when the packet was queued (a solicitation goes out for a new entry). A STALE
-   * entry is used and moves to DELAY.
+   * entry is used and moves to DELAY. With `off`/`len` the queue keeps a copy of
+   * `packet[off .. off+len)` (the caller reuses its buffer), else `packet` itself. The entry that
+   * answered is {@link lastResolved}.
    */
-  resolve(addr: Uint8Array, packet: Uint8Array): Uint8Array | null {
+  resolve(addr: Uint8Array, packet: Uint8Array, off?: number, len?: number): Uint8Array | null {
     const now = this.#clock.now();
     const n = this.get(addr);
+    const queued = () => off === undefined ? packet : packet.slice(off, off + (len ?? 0));
     if (n === undefined) {
       const e = this.#add(addr, null, "INCOMPLETE", now + RETRANS_TIMER_MS);
       e.probes = 1;
-      e.queue.push(packet);
+      e.queue.push(queued());
       this.#act.solicit(e.address, null);
       return null;
     }
     if (n.state === "INCOMPLETE") {
       if (n.queue.length >= this.#maxQueued) n.queue.shift(); // the oldest gives way
-      n.queue.push(packet);
+      n.queue.push(queued());
       return null;
     }
     if (n.state === "STALE") {
       n.state = "DELAY";
       n.deadline = now + DELAY_FIRST_PROBE_TIME_MS;
     }
+    this.lastResolved = n;
     return n.mac;
   }
+
+  /**
+   * The entry {@link resolve} last answered with an address: a sender may remember it and skip
+   * the lookup while its state is REACHABLE (an entry leaving the cache is set INCOMPLETE).
+   */
+  lastResolved: Neighbor | null = null;
 
   /**
    * A Neighbor Solicitation (or a Router Solicitation/Advertisement, or a Redirect) from `addr`
@@ -254,7 +264,9 @@ export class NeighborCache {
         return;
       }
     }
-    const first = this.#entries.keys().next();
-    if (!first.done) this.#entries.delete(first.value);
+    const first = this.#entries.entries().next();
+    if (first.done) return;
+    first.value[1].state = "INCOMPLETE"; // a sender's remembered entry (lastResolved) goes stale
+    this.#entries.delete(first.value[0]);
   }
 }

@@ -23,14 +23,17 @@ export interface PmtuOptions {
   capacity?: number;
 }
 
-/** Learned path MTUs by destination address. */
-export class PmtuCache {
+/**
+ * Learned path MTUs by destination address: an IPv4 address as a u32, or (IPv6, RFC 8201) any
+ * string naming the address.
+ */
+export class PmtuCache<K extends number | string = number> {
   readonly #clock: Clock;
   readonly #expiresMs: number;
   readonly #minMtu: number;
   readonly #capacity: number;
-  /** Keyed by `address | 0` (an int32 key: no boxing); insertion order is age order. */
-  readonly #entries = new Map<number, { mtu: number; expiresAt: number }>();
+  /** Keyed by `address | 0` (an int32 key: no boxing) or the string; insertion order is age. */
+  readonly #entries = new Map<number | string, { mtu: number; expiresAt: number }>();
 
   /** A cache on `clock`. */
   constructor(clock: Clock, options: PmtuOptions = {}) {
@@ -51,8 +54,8 @@ export class PmtuCache {
   }
 
   /** The learned MTU toward `dst`, or 0 when none is known (or it expired). */
-  get(dst: number): number {
-    const key = dst | 0;
+  get(dst: K): number {
+    const key = keyOf(dst);
     const e = this.#entries.get(key);
     if (e === undefined) return 0;
     if (e.expiresAt <= this.#clock.now()) {
@@ -66,15 +69,15 @@ export class PmtuCache {
    * Learns that `mtu` bytes is the most that passes toward `dst` (raised to the minimum). Only a
    * smaller value replaces a live one; returns the MTU now in force.
    */
-  learn(dst: number, mtu: number): number {
-    const key = dst | 0;
+  learn(dst: K, mtu: number): number {
+    const key = keyOf(dst);
     const now = this.#clock.now();
     const v = mtu < this.#minMtu ? this.#minMtu : mtu;
     const e = this.#entries.get(key);
     if (e !== undefined && e.expiresAt > now && e.mtu <= v) return e.mtu;
     this.#entries.delete(key);
     if (this.#entries.size >= this.#capacity) {
-      const oldest = this.#entries.keys().next().value as number;
+      const oldest = this.#entries.keys().next().value as number | string;
       this.#entries.delete(oldest);
     }
     this.#entries.set(key, { mtu: v, expiresAt: now + this.#expiresMs });
@@ -82,14 +85,20 @@ export class PmtuCache {
   }
 
   /** Every live entry, for listings (allocates). */
-  entries(): { address: number; mtu: number; expiresInMs: number }[] {
+  entries(): { address: K; mtu: number; expiresInMs: number }[] {
     const now = this.#clock.now();
     const out = [];
     for (const [k, e] of this.#entries) {
       if (e.expiresAt > now) {
-        out.push({ address: k >>> 0, mtu: e.mtu, expiresInMs: e.expiresAt - now });
+        const address = (typeof k === "number" ? k >>> 0 : k) as K;
+        out.push({ address, mtu: e.mtu, expiresInMs: e.expiresAt - now });
       }
     }
     return out;
   }
+}
+
+/** The map key of an address: a u32 as an int32 (a small integer: no boxing), a string as is. */
+function keyOf(dst: number | string): number | string {
+  return typeof dst === "number" ? dst | 0 : dst;
 }

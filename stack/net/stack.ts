@@ -20,6 +20,7 @@ import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
+import { IPV6_NH_UDP } from "../wire/ipv6.ts";
 import {
   type Ipv6Address,
   Ipv6Host,
@@ -90,8 +91,8 @@ export interface StackOptions {
   tcp?: TcpStackOptions;
   /**
    * IPv6 addresses ("2001:db8::2/64"): the stack then answers Neighbor Discovery and echo
-   * requests on them and on its link-local address (stack/net/ipv6_host.ts; TCP and UDP over
-   * IPv6 are not there yet). None by default.
+   * requests on them and on its link-local address, and UDP sockets bound to "::" or to one of
+   * them speak IPv6 (stack/net/ipv6_host.ts; TCP over IPv6 is not there yet). None by default.
    */
   ipv6?: string[];
   /** The IPv6 default gateway ("fe80::1" or a global address on a configured prefix). */
@@ -325,6 +326,11 @@ export class Stack {
     this.#icmp.onError = (buf, ipOff, ipLen) => this.#icmpError(buf, ipOff, ipLen);
     this.#in.setProtocol(IP_PROTO_ICMP, (b, o, l) => this.#icmp.input(b, o, l));
     this.#in.setProtocol(IP_PROTO_UDP, (b, o, l) => this.udp.input(b, o, l));
+    if (this.ipv6 !== null) {
+      this.ipv6.setProtocol(IPV6_NH_UDP, (b, o, e, u) => this.udp.input6(b, o, e, u));
+      // As over IPv4: no connected UDP sockets to tell, so an error about UDP is counted.
+      this.ipv6.setErrorHandler(IPV6_NH_UDP, () => this.counters.count("udp.icmp_errors"));
+    }
     this.tcp = new TcpLayer(this, options.tcp);
     this.tcp.loop = this.#loop;
     this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));

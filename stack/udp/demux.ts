@@ -1,7 +1,9 @@
 /**
- * Minimal UDP (RFC 768) receive demultiplexing by destination port. A port with a handler gets
- * the datagram; a port without one answers ICMP port unreachable (RFC 1122 4.1.3.1). The socket
- * API comes later and will bind through the same table.
+ * UDP (RFC 768) receive demultiplexing by destination port, over IPv4 and IPv6 (RFC 8200 8.1:
+ * the checksum covers the IPv6 pseudo-header and is mandatory). A port with a handler gets the
+ * datagram; a port without one answers ICMP (or ICMPv6) port unreachable (RFC 1122 4.1.3.1,
+ * RFC 4443 3.1). The two families have a table each, as a Linux socket bound to an IPv4 address
+ * and one bound to an IPv6 address can share a port; a dual-stack socket binds both.
  *
  * @module
  */
@@ -11,12 +13,19 @@ import { UdpView } from "../wire/udp.ts";
 import { ICMP_CODE_PORT_UNREACHABLE, ICMP_DEST_UNREACHABLE } from "../wire/icmp.ts";
 import { readU32 } from "../wire/bytes.ts";
 import type { Counters } from "../net/counters.ts";
+import type { Ipv6ErrorSender } from "../net/ipv6_host.ts";
 
 /**
  * Receives one datagram: `buf[ipOff .. ipOff+ipLen)` is the whole IPv4 packet and `view` is
  * wrapped on its UDP header and payload (already checked). Valid only during the call.
  */
 export type UdpHandler = (buf: Uint8Array, ipOff: number, ipLen: number, view: UdpView) => void;
+
+/**
+ * Receives one datagram over IPv6: `buf[ipOff .. end)` is the IPv6 packet and `view` is wrapped
+ * on its UDP header and payload (already checked). Valid only during the call.
+ */
+export type Udp6Handler = (buf: Uint8Array, ipOff: number, end: number, view: UdpView) => void;
 
 /** What the demultiplexer needs from the stack. */
 export interface UdpHost extends IcmpErrorSender {
@@ -27,12 +36,15 @@ export interface UdpHost extends IcmpErrorSender {
    * TAP with offloads: NEEDS_CSUM or DATA_VALID); absent means false.
    */
   readonly rxChecksumTrusted?: boolean;
+  /** IPv6, when the host has it: where ICMPv6 port unreachables go. */
+  readonly ipv6?: Ipv6ErrorSender | null;
 }
 
 /** UDP receive side: checksum check and dispatch by destination port. */
 export class UdpDemux {
   readonly #host: UdpHost;
   readonly #handlers = new Map<number, UdpHandler>();
+  readonly #handlers6 = new Map<number, Udp6Handler>();
   readonly #view = new UdpView();
 
   /** A demultiplexer with no ports bound. */
@@ -59,9 +71,30 @@ export class UdpDemux {
     return this.#handlers.has(port);
   }
 
-  /** The bound ports, ascending. */
+  /** {@link bind} for IPv6 datagrams. */
+  bind6(port: number, handler: Udp6Handler): void {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`UDP port ${port} is not in 1..65535`);
+    }
+    if (this.#handlers6.has(port)) throw new Error(`UDP port ${port} is already bound (IPv6)`);
+    this.#handlers6.set(port, handler);
+  }
+
+  /** Releases an IPv6 `port`; true if it was bound. */
+  unbind6(port: number): boolean {
+    return this.#handlers6.delete(port);
+  }
+
+  /** True when the IPv6 `port` has a handler. */
+  isBound6(port: number): boolean {
+    return this.#handlers6.has(port);
+  }
+
+  /** The bound ports of both families, ascending. */
   ports(): number[] {
-    return [...this.#handlers.keys()].sort((a, b) => a - b);
+    return [...new Set([...this.#handlers.keys(), ...this.#handlers6.keys()])].sort((a, b) =>
+      a - b
+    );
   }
 
   /**
@@ -102,5 +135,33 @@ export class UdpDemux {
     }
     counters.count("udp.rx_delivered");
     handler(buf, ipOff, ipLen, v);
+  }
+
+  /**
+   * Local delivery of one IPv6 packet carrying UDP (the IPv6 host's handler for next header 17):
+   * `buf[ipOff .. end)`, the UDP header at `upperOff`. A zero checksum is refused (RFC 8200 8.1).
+   */
+  input6(buf: Uint8Array, ipOff: number, end: number, upperOff: number): void {
+    const host = this.#host;
+    const counters = host.counters;
+    const v = this.#view.wrap(buf, upperOff, end - upperOff);
+    const reason = v.check();
+    if (reason !== null) {
+      counters.drop(reason);
+      return;
+    }
+    if (host.rxChecksumTrusted !== true && !v.verifyChecksum6(ipOff + 8, ipOff + 24)) {
+      counters.count(v.checksum === 0 ? "drop.udp6_zero_checksum" : "drop.udp_bad_checksum");
+      return;
+    }
+    const handler = this.#handlers6.get(v.dstPort);
+    if (handler === undefined) {
+      counters.count("drop.udp_no_port");
+      // RFC 4443 3.1: Destination Unreachable, code 4 (port unreachable).
+      host.ipv6?.sendError(1, 4, 0, buf, ipOff, end - ipOff);
+      return;
+    }
+    counters.count("udp.rx_delivered");
+    handler(buf, ipOff, end, v);
   }
 }

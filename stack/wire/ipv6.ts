@@ -122,12 +122,39 @@ export function writeIpv6Header(buf: Uint8Array, off: number, h: Ipv6Header): vo
   buf.set(h.dst.subarray(0, 16), off + 24);
 }
 
+/** Length of the fragment header (RFC 8200 4.5). */
+export const IPV6_FRAGMENT_HEADER_LEN = 8;
+
+/**
+ * Writes a fragment header (RFC 8200 4.5) at `buf[off .. off+8)`: the next header of the
+ * fragmentable part, this fragment's offset in bytes (a multiple of 8), the M flag and the
+ * identification.
+ */
+export function writeFragmentHeader(
+  buf: Uint8Array,
+  off: number,
+  nextHeader: number,
+  offset: number,
+  more: boolean,
+  id: number,
+): void {
+  buf[off] = nextHeader;
+  buf[off + 1] = 0;
+  writeU16(buf, off + 2, (offset & 0xfff8) | (more ? 1 : 0));
+  writeU32(buf, off + 4, id >>> 0);
+}
+
 /** What {@link walkExtensionHeaders} found (reused between packets: no allocation). */
 export class Ipv6Chain {
   /** The upper-layer protocol (or IPV6_NO_NEXT_HEADER). */
   protocol = 0;
   /** Offset of the upper-layer header in the buffer. */
   upperOff = 0;
+  /**
+   * Offset, from the start of the IPv6 header, of the next-header octet that names `protocol`
+   * (the pointer of a Parameter Problem for an unrecognized next header, RFC 4443 3.4).
+   */
+  protocolPointer = 0;
   /** Extension headers walked. */
   count = 0;
   /** A fragment header was present. */
@@ -140,6 +167,10 @@ export class Ipv6Chain {
   fragmentId = 0;
   /** Offset of the fragment header itself (the unfragmentable part ends there). */
   fragmentHeaderOff = 0;
+  /** Offset of the next-header octet that names the fragment header (in the header before it). */
+  fragmentNhOff = 0;
+  /** The fragment header's own next header: the protocol of the fragmentable part. */
+  fragmentNextHeader = 0;
   /**
    * For a refused option or header: the offset, from the start of the IPv6 header, of the octet
    * at fault (ICMPv6 Parameter Problem's pointer, RFC 4443 3.4), and whether the sender should be
@@ -166,6 +197,7 @@ export function walkExtensionHeaders(
   out: Ipv6Chain,
 ): string | null {
   let nh = buf[ipOff + 6];
+  let nhOff = ipOff + 6;
   let off = ipOff + IPV6_HEADER_LEN;
   out.count = 0;
   out.fragment = false;
@@ -179,6 +211,7 @@ export function walkExtensionHeaders(
     ) {
       out.protocol = nh;
       out.upperOff = off;
+      out.protocolPointer = nhOff - ipOff;
       return null;
     }
     if (nh === IPV6_HOP_BY_HOP && out.count > 0) {
@@ -198,6 +231,15 @@ export function walkExtensionHeaders(
       out.moreFragments = (fo & 1) === 1;
       out.fragmentId = readU32(buf, off + 4);
       out.fragmentHeaderOff = off;
+      out.fragmentNhOff = nhOff;
+      out.fragmentNextHeader = next;
+      if (out.fragmentOffset !== 0) {
+        // What follows a later fragment's header is data, not headers (RFC 8200 4.5).
+        out.protocol = next;
+        out.upperOff = off + 8;
+        out.protocolPointer = off - ipOff;
+        return null;
+      }
     } else {
       hlen = (buf[off + 1] + 1) * 8;
       if (off + hlen > end) return "ipv6_ext_truncated";
@@ -211,6 +253,7 @@ export function walkExtensionHeaders(
         if (bad !== null) return bad;
       }
     }
+    nhOff = off;
     off += hlen;
     if (off - ipOff > MAX_CHAIN_BYTES) return "ipv6_ext_chain_too_long";
     nh = next;

@@ -6,8 +6,9 @@
  */
 
 import { readU16, writeU16 } from "./bytes.ts";
-import { internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { internetChecksum, pseudoHeaderSum, pseudoHeaderSum6 } from "./checksum.ts";
 import { IP_PROTO_UDP } from "./ipv4.ts";
+import { IPV6_NH_UDP } from "./ipv6.ts";
 import { WireView } from "./view.ts";
 
 /** Length of the UDP header. */
@@ -91,6 +92,26 @@ export class UdpView extends WireView {
     const length = this.length;
     const acc = pseudoHeaderSum(src, dst, IP_PROTO_UDP, length);
     return internetChecksum(this.buf, this.off, length, acc) === 0;
+  }
+
+  /**
+   * True when the checksum is right for the IPv6 addresses at `this.buf[srcOff ..+16)` and
+   * `[dstOff ..+16)`. Over IPv6 the checksum is mandatory (RFC 8200 8.1): a zero field is wrong.
+   */
+  verifyChecksum6(srcOff: number, dstOff: number): boolean {
+    if (this.checksum === 0) return false;
+    const length = this.length;
+    const acc = pseudoHeaderSum6(this.buf, srcOff, dstOff, IPV6_NH_UDP, length);
+    return internetChecksum(this.buf, this.off, length, acc) === 0;
+  }
+
+  /** {@link fillChecksum} over IPv6: the addresses are at `this.buf[srcOff]`, `[dstOff]`. */
+  fillChecksum6(srcOff: number, dstOff: number): void {
+    const length = this.length;
+    writeU16(this.buf, this.off + CHECKSUM, 0);
+    const acc = pseudoHeaderSum6(this.buf, srcOff, dstOff, IPV6_NH_UDP, length);
+    const check = internetChecksum(this.buf, this.off, length, acc);
+    writeU16(this.buf, this.off + CHECKSUM, check === 0 ? 0xffff : check);
   }
 
   /**
