@@ -212,3 +212,67 @@ export class CaptureDevice implements Device {
     return this.sent.splice(0);
   }
 }
+
+/** An IPv6 header (RFC 8200 3) + payload; `nh` names the first header of the payload. */
+export function ipv6(
+  h: { src: Uint8Array; dst: Uint8Array; nh: number; hlim?: number },
+  payload: Uint8Array,
+): Uint8Array {
+  const b = new Uint8Array(40 + payload.length);
+  b[0] = 0x60;
+  u16(b, 4, payload.length);
+  b[6] = h.nh;
+  b[7] = h.hlim ?? 64;
+  b.set(h.src, 8);
+  b.set(h.dst, 24);
+  b.set(payload, 40);
+  return b;
+}
+
+/** The checksum of `body` behind the IPv6 pseudo-header (RFC 8200 8.1), built byte by byte. */
+export function checksum6(src: Uint8Array, dst: Uint8Array, nh: number, body: Uint8Array): number {
+  const pseudo = new Uint8Array(40 + body.length);
+  pseudo.set(src, 0);
+  pseudo.set(dst, 16);
+  u32(pseudo, 32, body.length);
+  pseudo[39] = nh;
+  pseudo.set(body, 40);
+  return checksum(pseudo);
+}
+
+/** A UDP datagram over IPv6 with its mandatory checksum (0 when `noChecksum`). */
+export function udp6(
+  src: Uint8Array,
+  dst: Uint8Array,
+  sport: number,
+  dport: number,
+  data: Uint8Array,
+  noChecksum = false,
+): Uint8Array {
+  const b = new Uint8Array(8 + data.length);
+  u16(b, 0, sport);
+  u16(b, 2, dport);
+  u16(b, 4, b.length);
+  b.set(data, 8);
+  if (!noChecksum) {
+    const c = checksum6(src, dst, 17, b);
+    u16(b, 6, c === 0 ? 0xffff : c);
+  }
+  return b;
+}
+
+/** A fragment header (RFC 8200 4.5) followed by `data`. */
+export function frag6(
+  nh: number,
+  offset: number,
+  more: boolean,
+  id: number,
+  data: Uint8Array,
+): Uint8Array {
+  const b = new Uint8Array(8 + data.length);
+  b[0] = nh;
+  u16(b, 2, offset | (more ? 1 : 0));
+  u32(b, 4, id);
+  b.set(data, 8);
+  return b;
+}
