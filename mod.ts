@@ -69,7 +69,8 @@ export { DeviceError } from "./stack/link/errors.ts";
 export { TapDevice, type TapOptions } from "./stack/link/tap.ts";
 /**
  * Per-frame virtio-net offload metadata of a TAP opened with `offload: true` (64 KB TCP
- * super-frames, partial checksums): {@link Device.rxOffload} and {@link Device.txOffload}.
+ * super-frames, partial checksums): {@link Device.rxOffload} for a received frame, `send()`'s
+ * `offload` argument for each frame sent, where {@link Device.txOffloads} says it is taken.
  */
 export { type FrameOffload, newFrameOffload, VNET_HDR_LEN } from "./stack/wire/virtio_net.ts";
 /** In-memory devices: two ends of a virtual cable, for tests without root. */

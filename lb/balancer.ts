@@ -46,10 +46,10 @@
  * tunnel copies into a preallocated buffer). Expiry runs from the stack's periodic tick.
  *
  * Offloads (a TAP with `--offload`, stack/link/offload.ts): a frame may be a TCP super-frame
- * (up to 64 KB) and its TCP/UDP checksum partial. DR and NAT forward it whole, carrying its
- * metadata to the device's `txOffload` so the kernel segments and checksums it (NAT rewrites the
- * partial sum, forward/rewrite.ts); TUN cuts a super-frame into segments itself and completes a
- * partial checksum, since IP-in-IP has no offload type.
+ * (up to 64 KB) and its TCP/UDP checksum partial. DR and NAT forward it whole, passing its
+ * received metadata (`rxOffload`, unchanged) with the forwarded frame so the kernel segments and
+ * checksums it (NAT rewrites the partial sum, forward/rewrite.ts); TUN cuts a super-frame into
+ * segments itself and completes a partial checksum, since IP-in-IP has no offload type.
  *
  * @module
  */
@@ -59,12 +59,7 @@ import { formatIpv4 } from "../stack/wire/address.ts";
 import { readU16, readU32 } from "../stack/wire/bytes.ts";
 import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
 import type { HookVerdict, PacketHook } from "../stack/net/hook.ts";
-import {
-  clearOffload,
-  copyOffload,
-  type FrameOffload,
-  VNET_F_NEEDS_CSUM,
-} from "../stack/wire/virtio_net.ts";
+import type { FrameOffload } from "../stack/wire/virtio_net.ts";
 import type { Stack } from "../stack/net/stack.ts";
 import { ConnTable } from "./conntrack/table.ts";
 import {
@@ -264,9 +259,8 @@ export class Balancer {
   /** The packet hook (bound once); `attach()` installs it. */
   readonly hook: PacketHook;
   readonly #tun: TunnelForwarder;
-  /** The device's offload metadata objects (null without offloads). */
+  /** The device's receive offload metadata (null without offloads). */
   readonly #rxo: FrameOffload | null;
-  readonly #txo: FrameOffload | null;
   /** The metadata of the packet being handled, or null for a plain one (set per packet). */
   #off: FrameOffload | null = null;
   #untick: (() => void) | null = null;
@@ -303,7 +297,6 @@ export class Balancer {
     this.#cUnreachable = c.slot(C_UNREACHABLE);
     this.#tun = new TunnelForwarder(stack);
     this.#rxo = stack.device.rxOffload ?? null;
-    this.#txo = stack.device.txOffload ?? null;
     this.hook = (buf, frameOff, ipOff, ipLen) => this.#onPacket(buf, frameOff, ipOff, ipLen);
   }
 
@@ -502,11 +495,11 @@ export class Balancer {
     const realIp = real.address;
     const off = this.#off;
     let sent: boolean;
+    // DR and NAT keep the Ethernet header's 14 bytes, so the received metadata's csum_start and
+    // hdr_len still point at the same bytes: it goes with the forwarded frame as it is.
     if (method === "dr") {
-      if (off !== null) this.#carry(off);
-      sent = forwardDirect(this.stack, buf, ipOff, ipLen, realIp);
+      sent = forwardDirect(this.stack, buf, ipOff, ipLen, realIp, off);
     } else if (method === "nat") {
-      if (off !== null) this.#carry(off);
       sent = forwardNatIn(
         this.stack,
         buf,
@@ -516,7 +509,7 @@ export class Balancer {
         protocol,
         realIp,
         slot >= 0 ? conns.realPort(slot) : service.realPort(real),
-        off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0,
+        off,
       );
     } else {
       const r = this.#tun.forward(buf, ipOff, ipLen, realIp, off);
@@ -528,9 +521,6 @@ export class Balancer {
       }
       sent = r === TUN_SENT;
     }
-    // The stack hands the metadata to the frame it sends; a send that never reached the device
-    // must not leave it for the next frame.
-    if (off !== null) clearOffload(this.#txo as FrameOffload);
     if (!sent) {
       counters.count(C_TX_FAILED);
       return "consumed";
@@ -684,11 +674,17 @@ export class Balancer {
     const vip = conns.vip(slot);
     const vport = conns.vport(slot);
     const real = conns.real(slot);
-    const off = this.#off;
-    if (off !== null) this.#carry(off);
-    const partial = off !== null && (off.flags & VNET_F_NEEDS_CSUM) !== 0;
-    const sent = forwardNatOut(this.stack, buf, ipOff, ipLen, l4Off, protocol, vip, vport, partial);
-    if (off !== null) clearOffload(this.#txo as FrameOffload);
+    const sent = forwardNatOut(
+      this.stack,
+      buf,
+      ipOff,
+      ipLen,
+      l4Off,
+      protocol,
+      vip,
+      vport,
+      this.#off,
+    );
     if (!sent) {
       this.stack.counters.count(C_TX_FAILED);
       return "consumed";
@@ -773,15 +769,6 @@ export class Balancer {
     translateIcmpToClient(buf, ipOff, ipLen, q, conns.vip(slot), conns.vport(slot));
     counters.count(this.stack.sendIpv4(buf, ipOff, ipLen) ? C_ICMP_TO_CLIENT : C_TX_FAILED);
     return "consumed";
-  }
-
-  /**
-   * Hands the received frame's metadata to the device for the forwarded frame: the Ethernet
-   * header keeps its 14 bytes, so csum_start and hdr_len still point at the same bytes.
-   */
-  #carry(off: FrameOffload): void {
-    const txo = this.#txo;
-    if (txo !== null) copyOffload(off, txo);
   }
 
   // ---------------------------------------------------------------- control path

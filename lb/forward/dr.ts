@@ -11,12 +11,13 @@
  * @module
  */
 
+import type { FrameOffload } from "../../stack/wire/virtio_net.ts";
 import type { ForwardHost } from "./host.ts";
 
 /**
  * Sends `buf[ipOff .. ipOff+ipLen)` to `realIp`'s MAC (resolved with ARP; queued while it
- * resolves). The Ethernet header is written into the 14 bytes before `ipOff`. True when sent
- * or queued.
+ * resolves). The Ethernet header is written into the 14 bytes before `ipOff`. `offload`: the
+ * metadata the frame came with (null: plain), sent with it unchanged. True when sent or queued.
  */
 export function forwardDirect(
   host: ForwardHost,
@@ -24,6 +25,7 @@ export function forwardDirect(
   ipOff: number,
   ipLen: number,
   realIp: number,
+  offload: FrameOffload | null = null,
 ): boolean {
-  return host.sendIpv4Via(buf, ipOff, ipLen, realIp);
+  return host.sendIpv4Via(buf, ipOff, ipLen, realIp, offload);
 }

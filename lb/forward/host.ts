@@ -5,6 +5,7 @@
  * @module
  */
 import type { IcmpErrorSender } from "../../stack/net/icmp.ts";
+import type { FrameOffload } from "../../stack/wire/virtio_net.ts";
 
 /** The sending side of a stack, as the forwarders use it. */
 export interface ForwardHost extends IcmpErrorSender {
@@ -14,11 +15,21 @@ export interface ForwardHost extends IcmpErrorSender {
   readonly mtu: number;
   /**
    * Routes and sends `buf[ipOff .. ipOff+ipLen)` (complete, checksums included, >= 14 bytes of
-   * headroom): NAT and TUN. False when dropped (the stack counts why).
+   * headroom): NAT and TUN. `offload`: the packet's metadata (null: plain; a forwarded
+   * super-frame's or partial checksum's), only read. False when dropped (the stack counts why).
    */
-  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
-  /** Sends to the explicit next hop `nextHop` (ARP-resolved), whatever the destination: DR. */
-  sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean;
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload?: FrameOffload | null): boolean;
+  /**
+   * Sends to the explicit next hop `nextHop` (ARP-resolved), whatever the destination: DR.
+   * `offload` as for {@link sendIpv4}.
+   */
+  sendIpv4Via(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    nextHop: number,
+    offload?: FrameOffload | null,
+  ): boolean;
   /** A fresh IPv4 identification for a datagram we build (the outer tunnel header). */
   nextIpId(): number;
 }

@@ -1,6 +1,6 @@
 /**
  * The base of devices that wrap another device (pcap recording, impairment): they are the same
- * link, so name, MAC, MTU, counters and offload metadata are the inner device's. Subclasses
+ * link, so name, MAC, MTU, counters and offload capabilities are the inner device's. Subclasses
  * implement `run`, `send` and `close` around it.
  *
  * @module
@@ -43,9 +43,9 @@ export abstract class DeviceDecorator implements Device {
     return this.inner.rxOffload;
   }
 
-  /** The inner device's transmit offload metadata (same object), if it has offloads. */
-  get txOffload(): FrameOffload | undefined {
-    return this.inner.txOffload;
+  /** Whether the inner device's `send()` takes offload metadata. */
+  get txOffloads(): boolean {
+    return this.inner.txOffloads === true;
   }
 
   /** Forwards to the inner device: its loop keeps the program alive again. */
@@ -61,7 +61,12 @@ export abstract class DeviceDecorator implements Device {
   /** Runs the receive loop (see {@link Device.run}). */
   abstract run(onFrame: FrameHandler, onIdle?: () => void): Promise<void>;
   /** Sends one frame (see {@link Device.send}). */
-  abstract send(buf: Uint8Array, off: number, len: number): boolean;
+  abstract send(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    offload?: FrameOffload | null,
+  ): boolean;
   /** Closes the device (see {@link Device.close}). */
   abstract close(): void;
 }

@@ -47,13 +47,11 @@ export interface Device {
    */
   readonly rxOffload?: FrameOffload;
   /**
-   * Offload metadata the NEXT `send()` writes with its frame (e.g. a forwarded super-frame's, so
-   * the kernel segments it). Every `send()`, sent or dropped, resets it to all zero, so a caller
-   * that does not set it sends a plain frame. With `gsoType` set, the frame may be up to
-   * 65535 + 18 bytes. Such a device may use the 10 bytes before `off` as scratch during `send()`
-   * (restored before it returns). Undefined for devices without offloads.
+   * True when `send()` takes offload metadata (a TAP with `IFF_VNET_HDR`; see offload.ts): a frame
+   * may then go with a partial L4 checksum for the kernel to complete, or as a TCP/IPv4
+   * super-frame of up to 65535 + 18 bytes for it to segment. Absent or false: plain frames only.
    */
-  readonly txOffload?: FrameOffload;
+  readonly txOffloads?: boolean;
   /**
    * Runs the receive loop until `close()`: `onFrame` is called for every frame, and `onIdle` (if
    * given) once after each burst, when the device has drained every readable frame and is about
@@ -65,8 +63,14 @@ export interface Device {
    * Sends one frame, `buf[off .. off+len)`. Synchronous: returns true when the frame was handed to
    * the link, false when it was dropped (counted in `stats.txDropped`). The caller may reuse the
    * buffer as soon as this returns.
+   *
+   * `offload` is the metadata of this frame alone (null or absent: a plain frame); the device
+   * reads it during the call and never changes it, so a caller keeps one object and refills it
+   * per frame. Only a device with `txOffloads` takes metadata that asks for work (a partial
+   * checksum, a GSO type): another drops such a frame. A device with `txOffloads` may use the 10
+   * bytes before `off` as scratch during the call (restored before it returns).
    */
-  send(buf: Uint8Array, off: number, len: number): boolean;
+  send(buf: Uint8Array, off: number, len: number, offload?: FrameOffload | null): boolean;
   /** Stops the receive loop and releases the device. Idempotent. */
   close(): void;
   /**

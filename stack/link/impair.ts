@@ -17,9 +17,10 @@
  * earliest due frame, releases them; there is no timer, closure or allocation per frame.
  *
  * Offload metadata (offload.ts) travels with each frame: over an inner device with offloads,
- * slots hold super-frames and keep each frame's metadata, and the wrapper has its own
- * `rxOffload`/`txOffload` for the impaired directions, filled from (or handed to) the inner
- * device's when a frame actually passes.
+ * slots hold super-frames and keep each frame's metadata beside it. A sent frame's metadata (the
+ * `offload` argument of `send()`) goes to the inner device's `send()` with that frame whenever
+ * it leaves, late or twice; a received frame's is copied into the wrapper's own `rxOffload`
+ * (when received frames are impaired) just before the frame reaches the handler.
  *
  * @module
  */
@@ -33,6 +34,7 @@ import {
   clearOffload,
   copyOffload,
   type FrameOffload,
+  hasOffload,
   loadOffload,
   MAX_GSO_FRAME,
   newFrameOffload,
@@ -53,8 +55,6 @@ const IN = 0;
 const OUT = 1;
 /** Offload fields kept per slot (the six of FrameOffload). */
 const META = OFFLOAD_WORDS;
-/** `#emit`'s `slot` when the frame is the one being received or sent now (not from the pool). */
-const LIVE = -1;
 
 /** What to impair and how much. Probabilities are fractions in [0, 1]. */
 export interface ImpairSpec {
@@ -278,9 +278,15 @@ export class ImpairedDevice extends DeviceDecorator {
   readonly #dirs: Uint8Array;
   /** Offload metadata per slot (META numbers each), or null when the inner device has none. */
   readonly #meta: Uint16Array | null;
-  /** The wrapper's own metadata objects for impaired directions (else the inner device's). */
+  /**
+   * The metadata of the frame being handed to `onFrame`: the wrapper's own object when received
+   * frames are impaired (else the inner device's); undefined without offloads.
+   */
   readonly #rxo: FrameOffload | undefined;
-  readonly #txo: FrameOffload | undefined;
+  /** The inner device's receive metadata with offloads, else null (what a received frame has). */
+  readonly #innerRx: FrameOffload | null;
+  /** A sent frame's metadata loaded from its pool slot when it leaves (with offloads). */
+  readonly #slotTx: FrameOffload = newFrameOffload();
   readonly #free: Int32Array;
   #freeTop: number;
 
@@ -326,7 +332,7 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#rng[OUT] = (spec.seed ^ 0x9e3779b9) >>> 0;
 
     const capacity = spec.limit ?? DEFAULT_IMPAIR_LIMIT;
-    const offload = inner.rxOffload !== undefined && inner.txOffload !== undefined;
+    const offload = inner.rxOffload !== undefined && inner.txOffloads === true;
     // With offloads a slot holds a super-frame (the pool's pages are touched only when used).
     const slotFrame = offload ? MAX_GSO_FRAME : inner.mtu + LINK_OVERHEAD;
     this.#slotSize = (SLOT_OFFSET + slotFrame + 7) & ~7;
@@ -335,25 +341,20 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#dirs = new Uint8Array(capacity);
     this.#meta = offload ? new Uint16Array(capacity * META) : null;
     this.#rxo = offload && this.#impairIn ? newFrameOffload() : inner.rxOffload;
-    this.#txo = offload && this.#impairOut ? newFrameOffload() : inner.txOffload;
+    this.#innerRx = offload ? inner.rxOffload ?? null : null;
     this.#free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.#free[i] = capacity - 1 - i;
     this.#freeTop = capacity;
     this.#heap = new Int32Array(capacity);
     this.#due = new Float64Array(capacity);
     this.#order = new Float64Array(capacity);
-    this.#rxHandler = (buf, off, len) => this.#process(IN, buf, off, len);
+    this.#rxHandler = (buf, off, len) => this.#process(IN, buf, off, len, this.#innerRx);
     this.#onTimer = () => this.#release();
   }
 
   /** Metadata of the frame being handed to `onFrame` (inner device with offloads only). */
   override get rxOffload(): FrameOffload | undefined {
     return this.#rxo;
-  }
-
-  /** Metadata the next send() carries (inner device with offloads only; reset by send). */
-  override get txOffload(): FrameOffload | undefined {
-    return this.#txo;
   }
 
   /** Frames waiting in the pool (delayed or held for reordering). */
@@ -374,22 +375,15 @@ export class ImpairedDevice extends DeviceDecorator {
   /**
    * Sends a frame through the impairment: true when it was handed on, lost on the "wire"
    * (silently, as a real link loses frames) or queued; false when the inner device refused it or
-   * the pool was full.
+   * the pool was full. `offload` goes with the frame (and its copy), read and never changed.
    */
-  send(buf: Uint8Array, off: number, len: number): boolean {
-    if (!this.#impairOut || this.#closed) {
-      const txo = this.#txo;
-      const inner = this.inner.txOffload;
-      if (txo !== undefined && inner !== undefined && txo !== inner) {
-        copyOffload(txo, inner);
-        clearOffload(txo);
-      }
-      return this.inner.send(buf, off, len);
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
+    // Metadata an inner device without offloads cannot take: it refuses the frame itself.
+    const refused = this.#meta === null && offload !== null && hasOffload(offload);
+    if (!this.#impairOut || this.#closed || refused) {
+      return this.inner.send(buf, off, len, offload);
     }
-    const ok = this.#process(OUT, buf, off, len);
-    // Every copy that left or was stored took the metadata along: reset it, as a device does.
-    if (this.#meta !== null) clearOffload(this.#txo as FrameOffload);
-    return ok;
+    return this.#process(OUT, buf, off, len, offload);
   }
 
   /** Discards queued frames, stops the timer and closes the inner device. Idempotent. */
@@ -413,8 +407,17 @@ export class ImpairedDevice extends DeviceDecorator {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
-  /** One frame in direction `dir`: decide its fate and pass it on, queue it or drop it. */
-  #process(dir: number, buf: Uint8Array, off: number, len: number): boolean {
+  /**
+   * One frame in direction `dir` with its metadata `o` (null: plain, or no offloads): decide its
+   * fate and pass it on, queue it or drop it.
+   */
+  #process(
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    o: FrameOffload | null,
+  ): boolean {
     const st = this.impairStats;
     if (this.#loss > 0 && this.#random(dir) < this.#loss) {
       if (dir === IN) st.rxLost++;
@@ -430,28 +433,35 @@ export class ImpairedDevice extends DeviceDecorator {
     if (this.#reorder > 0 && this.#held[dir] < 0 && this.#random(dir) < this.#reorder) {
       // Hold this frame back until the next one of its direction has gone; its duplicate, if
       // any, goes ahead normally.
-      const slot = this.#store(dir, buf, off, len);
+      const slot = this.#store(dir, buf, off, len, o);
       if (slot < 0) return false;
       if (dir === IN) st.rxReordered++;
       else st.txReordered++;
       this.#held[dir] = slot;
       this.#heldUntil[dir] = now + this.#delay + REORDER_HOLD_MS;
       this.#arm(this.#heldUntil[dir]);
-      if (dup) this.#forward(dir, buf, off, len, now);
+      if (dup) this.#forward(dir, buf, off, len, o, now);
       return true;
     }
-    const ok = this.#forward(dir, buf, off, len, now);
-    if (dup) this.#forward(dir, buf, off, len, now);
+    const ok = this.#forward(dir, buf, off, len, o, now);
+    if (dup) this.#forward(dir, buf, off, len, o, now);
     if (this.#held[dir] >= 0) this.#releaseHeldAfter(dir, now);
     return ok;
   }
 
   /** Passes a frame on now, or stores it until its delay has passed. False when it was dropped. */
-  #forward(dir: number, buf: Uint8Array, off: number, len: number, now: number): boolean {
+  #forward(
+    dir: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    o: FrameOffload | null,
+    now: number,
+  ): boolean {
     let delay = this.#delay;
     if (this.#jitter > 0) delay += this.#jitter * (2 * this.#random(dir) - 1);
-    if (delay <= 0) return this.#emit(dir, buf, off, len, false, LIVE);
-    const slot = this.#store(dir, buf, off, len);
+    if (delay <= 0) return this.#emit(dir, buf, off, len, o, false);
+    const slot = this.#store(dir, buf, off, len, o);
     if (slot < 0) return false;
     if (dir === IN) this.impairStats.rxDelayed++;
     else this.impairStats.txDelayed++;
@@ -467,9 +477,7 @@ export class ImpairedDevice extends DeviceDecorator {
     const slot = this.#held[dir];
     this.#held[dir] = -1;
     if (this.#delay <= 0 && this.#jitter <= 0) {
-      const off = slot * this.#slotSize + SLOT_OFFSET;
-      this.#emit(dir, this.#pool, off, this.#lens[slot], false, slot);
-      this.#freeSlot(slot);
+      this.#emitSlot(slot, false);
       return;
     }
     if (dir === IN) this.impairStats.rxDelayed++;
@@ -478,31 +486,24 @@ export class ImpairedDevice extends DeviceDecorator {
   }
 
   /**
-   * Hands a frame to the stack (received) or to the inner device (sent), with its metadata:
-   * from pool slot `slot`, or ({@link LIVE}) the frame passing now.
+   * Hands a frame to the stack (received) or to the inner device (sent) with its metadata `o`
+   * (null: plain): a received frame's goes into `rxOffload` for the handler.
    */
   #emit(
     dir: number,
     buf: Uint8Array,
     off: number,
     len: number,
+    o: FrameOffload | null,
     fromTimer: boolean,
-    slot: number,
   ): boolean {
-    if (dir === OUT) {
-      if (this.#meta !== null) {
-        const inner = this.inner.txOffload as FrameOffload;
-        if (slot === LIVE) copyOffload(this.#txo as FrameOffload, inner);
-        else this.#loadMeta(slot, inner);
-      }
-      return this.inner.send(buf, off, len);
-    }
+    if (dir === OUT) return this.inner.send(buf, off, len, o);
     const onFrame = this.#onFrame;
     if (onFrame === null || this.#closed) return false;
     if (this.#meta !== null) {
       const rxo = this.#rxo as FrameOffload;
-      if (slot === LIVE) copyOffload(this.inner.rxOffload as FrameOffload, rxo);
-      else this.#loadMeta(slot, rxo);
+      if (o === null) clearOffload(rxo);
+      else if (o !== rxo) copyOffload(o, rxo);
     }
     try {
       onFrame(buf, off, len);
@@ -513,8 +514,35 @@ export class ImpairedDevice extends DeviceDecorator {
     return true;
   }
 
-  /** Copies a frame into a free slot; -1 (counted as overflow) when full or oversized. */
-  #store(dir: number, buf: Uint8Array, off: number, len: number): number {
+  /**
+   * Emits the frame in pool slot `slot` with the metadata stored beside it, and frees the slot.
+   * A received frame's metadata loads straight into `rxOffload`, a sent one's into a scratch
+   * object the inner device only reads.
+   */
+  #emitSlot(slot: number, fromTimer: boolean): void {
+    const dir = this.#dirs[slot];
+    const meta = this.#meta;
+    let o: FrameOffload | null = null;
+    if (meta !== null) {
+      o = dir === IN ? this.#rxo as FrameOffload : this.#slotTx;
+      loadOffload(meta, slot * META, o);
+    }
+    this.#emit(
+      dir,
+      this.#pool,
+      slot * this.#slotSize + SLOT_OFFSET,
+      this.#lens[slot],
+      o,
+      fromTimer,
+    );
+    this.#freeSlot(slot);
+  }
+
+  /**
+   * Copies a frame and its metadata `o` into a free slot; -1 (counted as overflow) when full or
+   * oversized.
+   */
+  #store(dir: number, buf: Uint8Array, off: number, len: number, o: FrameOffload | null): number {
     if (this.#freeTop === 0 || len > this.#slotSize - SLOT_OFFSET) {
       if (dir === IN) this.impairStats.rxOverflow++;
       else this.impairStats.txOverflow++;
@@ -526,17 +554,10 @@ export class ImpairedDevice extends DeviceDecorator {
     this.#dirs[slot] = dir;
     const meta = this.#meta;
     if (meta !== null) {
-      // The frame's metadata: the inner device's for a received frame, ours for a sent one.
-      const o = (dir === IN ? this.inner.rxOffload : this.#txo) as FrameOffload;
-      storeOffload(meta, slot * META, o);
+      if (o === null) meta.fill(0, slot * META, slot * META + META);
+      else storeOffload(meta, slot * META, o);
     }
     return slot;
-  }
-
-  /** Loads slot `slot`'s stored metadata into `o`. */
-  #loadMeta(slot: number, o: FrameOffload): void {
-    const meta = this.#meta as Uint16Array;
-    loadOffload(meta, slot * META, o);
   }
 
   #freeSlot(slot: number): void {
@@ -603,31 +624,14 @@ export class ImpairedDevice extends DeviceDecorator {
       const slot = this.#held[dir];
       if (slot >= 0 && this.#heldUntil[dir] <= now) {
         this.#held[dir] = -1;
-        this.#emit(
-          dir,
-          this.#pool,
-          slot * this.#slotSize + SLOT_OFFSET,
-          this.#lens[slot],
-          true,
-          slot,
-        );
-        this.#freeSlot(slot);
+        this.#emitSlot(slot, true);
       }
     }
     // Frames that become due while releasing (none can: new ones are due later) wait for the
     // next round; the bound keeps one round finite even so.
     let budget = this.#heapSize;
     while (this.#heapSize > 0 && budget-- > 0 && this.#due[this.#heap[0]] <= now) {
-      const slot = this.#pop();
-      this.#emit(
-        this.#dirs[slot],
-        this.#pool,
-        slot * this.#slotSize + SLOT_OFFSET,
-        this.#lens[slot],
-        true,
-        slot,
-      );
-      this.#freeSlot(slot);
+      this.#emitSlot(this.#pop(), true);
     }
     if (this.#needIdle) {
       this.#needIdle = false;

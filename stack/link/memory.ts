@@ -7,7 +7,7 @@
  * frame is never re-entered, and the sender may reuse its buffer at once.
  *
  * With `offload: true` a device carries offload metadata per frame like a TAP with
- * `IFF_VNET_HDR` (offload.ts): what `txOffload` says when a frame is sent arrives in the peer's
+ * `IFF_VNET_HDR` (offload.ts): the metadata a frame is sent with arrives in the peer's
  * `rxOffload` with it, and super-frames of up to 65535 + 18 bytes pass when `gsoType` is set, so
  * tests can feed a stack or a balancer the frames the kernel would.
  *
@@ -18,9 +18,9 @@ import { type Device, type DeviceStats, type FrameHandler, newDeviceStats } from
 import { DeviceError, reportHandlerError } from "./errors.ts";
 import { copyBytes } from "./_copy.ts";
 import {
-  clearOffload,
   copyOffload,
   type FrameOffload,
+  hasOffload,
   loadOffload,
   MAX_GSO_FRAME,
   newFrameOffload,
@@ -58,7 +58,7 @@ export interface MemoryDeviceOptions {
   /** Keep a copy of every frame sent in `sent` (default false). */
   capture?: boolean;
   /**
-   * Carry offload metadata per frame (`rxOffload`/`txOffload`, as a TAP with offloads; default
+   * Carry offload metadata per frame (`rxOffload`/`txOffloads`, as a TAP with offloads; default
    * false). The receive ring then holds super-frames (default 64 slots of 64 KB).
    */
   offload?: boolean;
@@ -109,8 +109,8 @@ export class MemoryDevice implements Device {
   readonly sentOffload: FrameOffload[] = [];
   /** Metadata of the frame being handed to run()'s handler (offload devices only). */
   readonly rxOffload?: FrameOffload;
-  /** Metadata the next send() carries to the peer (offload devices only; reset by send). */
-  readonly txOffload?: FrameOffload;
+  /** True with `offload`: send() takes each frame's metadata and carries it to the peer. */
+  readonly txOffloads: boolean;
   /** Called for every frame this device sent (after it was accepted), e.g. by a test. */
   onSend: SendObserver | null = null;
   /** Exceptions thrown by the run() handlers so far. */
@@ -158,10 +158,8 @@ export class MemoryDevice implements Device {
     this.#ring = new Uint8Array(this.#slotSize * capacity);
     this.#lens = new Uint32Array(capacity);
     this.#meta = offload ? new Uint16Array(capacity * META) : null;
-    if (offload) {
-      this.rxOffload = newFrameOffload();
-      this.txOffload = newFrameOffload();
-    }
+    this.txOffloads = offload;
+    if (offload) this.rxOffload = newFrameOffload();
   }
 
   /** The device at the other end of the cable, or null. */
@@ -208,18 +206,18 @@ export class MemoryDevice implements Device {
    * device or the peer is closed, the peer's ring is full, the range is outside `buf`, or the
    * frame is shorter than 14 bytes or longer than mtu + 18 (65535 + 18 for a super-frame of an
    * offload device). Without a peer, a valid frame is counted as sent and goes nowhere (an
-   * unplugged cable) except to `sent`/`onSend`. An offload device's `txOffload` goes with the
-   * frame and is reset.
+   * unplugged cable) except to `sent`/`onSend`. On an offload device `offload` goes with the frame
+   * (read, never changed); a device without offloads drops a frame whose metadata asks for work.
    */
-  send(buf: Uint8Array, off: number, len: number): boolean {
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
     const peer = this.#peer;
-    const tx = this.txOffload ?? null;
+    const tx = this.txOffloads ? offload : null;
     const max = tx !== null && tx.gsoType !== 0 ? MAX_GSO_FRAME : this.#maxFrame;
     if (
-      this.#closed || len < ETH_HEADER || len > max || off < 0 ||
-      off + len > buf.length || (peer !== null && !peer.#enqueue(buf, off, len, tx))
+      this.#closed || (tx === null && offload !== null && hasOffload(offload)) ||
+      len < ETH_HEADER || len > max || off < 0 || off + len > buf.length ||
+      (peer !== null && !peer.#enqueue(buf, off, len, tx))
     ) {
-      if (tx !== null) clearOffload(tx);
       this.stats.txDropped++;
       return false;
     }
@@ -227,13 +225,12 @@ export class MemoryDevice implements Device {
     this.stats.txBytes += len;
     if (this.#capture) {
       this.sent.push(buf.slice(off, off + len));
-      if (tx !== null) {
+      if (this.txOffloads) {
         const copy = newFrameOffload();
-        copyOffload(tx, copy);
+        if (tx !== null) copyOffload(tx, copy);
         this.sentOffload.push(copy);
       }
     }
-    if (tx !== null) clearOffload(tx);
     if (this.onSend !== null) this.onSend(buf, off, len);
     return true;
   }

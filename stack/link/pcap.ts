@@ -13,6 +13,7 @@
 
 import { DeviceDecorator } from "./decorator.ts";
 import type { Device, FrameHandler } from "./device.ts";
+import type { FrameOffload } from "./offload.ts";
 import { DeviceError } from "./errors.ts";
 import { copyBytes } from "./_copy.ts";
 
@@ -200,9 +201,12 @@ export class PcapDevice extends DeviceDecorator {
     );
   }
 
-  /** Sends through the inner device; records the frame if it was handed to the link. */
-  send(buf: Uint8Array, off: number, len: number): boolean {
-    const ok = this.inner.send(buf, off, len);
+  /**
+   * Sends through the inner device, with the frame's offload metadata; records the frame if it
+   * was handed to the link.
+   */
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
+    const ok = this.inner.send(buf, off, len, offload);
     if (ok) this.#writer.write(buf, off, len);
     return ok;
   }

@@ -17,8 +17,8 @@
 import { type Device, type DeviceStats, type FrameHandler, newDeviceStats } from "./device.ts";
 import { DeviceError, reportHandlerError } from "./errors.ts";
 import {
-  clearOffload,
   type FrameOffload,
+  hasOffload,
   MAX_GSO_FRAME,
   newFrameOffload,
   readVnetHeader,
@@ -133,9 +133,9 @@ export interface TapOptions {
   create?: boolean;
   /**
    * `IFF_VNET_HDR` and TUNSETOFFLOAD(CSUM|TSO4|TSO6): frames carry offload metadata
-   * (`rxOffload`, `txOffload`), TCP super-frames cross whole (see offload.ts), several times the
-   * throughput of 1514-byte frames. Default: on where the kernel accepts it, else without
-   * (`offloadFlags` tells which). True: required (an error if refused). False: off.
+   * (`rxOffload`, `send()`'s `offload`), TCP super-frames cross whole (see offload.ts), several
+   * times the throughput of 1514-byte frames. Default: on where the kernel accepts it, else
+   * without (`offloadFlags` tells which). True: required (an error if refused). False: off.
    */
   offload?: boolean;
 }
@@ -279,8 +279,8 @@ export class TapDevice implements Device {
   handlerErrors = 0;
   /** Metadata of the frame being handed to onFrame (offload on only; see device.ts). */
   readonly rxOffload?: FrameOffload;
-  /** Metadata the next send() writes (offload on only; reset by every send). */
-  readonly txOffload?: FrameOffload;
+  /** True with offload on: send() writes each frame's metadata in its virtio-net header. */
+  readonly txOffloads: boolean;
   /** The TUNSETOFFLOAD flags in force (TUN_F_*; 0 without offload or when the kernel refused). */
   readonly offloadFlags: number;
 
@@ -308,6 +308,8 @@ export class TapDevice implements Device {
   readonly #srcBuffers: (ArrayBufferLike | null)[] = [null, null, null, null];
   readonly #srcWords: (Uint32Array | null)[] = [null, null, null, null];
   #srcNext = 0;
+  /** The header of a frame sent without metadata (all zero: plain), never changed. */
+  readonly #plain: FrameOffload = newFrameOffload();
   /** The 10 bytes of the caller's buffer under an in-place header, restored after write(). */
   readonly #saved = new Uint8Array(VNET_HDR_LEN);
   /** Two `struct pollfd`: the TAP (POLLIN) and the close() wake-up eventfd (POLLIN). */
@@ -342,11 +344,11 @@ export class TapDevice implements Device {
     this.#maxFrame = mtu + LINK_OVERHEAD;
     this.#vnet = vnet;
     this.offloadFlags = offloadFlags;
+    this.txOffloads = vnet;
     this.#rxView = this.#rx.subarray(vnet ? RX_VNET_AT : RX_OFFSET);
     this.#rxPtr = Deno.UnsafePointer.of(this.#rxView);
     if (vnet) {
       this.rxOffload = newFrameOffload();
-      this.txOffload = newFrameOffload();
       this.#stage = new Uint8Array(TX_STAGE_BYTES);
       this.#stageWords = new Uint32Array(this.#stage.buffer);
     } else {
@@ -602,13 +604,14 @@ export class TapDevice implements Device {
    * Writes one frame with a synchronous write(). False (and `txDropped` counted) when the kernel
    * queue is full (EAGAIN/ENOBUFS), the device is closed, the range is outside `buf`, or the frame
    * is shorter than an Ethernet header or longer than mtu + 18 (65535 + 18 for a super-frame).
-   * With offload, the frame goes behind the header made from `txOffload`, which is then reset.
+   * With offload, the frame goes behind the header made from `offload` (all zero when null);
+   * without, a frame whose metadata asks for work (a partial checksum, a GSO type) is dropped.
    */
-  send(buf: Uint8Array, off: number, len: number): boolean {
-    if (this.#vnet) return this.#sendVnet(buf, off, len);
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
+    if (this.#vnet) return this.#sendVnet(buf, off, len, offload ?? this.#plain);
     if (
       this.#closed || len < ETH_HEADER || len > this.#maxFrame || off < 0 ||
-      off + len > buf.length
+      off + len > buf.length || (offload !== null && hasOffload(offload))
     ) {
       this.stats.txDropped++;
       return false;
@@ -627,13 +630,12 @@ export class TapDevice implements Device {
   /**
    * The vnet path of send(): the header goes into the 10 bytes before the frame when the caller
    * left that headroom (saved and restored around the write, so the caller's bytes are intact),
-   * else header and frame are copied into the staging buffer. One write() either way.
+   * else header and frame are copied into the staging buffer. One write() either way. `tx` is
+   * only read.
    */
-  #sendVnet(buf: Uint8Array, off: number, len: number): boolean {
-    const tx = this.txOffload as FrameOffload;
+  #sendVnet(buf: Uint8Array, off: number, len: number, tx: FrameOffload): boolean {
     const max = tx.gsoType !== 0 ? MAX_GSO_FRAME : this.#maxFrame;
     if (this.#closed || len < ETH_HEADER || len > max || off < 0 || off + len > buf.length) {
-      clearOffload(tx);
       this.stats.txDropped++;
       return false;
     }
@@ -651,7 +653,6 @@ export class TapDevice implements Device {
       writeVnetHeader(stage, at, tx);
       n = this.#sym.writePtr(this.#fd, this.#ptrAt(stage, at), len + VNET_HDR_LEN);
     }
-    clearOffload(tx);
     if (n !== len + VNET_HDR_LEN) {
       this.stats.txDropped++;
       return false;

@@ -4,13 +4,13 @@
  * 14 bytes of headroom; when the packet fits the MTU and the MAC is known, the Ethernet header is
  * written into that headroom and the frame is sent without a copy.
  *
- * Offloads (stack/link/offload.ts): a packet sent while the device's `txOffload` is set (the
- * balancer forwarding a super-frame or a partial checksum) is a TCP super-frame to be segmented
- * by the kernel, each segment within the MTU (gso_size), so it is neither fragmented nor refused
- * for DF: it goes out whole. The metadata is taken out of the device while the next hop is
- * resolved (an ARP request sent meanwhile must not carry it) and put back for the packet's own
- * frame. A packet that must wait for ARP is queued plain: its partial checksum completed, and a
- * super-frame larger than the MTU dropped and counted ("drop.tx_gso_unresolved").
+ * Offloads (stack/link/offload.ts): a packet sent with offload metadata (TCP's partial checksums
+ * and super-frames, the balancer forwarding a received super-frame) hands it to the device with
+ * the packet's own frame only (an ARP request sent meanwhile goes plain). A TCP super-frame is
+ * segmented by the kernel, each segment within the MTU (gso_size), so it is neither fragmented
+ * nor refused for DF: it goes out whole. A packet that must wait for ARP is queued plain: its
+ * partial checksum completed, and a super-frame larger than the MTU dropped and counted
+ * ("drop.tx_gso_unresolved"). The caller's metadata object is only read.
  *
  * @module
  */
@@ -22,11 +22,8 @@ import { ETH_HEADER_LEN, ETH_TYPE_IPV4, writeEthernetHeader } from "../wire/ethe
 import { copyFragmentOptions, Ipv4View } from "../wire/ipv4.ts";
 import type { Device } from "../link/device.ts";
 import {
-  clearOffload,
   completePartialChecksum,
-  copyOffload,
   type FrameOffload,
-  newFrameOffload,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_ECN,
   VNET_GSO_TCPV4,
@@ -64,10 +61,6 @@ export class Ipv4Output {
   readonly #groupMac = new Uint8Array(6);
   /** View over the packet being fragmented (for copying its options). */
   readonly #view = new Ipv4View();
-  /** The device's transmit offload metadata (null without offloads). */
-  readonly #txo: FrameOffload | null;
-  /** The metadata of the packet being sent, held while its next hop is resolved. */
-  readonly #pending: FrameOffload = newFrameOffload();
   /** Counter slots of the per-frame outcomes (counters.ts: no name lookup per frame). */
   readonly #cTxFrames: number;
   readonly #cTxGso: number;
@@ -80,21 +73,25 @@ export class Ipv4Output {
     this.#mac = host.device.mac;
     this.#mtu = host.device.mtu;
     this.#frag = new Uint8Array(ETH_HEADER_LEN + this.#mtu);
-    this.#txo = host.device.txOffload ?? null;
     this.#cTxFrames = host.counters.slot("tx_frames");
     this.#cTxGso = host.counters.slot("link.tx_gso");
   }
 
   /**
-   * Routes and sends `buf[ipOff .. ipOff+ipLen)`. True when the packet was sent or queued for ARP,
-   * false when it was dropped (counted: "drop.tx_no_route", "drop.tx_to_self" (no loopback),
-   * "drop.tx_frag_needed", ARP bounds, device refusal).
+   * Routes and sends `buf[ipOff .. ipOff+ipLen)`, with `offload` as its metadata (null: plain; see
+   * the module comment). True when the packet was sent or queued for ARP, false when it was
+   * dropped (counted: "drop.tx_no_route", "drop.tx_to_self" (no loopback), "drop.tx_frag_needed",
+   * ARP bounds, device refusal).
    */
-  send(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+  send(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    offload: FrameOffload | null = null,
+  ): boolean {
     if (ipOff < TX_HEADROOM) throw new RangeError(`sendIpv4 needs ${TX_HEADROOM} bytes headroom`);
-    const txo = this.#txo;
-    if (txo !== null && (txo.flags | txo.gsoType) !== 0) {
-      return this.#sendOffloaded(buf, ipOff, ipLen, -1);
+    if (offload !== null && (offload.flags | offload.gsoType) !== 0) {
+      return this.#sendOffloaded(buf, ipOff, ipLen, -1, offload);
     }
     const dst = readU32(buf, ipOff + 16);
     if (this.#host.isBroadcast(dst)) {
@@ -127,12 +124,18 @@ export class Ipv4Output {
   /**
    * Sends to an explicit next hop (resolved with ARP), whatever the packet's destination: the
    * balancer's direct routing keeps the VIP as destination and sends to a real server's MAC.
+   * `offload` as for {@link send}.
    */
-  sendVia(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
+  sendVia(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    nextHop: number,
+    offload: FrameOffload | null = null,
+  ): boolean {
     if (ipOff < TX_HEADROOM) throw new RangeError(`sendIpv4 needs ${TX_HEADROOM} bytes headroom`);
-    const txo = this.#txo;
-    if (txo !== null && (txo.flags | txo.gsoType) !== 0) {
-      return this.#sendOffloaded(buf, ipOff, ipLen, nextHop);
+    if (offload !== null && (offload.flags | offload.gsoType) !== 0) {
+      return this.#sendOffloaded(buf, ipOff, ipLen, nextHop, offload);
     }
     // Refuse before queueing what could never leave (RFC 791: DF set and too big).
     if (ipLen > this.#mtu && (buf[ipOff + 6] & 0x40) !== 0) {
@@ -146,15 +149,16 @@ export class Ipv4Output {
   }
 
   /**
-   * A packet with offload metadata in the device's `txOffload` (see the module comment):
-   * `nextHop` -1 routes it by its destination. The metadata goes back into the device only for
-   * the packet's own frame.
+   * A packet with offload metadata `p` (see the module comment): `nextHop` -1 routes it by its
+   * destination. The metadata goes to the device only with the packet's own frame.
    */
-  #sendOffloaded(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
-    const txo = this.#txo as FrameOffload;
-    const p = this.#pending;
-    copyOffload(txo, p);
-    clearOffload(txo);
+  #sendOffloaded(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    nextHop: number,
+    p: FrameOffload,
+  ): boolean {
     // What the kernel would refuse (virtio_net_hdr_to_skb): only TCP/IPv4 super-frames here.
     if (
       p.gsoType !== 0 &&
@@ -167,7 +171,7 @@ export class Ipv4Output {
       const dst = readU32(buf, ipOff + 16);
       if (this.#host.isBroadcast(dst) || isMulticastIpv4(dst) || this.#host.hasAddress(dst)) {
         // Not one unicast next hop: the plain path decides, with a plain packet.
-        return this.#makePlain(buf, ipOff, ipLen) && this.send(buf, ipOff, ipLen);
+        return this.#makePlain(buf, ipOff, ipLen, p) && this.send(buf, ipOff, ipLen);
       }
       const hop = this.#host.routes.nextHop(dst);
       if (hop === null) {
@@ -179,18 +183,16 @@ export class Ipv4Output {
     const mac = this.#host.arp.lookup(nextHop);
     if (mac === null) {
       // It has to wait for ARP: the queue holds plain packets.
-      return this.#makePlain(buf, ipOff, ipLen) && this.sendVia(buf, ipOff, ipLen, nextHop);
+      return this.#makePlain(buf, ipOff, ipLen, p) && this.sendVia(buf, ipOff, ipLen, nextHop);
     }
-    copyOffload(p, txo);
-    return this.transmit(buf, ipOff, ipLen, mac);
+    return this.transmit(buf, ipOff, ipLen, mac, p);
   }
 
   /**
-   * Turns the pending packet into a plain one: its partial checksum completed in software. A
-   * super-frame beyond the MTU cannot be: false, counted.
+   * Turns the packet with metadata `p` into a plain one: its partial checksum completed in
+   * software. A super-frame beyond the MTU cannot be: false, counted.
    */
-  #makePlain(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
-    const p = this.#pending;
+  #makePlain(buf: Uint8Array, ipOff: number, ipLen: number, p: FrameOffload): boolean {
     if (p.gsoType !== 0 && ipLen > this.#mtu) {
       this.#counters.count("drop.tx_gso_unresolved");
       return false;
@@ -206,21 +208,29 @@ export class Ipv4Output {
   }
 
   /**
-   * Sends the packet to `mac`, fragmenting it when it exceeds the MTU (false, counted, when DF
-   * forbids) unless it is a super-frame (the device's `txOffload.gsoType` set), which goes whole.
-   * `buf` needs {@link TX_HEADROOM} bytes before `ipOff`.
+   * Sends the packet to `mac` with its metadata `offload` (null: plain), fragmenting it when it
+   * exceeds the MTU (false, counted, when DF forbids; the fragments plain) unless it is a
+   * super-frame (`gsoType` set), which goes whole. `buf` needs {@link TX_HEADROOM} bytes before
+   * `ipOff`.
    */
-  transmit(buf: Uint8Array, ipOff: number, ipLen: number, mac: Uint8Array): boolean {
-    const txo = this.#txo;
-    if (ipLen <= this.#mtu || (txo !== null && txo.gsoType !== 0)) {
+  transmit(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    mac: Uint8Array,
+    offload: FrameOffload | null = null,
+  ): boolean {
+    if (ipLen <= this.#mtu || (offload !== null && offload.gsoType !== 0)) {
       const off = ipOff - ETH_HEADER_LEN;
       writeEthernetHeader(buf, off, mac, this.#mac, ETH_TYPE_IPV4);
-      return this.#send(buf, off, ETH_HEADER_LEN + ipLen);
+      return this.#send(buf, off, ETH_HEADER_LEN + ipLen, offload);
     }
     if ((buf[ipOff + 6] & 0x40) !== 0) {
       this.#counters.count("drop.tx_frag_needed");
       return false;
     }
+    // Fragments go plain: a partial checksum is completed before the packet is cut.
+    if (offload !== null && !this.#makePlain(buf, ipOff, ipLen, offload)) return false;
     return this.#fragment(buf, ipOff, ipLen, mac);
   }
 
@@ -273,17 +283,16 @@ export class Ipv4Output {
       );
       writeU16(frame, ip + 10, 0);
       writeU16(frame, ip + 10, internetChecksum(frame, ip, fhl));
-      if (!this.#send(frame, 0, ETH_HEADER_LEN + fhl + len)) ok = false;
+      if (!this.#send(frame, 0, ETH_HEADER_LEN + fhl + len, null)) ok = false;
       this.#counters.count("ipv4.tx_fragments");
       sent += len;
     }
     return ok;
   }
 
-  #send(buf: Uint8Array, off: number, len: number): boolean {
-    const txo = this.#txo;
-    const gso = txo !== null && txo.gsoType !== 0;
-    if (this.#device.send(buf, off, len)) {
+  #send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null): boolean {
+    const gso = offload !== null && offload.gsoType !== 0;
+    if (this.#device.send(buf, off, len, offload)) {
       this.#counters.add(this.#cTxFrames);
       if (gso) this.#counters.add(this.#cTxGso);
       return true;

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { clearOffload, type FrameOffload } from "../wire/virtio_net.ts";
+import type { FrameOffload } from "../wire/virtio_net.ts";
 
 /** What the loopback needs of the stack. */
 export interface LoopbackHost {
@@ -45,12 +45,12 @@ export class Loopback {
   }
 
   /**
-   * Loops `buf[ipOff .. ipOff+ipLen)` back; `txo` is the device's transmit metadata the sender
-   * set (read, then reset as a device's `send` resets it). False when the queue is full.
+   * Loops `buf[ipOff .. ipOff+ipLen)` back; `offload` is the packet's metadata (null: plain), of
+   * which only a super-frame's segment size is kept (read, never changed). False when the queue
+   * is full.
    */
-  send(buf: Uint8Array, ipOff: number, ipLen: number, txo: FrameOffload | null): boolean {
-    const gsoSize = txo !== null && txo.gsoType !== 0 ? txo.gsoSize : 0;
-    if (txo !== null) clearOffload(txo);
+  send(buf: Uint8Array, ipOff: number, ipLen: number, offload: FrameOffload | null): boolean {
+    const gsoSize = offload !== null && offload.gsoType !== 0 ? offload.gsoSize : 0;
     if (this.#queue.length >= QUEUE_LIMIT) {
       this.#host.dropped();
       return false;

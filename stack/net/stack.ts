@@ -644,23 +644,36 @@ export class Stack {
   /**
    * Sends a packet the caller built completely (`buf[ipOff .. ipOff+ipLen)`, checksum included,
    * `ipOff >= 14` for the Ethernet header): route lookup, fragmentation, ARP. True when sent or
-   * queued for ARP; false when dropped (counted).
+   * queued for ARP; false when dropped (counted). `offload` is the packet's own metadata (null:
+   * plain), only on a device with `txOffloads`: a partial TCP checksum or a TCP super-frame
+   * (stack/net/ipv4_output.ts); it is read, never changed.
    */
-  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
+  sendIpv4(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    offload: FrameOffload | null = null,
+  ): boolean {
     // 127/8 and the host's own addresses loop back (loopback.ts); the rest goes out.
     const dst = readU32(buf, ipOff + 16);
     if ((dst >>> 24) === 127 || this.hasAddress(dst)) {
-      return this.#loopback.send(buf, ipOff, ipLen, this.device.txOffload ?? null);
+      return this.#loopback.send(buf, ipOff, ipLen, offload);
     }
-    return this.#out.send(buf, ipOff, ipLen);
+    return this.#out.send(buf, ipOff, ipLen, offload);
   }
 
   /**
    * Like {@link sendIpv4} but to an explicit next hop, whatever the destination address (direct
    * routing: the destination stays the VIP, the frame goes to the real server's MAC).
    */
-  sendIpv4Via(buf: Uint8Array, ipOff: number, ipLen: number, nextHop: number): boolean {
-    return this.#out.sendVia(buf, ipOff, ipLen, nextHop >>> 0);
+  sendIpv4Via(
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    nextHop: number,
+    offload: FrameOffload | null = null,
+  ): boolean {
+    return this.#out.sendVia(buf, ipOff, ipLen, nextHop >>> 0, offload);
   }
 
   /**

@@ -41,10 +41,11 @@ export interface TcpContext {
    */
   readonly txFrameOff: number;
   /**
-   * The device's transmit offload metadata when segmentation offload is on (stack/tcp/tso.ts):
-   * data segments leave with partial checksums and may be super-frames. Null: plain frames.
+   * TCP's own transmit offload metadata when segmentation offload is on (stack/tcp/tso.ts): one
+   * object, refilled for each data segment and passed with it to `sendIpv4`, which leaves with
+   * a partial checksum and may be a super-frame. Null: plain frames.
    */
-  readonly txOffload: FrameOffload | null;
+  readonly txMeta: FrameOffload | null;
   /** Transmit area a send buffer needs for a super-frame (a 65535-byte datagram). */
   readonly tsoTxArea: number;
   /** A frame-sized scratch buffer for segments without payload (frame at `txFrameOff`). */
@@ -70,8 +71,11 @@ export interface TcpContext {
   pathMtu(dst: number): number;
   /** Teaches the path MTU cache `mtu` toward `dst` (black-hole detection); returns its value. */
   learnPathMtu(dst: number, mtu: number): number;
-  /** Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it). */
-  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
+  /**
+   * Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it) with its
+   * offload metadata (null: plain).
+   */
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload: FrameOffload | null): boolean;
   /** Makes sure `t`'s timer fires no later than `at` (ms). */
   armTimer(t: Tcb, at: number): void;
   /** Queues `t` for output at the end of the current receive burst. */

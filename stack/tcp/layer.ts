@@ -13,7 +13,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { type FrameOffload, VNET_HDR_LEN } from "../wire/virtio_net.ts";
+import { type FrameOffload, newFrameOffload, VNET_HDR_LEN } from "../wire/virtio_net.ts";
 import type { Counters } from "../net/counters.ts";
 import { formatIpv4, isMulticastIpv4 } from "../wire/address.ts";
 import { readU16, readU32 } from "../wire/bytes.ts";
@@ -114,18 +114,19 @@ export interface TcpHost {
   /** True for broadcast addresses. */
   isBroadcast(addr: number): boolean;
   /**
-   * The link device's offload metadata (a `Device`; see stack/link/device.ts): with it, data
-   * leaves in super-frames (stack/tcp/tso.ts) and a received super-frame's gso_size tells the
-   * peer's segment size. Absent or without offloads: plain frames.
+   * The link device's offloads (a `Device`; see stack/link/device.ts): with `txOffloads`, data
+   * leaves in super-frames (stack/tcp/tso.ts) with TCP's own metadata passed to `sendIpv4`, and
+   * a received super-frame's gso_size (`rxOffload`) tells the peer's segment size. Absent or
+   * without offloads: plain frames.
    */
-  readonly device?: { readonly rxOffload?: FrameOffload; readonly txOffload?: FrameOffload };
+  readonly device?: { readonly rxOffload?: FrameOffload; readonly txOffloads?: boolean };
   /** The stack's path MTU cache (stack/net/pmtu.ts): learned from ICMP, read by new connections. */
   readonly pmtu?: PmtuCache;
   /**
-   * Sends a complete IPv4 packet (the device's `txOffload`, when set, describes it: a partial
-   * checksum, a super-frame).
+   * Sends a complete IPv4 packet; `offload`, when not null, describes it (a partial checksum, a
+   * super-frame) and is only read.
    */
-  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload?: FrameOffload | null): boolean;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
 }
@@ -153,8 +154,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   readonly txArea: number;
   /** Where frames start in transmit buffers (room for a virtio-net header, or 0). */
   readonly txFrameOff: number;
-  /** The device's transmit offload metadata with segmentation offload on, else null. */
-  readonly txOffload: FrameOffload | null;
+  /** TCP's own transmit offload metadata with segmentation offload on, else null. */
+  readonly txMeta: FrameOffload | null;
   /** Transmit area for a super-frame. */
   readonly tsoTxArea: number;
   /** Scratch frame for header-only segments. */
@@ -211,11 +212,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.ttl = host.ttl;
     this.windowScale = this.config.windowScaling ? windowScaleFor(this.config.receiveBuffer) : 0;
     this.advMss = host.mtu - 40;
-    const txo = host.device?.txOffload ?? null;
+    const offloads = host.device?.txOffloads === true;
     this.#rxo = host.device?.rxOffload ?? null;
     // With a vnet header the frame starts 10 bytes in, so the TAP writes the header in place.
-    this.txFrameOff = txo !== null ? VNET_HDR_LEN : 0;
-    this.txOffload = txo !== null && this.config.tso ? txo : null;
+    this.txFrameOff = offloads ? VNET_HDR_LEN : 0;
+    this.txMeta = offloads && this.config.tso ? newFrameOffload() : null;
     this.txArea = (this.txFrameOff + HEADERS + host.mtu + 7) & ~7;
     this.tsoTxArea = (this.txFrameOff + 14 + 0xffff + 7) & ~7;
     this.ctlBuf = new Uint8Array(this.txArea);
@@ -283,9 +284,9 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     return p === undefined ? mtu : p.learn(dst, mtu);
   }
 
-  /** Sends an IPv4 packet through the stack. */
-  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean {
-    return this.#host.sendIpv4(buf, ipOff, ipLen);
+  /** Sends an IPv4 packet through the stack, with its offload metadata (null: plain). */
+  sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload: FrameOffload | null): boolean {
+    return this.#host.sendIpv4(buf, ipOff, ipLen, offload);
   }
 
   /** Makes `t`'s timer fire no later than `at`. */

@@ -89,7 +89,7 @@ export function persistInterval(t: Tcb): number {
  */
 function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
   const mss = t.mss;
-  const cap = ctx.txOffload !== null ? tsoSegmentCap(t) : mss;
+  const cap = ctx.txMeta !== null ? tsoSegmentCap(t) : mss;
   // A run of segments is bounded by the windows; the count bound is a safety net only.
   for (let n = 0; n < 4096; n++) {
     let seq = t.sndNxt;

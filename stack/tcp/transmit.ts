@@ -141,9 +141,9 @@ function emit(
 
 /**
  * Writes the headers from `ctx.txHeader`/`ctx.txOpts`, checksums, and sends. With offloads on
- * (`ctx.txOffload`) a segment with data leaves with a partial checksum for the kernel to
- * complete, and as a super-frame when `gsoSize` > 0 (tso.ts); other segments are checksummed
- * here (a header is cheap to sum).
+ * (`ctx.txMeta`) a segment with data leaves with a partial checksum for the kernel to
+ * complete, and as a super-frame when `gsoSize` > 0 (tso.ts): the metadata goes with it to
+ * `sendIpv4`. Other segments are checksummed here (a header is cheap to sum) and go plain.
  */
 function emitRaw(
   ctx: TcpContext,
@@ -172,13 +172,13 @@ function emitRaw(
   writeIpv4Header(buf, ipOff, ip);
   writeTcpHeader(buf, tcpOff, ctx.txHeader);
   if (optLen > 0) writeTcpOptions(buf, tcpOff + TCP_MIN_HEADER_LEN, ctx.txOpts);
-  const txo = ctx.txOffload;
-  if (txo !== null && payloadLen > 0) {
+  let meta = ctx.txMeta;
+  if (meta !== null && payloadLen > 0) {
     writePartialChecksum(buf, tcpOff, tcpLen, src, dst);
-    // Set last, just before the send that consumes it (the device resets it after each frame).
-    setTxOffload(txo, TCP_MIN_HEADER_LEN + optLen, gsoSize);
+    setTxOffload(meta, TCP_MIN_HEADER_LEN + optLen, gsoSize);
   } else {
     ctx.txView.wrap(buf, tcpOff, tcpLen).fillChecksum(src, dst);
+    meta = null;
   }
   if (gsoSize > 0) {
     // Counted as the segments the kernel cuts it into (Linux counts tcp_skb_pcount).
@@ -187,7 +187,7 @@ function emitRaw(
   } else {
     ctx.counters.count("tcp.tx_segments");
   }
-  return ctx.sendIpv4(buf, ipOff, 20 + tcpLen);
+  return ctx.sendIpv4(buf, ipOff, 20 + tcpLen, meta);
 }
 
 /** Bookkeeping after sending anything that carries our ACK. */
@@ -221,7 +221,7 @@ export function sendData(
   const room = t.mss + (t.tsOk ? TS_OPTION_LEN : 0) - optLen;
   let gsoSize = 0;
   if (len > room) {
-    if (ctx.txOffload !== null && len > t.mss) {
+    if (ctx.txMeta !== null && len > t.mss) {
       // A super-frame of room-sized segments (Linux's gso_size is the payload per segment with
       // the options in force, tcp_current_mss).
       const max = tsoMaxPayload(room, optLen);

@@ -89,8 +89,9 @@ export function writePartialChecksum(
 }
 
 /**
- * Fills `o` for the next frame: a TCP/IPv4 segment whose checksum is partial, with `tcpHdrLen`
- * bytes of TCP header; a super-frame to cut into `gsoSize`-byte segments when `gsoSize` > 0.
+ * Fills `o` (TCP's own metadata, passed with the frame to `sendIpv4`) for one frame: a TCP/IPv4
+ * segment whose checksum is partial, with `tcpHdrLen` bytes of TCP header; a super-frame to cut
+ * into `gsoSize`-byte segments when `gsoSize` > 0.
  */
 export function setTxOffload(o: FrameOffload, tcpHdrLen: number, gsoSize: number): void {
   o.flags = VNET_F_NEEDS_CSUM;

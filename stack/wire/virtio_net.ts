@@ -21,8 +21,8 @@
  *  8  u16 csum_offset  where the checksum field is, from csum_start (16 TCP, 6 UDP)
  * ```
  *
- * A {@link FrameOffload} is one plain object per device and direction, rewritten for each frame,
- * never allocated per frame.
+ * A {@link FrameOffload} is one plain object per owner (a device's `rxOffload`, each sender's
+ * own for the frames it sends), rewritten for each frame, never allocated per frame.
  *
  * @module
  */
@@ -67,7 +67,7 @@ export interface FrameOffload {
   csumOffset: number;
 }
 
-/** A zeroed metadata object (one per device and direction, made once). */
+/** A zeroed metadata object (one per owner, made once). */
 export function newFrameOffload(): FrameOffload {
   return { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
 }

@@ -94,6 +94,8 @@ function offloadRig(
       const buf = new Uint8Array(f.length + 18);
       buf.set(f, 18);
       stack.input(buf, 18, f.length);
+      // The forwarded frame took the received metadata along; nobody changed it on the way.
+      assertEquals(rx, { ...newFrameOffload(), ...meta }, "rxOffload untouched by forwarding");
       Object.assign(rx, newFrameOffload());
     },
     /** The frames sent since the last call, each with the metadata it was sent with. */
@@ -212,7 +214,23 @@ Deno.test("offload nat: super-frames both ways; completed checksums equal the sc
   assertEquals(completed(f), scratch(f, 16));
   assertEquals(r.stack.counters.get("link.rx_gso"), 2);
   assertEquals(r.stack.counters.get("link.tx_gso"), 2);
-  assertEquals(r.device.txOffload, newFrameOffload(), "nothing left for the next frame");
+  // The next reply, plain, leaves plain: the metadata went with its own frame only.
+  const ack = tcpPacket(
+    {
+      src: REAL1,
+      dst: REMOTE_CLIENT,
+      sport: 8080,
+      dport: 5555,
+      flags: ACK,
+      seq: 30099,
+      ack: 20008,
+    },
+    { df: true, ttl: 64, id: 0x2001 },
+  );
+  r.send(frame(LB_MAC, R1_MAC, ack));
+  out = r.sent();
+  assertEquals(out.length, 1);
+  assertEquals(out[0].meta, newFrameOffload(), "nothing left for the next frame");
 });
 
 Deno.test("offload nat: a partial UDP checksum (no GSO) is rewritten as a partial sum", () => {

@@ -75,8 +75,8 @@ class Spy extends DeviceDecorator {
     }, onIdle);
   }
 
-  send(buf: Uint8Array, off: number, len: number): boolean {
-    return this.inner.send(buf, off, len);
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
+    return this.inner.send(buf, off, len, offload);
   }
 
   close(): void {

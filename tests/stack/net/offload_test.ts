@@ -4,7 +4,7 @@
  *   checked again, the same bytes without the metadata are dropped as a bad checksum, and a
  *   fragment never inherits the trust; a TCP super-frame (longer than the MTU) is taken by TCP as
  *   one segment and counted as "link.rx_gso";
- * - output: a super-frame sent with `txOffload` set goes out whole despite DF (counted as
+ * - output: a super-frame sent with its metadata goes out whole despite DF (counted as
  *   "link.tx_gso"), and while the next hop is resolved nothing else (an ARP request) carries its
  *   metadata; a packet that must wait for ARP is queued plain (partial checksum completed) or,
  *   a super-frame, dropped and counted.
@@ -34,7 +34,8 @@ function setup() {
   const clock = new FakeClock(1_000);
   const stack = new Stack({ device: dev, address: US, prefix: 24, clock });
   stack.arp.addStatic(PEER, PEER_MAC);
-  return { dev, stack, clock, rx: dev.rxOffload!, tx: dev.txOffload! };
+  // The sender's own metadata object, passed to sendIpv4 with each packet.
+  return { dev, stack, clock, rx: dev.rxOffload!, tx: newFrameOffload() };
 }
 
 /** The folded pseudo-header sum, not complemented: the partial checksum the kernel leaves. */
@@ -210,9 +211,10 @@ Deno.test("offload output: a super-frame with DF goes out whole with its metadat
   const { dev, stack, tx } = setup();
   stack.arp.addStatic(FAR, FAR_MAC);
   const p = bigTcp(FAR, 20000);
-  setMeta(tx, { ...NEEDS_CSUM_TCP, gsoType: VNET_GSO_TCPV4, gsoSize: 1448, hdrLen: 54 });
-  assert(stack.sendIpv4Via(p.buf, p.ipOff, p.ipLen, FAR));
-  assertEquals(tx, newFrameOffload(), "handed to the frame, then reset");
+  const gso = { ...NEEDS_CSUM_TCP, gsoType: VNET_GSO_TCPV4, gsoSize: 1448, hdrLen: 54 };
+  setMeta(tx, gso);
+  assert(stack.sendIpv4Via(p.buf, p.ipOff, p.ipLen, FAR, tx));
+  assertEquals(tx, { ...newFrameOffload(), ...gso }, "the caller's metadata is only read");
   const sent = dev.takeSent();
   const meta = dev.takeSentOffload();
   assertEquals(sent.length, 1);
@@ -230,10 +232,11 @@ Deno.test("offload output: a super-frame with DF goes out whole with its metadat
 Deno.test("offload output: waiting for ARP, the request carries no metadata; a super-frame is dropped", () => {
   const { dev, stack, tx } = setup();
   const p = bigTcp(FAR, 20000);
-  setMeta(tx, { ...NEEDS_CSUM_TCP, gsoType: VNET_GSO_TCPV4, gsoSize: 1448, hdrLen: 54 });
-  assert(!stack.sendIpv4(p.buf, p.ipOff, p.ipLen));
+  const gso = { ...NEEDS_CSUM_TCP, gsoType: VNET_GSO_TCPV4, gsoSize: 1448, hdrLen: 54 };
+  setMeta(tx, gso);
+  assert(!stack.sendIpv4(p.buf, p.ipOff, p.ipLen, tx));
   assertEquals(stack.counters.get("drop.tx_gso_unresolved"), 1);
-  assertEquals(tx, newFrameOffload());
+  assertEquals(tx, { ...newFrameOffload(), ...gso }, "the caller's metadata is only read");
   assertEquals(dev.takeSent().length, 0, "no ARP request for a packet that is not queued");
 
   // A plain-sized segment with a partial checksum: completed and queued; the ARP request that
@@ -243,7 +246,7 @@ Deno.test("offload output: waiting for ARP, the request carries no metadata; a s
   makePartial(small.buf.subarray(small.ipOff - 14), 16);
   assert(r16(small.buf, small.ipOff + 36) !== full);
   setMeta(tx, NEEDS_CSUM_TCP);
-  assert(stack.sendIpv4(small.buf, small.ipOff, small.ipLen), "queued");
+  assert(stack.sendIpv4(small.buf, small.ipOff, small.ipLen, tx), "queued");
   const req = dev.takeSent();
   assertEquals(req.length, 1);
   assertEquals(r16(req[0], 12), 0x0806, "an ARP request");

@@ -200,14 +200,12 @@ class DropSuperFrame extends DeviceDecorator {
   constructor(inner: Device, readonly n: number) {
     super(inner);
   }
-  send(buf: Uint8Array, off: number, len: number): boolean {
-    const txo = this.inner.txOffload!;
-    if (txo.gsoType !== 0 && ++this.#seen === this.n) {
-      clearOffload(txo);
+  send(buf: Uint8Array, off: number, len: number, offload: FrameOffload | null = null): boolean {
+    if (offload !== null && offload.gsoType !== 0 && ++this.#seen === this.n) {
       this.dropped++;
       return true;
     }
-    return this.inner.send(buf, off, len);
+    return this.inner.send(buf, off, len, offload);
   }
   run(onFrame: FrameHandler, onIdle?: () => void): Promise<void> {
     return this.inner.run(onFrame, onIdle);
