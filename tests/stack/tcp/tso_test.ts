@@ -137,7 +137,11 @@ Deno.test("property: partial then completed equals from scratch for any length a
         const o = newFrameOffload();
         setTxOffload(o, 20 + opt, 0);
         completePartialChecksum(f, 0, f.length, o);
-        assertEquals((f[50] << 8) | f[51], textbook(f, src, dst));
+        const got = (f[50] << 8) | f[51];
+        const want = textbook(f, src, dst);
+        // 0x0000 and 0xffff are the two ones'-complement zeros (RFC 1071): either verifies.
+        const zero = (c: number) => c === 0 || c === 0xffff;
+        if (!(zero(got) && zero(want))) assertEquals(got, want);
       },
     ),
     { numRuns: 200 },
