@@ -27,7 +27,7 @@ export const DEFAULT_CONTROL_PATH = "/run/lbts.sock";
 export const HOST_FLAG_SPEC: FlagSpec = {
   tap: { type: "string" },
   ip: { type: "string", multiple: true },
-  gateway: { type: "string" },
+  gateway: { type: "string", multiple: true },
   mac: { type: "string" },
   mtu: { type: "string" },
   pcap: { type: "string" },
@@ -63,6 +63,8 @@ export interface HostOptions {
   ipv6?: string[];
   /** False with `--nodad`: no duplicate address detection for the IPv6 addresses. */
   dad?: boolean;
+  /** The IPv6 default gateway (`--gateway 2001:db8::1` or a link-local fe80:: address). */
+  gateway6?: string;
   /**
    * TCP's bounds (`--tcp-mem SIZE`, `--max-time-wait N`, `--max-orphans N`) and algorithms
    * (`--tcp-cc cubic|newreno|bbr`, `--tcp-recovery rack|rfc6675`; stack/tcp/config.ts): absent
@@ -83,6 +85,38 @@ function ipv6CidrArg(text: string): string {
   }
   if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
     throw new UsageError(`--ip: "${text}" needs a prefix length in 1..128 (e.g. /64)`);
+  }
+  return text;
+}
+
+/**
+ * An IPv6 gateway: an address on the prefix of one of the host's IPv6 addresses, or link-local
+ * (fe80::/10, on-link by definition: RFC 4291 2.5.6), and not one of those addresses.
+ */
+function ipv6GatewayArg(text: string, cidrs: string[]): string {
+  const g = parseIpv6(text);
+  if (g === null) throw new UsageError(`--gateway: "${text}" is not an IPv6 address`);
+  if (cidrs.length === 0) {
+    throw new UsageError(`--gateway ${text}: the host has no IPv6 address (--ip ADDR/PREFIX)`);
+  }
+  const linkLocal = g[0] === 0xfe && (g[1] & 0xc0) === 0x80;
+  let onLink = linkLocal;
+  for (const c of cidrs) {
+    const [a, p] = [parseIpv6(c.slice(0, c.indexOf("/")))!, Number(c.slice(c.indexOf("/") + 1))];
+    if (a.every((b, i) => b === g[i])) {
+      throw new UsageError(`--gateway: ${text} is the host's own address`);
+    }
+    let same = true;
+    for (let bit = 0; bit < p && same; bit++) {
+      const m = 0x80 >> (bit & 7);
+      same = (a[bit >> 3] & m) === (g[bit >> 3] & m);
+    }
+    if (same) onLink = true;
+  }
+  if (!onLink) {
+    throw new UsageError(
+      `--gateway: ${text} is on none of the host's IPv6 prefixes, so it cannot be reached directly`,
+    );
   }
   return text;
 }
@@ -155,7 +189,16 @@ export function hostOptions(command: string, flags: Flags): HostOptions {
   if (v6.length > 0) opts.ipv6 = v6.map(ipv6CidrArg);
   // Linux's `nodad` address flag: use the IPv6 addresses at once, without RFC 4862 DAD.
   if (flags.nodad === true) opts.dad = false;
-  const gw = str(flags, "gateway");
+  // --gateway repeats like --ip: at most one IPv4 and one IPv6 default gateway.
+  const gwFlag = flags.gateway;
+  const gws = (gwFlag === undefined ? [] : Array.isArray(gwFlag) ? gwFlag : [gwFlag]).map(String);
+  const gw6 = gws.filter((x) => x.includes(":"));
+  const gw4 = gws.filter((x) => !x.includes(":"));
+  if (gw4.length > 1 || gw6.length > 1) {
+    throw new UsageError(`--gateway: one per address family, got ${gws.join(" and ")}`);
+  }
+  if (gw6.length === 1) opts.gateway6 = ipv6GatewayArg(gw6[0], opts.ipv6 ?? []);
+  const gw = gw4[0];
   if (gw !== undefined) {
     const g = ipArg(gw, "--gateway");
     if (((g & mask) >>> 0) !== ((addr & mask) >>> 0)) {

@@ -58,6 +58,7 @@ export function startInstance(opts: HostOptions): Instance {
       gateway: opts.gateway,
       tcp: opts.tcp,
       ipv6: opts.ipv6,
+      gateway6: opts.gateway6,
       dad: opts.dad,
     });
     const handlers = new Map<string, ControlHandler>();

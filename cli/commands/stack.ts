@@ -82,6 +82,8 @@ export async function stackCommand(args: string[]): Promise<number> {
     try {
       services = startServices(inst.stack, specs, {
         hostname: vips.length > 0 ? formatIpv4(vips[0]) : undefined,
+        // With IPv6 addresses the UDP services answer both families (a dual-stack socket).
+        udpHostname: vips.length === 0 && inst.stack.ipv6 !== null ? "::" : undefined,
         onError: (name, e) =>
           console.error(`lb.ts: ${name}: ${e instanceof Error ? e.message : e}`),
       });

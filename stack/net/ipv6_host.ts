@@ -314,11 +314,16 @@ export class Ipv6Host implements Ipv6ErrorSender {
       ...a,
       dad: "preferred" as const,
     }));
-    this.neighbors = new NeighborCache(clock, {
-      solicit: (target, tmac) => this.#solicit(target, tmac),
-      resolved: (n, queued) => this.#flush(n, queued),
-      failed: (_n, queued) => this.#unresolved(queued),
-    }, 1024, 64);
+    this.neighbors = new NeighborCache(
+      clock,
+      {
+        solicit: (target, tmac) => this.#solicit(target, tmac),
+        resolved: (n, queued) => this.#flush(n, queued),
+        failed: (_n, queued) => this.#unresolved(queued),
+      },
+      1024,
+      64,
+    );
     this.#reassembler = new Reassembler(counters, { family: 6 });
     this.pmtu = new PmtuCache<string>(clock, { minMtu: IPV6_MIN_MTU });
     this.#errorBucket = new TokenBucket(clock, 1000, 50);

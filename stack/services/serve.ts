@@ -112,6 +112,11 @@ export interface ServiceHost {
 export interface StartServicesOptions extends HttpOptions {
   /** Address to bind (default every address, "0.0.0.0"). */
   hostname?: string;
+  /**
+   * Address the UDP services bind (default `hostname`): "::" makes them dual-stack, answering
+   * over IPv4 and IPv6 alike.
+   */
+  udpHostname?: string;
   /** Called with errors that are not disconnects (default: ignored). */
   onError?: (service: string, e: unknown) => void;
 }
@@ -158,7 +163,11 @@ export function startServices(
         if (host.listenDatagram === undefined) {
           throw new TypeError(`${s.name}:${s.port}/udp: this host has no UDP sockets`);
         }
-        const sock = host.listenDatagram({ port: s.port, hostname, transport: "udp" });
+        const sock = host.listenDatagram({
+          port: s.port,
+          hostname: options.udpHostname ?? hostname,
+          transport: "udp",
+        });
         if (s.name === "echo") services.push(serveUdpEcho(sock, onError));
         else services.push(serveUdpDiscard(sock, onError));
       }

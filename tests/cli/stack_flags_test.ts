@@ -129,3 +129,32 @@ Deno.test("--ip repeats: one IPv4 address and IPv6 ones beside it; bad IPv6 is a
     assertMatch(e.message, re);
   }
 });
+
+Deno.test("--gateway repeats: one IPv4 and one IPv6 default gateway, each on-link", () => {
+  const flags = (...args: string[]) => parseFlags("stack", [...HOST, ...args], SPEC).flags;
+  const o = hostOptions(
+    "stack",
+    flags("--ip", "2001:db8::2/64", "--gateway", "2001:db8::1", "--gateway", "10.0.0.1"),
+  );
+  assertEquals([o.gateway6, o.gateway], ["2001:db8::1", 0x0a000001]);
+  // A link-local router is on-link whatever the prefixes.
+  assertEquals(
+    hostOptions("stack", flags("--ip", "2001:db8::2/64", "--gateway", "fe80::1")).gateway6,
+    "fe80::1",
+  );
+  for (
+    const [args, re] of [
+      [["--gateway", "2001:db8::1"], /^--gateway 2001:db8::1: the host has no IPv6 address/],
+      [["--ip", "2001:db8::2/64", "--gateway", "2001:db9::1"], /is on none of the host's IPv6/],
+      [["--ip", "2001:db8::2/64", "--gateway", "2001:db8::2"], /is the host's own address/],
+      [["--ip", "2001:db8::2/64", "--gateway", "2001:db8::zz"], /is not an IPv6 address/],
+      [
+        ["--ip", "2001:db8::2/64", "--gateway", "fe80::1", "--gateway", "fe80::2"],
+        /^--gateway: one per address family/,
+      ],
+    ] as const
+  ) {
+    const e = assertThrows(() => hostOptions("stack", flags(...args)), UsageError);
+    assertMatch(e.message, re);
+  }
+});
