@@ -36,7 +36,6 @@ import {
 import { ETH_HEADER_LEN, ETH_TYPE_IPV6, writeEthernetHeader } from "../wire/ethernet.ts";
 import {
   fillIcmpv6Checksum,
-  ICMPV6_DEST_UNREACHABLE,
   ICMPV6_ECHO_REPLY,
   ICMPV6_ECHO_REQUEST,
   ICMPV6_HEADER_LEN,
@@ -178,13 +177,6 @@ export interface Ipv6ErrorSender {
     len: number,
   ): boolean;
 }
-
-/** ICMPv6 Destination Unreachable codes (RFC 4443 3.1). */
-export const ICMPV6_CODE_NO_ROUTE = 0;
-/** Address unreachable (neighbor resolution failed). */
-export const ICMPV6_CODE_ADDRESS_UNREACHABLE = 3;
-/** Port unreachable (a UDP port nobody bound). */
-export const ICMPV6_CODE_PORT_UNREACHABLE = 4;
 
 /** An ICMPv6 error message never exceeds the minimum MTU (RFC 4443 2.4 (c)). */
 const ERROR_MAX = IPV6_MIN_MTU;

@@ -11,6 +11,7 @@
 import type { IcmpErrorSender } from "../net/icmp.ts";
 import { UdpView } from "../wire/udp.ts";
 import { ICMP_CODE_PORT_UNREACHABLE, ICMP_DEST_UNREACHABLE } from "../wire/icmp.ts";
+import { ICMPV6_CODE_PORT_UNREACHABLE, ICMPV6_DEST_UNREACHABLE } from "../wire/icmpv6.ts";
 import { readU32 } from "../wire/bytes.ts";
 import type { Counters } from "../net/counters.ts";
 import type { Ipv6ErrorSender } from "../net/ipv6_host.ts";
@@ -157,8 +158,15 @@ export class UdpDemux {
     const handler = this.#handlers6.get(v.dstPort);
     if (handler === undefined) {
       counters.count("drop.udp_no_port");
-      // RFC 4443 3.1: Destination Unreachable, code 4 (port unreachable).
-      host.ipv6?.sendError(1, 4, 0, buf, ipOff, end - ipOff);
+      // RFC 4443 3.1: Destination Unreachable, port unreachable.
+      host.ipv6?.sendError(
+        ICMPV6_DEST_UNREACHABLE,
+        ICMPV6_CODE_PORT_UNREACHABLE,
+        0,
+        buf,
+        ipOff,
+        end - ipOff,
+      );
       return;
     }
     counters.count("udp.rx_delivered");

@@ -26,6 +26,7 @@ import type { Ipv6Host } from "../net/ipv6_host.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { ETH_HEADER_LEN } from "../wire/ethernet.ts";
 import { ICMP_CODE_PORT_UNREACHABLE, ICMP_DEST_UNREACHABLE } from "../wire/icmp.ts";
+import { ICMPV6_CODE_PORT_UNREACHABLE, ICMPV6_DEST_UNREACHABLE } from "../wire/icmpv6.ts";
 import { IP_PROTO_UDP, type Ipv4Header, newIpv4Header, writeIpv4Header } from "../wire/ipv4.ts";
 import { UDP_HEADER_LEN, UdpView, writeUdpHeader } from "../wire/udp.ts";
 import type { Counters } from "../net/counters.ts";
@@ -372,7 +373,14 @@ export class UdpSocket implements Deno.DatagramConn {
         if (buf[ipOff + 24 + i] !== local[i]) {
           // Bound to another address of ours: for this destination the port is closed.
           host.counters.count("drop.udp_no_port");
-          host.ipv6?.sendError(1, 4, 0, buf, ipOff, end - ipOff);
+          host.ipv6?.sendError(
+            ICMPV6_DEST_UNREACHABLE,
+            ICMPV6_CODE_PORT_UNREACHABLE,
+            0,
+            buf,
+            ipOff,
+            end - ipOff,
+          );
           return;
         }
       }

@@ -18,6 +18,8 @@ export const ICMPV6_PACKET_TOO_BIG = 2;
 export const ICMPV6_TIME_EXCEEDED = 3;
 /** Parameter Problem (RFC 4443 3.4): the pointer in the 32-bit field. */
 export const ICMPV6_PARAMETER_PROBLEM = 4;
+/** Destination Unreachable code 4: port unreachable (RFC 4443 3.1). */
+export const ICMPV6_CODE_PORT_UNREACHABLE = 4;
 /** Echo Request (RFC 4443 4.1). */
 export const ICMPV6_ECHO_REQUEST = 128;
 /** Echo Reply (RFC 4443 4.2). */

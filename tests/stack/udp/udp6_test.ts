@@ -195,7 +195,7 @@ Deno.test("UDP/IPv6: bad fragment lengths and reassembly timeouts are reported t
   const { stack, sent, feed6, clock } = host();
   // Not a multiple of 8 with more to come: Parameter Problem code 0 at the payload length.
   feed6(44, frag6(17, 0, true, 9, pattern(100)));
-  let p = parse6(sent.at(-1)!);
+  const p = parse6(sent.at(-1)!);
   assertEquals([p.payload[0], p.payload[1], r32(p.payload, 4)], [4, 0, 4]);
   // A first fragment whose rest never comes: after 60 s, Time Exceeded code 1.
   feed6(44, frag6(17, 0, true, 10, pattern(104)));
