@@ -66,6 +66,8 @@ import {
   writeIpv6Header,
 } from "../wire/ipv6.ts";
 import type { Counters } from "./counters.ts";
+import type { Ipv6PacketHook } from "./hook.ts";
+import type { FrameOffload } from "../wire/virtio_net.ts";
 import { type Neighbor, NeighborCache, RETRANS_TIMER_MS } from "./ndp.ts";
 import { PmtuCache } from "./pmtu.ts";
 import { type FragmentHeader, Reassembler } from "./reassembly.ts";
@@ -85,6 +87,11 @@ export interface Ipv6Address {
   dad?: "tentative" | "preferred" | "duplicate";
   /** When a tentative address becomes preferred, ms. */
   dadAt?: number;
+  /**
+   * False for an address held without Neighbor Discovery (a real server's VIP, as Linux holds
+   * one on `lo`): delivered locally, never answered for, never a source, no connected route.
+   */
+  nd?: boolean;
 }
 
 /** One IPv6 neighbor as `ip -6 neigh` shows it (the MAC "" while INCOMPLETE). */
@@ -237,6 +244,10 @@ export class Ipv6Host implements Ipv6ErrorSender {
   readonly addresses: Ipv6Address[];
   /** The neighbor cache. */
   readonly neighbors: NeighborCache;
+  /** The packet hook between IPv6 input and local delivery (a balancer), or null. */
+  hook: Ipv6PacketHook | null = null;
+  /** Offer packets for other hosts to the hook (a NAT balancer sees its real servers' replies). */
+  forwarding = false;
   readonly #device: Device;
   readonly #mac: Uint8Array;
   readonly #counters: Counters;
@@ -345,6 +356,29 @@ export class Ipv6Host implements Ipv6ErrorSender {
     return this.addresses.some((x) => x.dad === "preferred" && equal16(a, off, x.address));
   }
 
+  /**
+   * Adds an address with its on-link `prefix` (default 128: a single address, no connected
+   * route). With `{ nd: false }` it is held without Neighbor Discovery: a real server's VIP.
+   * An address already held is left as it is. No DAD: the caller vouches for it (a VIP).
+   */
+  addAddress(address: Uint8Array, prefix = 128, options: { nd?: boolean } = {}): void {
+    if (this.#entry(address, 0) !== undefined) return;
+    this.addresses.push({
+      address: address.slice(0, 16),
+      prefix,
+      dad: "preferred",
+      nd: options.nd ?? true,
+    });
+  }
+
+  /** Removes an address added with {@link addAddress}; true if it was there. */
+  removeAddress(address: Uint8Array): boolean {
+    const i = this.addresses.findIndex((a) => equal16(address, 0, a.address));
+    if (i < 0) return false;
+    this.addresses.splice(i, 1);
+    return true;
+  }
+
   /** The address entry `a[off..]` is, in any DAD state, or undefined. */
   #entry(a: Uint8Array, off: number): Ipv6Address | undefined {
     return this.addresses.find((x) => equal16(a, off, x.address));
@@ -396,7 +430,8 @@ export class Ipv6Host implements Ipv6ErrorSender {
       return;
     }
     const dst = v.dstOff;
-    if (!this.#accepts(buf, dst)) {
+    const forward = !this.#accepts(buf, dst);
+    if (forward && (!this.forwarding || this.hook === null)) {
       counters.count("drop.ipv6_not_for_us");
       return;
     }
@@ -416,17 +451,44 @@ export class Ipv6Host implements Ipv6ErrorSender {
     counters.count("ipv6.rx_packets");
     if (c.fragment) {
       if (c.fragmentOffset !== 0 || c.moreFragments) {
-        this.#fragment(buf, ipOff, end);
+        this.#fragment(buf, ipOff, end, forward);
         return;
       }
       // An atomic fragment (RFC 6946): a whole packet, never mixed with any reassembly.
       counters.count("ipv6.atomic_fragments");
     }
+    this.#hookOrDeliver(buf, ipOff - ETH_HEADER_LEN, ipOff, end, c, forward);
+  }
+
+  /**
+   * The hook sees the packet first (see hook.ts); what it passes is delivered locally, unless it
+   * was for another host (offered only because of `forwarding`): then it is dropped.
+   */
+  #hookOrDeliver(
+    buf: Uint8Array,
+    frameOff: number,
+    ipOff: number,
+    end: number,
+    c: Ipv6Chain,
+    forward: boolean,
+  ): void {
+    const hook = this.hook;
+    // Neighbor Discovery and the host's own ICMPv6 stay with the host (RFC 4861 is per link).
+    if (hook !== null && (forward || c.protocol !== IPV6_NH_ICMPV6 || buf[c.upperOff] < 128)) {
+      if (hook(buf, frameOff, ipOff, end - ipOff, c.protocol, c.upperOff) === "consumed") {
+        this.#counters.count("hook6.consumed");
+        return;
+      }
+    }
+    if (forward) {
+      this.#counters.count("drop.ipv6_not_for_us");
+      return;
+    }
     this.#deliver(buf, ipOff, end, c);
   }
 
   /** One fragment of a larger packet (RFC 8200 4.5): held, or the packet it completes delivered. */
-  #fragment(buf: Uint8Array, ipOff: number, end: number): void {
+  #fragment(buf: Uint8Array, ipOff: number, end: number, forward: boolean): void {
     const c = this.#chain;
     const dataOff = c.fragmentHeaderOff + IPV6_FRAGMENT_HEADER_LEN;
     const len = end - dataOff;
@@ -465,7 +527,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
       this.#counters.drop(bad ?? "ipv6_nested_fragment");
       return;
     }
-    this.#deliver(out, off, whole, c);
+    this.#hookOrDeliver(out, -1, off, whole, c, forward);
   }
 
   /** The upper layer of a whole packet whose chain `c` was walked. */
@@ -702,7 +764,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
       if (dad) this.#duplicate(mine);
       return;
     }
-    if (!this.owns(buf, m.targetOff)) {
+    if (!this.owns(buf, m.targetOff) || mine?.nd === false) {
       this.#counters.count("nd.ns_not_ours");
       return;
     }
@@ -763,7 +825,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     let any: Ipv6Address | null = null;
     for (let i = 0; i < addrs.length; i++) {
       const a = addrs[i];
-      if (a.dad !== "preferred") continue;
+      if (a.dad !== "preferred" || a.nd === false) continue;
       if (samePrefix(a.address, buf, off, a.prefix)) return a.address;
       if (any === null) any = a;
     }
@@ -808,9 +870,15 @@ export class Ipv6Host implements Ipv6ErrorSender {
    * cache, else through the gateway; fragmented (RFC 8200 4.5) when longer than the path MTU,
    * which needs a packet without extension headers (what the host's own transports send). The
    * caller may reuse `buf` at once (a packet waiting for resolution is copied). False when it
-   * could not be sent (no route), was dropped, or waits for resolution.
+   * could not be sent (no route), was dropped, or waits for resolution. `offload` is the frame's
+   * metadata for a device with offloads (a forwarded super-frame goes whole, never fragmented).
    */
-  sendPacket(buf: Uint8Array, ipOff: number, len: number): boolean {
+  sendPacket(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    offload: FrameOffload | null = null,
+  ): boolean {
     const dst = ipOff + 24;
     // The next hop is `hop[hopOff ..+16)`: the destination itself on-link, else the gateway;
     // null for multicast.
@@ -826,13 +894,16 @@ export class Ipv6Host implements Ipv6ErrorSender {
         return false;
       }
     }
+    if (offload !== null && offload.gsoType !== 0) {
+      return this.#emit(buf, ipOff, len, hop, hopOff, offload);
+    }
     // Up to the minimum MTU every path carries it (RFC 8200 5): no lookup.
     let mtu = this.#device.mtu;
     if (len > IPV6_MIN_MTU && this.pmtu.size > 0) {
       const learned = this.pmtu.get(formatIpv6(buf, dst));
       if (learned > 0 && learned < mtu) mtu = learned;
     }
-    if (len <= mtu) return this.#emit(buf, ipOff, len, hop, hopOff);
+    if (len <= mtu) return this.#emit(buf, ipOff, len, hop, hopOff, offload);
     if (hop === buf) {
       // The fragments are built elsewhere: the next hop must not be read from the packet.
       hop = buf.slice(dst, dst + 16);
@@ -841,11 +912,30 @@ export class Ipv6Host implements Ipv6ErrorSender {
     return this.#fragmentOut(buf, ipOff, len, mtu, hop);
   }
 
+  /**
+   * Sends the IPv6 packet `buf[ipOff .. ipOff+len)` as it is to the on-link neighbor
+   * `hop[hopOff ..+16)`, whatever its destination (a DR balancer's forwarding: the real server
+   * holds the VIP). Not fragmented; `offload` as for {@link sendPacket}.
+   */
+  sendPacketVia(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    hop: Uint8Array,
+    hopOff = 0,
+    offload: FrameOffload | null = null,
+  ): boolean {
+    return this.#emit(buf, ipOff, len, hop, hopOff, offload);
+  }
+
   /** True when `buf[off..]` is on the prefix of one of our addresses. */
   #onLink(buf: Uint8Array, off: number): boolean {
     const addrs = this.addresses;
     for (let i = 0; i < addrs.length; i++) {
-      if (samePrefix(addrs[i].address, buf, off, addrs[i].prefix)) return true;
+      const a = addrs[i];
+      if (a.nd !== false && a.prefix < 128 && samePrefix(a.address, buf, off, a.prefix)) {
+        return true;
+      }
     }
     return false;
   }
@@ -860,6 +950,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     len: number,
     hop: Uint8Array | null,
     hopOff: number,
+    offload: FrameOffload | null = null,
   ): boolean {
     const frameOff = ipOff - ETH_HEADER_LEN;
     let mac: Uint8Array | null;
@@ -877,7 +968,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     }
     writeEthernetHeader(buf, frameOff, mac, this.#mac, ETH_TYPE_IPV6);
     this.#counters.count("ipv6.tx_packets");
-    return this.#device.send(buf, frameOff, len + ETH_HEADER_LEN);
+    return this.#device.send(buf, frameOff, len + ETH_HEADER_LEN, offload);
   }
 
   /**

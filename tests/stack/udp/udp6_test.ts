@@ -339,3 +339,41 @@ Deno.test("UDP/IPv6: two stacks on a cable exchange small and fragmented datagra
     await Promise.all(runs);
   }
 });
+
+Deno.test("IPv6 hook: sees packets for the host and its VIPs (and others' with forwarding); ND stays", () => {
+  const { stack, sent, feed6, feed } = host();
+  const v6 = stack.ipv6!;
+  const vip = parseIpv6("2001:db8::100")!;
+  v6.addAddress(vip, 128, { nd: false });
+  const seen: string[] = [];
+  v6.hook = (buf, _frameOff, ipOff, _len, protocol, upperOff) => {
+    seen.push(`${formatIpv6(buf, ipOff + 24)} ${protocol} ${r16(buf, upperOff + 2)}`);
+    return r16(buf, upperOff + 2) === 80 ? "consumed" : "pass";
+  };
+  feed6(17, udp6(PEER, vip, 4000, 80, pattern(8)), PEER, vip);
+  feed6(17, udp6(PEER, OURS, 4000, 81, pattern(8)));
+  const other = parseIpv6("2001:db8::55")!;
+  feed6(17, udp6(PEER, other, 4000, 80, pattern(8)), PEER, other);
+  assertEquals(seen, ["2001:db8::100 17 80", "2001:db8::2 17 81"], "not for us: not offered");
+  assertEquals(stack.counters.get("hook6.consumed"), 1);
+  assertEquals(stack.counters.get("icmpv6.tx_error_1"), 1, "the passed one: port unreachable");
+  v6.forwarding = true;
+  feed6(17, udp6(PEER, other, 4000, 80, pattern(8)), PEER, other);
+  assertEquals(seen.at(-1), "2001:db8::55 17 80");
+  // A VIP held without ND is not answered for (the balancer in front of it answers).
+  const before = sent.length;
+  const ns = new Uint8Array(32);
+  ns[0] = 135;
+  ns.set(vip, 8);
+  ns.set(Uint8Array.of(1, 1, ...PEER_MAC), 24);
+  const group = parseIpv6("ff02::1:ff00:100")!;
+  const c = checksum6(PEER, group, 58, ns);
+  ns[2] = c >> 8;
+  ns[3] = c & 0xff;
+  feed(
+    concat(eth(OUR_MAC, PEER_MAC, 0x86dd), ipv6({ src: PEER, dst: group, nh: 58, hlim: 255 }, ns)),
+  );
+  assertEquals(sent.length, before);
+  assertEquals(stack.counters.get("nd.ns_not_ours"), 1);
+  assert(v6.removeAddress(vip) && !v6.owns(vip));
+});
