@@ -155,7 +155,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   const acked = seqDiff(ack, t.sndUna);
   const flightBefore = t.outstanding;
   let dataAcked = 0;
-  const snd = t.snd;
+  const snd = t.sndBuf;
   if (snd !== null) {
     let d = seqDiff(ack, t.sndBase);
     if (d > snd.len) d = snd.len;

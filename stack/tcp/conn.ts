@@ -343,7 +343,7 @@ export class TcpConn implements Deno.TcpConn {
   #tryRead(p: Uint8Array): number | null | Error | undefined {
     if (p.length === 0) return 0;
     const t = this.#t;
-    const rcv = t.rcv;
+    const rcv = t.rcvBuf;
     if (rcv !== null && rcv.len > 0) {
       const n = rcv.read(p, 0, p.length);
       this.#layer.afterRead(t);
@@ -361,7 +361,7 @@ export class TcpConn implements Deno.TcpConn {
     if (t.finQueued) return brokenPipe("the sending side was shut down");
     if (t.state !== ESTABLISHED && t.state !== CLOSE_WAIT) return brokenPipe("not connected");
     if (p.length === 0) return 0;
-    const n = t.snd!.write(p, 0, p.length);
+    const n = t.sndBuf!.write(p, 0, p.length);
     if (n === 0) return undefined;
     this.#layer.afterWrite(t);
     return n;

@@ -242,7 +242,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
     if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
       // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped); what
       // the window already offered is always taken (the ring grows for it).
-      let room = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+      let room = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
       const offered = seqDiff(t.rcvAdv, t.rcvNxt);
       if (offered > room) room = offered;
       const right = seqDiff(dataSeq, t.rcvNxt) + dataLen;
@@ -391,8 +391,8 @@ function receiveText(
     abort(ctx, t, null, true);
     return false;
   }
-  if (t.rcv === null) allocateBuffers(ctx, t);
-  const rcv = t.rcv!;
+  if (t.rcvBuf === null) allocateBuffers(ctx, t);
+  const rcv = t.rcvBuf!;
   // The peer's segment size, to tell full-sized segments (RFC 1122 4.2.3.2), as Linux's
   // tcp_measure_rcv_mss: a super-frame's gso_size, else the length, at most our MSS.
   const segSize = seg.gsoSize > 0 ? seg.gsoSize : len;
@@ -437,7 +437,7 @@ function processFin(ctx: TcpContext, t: Tcb, now: number): void {
   t.rcvNxt = (t.rcvNxt + 1) >>> 0;
   t.rcvFin = true;
   t.rcvFinSeq = -1;
-  if (t.rcv !== null) t.rcv.clearOutOfOrder();
+  if (t.rcvBuf !== null) t.rcvBuf.clearOutOfOrder();
   t.ackNow = true;
   ctx.markDirty(t);
   switch (t.state) {

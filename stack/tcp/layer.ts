@@ -333,8 +333,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.counters.count("tcp.time_wait_done");
     }
     this.#unorphan(t);
-    t.snd?.release();
-    t.rcv?.release();
+    t.sndBuf?.release();
+    t.rcvBuf?.release();
     const user = t.user;
     if (user !== null) user.onClosed();
   }
@@ -659,7 +659,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** After the application read: a window update when the window opened by enough. */
   afterRead(t: Tcb): void {
-    const rcv = t.rcv;
+    const rcv = t.rcvBuf;
     if (rcv === null || t.state === CLOSED || t.rcvFin) return;
     const cur = (t.rcvAdv - t.rcvNxt) | 0;
     const step = rcv.max / 2 < t.advMss ? rcv.max / 2 : t.advMss;
@@ -702,7 +702,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.release(t);
       return;
     }
-    const unread = t.rcv !== null && t.rcv.len > 0;
+    const unread = t.rcvBuf !== null && t.rcvBuf.len > 0;
     if (unread && st !== TIME_WAIT) {
       this.counters.count("tcp.rst_unread_on_close");
       abort(this, t, null, true);
@@ -719,8 +719,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       t.orphan = true;
       this.#orphans++;
     }
-    t.rcv?.release();
-    t.rcv = null;
+    t.rcvBuf?.release();
+    t.rcvBuf = null;
     if (st === ESTABLISHED || st === CLOSE_WAIT) {
       this.shutdownWrite(t);
     } else if (st === FIN_WAIT_2) {

@@ -149,9 +149,9 @@ export class Tcb implements TimerNode {
 
   // --- buffers ---
   /** Send buffer, null until allocated (or after TIME_WAIT freed it). */
-  snd: SendBuffer | null = null;
+  sndBuf: SendBuffer | null = null;
   /** Receive buffer, null until allocated. */
-  rcv: RecvBuffer | null = null;
+  rcvBuf: RecvBuffer | null = null;
 
   // --- timers (absolute times, ms; 0 = off) ---
   /** Expiry of the retransmission, probe, reordering or persist timer. */
@@ -324,6 +324,6 @@ export class Tcb implements TimerNode {
 
   /** Sequence number just past the buffered data (where the FIN goes). */
   get sndEnd(): number {
-    return (this.sndBase + (this.snd === null ? 0 : this.snd.len)) >>> 0;
+    return (this.sndBase + (this.sndBuf === null ? 0 : this.sndBuf.len)) >>> 0;
   }
 }

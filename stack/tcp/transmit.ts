@@ -60,7 +60,7 @@ export function tsRecentValid(t: Tcb, now: number): boolean {
  */
 export function windowField(ctx: TcpContext, t: Tcb): number {
   const shift = t.rcvWscale;
-  const rcv = t.rcv;
+  const rcv = t.rcvBuf;
   const max = rcv === null ? ctx.config.receiveBuffer : rcv.max;
   let cur = seqDiff(t.rcvAdv, t.rcvNxt);
   if (cur < 0) cur = 0;
@@ -102,11 +102,11 @@ function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
     o.sackBlocks[0] = t.dsackStart;
     o.sackBlocks[1] = t.dsackEnd;
     o.sackCount = 1;
-    if (t.rcv !== null && t.rcv.oooCount > 0) {
-      o.sackCount += t.rcv.sackBlocks(o.sackBlocks.subarray(2), max - 1);
+    if (t.rcvBuf !== null && t.rcvBuf.oooCount > 0) {
+      o.sackCount += t.rcvBuf.sackBlocks(o.sackBlocks.subarray(2), max - 1);
     }
-  } else if (t.sackOk && t.rcv !== null && t.rcv.oooCount > 0) {
-    o.sackCount = t.rcv.sackBlocks(o.sackBlocks, max);
+  } else if (t.sackOk && t.rcvBuf !== null && t.rcvBuf.oooCount > 0) {
+    o.sackCount = t.rcvBuf.sackBlocks(o.sackBlocks, max);
   }
   return tcpOptionsLength(o);
 }
@@ -235,7 +235,7 @@ export function sendData(
       fin = false;
     }
   }
-  const snd = t.snd;
+  const snd = t.sndBuf;
   let buf = ctx.ctlBuf;
   if (len > 0 && snd !== null) {
     if (gsoSize > 0 && snd.txArea < ctx.tsoTxArea) snd.growTxArea(ctx.tsoTxArea);
@@ -381,7 +381,7 @@ export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
     o.tsEcr = t.state === SYN_RECEIVED ? t.tsRecent : 0;
   }
   const optLen = tcpOptionsLength(o);
-  const free = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+  const free = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
   const window = free > 0xffff ? 0xffff : free;
   const flags = t.state === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
   const retransmit = seqLt(t.iss, t.sndMax);

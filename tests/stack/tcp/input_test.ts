@@ -481,7 +481,7 @@ Deno.test("RFC 5961 5.2: data with an ACK outside [SND.UNA - MAX.SND.WND, SND.NX
       data,
     });
     assertEquals(p.one().ack, o.peerSeq);
-    assertEquals(o.conn.tcb.rcv!.len, 0);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 0);
     // In range: accepted.
     p.send({
       sport: 40000,
@@ -492,7 +492,7 @@ Deno.test("RFC 5961 5.2: data with an ACK outside [SND.UNA - MAX.SND.WND, SND.NX
       win: 100,
       data,
     });
-    assertEquals(o.conn.tcb.rcv!.len, 3);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 3);
   } finally {
     p.close();
   }
@@ -542,7 +542,7 @@ Deno.test("unacceptable segments are answered with an ACK and dropped", async ()
       data: new Uint8Array([1, 2]),
     });
     assertEquals(p.one().ack, o.peerSeq + 2);
-    assertEquals(o.conn.tcb.rcv!.len, 2);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 2);
     // Far beyond the window.
     p.send({
       sport: 40000,
@@ -584,7 +584,7 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
     const a = p.one();
     assertEquals(a.ack, o.peerSeq + 10);
     assertEquals(a.ts![1], 200, "TSecr keeps the newest TSval");
-    assertEquals(o.conn.tcb.rcv!.len, 10);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 10);
     assertEquals(p.stack.counters.get("tcp.paws_rejected"), 1);
     // A segment without timestamps once they are on is accepted, as Linux does (RFC 7323 3.2's
     // SHOULD drop; middleboxes strip options), and counted.
@@ -597,11 +597,11 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
       win: 1000,
       data: new Uint8Array(5),
     });
-    assertEquals(o.conn.tcb.rcv!.len, 15);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 15);
     assertEquals(p.stack.counters.get("tcp.rx_no_timestamp"), 1);
     // Newer clock: accepted.
     p.send(seg(o.peerSeq + 15, 201, 3));
-    assertEquals(o.conn.tcb.rcv!.len, 25);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 25);
     // A RST is not subject to PAWS.
     p.send({
       sport: 40000,
