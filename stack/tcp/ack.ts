@@ -27,7 +27,7 @@ import { tsNow } from "./transmit.ts";
 export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: number): void {
   const o = seg.opts;
   let r = -1;
-  t.latestRtt = 0;
+  t.cong.latestRtt = 0;
   if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
     const d = (tsNow(t, now) - o.tsEcr) >>> 0;
     if (d < 0x7fffffff) r = d;
@@ -38,7 +38,7 @@ export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: numbe
   }
   if (r < 0) return;
   t.rtt.sample(r, expected);
-  t.latestRtt = r > 0 ? r : 1;
+  t.cong.latestRtt = r > 0 ? r : 1;
   t.rack.rttSample(r, now);
 }
 
@@ -55,9 +55,9 @@ export function isDsack(blocks: Uint32Array, count: number, ack: number): boolea
 /** ACK processing of RFC 9293 3.10.7.4 step 5 for the synchronized states. */
 export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
-  const wndField = seg.window << t.sndWscale;
-  const windowChanged = wndField !== t.sndWnd;
-  const una = t.sndUna;
+  const wndField = seg.window << t.snd.wscale;
+  const windowChanged = wndField !== t.snd.wnd;
+  const una = t.snd.una;
   const rack = t.rackOn ? t.rack : null;
   const segs = t.rack.segs;
   const sackedBefore = segs.sackedBytes;
@@ -76,13 +76,13 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     for (let i = dsack ? 1 : 0; i < n; i++) {
       const left = b[2 * i];
       const right = b[2 * i + 1];
-      if (t.sacks.add(left, right, una, t.sndMax)) {
+      if (t.sacks.add(left, right, una, t.snd.max)) {
         sackChanged = true;
         if (rack !== null) rack.sacked(left, right, now);
       }
     }
     if (dsack) {
-      if (rack !== null) rack.widen(t.sndUna, t.sndMax);
+      if (rack !== null) rack.widen(t.snd.una, t.snd.max);
       dsackUndo(ctx, t, b[0], b[1]);
     }
   }
@@ -96,7 +96,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   const pendingBefore = segs.pendingBytes;
   if (rack !== null) {
     if (advanced || sackChanged || dsack) {
-      const delivered = seqDiff(t.sndUna, una) + segs.sackedBytes - sackedBefore;
+      const delivered = seqDiff(t.snd.una, una) + segs.sackedBytes - sackedBefore;
       rackAck(ctx, t, seg, delivered, dsack, advanced, sackChanged, now);
     }
   } else if (sackChanged) {
@@ -106,8 +106,8 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
       // also moved SND.UNA can leave the next hole IsLost with no duplicate ACK ever to follow
       // (the rest SACKed, the window full of SACKed data), which only the timer would end.
       // Linux and RACK (RFC 8985 6.2) look at every such ACK.
-      t.sackOk && t.outstanding > 0 && seqGeq(t.sndUna, t.recover) &&
-      t.sacks.isLost(t.sndUna, t.mss)
+      t.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recover) &&
+      t.sacks.isLost(t.snd.una, t.mss)
     ) {
       enterRecovery(ctx, t, now);
     }
@@ -119,13 +119,13 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   if (
     seqGt(ack, una) ||
     (ack === una &&
-      (seqLt(t.sndWl1, seg.seq) || (t.sndWl1 === seg.seq && seqLeq(t.sndWl2, ack))))
+      (seqLt(t.snd.wl1, seg.seq) || (t.snd.wl1 === seg.seq && seqLeq(t.snd.wl2, ack))))
   ) {
-    const grew = wndField > t.sndWnd;
-    t.sndWnd = wndField;
-    t.sndWl1 = seg.seq;
-    t.sndWl2 = ack;
-    if (wndField > t.maxSndWnd) t.maxSndWnd = wndField;
+    const grew = wndField > t.snd.wnd;
+    t.snd.wnd = wndField;
+    t.snd.wl1 = seg.seq;
+    t.snd.wl2 = ack;
+    if (wndField > t.snd.maxWnd) t.snd.maxWnd = wndField;
     if (wndField > 0 && t.rtxMode === RTX_PERSIST) {
       t.rtxMode = RTX_OFF;
       t.rtxAt = 0;
@@ -141,7 +141,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     rs.losses = lost > 0 ? lost : 0;
     const state = t.inRecovery ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
     const pipe = segs.pipe(t.outstanding);
-    cc.control(t, rs, pipe, t.rack.rate.delivered, state, now);
+    cc.control(t.cong, rs, pipe, t.rack.rate.delivered, state, now);
     if (cc.appLimited) t.rack.rate.markAppLimited(pipe);
     ctx.markDirty(t);
   }
@@ -152,24 +152,24 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
 /** SND.UNA < SEG.ACK: new data acknowledged. Returns the data bytes freed. */
 function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number {
   const ack = seg.ack;
-  const acked = seqDiff(ack, t.sndUna);
+  const acked = seqDiff(ack, t.snd.una);
   const flightBefore = t.outstanding;
   let dataAcked = 0;
   const snd = t.sndBuf;
   if (snd !== null) {
-    let d = seqDiff(ack, t.sndBase);
+    let d = seqDiff(ack, t.snd.base);
     if (d > snd.len) d = snd.len;
     if (d > 0) {
       snd.consume(d);
-      t.sndBase = (t.sndBase + d) >>> 0;
+      t.snd.base = (t.snd.base + d) >>> 0;
       dataAcked = d;
     }
   }
   const mss = t.mss;
   const expected = flightBefore > 2 * mss ? Math.ceil(flightBefore / (2 * mss)) : 1;
   takeRttSample(t, seg, now, expected);
-  t.sndUna = ack;
-  if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+  t.snd.una = ack;
+  if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
   if (t.sackOk) t.sacks.advance(ack);
   if (t.trackSent) t.rack.acked(ack, now);
   t.rtxCount = 0;
@@ -181,7 +181,7 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   } else {
     t.dupAcks = 0;
     // Grow only while the window is actually used (RFC 7661 spirit; Linux's cwnd-limited test).
-    if (2 * flightBefore >= t.cwnd) t.cc.onAck(t, acked, now, t.rtt.srtt);
+    if (2 * flightBefore >= t.cong.cwnd) t.cc.onAck(t.cong, acked, now, t.rtt.srtt);
   }
   // RFC 6298 5.2 and 5.3.
   if (t.outstanding === 0) {

@@ -75,7 +75,7 @@ export function activeOpen(
   const t = layer.newTcb(laddr, lport, raddr, rport, now);
   offerOptions(layer, t);
   setMss(layer, t, 536);
-  t.iss = layer.isn.isn(laddr, lport, raddr, rport, now);
+  t.snd.iss = layer.isn.isn(laddr, lport, raddr, rport, now);
   layer.initSend(t);
   setState(t, SYN_SENT, now);
   layer.insert(t);

@@ -358,7 +358,7 @@ export class TcpConn implements Deno.TcpConn {
   #tryWrite(p: Uint8Array): number | Error | undefined {
     const t = this.#t;
     if (t.state === CLOSED) return t.error ?? brokenPipe("the connection is closed");
-    if (t.finQueued) return brokenPipe("the sending side was shut down");
+    if (t.snd.finQueued) return brokenPipe("the sending side was shut down");
     if (t.state !== ESTABLISHED && t.state !== CLOSE_WAIT) return brokenPipe("not connected");
     if (p.length === 0) return 0;
     const n = t.sndBuf!.write(p, 0, p.length);

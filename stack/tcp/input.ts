@@ -104,7 +104,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       if (seg.rst) return;
       if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.irs) {
         // Our SYN-ACK was lost and the peer repeats its SYN: send the SYN-ACK again.
-        t.sndNxt = t.iss;
+        t.snd.nxt = t.snd.iss;
         output(ctx, t);
         return;
       }
@@ -174,7 +174,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   if (!seg.hasAck) return;
   const ack = seg.ack;
   if (t.state === SYN_RECEIVED) {
-    if (!(seqLt(t.sndUna, ack) && seqLeq(ack, t.sndMax))) {
+    if (!(seqLt(t.snd.una, ack) && seqLeq(ack, t.snd.max))) {
       sendResetFor(ctx, seg);
       return;
     }
@@ -187,12 +187,12 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
     establishPassive(ctx, t, seg, now);
   }
   // RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else drop with an ACK.
-  if (seqGt(ack, t.sndMax)) {
+  if (seqGt(ack, t.snd.max)) {
     ctx.counters.count("tcp.rx_ack_unsent");
     sendAck(ctx, t);
     return;
   }
-  if (seqLt(ack, (t.sndUna - t.maxSndWnd) >>> 0)) {
+  if (seqLt(ack, (t.snd.una - t.snd.maxWnd) >>> 0)) {
     ctx.counters.count("tcp.rx_ack_too_old");
     sendChallengeAck(ctx, t);
     return;
@@ -283,15 +283,15 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
  */
 function disorderedAck(t: Tcb, seg: Segment): boolean {
   return seg.hasAck && seg.payloadLen === 0 && !seg.syn && !seg.fin &&
-    seg.seq === t.rcvNxt && seg.ack === t.sndUna &&
-    seg.window << t.sndWscale === t.sndWnd &&
+    seg.seq === t.rcvNxt && seg.ack === t.snd.una &&
+    seg.window << t.snd.wscale === t.snd.wnd &&
     ((t.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
 }
 
 /** RFC 9293 3.10.7.3: a segment while our SYN is outstanding. */
 function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
-  if (seg.hasAck && (seqLeq(ack, t.iss) || seqGt(ack, t.sndMax))) {
+  if (seg.hasAck && (seqLeq(ack, t.snd.iss) || seqGt(ack, t.snd.max))) {
     // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST> (unless it is a RST).
     if (!seg.rst) sendResetFor(ctx, seg);
     return;
@@ -313,13 +313,13 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   t.rcvAdv = (t.rcvNxt + offered) >>> 0;
   applySynOptions(ctx, t, seg, now);
   // RFC 7323 2.2: the window of a SYN is never scaled.
-  t.sndWnd = seg.window;
-  t.sndWl1 = seg.seq;
-  t.sndWl2 = ack;
-  t.maxSndWnd = seg.window;
+  t.snd.wnd = seg.window;
+  t.snd.wl1 = seg.seq;
+  t.snd.wl2 = ack;
+  t.snd.maxWnd = seg.window;
   if (seg.hasAck) {
-    t.sndUna = ack;
-    if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+    t.snd.una = ack;
+    if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
     takeRttSample(t, seg, now, 1);
     t.rtxCount = 0;
     t.rtxMode = RTX_OFF;
@@ -335,7 +335,7 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   } else {
     // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, our SYN again with an ACK.
     setState(t, SYN_RECEIVED, now);
-    t.sndNxt = t.iss;
+    t.snd.nxt = t.snd.iss;
     t.rtxMode = RTX_OFF;
     ctx.markDirty(t);
   }
@@ -345,10 +345,10 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
 function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   setState(t, ESTABLISHED, now);
   // RFC 9293 3.10.7.4 (SYN-RECEIVED): SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
-  t.sndWnd = seg.window << t.sndWscale;
-  t.sndWl1 = seg.seq;
-  t.sndWl2 = seg.ack;
-  if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
+  t.snd.wnd = seg.window << t.snd.wscale;
+  t.snd.wl1 = seg.seq;
+  t.snd.wl2 = seg.ack;
+  if (t.snd.wnd > t.snd.maxWnd) t.snd.maxWnd = t.snd.wnd;
   t.lingerAt = 0;
   allocateBuffers(ctx, t);
   rtoAfterHandshake(t);

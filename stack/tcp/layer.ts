@@ -366,7 +366,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       return;
     }
     const seq = readU32(buf, q.innerL4Off + 4);
-    if (seqLt(seq, t.sndUna) || seqGt(seq, t.sndMax)) {
+    if (seqLt(seq, t.snd.una) || seqGt(seq, t.snd.max)) {
       counters.count("tcp.icmp_out_of_window");
       return;
     }
@@ -415,8 +415,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     t.mss = mss;
     if (t.outstanding > 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) {
       // Everything in flight was too big: send it again, from SND.UNA, in segments that fit.
-      t.sndNxt = t.sndUna;
-      t.highRxt = t.sndUna;
+      t.snd.nxt = t.snd.una;
+      t.highRxt = t.snd.una;
       t.rttSeq = -1; // Karn: no sample from what is sent again
       this.markDirty(t);
     }
@@ -501,7 +501,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       }
       // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME_WAIT tuple (when something
       // listens); the new ISN must lie beyond everything the old connection used.
-      minIss = (t.sndMax + 65536) >>> 0;
+      minIss = (t.snd.max + 65536) >>> 0;
       this.counters.count("tcp.time_wait_reused");
       this.release(t);
     }
@@ -683,12 +683,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** shutdown(SHUT_WR): FIN after the buffered data (RFC 9293 3.10.4 CLOSE). */
   shutdownWrite(t: Tcb): void {
-    if (t.finQueued) return;
+    if (t.snd.finQueued) return;
     const now = this.clock.now();
     if (t.state === ESTABLISHED) setState(t, FIN_WAIT_1, now);
     else if (t.state === CLOSE_WAIT) setState(t, LAST_ACK, now);
     else return;
-    t.finQueued = true;
+    t.snd.finQueued = true;
     output(this, t);
   }
 
@@ -788,12 +788,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** Send variables from the ISS (RFC 9293 3.10.1). */
   initSend(t: Tcb): void {
-    t.sndUna = t.iss;
-    t.sndNxt = t.iss;
-    t.sndMax = t.iss;
-    t.sndBase = (t.iss + 1) >>> 0;
-    t.recover = t.iss;
-    t.highRxt = t.iss;
+    t.snd.una = t.snd.iss;
+    t.snd.nxt = t.snd.iss;
+    t.snd.max = t.snd.iss;
+    t.snd.base = (t.snd.iss + 1) >>> 0;
+    t.recover = t.snd.iss;
+    t.highRxt = t.snd.iss;
   }
 
   #findListener(addr: number, port: number): ListenQueue | null {

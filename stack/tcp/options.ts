@@ -36,10 +36,10 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
   const o = seg.opts;
   t.wsOk = t.wsOk && o.windowScale >= 0;
   if (t.wsOk) {
-    t.sndWscale = o.windowScale;
+    t.snd.wscale = o.windowScale;
     t.rcvWscale = ctx.windowScale;
   } else {
-    t.sndWscale = 0;
+    t.snd.wscale = 0;
     t.rcvWscale = 0;
   }
   t.sackOk = t.sackOk && o.sackPermitted;
@@ -70,5 +70,5 @@ export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   t.rcvMss = mss;
   const iw = ctx.config.initialCwnd * mss;
   const cap = 2 * mss > 14600 ? 2 * mss : 14600;
-  t.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
+  t.cong.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
 }

@@ -85,12 +85,12 @@ export function listenInput(
   t.lastAckSent = t.rcvNxt;
   let iss = layer.isn.isn(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
   if (minIss >= 0 && !seqGt(iss, minIss)) iss = minIss;
-  t.iss = iss;
+  t.snd.iss = iss;
   layer.initSend(t);
   // RFC 7323 2.2: the SYN's window is not scaled.
-  t.sndWnd = seg.window;
-  t.sndWl1 = seg.seq;
-  t.maxSndWnd = seg.window;
+  t.snd.wnd = seg.window;
+  t.snd.wl1 = seg.seq;
+  t.snd.maxWnd = seg.window;
   setState(t, SYN_RECEIVED, now);
   layer.insert(t);
   l.synRecvAdd(t);
@@ -115,7 +115,7 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
   t.passive = true;
   const c = layer.config;
   t.wsOk = c.windowScaling && d.windowScale >= 0;
-  t.sndWscale = t.wsOk ? d.windowScale : 0;
+  t.snd.wscale = t.wsOk ? d.windowScale : 0;
   t.rcvWscale = t.wsOk ? layer.windowScale : 0;
   t.sackOk = c.sack && d.sackPermitted;
   t.rackOn = t.sackOk && c.recovery === "rack";
@@ -128,20 +128,20 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
   }
   t.advMss = layer.advMss;
   setMss(layer, t, d.mss);
-  t.iss = cookie;
+  t.snd.iss = cookie;
   layer.initSend(t);
-  t.sndUna = seg.ack;
-  t.sndNxt = seg.ack;
-  t.sndMax = seg.ack;
+  t.snd.una = seg.ack;
+  t.snd.nxt = seg.ack;
+  t.snd.max = seg.ack;
   t.irs = peerIsn;
   t.rcvNxt = seg.seq;
   t.lastAckSent = seg.seq;
   const free = c.receiveBuffer;
   t.rcvAdv = (seg.seq + (free > 0xffff ? 0xffff : free)) >>> 0;
-  t.sndWnd = seg.window << t.sndWscale;
-  t.sndWl1 = seg.seq;
-  t.sndWl2 = seg.ack;
-  t.maxSndWnd = t.sndWnd;
+  t.snd.wnd = seg.window << t.snd.wscale;
+  t.snd.wl1 = seg.seq;
+  t.snd.wl2 = seg.ack;
+  t.snd.maxWnd = t.snd.wnd;
   setState(t, ESTABLISHED, now);
   allocateBuffers(layer, t);
   layer.insert(t);

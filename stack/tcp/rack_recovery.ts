@@ -20,7 +20,7 @@ import { RTX_OFF, RTX_PROBE, RTX_REORDER, RTX_RETRANSMIT, rtxArmed, type Tcb } f
 
 /** After a retransmission timeout SND.UNA < recover until what was outstanding is acknowledged. */
 export function inLossRecovery(t: Tcb): boolean {
-  return t.inRecovery || seqLt(t.sndUna, t.recover);
+  return t.inRecovery || seqLt(t.snd.una, t.recover);
 }
 
 /**
@@ -45,7 +45,7 @@ export function rackAck(
   if (t.inRecovery) {
     // PRR, unless the congestion control sets the window itself (BBR, in ack.ts).
     if (t.cc.control === undefined) {
-      t.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+      t.cong.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.mss);
     }
     ctx.markDirty(t);
   } else if (advanced) {
@@ -67,7 +67,7 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
   const timeout = rack.detectLoss(now, reo);
   if (segs.pendingBytes > pendingBefore) {
     ctx.counters.count("tcp.rack_marked_lost");
-    if (!t.inRecovery && seqGeq(t.sndUna, t.recover)) {
+    if (!t.inRecovery && seqGeq(t.snd.una, t.recover)) {
       enterRecovery(ctx, t, now);
       if (rack.tlpEnd >= 0) rack.tlpEnd = -1; // the probe's episode is this recovery now
     }
@@ -88,7 +88,7 @@ export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () 
   if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
     // No ACK to measure delivery by: PRR lets the first retransmission go (Linux's
     // tcp_rack_reo_timeout calls tcp_cwnd_reduction with one delivered segment).
-    t.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+    t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.mss);
   }
   output();
   if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
@@ -148,12 +148,12 @@ export function probeTimeout(
     // The last MSS sent (RFC 8985 7.3: "the most recently sent segment"), not only a bare FIN
     // that followed the data: Linux's probe is its last skb, which carries the FIN with data.
     let seq = (end - t.mss) >>> 0;
-    if (seqLt(seq, t.sndUna)) seq = t.sndUna;
+    if (seqLt(seq, t.snd.una)) seq = t.snd.una;
     seq = t.sacks.skipSacked(seq);
     if (retransmitAt(ctx, t, seq, now, end) < 0) return;
     rack.tlpRetrans = true;
   }
-  rack.tlpEnd = t.sndMax;
+  rack.tlpEnd = t.snd.max;
   t.rtxMode = RTX_RETRANSMIT;
   t.rtxAt = now + t.rtt.rto;
   ctx.armTimer(t, t.rtxAt);
@@ -182,9 +182,9 @@ function tlpAck(
     rack.tlpEnd = -1;
     if (!t.inRecovery) {
       ctx.counters.count("tcp.tlp_recoveries");
-      t.cc.onLoss(t, t.outstanding, now);
+      t.cc.onLoss(t.cong, t.outstanding, now);
       // As Linux's tcp_end_cwnd_reduction: only an algorithm that set ssthresh lowers cwnd.
-      if (t.ssthresh < INITIAL_SSTHRESH) t.cwnd = t.ssthresh;
+      if (t.cong.ssthresh < INITIAL_SSTHRESH) t.cong.cwnd = t.cong.ssthresh;
     }
   } else if (!progress) {
     rack.tlpEnd = -1;

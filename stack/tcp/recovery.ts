@@ -41,14 +41,14 @@ export function duplicateAck(
   }
   if (t.inRecovery) {
     // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
-    if (!t.sackOk && t.cc.control === undefined) t.cwnd += t.mss;
+    if (!t.sackOk && t.cc.control === undefined) t.cong.cwnd += t.mss;
     ctx.markDirty(t);
     return;
   }
   t.dupAcks++;
-  const lost = t.sackOk && t.sacks.isLost(t.sndUna, t.mss);
+  const lost = t.sackOk && t.sacks.isLost(t.snd.una, t.mss);
   // RFC 6582 3.2 (2): no new fast retransmit for data sent before a timeout's "recover".
-  if ((t.dupAcks >= t.reordering || lost) && seqGeq(t.sndUna, t.recover)) {
+  if ((t.dupAcks >= t.reordering || lost) && seqGeq(t.snd.una, t.recover)) {
     enterRecovery(ctx, t, now);
   } else {
     ctx.markDirty(t); // RFC 3042 limited transmit
@@ -59,24 +59,24 @@ export function duplicateAck(
 export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   ctx.counters.count("tcp.fast_retransmits");
   markUndo(ctx, t, now);
-  t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.sndUna), t.sndUna) / t.mss) : 0;
+  t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.snd.una), t.snd.una) / t.mss) : 0;
   t.inRecovery = true;
-  t.recover = t.sndMax;
-  t.cc.onLoss(t, t.outstanding, now);
+  t.recover = t.snd.max;
+  t.cc.onLoss(t.cong, t.outstanding, now);
   t.rttSeq = -1;
   const model = t.cc.control !== undefined; // BBR sets cwnd itself, from the next ACK
   if (t.rackOn) {
     // PRR sets cwnd on each ACK (ack.ts); output sends what RACK marked lost.
     t.prr.start(t.outstanding);
-    t.highRxt = t.sndUna;
+    t.highRxt = t.snd.una;
   } else if (t.sackOk) {
-    if (!model) t.cwnd = t.ssthresh;
-    t.highRxt = t.sndUna;
+    if (!model) t.cong.cwnd = t.cong.ssthresh;
+    t.highRxt = t.snd.una;
     retransmitFirst(ctx, t, now);
     t.rescueRxt = t.highRxt;
   } else {
     retransmitFirst(ctx, t, now);
-    if (!model) t.cwnd = t.ssthresh + 3 * t.mss;
+    if (!model) t.cong.cwnd = t.cong.ssthresh + 3 * t.mss;
   }
   ctx.markDirty(t);
 }
@@ -90,9 +90,9 @@ export const MAX_REORDERING = 127;
  */
 export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
   if (!ctx.config.undo) return;
-  t.priorCwnd = t.cwnd;
-  t.priorSsthresh = t.ssthresh;
-  t.undoUna = t.sndUna;
+  t.priorCwnd = t.cong.cwnd;
+  t.priorSsthresh = t.cong.ssthresh;
+  t.undoUna = t.snd.una;
   t.undoTs = t.tsOk ? tsNow(t, now) : 0;
   if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
   t.undoRetrans = 0;
@@ -135,22 +135,22 @@ export function dsackUndo(ctx: TcpContext, t: Tcb, left: number, right: number):
 function undoRecovery(ctx: TcpContext, t: Tcb): void {
   t.undoTs = 0;
   t.undoRetrans = -1;
-  if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
-  if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
+  if (t.priorCwnd > t.cong.cwnd) t.cong.cwnd = t.priorCwnd;
+  if (t.priorSsthresh > t.cong.ssthresh) t.cong.ssthresh = t.priorSsthresh;
   if (t.undoRto) {
     // The timeout was spurious: the loss state ends and nothing it marked lost is resent.
     t.undoRto = false;
     ctx.counters.count("tcp.spurious_rto_undone");
     t.rack.unmarkLost();
-    t.recover = t.sndUna;
-    t.highRxt = t.sndUna;
+    t.recover = t.snd.una;
+    t.highRxt = t.snd.una;
     ctx.markDirty(t);
     return;
   }
   ctx.counters.count("tcp.spurious_recovery_undone");
   if (t.rackOn) {
     t.rack.recoveryEnded();
-    t.rack.widen(t.sndUna, t.sndMax);
+    t.rack.widen(t.snd.una, t.snd.max);
   }
   const r = t.undoDistance + 1;
   if (r > t.reordering) {
@@ -161,15 +161,15 @@ function undoRecovery(ctx: TcpContext, t: Tcb): void {
   if (t.inRecovery) {
     t.inRecovery = false;
     t.dupAcks = 0;
-    t.recover = t.sndUna;
-    t.highRxt = t.sndUna;
+    t.recover = t.snd.una;
+    t.highRxt = t.snd.una;
   }
   ctx.markDirty(t);
 }
 
 /** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */
 export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
-  retransmitAt(ctx, t, t.sndUna, now);
+  retransmitAt(ctx, t, t.snd.una, now);
 }
 
 /**
@@ -183,7 +183,7 @@ export function retransmitAt(
   t: Tcb,
   seq: number,
   now: number,
-  upTo: number = t.sndMax,
+  upTo: number = t.snd.max,
 ): number {
   let limit = upTo;
   if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
@@ -193,11 +193,11 @@ export function retransmitAt(
   let dataLen = seqDiff(t.sndEnd, seq);
   if (dataLen > len) dataLen = len;
   if (dataLen < 0) dataLen = 0;
-  const used = sendData(ctx, t, seq, dataLen, t.finQueued && dataLen < len, now);
+  const used = sendData(ctx, t, seq, dataLen, t.snd.finQueued && dataLen < len, now);
   const end = (seq + used) >>> 0;
   if (seqGt(end, t.highRxt)) t.highRxt = end;
-  if (seq === t.sndUna) {
-    t.rxtSentMax = t.sndMax;
+  if (seq === t.snd.una) {
+    t.rxtSentMax = t.snd.max;
     t.rxtUna = seq;
   }
   return used;
@@ -211,9 +211,9 @@ export function retransmitAt(
  * the retransmission timer (that hole holds every cumulative ACK back). Returns true when it did.
  */
 export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolean {
-  if (t.rackOn || !t.inRecovery || !t.sackOk || t.rxtUna !== t.sndUna) return false;
+  if (t.rackOn || !t.inRecovery || !t.sackOk || t.rxtUna !== t.snd.una) return false;
   const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
-  if (!seqGt(t.sacks.highest(t.sndUna), beyond)) return false;
+  if (!seqGt(t.sacks.highest(t.snd.una), beyond)) return false;
   ctx.counters.count("tcp.lost_retransmits");
   retransmitFirst(ctx, t, now);
   return true;
@@ -229,20 +229,20 @@ export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolea
 export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number): void {
   const mss = t.mss;
   const model = t.cc.control !== undefined; // BBR restores its own window
-  if (seqGeq(t.sndUna, t.recover)) {
+  if (seqGeq(t.snd.una, t.recover)) {
     t.inRecovery = false;
     t.dupAcks = 0;
     const flight = t.outstanding;
     const w = (flight > mss ? flight : mss) + mss;
-    if (!model) t.cwnd = t.ssthresh < w ? t.ssthresh : w;
+    if (!model) t.cong.cwnd = t.cong.ssthresh < w ? t.cong.ssthresh : w;
     ctx.counters.count("tcp.recoveries");
     if (t.rackOn) t.rack.recoveryEnded();
   } else if (!t.sackOk) {
     retransmitFirst(ctx, t, now);
     if (!model) {
-      t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
-      if (acked >= mss) t.cwnd += mss;
-      if (t.cwnd < mss) t.cwnd = mss;
+      t.cong.cwnd = t.cong.cwnd > acked ? t.cong.cwnd - acked : 0;
+      if (acked >= mss) t.cong.cwnd += mss;
+      if (t.cong.cwnd < mss) t.cong.cwnd = mss;
     }
   }
 }

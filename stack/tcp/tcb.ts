@@ -6,13 +6,15 @@
  * @module
  */
 
-import { type CongestionControl, INITIAL_SSTHRESH } from "./congestion/cc.ts";
+import type { CongestionControl } from "./congestion/cc.ts";
+import { CongState } from "./cong_state.ts";
 import { Prr } from "./prr.ts";
 import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
 import type { RttEstimator } from "./rto.ts";
 import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
+import { SendSeq } from "./send_seq.ts";
 import { CLOSED, type TcpState } from "./state.ts";
 import type { TimerNode } from "./timer_wheel.ts";
 
@@ -83,30 +85,10 @@ export class Tcb implements TimerNode {
   inTable = false;
 
   // --- send sequence variables ---
-  /** Initial send sequence number. */
-  iss = 0;
-  /** SND.UNA: oldest unacknowledged sequence number. */
-  sndUna = 0;
-  /** SND.NXT: next sequence number to send (pulled back to SND.UNA on a timeout). */
-  sndNxt = 0;
-  /** The highest sequence number sent plus one (BSD's snd_max; RFC 6675 HighData + 1). */
-  sndMax = 0;
-  /** SND.WND: the peer's window, bytes (scaled). */
-  sndWnd = 0;
-  /** SND.WL1: segment sequence number of the last window update. */
-  sndWl1 = 0;
-  /** SND.WL2: segment acknowledgment number of the last window update. */
-  sndWl2 = 0;
-  /** Largest window the peer ever offered (RFC 5961 5.2 MAX.SND.WND; SWS avoidance). */
-  maxSndWnd = 0;
-  /** Sequence number of the first byte in the send buffer. */
-  sndBase = 0;
-  /** Shift applied to the peer's window field (its window scale), 0 without scaling. */
-  sndWscale = 0;
+  /** SND.UNA, SND.NXT, SND.WND and the rest of the send sequence space (send_seq.ts). */
+  readonly snd: SendSeq = new SendSeq();
   /** Our window scale (shift applied to what we advertise). */
   rcvWscale = 0;
-  /** The user closed the sending side: a FIN follows the buffered data. */
-  finQueued = false;
 
   // --- receive sequence variables ---
   /** Initial receive sequence number. */
@@ -201,14 +183,10 @@ export class Tcb implements TimerNode {
   rttSeq = -1;
   /** Send time of `rttSeq`. */
   rttStart = 0;
-  /** The RTT sample of the ACK being processed, ms (0: none): HyStart++'s per-round minimum. */
-  latestRtt = 0;
 
   // --- congestion (RFC 5681, 6582, 6675) ---
-  /** Congestion window, bytes. */
-  cwnd = 0;
-  /** Slow-start threshold, bytes. */
-  ssthresh = INITIAL_SSTHRESH;
+  /** cwnd, ssthresh: the window the algorithm sets (cong_state.ts). */
+  readonly cong: CongState = new CongState(this.snd, this);
   /** The algorithm. */
   readonly cc: CongestionControl;
   /** Duplicate ACKs in a row. */
@@ -319,11 +297,11 @@ export class Tcb implements TimerNode {
 
   /** Bytes sent and not acknowledged (SND.MAX - SND.UNA). */
   get outstanding(): number {
-    return (this.sndMax - this.sndUna) >>> 0;
+    return (this.snd.max - this.snd.una) >>> 0;
   }
 
   /** Sequence number just past the buffered data (where the FIN goes). */
   get sndEnd(): number {
-    return (this.sndBase + (this.sndBuf === null ? 0 : this.sndBuf.len)) >>> 0;
+    return (this.snd.base + (this.sndBuf === null ? 0 : this.sndBuf.len)) >>> 0;
   }
 }

@@ -96,7 +96,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     : cfg.retries;
   // A peer that keeps a zero window but answers is alive (Linux's tcp_retransmit_timer): the
   // retransmissions act as window probes and do not count toward giving up.
-  const zeroWindowAlive = t.sndWnd === 0 && now - t.lastRecvAt < cfg.maxRtoMs &&
+  const zeroWindowAlive = t.snd.wnd === 0 && now - t.lastRecvAt < cfg.maxRtoMs &&
     t.state !== SYN_SENT && t.state !== SYN_RECEIVED;
   if (zeroWindowAlive) t.rtxCount--;
   if (t.rtxCount > limit) {
@@ -118,7 +118,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.rttSeq = -1; // Karn: no sample from a retransmitted segment
   if (t.state === SYN_SENT || t.state === SYN_RECEIVED) {
     t.synTimedOut = true;
-    t.sndNxt = t.iss;
+    t.snd.nxt = t.snd.iss;
     output(ctx, t);
     return true;
   }
@@ -138,13 +138,13 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     t.undoDistance = 0;
     t.undoRto = t.undoTs !== 0;
   }
-  if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
-  else t.cwnd = t.mss;
+  if (t.rtxCount === 1) t.cc.onRto(t.cong, t.outstanding, now);
+  else t.cong.cwnd = t.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
   t.inRecovery = false;
   t.dupAcks = 0;
-  t.recover = t.sndMax;
-  t.highRxt = t.sndUna;
+  t.recover = t.snd.max;
+  t.highRxt = t.snd.una;
   // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
   if (t.rtxCount >= 2) t.sacks.clear();
   if (t.rackOn) {
@@ -153,14 +153,14 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     t.rack.markAllLost(t.rtxCount >= 2);
     t.rack.tlpEnd = -1;
   } else {
-    t.sndNxt = t.sndUna; // go-back-N
+    t.snd.nxt = t.snd.una; // go-back-N
   }
-  if (t.sndWnd === 0) {
+  if (t.snd.wnd === 0) {
     // Nothing fits: force one segment (it doubles as a window probe).
-    const saved = t.sndWnd;
-    t.sndWnd = t.mss;
+    const saved = t.snd.wnd;
+    t.snd.wnd = t.mss;
     output(ctx, t);
-    t.sndWnd = saved;
+    t.snd.wnd = saved;
   } else {
     output(ctx, t);
   }
@@ -178,8 +178,8 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
  */
 function persistTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.rtxMode = RTX_OFF;
-  if (t.sndWnd !== 0 || !hasUnsent(t)) {
-    if (t.sndWnd !== 0 && hasUnsent(t)) ctx.counters.count("tcp.sws_override");
+  if (t.snd.wnd !== 0 || !hasUnsent(t)) {
+    if (t.snd.wnd !== 0 && hasUnsent(t)) ctx.counters.count("tcp.sws_override");
     t.swsOverride = true;
     try {
       output(ctx, t);
@@ -227,7 +227,7 @@ function keepaliveCheck(ctx: TcpContext, t: Tcb, now: number): boolean {
   }
   // A probe: one sequence number below SND.NXT, no data (RFC 1122 4.2.3.6); the peer ACKs it.
   ctx.counters.count("tcp.keepalive_probes");
-  sendAckAt(ctx, t, (t.sndNxt - 1) >>> 0);
+  sendAckAt(ctx, t, (t.snd.nxt - 1) >>> 0);
   t.keepProbes++;
   t.keepAt = now + ka.intervalMs;
   return true;

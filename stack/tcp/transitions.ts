@@ -21,7 +21,7 @@ export function setState(t: Tcb, state: number, now: number): void {
 
 /** Our FIN was sent and acknowledged. */
 export function finAcked(t: Tcb): boolean {
-  return t.finQueued && seqGt(t.sndUna, t.sndEnd);
+  return t.snd.finQueued && seqGt(t.snd.una, t.sndEnd);
 }
 
 /** Allocates the buffers of a connection that reached ESTABLISHED. */

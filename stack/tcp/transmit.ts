@@ -241,7 +241,7 @@ export function sendData(
     if (gsoSize > 0 && snd.txArea < ctx.tsoTxArea) snd.growTxArea(ctx.tsoTxArea);
     buf = snd.mem;
     snd.copyOut(
-      seqDiff(seq, t.sndBase),
+      seqDiff(seq, t.snd.base),
       len,
       ctx.txFrameOff + TX_TCP_OFF + TCP_MIN_HEADER_LEN + optLen,
     );
@@ -250,15 +250,15 @@ export function sendData(
     gsoSize = 0;
   }
   let flags = TCP_ACK;
-  if (len > 0 && seqDiff(seq, t.sndBase) + len === snd!.len) flags |= TCP_PSH;
+  if (len > 0 && seqDiff(seq, t.snd.base) + len === snd!.len) flags |= TCP_PSH;
   if (fin) flags |= TCP_FIN;
-  const retransmit = seqLt(seq, t.sndMax);
+  const retransmit = seqLt(seq, t.snd.max);
   emit(ctx, t, buf, seq, flags, windowField(ctx, t), optLen, len, gsoSize);
   ackSent(t);
   const used = len + (fin ? 1 : 0);
   const end = (seq + used) >>> 0;
   if (t.trackSent && used > 0) {
-    t.rack.sent(seq, end, t.sndMax, now, t.rack.segs.pipe(t.outstanding));
+    t.rack.sent(seq, end, t.snd.max, now, t.rack.segs.pipe(t.outstanding));
   }
   if (t.inRecovery) t.prr.out += used;
   if (retransmit) {
@@ -270,7 +270,7 @@ export function sendData(
     t.rttSeq = seq;
     t.rttStart = now;
   }
-  if (seqGt(end, t.sndMax)) t.sndMax = end;
+  if (seqGt(end, t.snd.max)) t.snd.max = end;
   if (!rtxArmed(t.rtxMode)) {
     t.rtxMode = RTX_RETRANSMIT;
     t.rtxAt = now + t.rtt.rto;
@@ -281,7 +281,7 @@ export function sendData(
 
 /** Sends a bare ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 3.10.7.4). */
 export function sendAck(ctx: TcpContext, t: Tcb): void {
-  sendAckAt(ctx, t, t.sndNxt);
+  sendAckAt(ctx, t, t.snd.nxt);
 }
 
 /**
@@ -333,7 +333,7 @@ export function sendReset(ctx: TcpContext, t: Tcb): void {
     o.tsEcr = t.tsRecent;
   }
   const optLen = tcpOptionsLength(o);
-  emit(ctx, t, ctx.ctlBuf, t.sndNxt, TCP_RST | TCP_ACK, 0, optLen, 0, 0);
+  emit(ctx, t, ctx.ctlBuf, t.snd.nxt, TCP_RST | TCP_ACK, 0, optLen, 0, 0);
   ctx.counters.count("tcp.tx_resets");
 }
 
@@ -384,21 +384,21 @@ export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
   const free = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
   const window = free > 0xffff ? 0xffff : free;
   const flags = t.state === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
-  const retransmit = seqLt(t.iss, t.sndMax);
-  emit(ctx, t, ctx.ctlBuf, t.iss, flags, window, optLen, 0, 0);
+  const retransmit = seqLt(t.snd.iss, t.snd.max);
+  emit(ctx, t, ctx.ctlBuf, t.snd.iss, flags, window, optLen, 0, 0);
   if (flags & TCP_ACK) {
     // The window offered in the SYN-ACK is the initial right edge (an active open sets it when
     // the peer's SYN tells RCV.NXT).
     t.rcvAdv = (t.rcvNxt + window) >>> 0;
     ackSent(t);
   }
-  t.sndNxt = (t.iss + 1) >>> 0;
-  if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+  t.snd.nxt = (t.snd.iss + 1) >>> 0;
+  if (seqGt(t.snd.nxt, t.snd.max)) t.snd.max = t.snd.nxt;
   if (retransmit) {
     t.retransmits++;
     ctx.counters.count("tcp.retransmits");
   } else if (!t.tsOk) {
-    t.rttSeq = t.iss;
+    t.rttSeq = t.snd.iss;
     t.rttStart = now;
   }
   if (t.rtxMode !== RTX_RETRANSMIT) {
@@ -448,5 +448,5 @@ export function sendCookieSynAck(
 /** Zero-window probe: an ACK one below SND.UNA, which the peer must answer (RFC 9293 3.8.6.1). */
 export function sendWindowProbe(ctx: TcpContext, t: Tcb): void {
   ctx.counters.count("tcp.window_probes");
-  sendAckAt(ctx, t, (t.sndUna - 1) >>> 0);
+  sendAckAt(ctx, t, (t.snd.una - 1) >>> 0);
 }

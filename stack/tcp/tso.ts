@@ -53,7 +53,7 @@ export function tsoSegmentCap(t: Tcb): number {
   const maxSegs = Math.floor(
     (TSO_MAX_DATAGRAM - IP_HEADER_LEN - TCP_MIN_HEADER_LEN - MAX_OPTIONS_LEN) / mss,
   );
-  const wnd = t.sndWnd < t.cwnd ? t.sndWnd : t.cwnd;
+  const wnd = t.snd.wnd < t.cong.cwnd ? t.snd.wnd : t.cong.cwnd;
   let segs = Math.floor(wnd / (2 * mss));
   if (segs > maxSegs) segs = maxSegs;
   if (segs < 1) segs = 1;

@@ -20,7 +20,7 @@ Deno.test("frag-needed: the MSS drops to the path MTU and what was in flight is 
     await o.conn.write(new Uint8Array(2920).fill(7));
     const sent = p.take();
     assertEquals(sent.map((s) => s.data!.length), [1460, 1460]);
-    const cwnd = o.conn.tcb.cwnd;
+    const cwnd = o.conn.tcb.cong.cwnd;
     // A router quotes the first segment: 1280 bytes pass.
     p.sendIcmpError(3, 4, 1280, sent[0], ROUTER);
     assertEquals(o.conn.tcb.mss, 1240);
@@ -29,7 +29,7 @@ Deno.test("frag-needed: the MSS drops to the path MTU and what was in flight is 
       2480,
       440,
     ]]);
-    assertEquals(o.conn.tcb.cwnd, cwnd, "a smaller path is not congestion");
+    assertEquals(o.conn.tcb.cong.cwnd, cwnd, "a smaller path is not congestion");
     assertEquals(p.stack.counters.get("tcp.pmtu_reduced"), 1);
     assertEquals(p.stack.pmtu.get(REMOTE), 1280);
     // A second error for the same size changes nothing.

@@ -54,7 +54,7 @@ Deno.test("passive open: SYN-ACK carries MSS, window scale, SACK-permitted, time
     assertEquals(c.localAddr, { transport: "tcp", hostname: "10.0.0.1", port: 80 });
     // MSS: the peer's 1400 minus the 12 bytes of timestamps every segment carries.
     assertEquals(c.tcb.mss, 1388);
-    assertEquals(c.tcb.sndWnd, 100 << 7);
+    assertEquals(c.tcb.snd.wnd, 100 << 7);
   } finally {
     p.close();
   }
@@ -74,7 +74,7 @@ Deno.test("a SYN without options: MSS 536, no scaling, no SACK, no timestamps", 
     const c = await l.accept();
     assertEquals(c.tcb.mss, 536);
     assertEquals(c.tcb.wsOk, false);
-    assertEquals(c.tcb.sndWnd, 8192);
+    assertEquals(c.tcb.snd.wnd, 8192);
   } finally {
     p.close();
   }
@@ -110,7 +110,7 @@ Deno.test("active open: SYN, SYN-ACK, ACK; connect resolves ESTABLISHED", async 
     assertEquals(ack.ack, 5001);
     assertEquals(ack.ts![1], 9);
     const c = await pending;
-    assertEquals(c.tcb.sndWnd, 29200); // the SYN-ACK's window is not scaled
+    assertEquals(c.tcb.snd.wnd, 29200); // the SYN-ACK's window is not scaled
     assertEquals(stateOf(p, 443), "ESTABLISHED");
   } finally {
     p.close();

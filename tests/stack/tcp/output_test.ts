@@ -104,16 +104,16 @@ Deno.test("NewReno: three duplicate ACKs retransmit the hole; a partial ACK the 
     const t = o.conn.tcb;
     assert(t.inRecovery);
     // ssthresh = max(FlightSize / 2, 2 SMSS) = 6000 (12 segments out); cwnd = ssthresh + 3 SMSS.
-    assertEquals(t.ssthresh, 6000);
+    assertEquals(t.cong.ssthresh, 6000);
     // Partial ACK (segment 0 arrived, 2 still missing): retransmit segment 2 at once.
     p.send({ ...dup, ack: una + 2000 });
     const pa = p.take();
     assertEquals(pa[0].seq, una + 2000);
     assert(t.inRecovery);
     // Full ACK: recovery ends, cwnd deflates to at most ssthresh.
-    p.send({ ...dup, ack: t.sndMax });
+    p.send({ ...dup, ack: t.snd.max });
     assert(!t.inRecovery);
-    assert(t.cwnd <= t.ssthresh);
+    assert(t.cong.cwnd <= t.cong.ssthresh);
     assertEquals(p.stack.counters.get("tcp.fast_retransmits"), 1);
   } finally {
     p.close();
@@ -133,7 +133,7 @@ Deno.test("SACK recovery (RFC 6675): holes below SACKed data are retransmitted, 
     // IsLost(SND.UNA): 3000 SACKed octets above it, more than (DupThresh - 1) * SMSS.
     assert(t.inRecovery, "entered recovery");
     // CUBIC: ssthresh = 0.7 * cwnd (10 segments of 1000).
-    assertEquals(t.ssthresh, 7000);
+    assertEquals(t.cong.ssthresh, 7000);
     // The pipe (RFC 6675 SetPipe) is full at cwnd: more SACKs must drain it first.
     ack([[una + 3000, una + 6000], [una + 1000, una + 2000]]);
     ack([[una + 3000, una + 9000], [una + 1000, una + 2000]]);
@@ -144,7 +144,7 @@ Deno.test("SACK recovery (RFC 6675): holes below SACKed data are retransmitted, 
     assert(seqs.includes(2000), `retransmitted segment 2: ${seqs}`);
     assert(!seqs.includes(1000) && !seqs.includes(3000), `no SACKed data resent: ${seqs}`);
     // Everything acknowledged: recovery ends.
-    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: t.sndMax, flags: ACK, win: 65535 });
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: t.snd.max, flags: ACK, win: 65535 });
     assert(!t.inRecovery);
     assertEquals(t.sacks.count, 0);
   } finally {

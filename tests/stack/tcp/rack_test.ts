@@ -158,7 +158,7 @@ Deno.test("PRR: during recovery sending follows delivery, about ssthresh / Recov
       if (t.inRecovery) perAck.push(sent.length);
     }
     // CUBIC: ssthresh = 0.7 * 20 segments; RecoverFS = 20 segments.
-    assertEquals(t.ssthresh, 14_000);
+    assertEquals(t.cong.ssthresh, 14_000);
     assertEquals(perAck[0], 1, "the fast retransmit goes at once");
     assert(perAck.every((n) => n <= 1), `no bursts: ${perAck}`);
     const total = perAck.reduce((a, b) => a + b, 0);
@@ -198,7 +198,7 @@ Deno.test("TLP: a probe that repaired a loss reduces the window once; a DSACKed 
     try {
       p.advance(RTT);
       ack(2000); // segment 2 is lost
-      const cwnd = t.cwnd;
+      const cwnd = t.cong.cwnd;
       // One segment in flight: the probe waits for a delayed ACK too, capped by the RTO.
       p.advance(250);
       assertEquals(sentNow(), [2000]);
@@ -210,10 +210,10 @@ Deno.test("TLP: a probe that repaired a loss reduces the window once; a DSACKed 
       if (dsack) {
         assertEquals(count("tcp.tlp_spurious"), 1);
         assertEquals(count("tcp.tlp_recoveries"), 0);
-        assert(t.cwnd >= cwnd);
+        assert(t.cong.cwnd >= cwnd);
       } else {
         assertEquals(count("tcp.tlp_recoveries"), 1);
-        assert(t.ssthresh < cwnd, `ssthresh ${t.ssthresh} after a repaired loss`);
+        assert(t.cong.ssthresh < cwnd, `ssthresh ${t.cong.ssthresh} after a repaired loss`);
       }
     } finally {
       p.close();
