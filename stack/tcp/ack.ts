@@ -28,7 +28,7 @@ export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: numbe
   const o = seg.opts;
   let r = -1;
   t.cong.latestRtt = 0;
-  if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
+  if (t.opts.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
     const d = (tsNow(t, now) - o.tsEcr) >>> 0;
     if (d < 0x7fffffff) r = d;
     t.rttSeq = -1;
@@ -58,17 +58,17 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   const wndField = seg.window << t.snd.wscale;
   const windowChanged = wndField !== t.snd.wnd;
   const una = t.snd.una;
-  const rack = t.rackOn ? t.rack : null;
+  const rack = t.opts.rackOn ? t.rack : null;
   const segs = t.rack.segs;
   const sackedBefore = segs.sackedBytes;
-  if (t.trackSent) {
+  if (t.opts.trackSent) {
     t.rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
-    t.rack.tsOffset = t.tsOffset;
+    t.rack.tsOffset = t.opts.tsOffset;
     if (t.rack.rateOn) t.rack.rate.begin(segs.pipe(t.outstanding));
   }
   let sackChanged = false;
   let dsack = false;
-  if (t.sackOk && seg.opts.sackCount > 0) {
+  if (t.opts.sackOk && seg.opts.sackCount > 0) {
     const b = seg.opts.sackBlocks;
     const n = seg.opts.sackCount;
     dsack = isDsack(b, n, ack);
@@ -106,8 +106,8 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
       // also moved SND.UNA can leave the next hole IsLost with no duplicate ACK ever to follow
       // (the rest SACKed, the window full of SACKed data), which only the timer would end.
       // Linux and RACK (RFC 8985 6.2) look at every such ACK.
-      t.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recover) &&
-      t.sacks.isLost(t.snd.una, t.mss)
+      t.opts.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recover) &&
+      t.sacks.isLost(t.snd.una, t.opts.mss)
     ) {
       enterRecovery(ctx, t, now);
     }
@@ -134,7 +134,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     if (grew) ctx.markDirty(t);
   }
   const cc = t.cc;
-  if (cc.control !== undefined && t.trackSent && (advanced || sackChanged)) {
+  if (cc.control !== undefined && t.opts.trackSent && (advanced || sackChanged)) {
     // A model-based algorithm (BBR) sets the window from this ACK's delivery-rate sample.
     const rs = t.rack.rate.finish(t.rack.minRtt);
     const lost = segs.pendingBytes - pendingBefore;
@@ -165,13 +165,13 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
       dataAcked = d;
     }
   }
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const expected = flightBefore > 2 * mss ? Math.ceil(flightBefore / (2 * mss)) : 1;
   takeRttSample(t, seg, now, expected);
   t.snd.una = ack;
   if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
-  if (t.sackOk) t.sacks.advance(ack);
-  if (t.trackSent) t.rack.acked(ack, now);
+  if (t.opts.sackOk) t.sacks.advance(ack);
+  if (t.opts.trackSent) t.rack.acked(ack, now);
   t.rtxCount = 0;
   t.probes = 0;
   if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {

@@ -61,7 +61,7 @@ export function activeOpen(
     if (old !== null) {
       // Linux's tcp_tw_reuse: a TIME_WAIT tuple with timestamps, older than a second, is safe
       // to reuse (PAWS tells the old segments apart, RFC 7323 5.8).
-      if (old.state === TIME_WAIT && old.tsOk && now - old.stateSince >= 1000) {
+      if (old.state === TIME_WAIT && old.opts.tsOk && now - old.stateSince >= 1000) {
         layer.counters.count("tcp.time_wait_reused");
         layer.release(old);
       } else {

@@ -349,7 +349,7 @@ export class TcpConn implements Deno.TcpConn {
       this.#layer.afterRead(t);
       return n;
     }
-    if (t.rcvFin) return null;
+    if (t.rcv.fin) return null;
     if (t.state === CLOSED) return t.error ?? null;
     return undefined;
   }

@@ -68,11 +68,11 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   // RFC 7323 3.2 says a non-RST segment without timestamps SHOULD be dropped once they are
   // negotiated; Linux accepts it (middleboxes strip options), and so do we: it skips PAWS and
   // gives no timestamp RTT sample, and is counted.
-  if (t.tsOk && !o.hasTimestamp && !seg.rst) ctx.counters.count("tcp.rx_no_timestamp");
+  if (t.opts.tsOk && !o.hasTimestamp && !seg.rst) ctx.counters.count("tcp.rx_no_timestamp");
   // RFC 7323 5.3 R1: PAWS. An old TSval marks an old duplicate: ACK it and drop it. A
   // reordered duplicate ACK is exempt (Linux's tcp_disordered_ack): it carries SACK news.
   if (
-    t.tsOk && o.hasTimestamp && !seg.rst && seqLt(o.tsVal, t.tsRecent) &&
+    t.opts.tsOk && o.hasTimestamp && !seg.rst && seqLt(o.tsVal, t.opts.tsRecent) &&
     tsRecentValid(t, now) && !disorderedAck(t, seg)
   ) {
     ctx.counters.count("tcp.paws_rejected");
@@ -82,27 +82,27 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
 
   // --- first: check the sequence number (RFC 9293 3.10.7.4) ---
   const segLen = seg.segLen;
-  let wnd = seqDiff(t.rcvAdv, t.rcvNxt);
+  let wnd = seqDiff(t.rcv.adv, t.rcv.nxt);
   if (wnd < 0) wnd = 0;
   let acceptable: boolean;
   if (segLen === 0) {
-    acceptable = wnd === 0 ? seg.seq === t.rcvNxt : seqInWindow(seg.seq, t.rcvNxt, wnd);
+    acceptable = wnd === 0 ? seg.seq === t.rcv.nxt : seqInWindow(seg.seq, t.rcv.nxt, wnd);
   } else {
     acceptable = wnd > 0 &&
-      (seqInWindow(seg.seq, t.rcvNxt, wnd) ||
-        seqInWindow((seg.seq + segLen - 1) >>> 0, t.rcvNxt, wnd));
+      (seqInWindow(seg.seq, t.rcv.nxt, wnd) ||
+        seqInWindow((seg.seq + segLen - 1) >>> 0, t.rcv.nxt, wnd));
   }
   let textAllowed = true;
   if (!acceptable) {
     // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
     // made to accept valid ACKs, URGs, and RSTs": take the ACK, drop the text.
-    if (wnd === 0 && seg.seq === t.rcvNxt) {
+    if (wnd === 0 && seg.seq === t.rcv.nxt) {
       textAllowed = false;
       ctx.counters.count("tcp.rx_zero_window_drop");
       t.ackNow = true;
     } else {
       if (seg.rst) return;
-      if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.irs) {
+      if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.rcv.irs) {
         // Our SYN-ACK was lost and the peer repeats its SYN: send the SYN-ACK again.
         t.snd.nxt = t.snd.iss;
         output(ctx, t);
@@ -114,7 +114,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
         ctx.armTimer(t, t.lingerAt);
       }
       ctx.counters.count("tcp.rx_out_of_window");
-      if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcvNxt)) {
+      if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcv.nxt)) {
         reportDuplicate(ctx, t, seg.seq, (seg.seq + seg.payloadLen) >>> 0);
       }
       // Data always gets its duplicate ACK (the sender's loss recovery needs it); a bare
@@ -129,15 +129,16 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   t.keepProbes = 0;
   // RFC 7323 4.3: remember the peer's clock for our echoes (after the acceptability test).
   if (
-    t.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.tsRecent) && seqLeq(seg.seq, t.lastAckSent)
+    t.opts.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.opts.tsRecent) &&
+    seqLeq(seg.seq, t.opts.lastAckSent)
   ) {
-    t.tsRecent = o.tsVal;
-    t.tsRecentAge = now;
+    t.opts.tsRecent = o.tsVal;
+    t.opts.tsRecentAge = now;
   }
 
   // --- second: the RST bit (RFC 5961 3.2) ---
   if (seg.rst) {
-    if (seg.seq !== t.rcvNxt) {
+    if (seg.seq !== t.rcv.nxt) {
       // In the window but not exact: maybe blind. A genuine peer answers our ACK with an
       // exact RST.
       sendChallengeAck(ctx, t);
@@ -226,16 +227,16 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   let dataLen = textAllowed ? seg.payloadLen : 0;
   let fin = textAllowed && seg.fin;
   const finSeq = (seg.seq + seg.payloadLen) >>> 0;
-  if (dataLen > 0 && seqLt(dataSeq, t.rcvNxt)) {
-    const cut = seqDiff(t.rcvNxt, dataSeq);
-    reportDuplicate(ctx, t, dataSeq, cut < dataLen ? t.rcvNxt : (dataSeq + dataLen) >>> 0);
+  if (dataLen > 0 && seqLt(dataSeq, t.rcv.nxt)) {
+    const cut = seqDiff(t.rcv.nxt, dataSeq);
+    reportDuplicate(ctx, t, dataSeq, cut < dataLen ? t.rcv.nxt : (dataSeq + dataLen) >>> 0);
     if (cut >= dataLen) {
       dataLen = 0;
     } else {
       dataOff += cut;
       dataLen -= cut;
     }
-    dataSeq = t.rcvNxt;
+    dataSeq = t.rcv.nxt;
   }
   if (dataLen > 0) {
     const st = t.state;
@@ -243,9 +244,9 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped); what
       // the window already offered is always taken (the ring grows for it).
       let room = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
-      const offered = seqDiff(t.rcvAdv, t.rcvNxt);
+      const offered = seqDiff(t.rcv.adv, t.rcv.nxt);
       if (offered > room) room = offered;
-      const right = seqDiff(dataSeq, t.rcvNxt) + dataLen;
+      const right = seqDiff(dataSeq, t.rcv.nxt) + dataLen;
       if (right > room) {
         ctx.counters.count("tcp.rx_beyond_buffer");
         dataLen -= right - room;
@@ -261,10 +262,10 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   if (fin) {
     const st = t.state;
     if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
-      if (finSeq === t.rcvNxt) {
+      if (finSeq === t.rcv.nxt) {
         processFin(ctx, t, now);
-      } else if (seqGt(finSeq, t.rcvNxt)) {
-        t.rcvFinSeq = finSeq; // after a hole: taken when the hole fills
+      } else if (seqGt(finSeq, t.rcv.nxt)) {
+        t.rcv.finSeq = finSeq; // after a hole: taken when the hole fills
         t.ackNow = true;
         ctx.markDirty(t);
       }
@@ -283,9 +284,9 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
  */
 function disorderedAck(t: Tcb, seg: Segment): boolean {
   return seg.hasAck && seg.payloadLen === 0 && !seg.syn && !seg.fin &&
-    seg.seq === t.rcvNxt && seg.ack === t.snd.una &&
+    seg.seq === t.rcv.nxt && seg.ack === t.snd.una &&
     seg.window << t.snd.wscale === t.snd.wnd &&
-    ((t.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
+    ((t.opts.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
 }
 
 /** RFC 9293 3.10.7.3: a segment while our SYN is outstanding. */
@@ -305,12 +306,12 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     return;
   }
   if (!seg.syn) return;
-  t.irs = seg.seq;
-  t.rcvNxt = (seg.seq + 1) >>> 0;
+  t.rcv.irs = seg.seq;
+  t.rcv.nxt = (seg.seq + 1) >>> 0;
   t.lastRecvAt = now;
   // The window our SYN offered (unscaled, RFC 7323 2.2) is the initial right edge.
   const offered = ctx.config.receiveBuffer > 0xffff ? 0xffff : ctx.config.receiveBuffer;
-  t.rcvAdv = (t.rcvNxt + offered) >>> 0;
+  t.rcv.adv = (t.rcv.nxt + offered) >>> 0;
   applySynOptions(ctx, t, seg, now);
   // RFC 7323 2.2: the window of a SYN is never scaled.
   t.snd.wnd = seg.window;
@@ -369,7 +370,7 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
  * reordering window on it, RFC 8985 6.2).
  */
 function reportDuplicate(ctx: TcpContext, t: Tcb, start: number, end: number): void {
-  if (!t.sackOk || !seqLt(start, end)) return;
+  if (!t.opts.sackOk || !seqLt(start, end)) return;
   t.dsackStart = start;
   t.dsackEnd = end;
   ctx.counters.count("tcp.dsacks_sent");
@@ -396,11 +397,11 @@ function receiveText(
   // The peer's segment size, to tell full-sized segments (RFC 1122 4.2.3.2), as Linux's
   // tcp_measure_rcv_mss: a super-frame's gso_size, else the length, at most our MSS.
   const segSize = seg.gsoSize > 0 ? seg.gsoSize : len;
-  if (segSize > t.rcvMss) t.rcvMss = segSize < t.advMss ? segSize : t.advMss;
-  if (dataSeq === t.rcvNxt) {
+  if (segSize > t.rcvMss) t.rcvMss = segSize < t.opts.advMss ? segSize : t.opts.advMss;
+  if (dataSeq === t.rcv.nxt) {
     const hadHoles = rcv.oooCount > 0;
-    const adv = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
-    t.rcvNxt = (t.rcvNxt + adv) >>> 0;
+    const adv = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
+    t.rcv.nxt = (t.rcv.nxt + adv) >>> 0;
     t.bytesUnacked += adv;
     ctx.counters.count("tcp.rx_bytes", adv);
     if (hadHoles) {
@@ -416,15 +417,15 @@ function receiveText(
       t.delackAt = now + ctx.config.delayedAckMs;
       ctx.armTimer(t, t.delackAt);
     }
-    if (t.rcvFinSeq !== -1 && t.rcvNxt === t.rcvFinSeq) processFin(ctx, t, now);
+    if (t.rcv.finSeq !== -1 && t.rcv.nxt === t.rcv.finSeq) processFin(ctx, t, now);
     if (t.user !== null) t.user.onReadable();
   } else {
     // An ACK waiting to report the range this burst extended goes now, before a new range
     // takes the first SACK block: one ACK per burst would report only the last three ranges, and
     // the sender would take the ones it never heard of for lost (as Linux ACKs each
     // out-of-order run that GRO cannot merge).
-    if (t.ackNow && t.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
-    const r = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
+    if (t.ackNow && t.opts.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
+    const r = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
     ctx.counters.count(r < 0 ? "tcp.ooo_dropped" : "tcp.ooo_segments");
     t.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
   }
@@ -434,9 +435,9 @@ function receiveText(
 
 /** The peer's FIN in sequence (RFC 9293 3.10.7.4 step 8). */
 function processFin(ctx: TcpContext, t: Tcb, now: number): void {
-  t.rcvNxt = (t.rcvNxt + 1) >>> 0;
-  t.rcvFin = true;
-  t.rcvFinSeq = -1;
+  t.rcv.nxt = (t.rcv.nxt + 1) >>> 0;
+  t.rcv.fin = true;
+  t.rcv.finSeq = -1;
   if (t.rcvBuf !== null) t.rcvBuf.clearOutOfOrder();
   t.ackNow = true;
   ctx.markDirty(t);

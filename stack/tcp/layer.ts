@@ -403,16 +403,16 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     // RFC 1191 5: a router of before RFC 1191 sends 0; take the plateau below the datagram.
     if (mtu === 0) mtu = plateauBelow(readU16(buf, q.innerOff + 2));
     // IPv4 and TCP headers and the timestamp option every segment carries.
-    const overhead = 40 + (t.tsOk ? TS_OPTION_LEN : 0);
-    if (mtu >= t.mss + overhead) {
+    const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
+    if (mtu >= t.opts.mss + overhead) {
       this.counters.count("tcp.icmp_frag_needed_ignored");
       return;
     }
     const learned = pmtu !== undefined ? pmtu.learn(t.remoteAddr, mtu) : mtu;
     const mss = learned - overhead;
-    if (mss >= t.mss) return;
+    if (mss >= t.opts.mss) return;
     this.counters.count("tcp.pmtu_reduced");
-    t.mss = mss;
+    t.opts.mss = mss;
     if (t.outstanding > 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) {
       // Everything in flight was too big: send it again, from SND.UNA, in segments that fit.
       t.snd.nxt = t.snd.una;
@@ -660,9 +660,9 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** After the application read: a window update when the window opened by enough. */
   afterRead(t: Tcb): void {
     const rcv = t.rcvBuf;
-    if (rcv === null || t.state === CLOSED || t.rcvFin) return;
-    const cur = (t.rcvAdv - t.rcvNxt) | 0;
-    const step = rcv.max / 2 < t.advMss ? rcv.max / 2 : t.advMss;
+    if (rcv === null || t.state === CLOSED || t.rcv.fin) return;
+    const cur = (t.rcv.adv - t.rcv.nxt) | 0;
+    const step = rcv.max / 2 < t.opts.advMss ? rcv.max / 2 : t.opts.advMss;
     // RFC 9293 3.8.6.2.2: announce once the window can grow by min(buffer / 2, MSS); only
     // when the advertised window has shrunk below half the buffer (otherwise data ACKs carry it).
     if (cur <= rcv.max / 2 && rcv.free - cur >= step) {
@@ -780,7 +780,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         : new Cubic(c.hystart),
       new SackScoreboard(),
     );
-    t.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
+    t.opts.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
     t.lastRecvAt = now;
     t.stateSince = now;
     return t;
@@ -810,8 +810,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** RFC 6191: a SYN may reuse a TIME_WAIT tuple when it is clearly newer. */
   #reusable(t: Tcb, seg: Segment): boolean {
-    if (t.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.tsRecent);
-    return seqGt(seg.seq, t.rcvNxt);
+    if (t.opts.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.opts.tsRecent);
+    return seqGt(seg.seq, t.rcv.nxt);
   }
 
   /**

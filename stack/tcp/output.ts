@@ -54,11 +54,11 @@ export function output(ctx: TcpContext, t: Tcb): void {
     st === LAST_ACK
   ) {
     const max = t.snd.max;
-    if (t.rackOn) {
+    if (t.opts.rackOn) {
       if (t.inRecovery || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
       else sendWindow(ctx, t, now);
       if (t.snd.max !== max) scheduleProbe(ctx, t, now);
-    } else if (t.inRecovery && t.sackOk) {
+    } else if (t.inRecovery && t.opts.sackOk) {
       sackRecoveryOutput(ctx, t, now);
     } else {
       sendWindow(ctx, t, now);
@@ -88,12 +88,12 @@ export function persistInterval(t: Tcb): number {
  * multiples, except where the data or the range to retransmit ends.
  */
 function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const cap = ctx.txOffload !== null ? tsoSegmentCap(t) : mss;
   // A run of segments is bounded by the windows; the count bound is a safety net only.
   for (let n = 0; n < 4096; n++) {
     let seq = t.snd.nxt;
-    if (t.sackOk && t.sacks.count > 0 && seqLt(seq, t.snd.max)) {
+    if (t.opts.sackOk && t.sacks.count > 0 && seqLt(seq, t.snd.max)) {
       // Go-back-N after a timeout: the receiver holds SACKed ranges already.
       const skip = t.sacks.skipSacked(seq);
       if (skip !== seq) {
@@ -108,7 +108,7 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     if (avail === 0 && !finPending) return;
     const retransmit = seqLt(seq, t.snd.max);
     let limit = retransmit ? t.snd.max : end;
-    if (t.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
+    if (t.opts.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
     const span = seqDiff(limit, seq);
     let len = span;
     if (len > cap) len = cap;
@@ -152,7 +152,7 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
  * retransmission per recovery episode.
  */
 function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const sacks = t.sacks;
   for (let n = 0; n < 4096; n++) {
     const pipe = sacks.pipe(t.snd.una, t.snd.max, t.highRxt, mss);
@@ -194,7 +194,7 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
  * timeout, which marks everything outstanding lost (Linux's CA_Loss retransmission queue).
  */
 function rackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const rack = t.rack;
   const segs = rack.segs;
   for (let n = 0; n < 4096; n++) {
@@ -218,7 +218,7 @@ export function sendNewSegment(ctx: TcpContext, t: Tcb, now: number): boolean {
   const end = t.sndEnd;
   let len = seqDiff(end, seq);
   if (len < 0) len = 0;
-  if (len > t.mss) len = t.mss;
+  if (len > t.opts.mss) len = t.opts.mss;
   const room = t.snd.wnd - seqDiff(seq, t.snd.una);
   if (len > room) len = room > 0 ? room : 0;
   const fin = t.snd.finQueued && seqDiff(end, seq) === len;

@@ -80,9 +80,9 @@ export function listenInput(
   t.listener = l;
   offerOptions(layer, t);
   applySynOptions(layer, t, seg, now);
-  t.irs = seg.seq;
-  t.rcvNxt = (seg.seq + 1) >>> 0;
-  t.lastAckSent = t.rcvNxt;
+  t.rcv.irs = seg.seq;
+  t.rcv.nxt = (seg.seq + 1) >>> 0;
+  t.opts.lastAckSent = t.rcv.nxt;
   let iss = layer.isn.isn(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
   if (minIss >= 0 && !seqGt(iss, minIss)) iss = minIss;
   t.snd.iss = iss;
@@ -114,30 +114,30 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
   const t = layer.newTcb(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
   t.passive = true;
   const c = layer.config;
-  t.wsOk = c.windowScaling && d.windowScale >= 0;
-  t.snd.wscale = t.wsOk ? d.windowScale : 0;
-  t.rcvWscale = t.wsOk ? layer.windowScale : 0;
-  t.sackOk = c.sack && d.sackPermitted;
-  t.rackOn = t.sackOk && c.recovery === "rack";
-  t.trackSent = t.rackOn || t.cc.control !== undefined;
+  t.opts.wsOk = c.windowScaling && d.windowScale >= 0;
+  t.snd.wscale = t.opts.wsOk ? d.windowScale : 0;
+  t.rcv.wscale = t.opts.wsOk ? layer.windowScale : 0;
+  t.opts.sackOk = c.sack && d.sackPermitted;
+  t.opts.rackOn = t.opts.sackOk && c.recovery === "rack";
+  t.opts.trackSent = t.opts.rackOn || t.cc.control !== undefined;
   t.rack.rateOn = t.cc.control !== undefined;
-  t.tsOk = c.timestamps && seg.opts.hasTimestamp;
-  if (t.tsOk) {
-    t.tsRecent = seg.opts.tsVal;
-    t.tsRecentAge = now;
+  t.opts.tsOk = c.timestamps && seg.opts.hasTimestamp;
+  if (t.opts.tsOk) {
+    t.opts.tsRecent = seg.opts.tsVal;
+    t.opts.tsRecentAge = now;
   }
-  t.advMss = layer.advMss;
+  t.opts.advMss = layer.advMss;
   setMss(layer, t, d.mss);
   t.snd.iss = cookie;
   layer.initSend(t);
   t.snd.una = seg.ack;
   t.snd.nxt = seg.ack;
   t.snd.max = seg.ack;
-  t.irs = peerIsn;
-  t.rcvNxt = seg.seq;
-  t.lastAckSent = seg.seq;
+  t.rcv.irs = peerIsn;
+  t.rcv.nxt = seg.seq;
+  t.opts.lastAckSent = seg.seq;
   const free = c.receiveBuffer;
-  t.rcvAdv = (seg.seq + (free > 0xffff ? 0xffff : free)) >>> 0;
+  t.rcv.adv = (seg.seq + (free > 0xffff ? 0xffff : free)) >>> 0;
   t.snd.wnd = seg.window << t.snd.wscale;
   t.snd.wl1 = seg.seq;
   t.snd.wl2 = seg.ack;

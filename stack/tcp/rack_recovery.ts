@@ -45,7 +45,12 @@ export function rackAck(
   if (t.inRecovery) {
     // PRR, unless the congestion control sets the window itself (BBR, in ack.ts).
     if (t.cc.control === undefined) {
-      t.cong.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.mss);
+      t.cong.cwnd = t.prr.onAck(
+        delivered,
+        rack.segs.pipe(t.outstanding),
+        t.cong.ssthresh,
+        t.opts.mss,
+      );
     }
     ctx.markDirty(t);
   } else if (advanced) {
@@ -63,7 +68,7 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
   const segs = rack.segs;
   if (segs.count === 0) return;
   const pendingBefore = segs.pendingBytes;
-  const reo = rack.reoWnd(inLossRecovery(t), t.reordering, t.mss, t.rtt.srtt);
+  const reo = rack.reoWnd(inLossRecovery(t), t.reordering, t.opts.mss, t.rtt.srtt);
   const timeout = rack.detectLoss(now, reo);
   if (segs.pendingBytes > pendingBefore) {
     ctx.counters.count("tcp.rack_marked_lost");
@@ -88,7 +93,7 @@ export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () 
   if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
     // No ACK to measure delivery by: PRR lets the first retransmission go (Linux's
     // tcp_rack_reo_timeout calls tcp_cwnd_reduction with one delivered segment).
-    t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.mss);
+    t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.opts.mss);
   }
   output();
   if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
@@ -113,11 +118,11 @@ function sending(t: Tcb): boolean {
  * single loss without collapsing the window).
  */
 export function scheduleProbe(ctx: TcpContext, t: Tcb, now: number): void {
-  if (!t.rackOn || !ctx.config.tlp || t.outstanding === 0 || t.rack.tlpEnd >= 0) return;
+  if (!t.opts.rackOn || !ctx.config.tlp || t.outstanding === 0 || t.rack.tlpEnd >= 0) return;
   if (inLossRecovery(t) || !sending(t)) return;
   if (t.rtxMode !== RTX_RETRANSMIT && t.rtxMode !== RTX_PROBE) return;
   let pto = t.rtt.samples > 0 ? 2 * t.rtt.srtt : 1000;
-  pto += t.outstanding <= t.mss ? WC_DEL_ACK_MS : 2;
+  pto += t.outstanding <= t.opts.mss ? WC_DEL_ACK_MS : 2;
   const rtoAt = t.rtxMode === RTX_RETRANSMIT ? t.rtxAt : now + t.rtt.rto;
   t.rtxMode = RTX_PROBE;
   t.rtxAt = now + pto < rtoAt ? now + pto : rtoAt;
@@ -147,7 +152,7 @@ export function probeTimeout(
     const end = rack.segs.end[i];
     // The last MSS sent (RFC 8985 7.3: "the most recently sent segment"), not only a bare FIN
     // that followed the data: Linux's probe is its last skb, which carries the FIN with data.
-    let seq = (end - t.mss) >>> 0;
+    let seq = (end - t.opts.mss) >>> 0;
     if (seqLt(seq, t.snd.una)) seq = t.snd.una;
     seq = t.sacks.skipSacked(seq);
     if (retransmitAt(ctx, t, seq, now, end) < 0) return;

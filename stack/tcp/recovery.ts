@@ -33,7 +33,7 @@ export function duplicateAck(
   if (seg.payloadLen !== 0 || seg.fin || t.outstanding === 0) return;
   if (windowChanged && !sackChanged) return;
   ctx.counters.count("tcp.dup_acks");
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     // RACK decides losses by time (rack_recovery.ts); the count only drives limited transmit.
     t.dupAcks++;
     ctx.markDirty(t);
@@ -41,12 +41,12 @@ export function duplicateAck(
   }
   if (t.inRecovery) {
     // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
-    if (!t.sackOk && t.cc.control === undefined) t.cong.cwnd += t.mss;
+    if (!t.opts.sackOk && t.cc.control === undefined) t.cong.cwnd += t.opts.mss;
     ctx.markDirty(t);
     return;
   }
   t.dupAcks++;
-  const lost = t.sackOk && t.sacks.isLost(t.snd.una, t.mss);
+  const lost = t.opts.sackOk && t.sacks.isLost(t.snd.una, t.opts.mss);
   // RFC 6582 3.2 (2): no new fast retransmit for data sent before a timeout's "recover".
   if ((t.dupAcks >= t.reordering || lost) && seqGeq(t.snd.una, t.recover)) {
     enterRecovery(ctx, t, now);
@@ -59,24 +59,26 @@ export function duplicateAck(
 export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   ctx.counters.count("tcp.fast_retransmits");
   markUndo(ctx, t, now);
-  t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.snd.una), t.snd.una) / t.mss) : 0;
+  t.undoDistance = t.opts.sackOk
+    ? Math.ceil(seqDiff(t.sacks.highest(t.snd.una), t.snd.una) / t.opts.mss)
+    : 0;
   t.inRecovery = true;
   t.recover = t.snd.max;
   t.cc.onLoss(t.cong, t.outstanding, now);
   t.rttSeq = -1;
   const model = t.cc.control !== undefined; // BBR sets cwnd itself, from the next ACK
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     // PRR sets cwnd on each ACK (ack.ts); output sends what RACK marked lost.
     t.prr.start(t.outstanding);
     t.highRxt = t.snd.una;
-  } else if (t.sackOk) {
+  } else if (t.opts.sackOk) {
     if (!model) t.cong.cwnd = t.cong.ssthresh;
     t.highRxt = t.snd.una;
     retransmitFirst(ctx, t, now);
     t.rescueRxt = t.highRxt;
   } else {
     retransmitFirst(ctx, t, now);
-    if (!model) t.cong.cwnd = t.cong.ssthresh + 3 * t.mss;
+    if (!model) t.cong.cwnd = t.cong.ssthresh + 3 * t.opts.mss;
   }
   ctx.markDirty(t);
 }
@@ -93,8 +95,8 @@ export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
   t.priorCwnd = t.cong.cwnd;
   t.priorSsthresh = t.cong.ssthresh;
   t.undoUna = t.snd.una;
-  t.undoTs = t.tsOk ? tsNow(t, now) : 0;
-  if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
+  t.undoTs = t.opts.tsOk ? tsNow(t, now) : 0;
+  if (t.undoTs === 0 && t.opts.tsOk) t.undoTs = 1; // 0 means "none"
   t.undoRetrans = 0;
 }
 
@@ -120,7 +122,7 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
  */
 export function dsackUndo(ctx: TcpContext, t: Tcb, left: number, right: number): boolean {
   if (t.undoRetrans <= 0 || seqLt(left, t.undoUna) || seqGt(right, t.recover)) return false;
-  t.undoRetrans -= Math.ceil(seqDiff(right, left) / t.mss);
+  t.undoRetrans -= Math.ceil(seqDiff(right, left) / t.opts.mss);
   if (t.undoRetrans > 0) return false;
   ctx.counters.count("tcp.dsack_undo");
   undoRecovery(ctx, t);
@@ -148,7 +150,7 @@ function undoRecovery(ctx: TcpContext, t: Tcb): void {
     return;
   }
   ctx.counters.count("tcp.spurious_recovery_undone");
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     t.rack.recoveryEnded();
     t.rack.widen(t.snd.una, t.snd.max);
   }
@@ -186,9 +188,9 @@ export function retransmitAt(
   upTo: number = t.snd.max,
 ): number {
   let limit = upTo;
-  if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
+  if (t.opts.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
   let len = seqDiff(limit, seq);
-  if (len > t.mss) len = t.mss;
+  if (len > t.opts.mss) len = t.opts.mss;
   if (len <= 0) return -1;
   let dataLen = seqDiff(t.sndEnd, seq);
   if (dataLen > len) dataLen = len;
@@ -211,8 +213,8 @@ export function retransmitAt(
  * the retransmission timer (that hole holds every cumulative ACK back). Returns true when it did.
  */
 export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolean {
-  if (t.rackOn || !t.inRecovery || !t.sackOk || t.rxtUna !== t.snd.una) return false;
-  const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
+  if (t.opts.rackOn || !t.inRecovery || !t.opts.sackOk || t.rxtUna !== t.snd.una) return false;
+  const beyond = (t.rxtSentMax + (t.reordering - 1) * t.opts.mss) >>> 0;
   if (!seqGt(t.sacks.highest(t.snd.una), beyond)) return false;
   ctx.counters.count("tcp.lost_retransmits");
   retransmitFirst(ctx, t, now);
@@ -227,7 +229,7 @@ export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolea
  * (RFC 6582 3.2 (5)). With SACK, the RFC 6675 send loop takes care of the holes.
  */
 export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const model = t.cc.control !== undefined; // BBR restores its own window
   if (seqGeq(t.snd.una, t.recover)) {
     t.inRecovery = false;
@@ -236,8 +238,8 @@ export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number)
     const w = (flight > mss ? flight : mss) + mss;
     if (!model) t.cong.cwnd = t.cong.ssthresh < w ? t.cong.ssthresh : w;
     ctx.counters.count("tcp.recoveries");
-    if (t.rackOn) t.rack.recoveryEnded();
-  } else if (!t.sackOk) {
+    if (t.opts.rackOn) t.rack.recoveryEnded();
+  } else if (!t.opts.sackOk) {
     retransmitFirst(ctx, t, now);
     if (!model) {
       t.cong.cwnd = t.cong.cwnd > acked ? t.cong.cwnd - acked : 0;

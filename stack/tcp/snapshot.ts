@@ -76,7 +76,7 @@ export function listenerInfo(l: ListenQueue): TcpSocketInfo {
 
 /** The row for a connection. */
 export function tcbInfo(t: Tcb): TcpSocketInfo {
-  const mss = t.mss > 0 ? t.mss : 1;
+  const mss = t.opts.mss > 0 ? t.opts.mss : 1;
   return {
     local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
     remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
@@ -89,8 +89,8 @@ export function tcbInfo(t: Tcb): TcpSocketInfo {
     rttvarMs: round3(t.rtt.rttvar),
     rtoMs: round3(t.rtt.rto),
     retransmits: t.retransmits,
-    mss: t.mss,
-    wscale: t.wsOk ? `${t.snd.wscale},${t.rcvWscale}` : "",
+    mss: t.opts.mss,
+    wscale: t.opts.wsOk ? `${t.snd.wscale},${t.rcv.wscale}` : "",
     congestion: t.cc.name,
     retransOut: Math.ceil(t.rack.segs.retransBytes / mss),
     reordering: t.reordering,

@@ -8,9 +8,11 @@
 
 import type { CongestionControl } from "./congestion/cc.ts";
 import { CongState } from "./cong_state.ts";
+import { NegotiatedOptions } from "./negotiated.ts";
 import { Prr } from "./prr.ts";
 import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
+import { RecvSeq } from "./recv_seq.ts";
 import type { RttEstimator } from "./rto.ts";
 import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
@@ -87,47 +89,14 @@ export class Tcb implements TimerNode {
   // --- send sequence variables ---
   /** SND.UNA, SND.NXT, SND.WND and the rest of the send sequence space (send_seq.ts). */
   readonly snd: SendSeq = new SendSeq();
-  /** Our window scale (shift applied to what we advertise). */
-  rcvWscale = 0;
 
   // --- receive sequence variables ---
-  /** Initial receive sequence number. */
-  irs = 0;
-  /** RCV.NXT: next sequence number expected. */
-  rcvNxt = 0;
-  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then): never moves left. */
-  rcvAdv = 0;
-  /** The peer's FIN sequence number when it arrived out of order, else -1. */
-  rcvFinSeq = -1;
-  /** The peer's FIN was received in order: end of its data. */
-  rcvFin = false;
+  /** RCV.NXT, the advertised window edge, the peer's FIN (recv_seq.ts). */
+  readonly rcv: RecvSeq = new RecvSeq();
 
   // --- options ---
-  /** Payload bytes per segment toward the peer (its MSS, clamped, minus option bytes). */
-  mss = 536;
-  /** The MSS we advertise (route MTU - 40). */
-  advMss = 536;
-  /** Timestamps in use (RFC 7323 3.2 Snd.TS.OK). */
-  tsOk = false;
-  /** TS.Recent (RFC 7323 4.3). */
-  tsRecent = 0;
-  /** When TS.Recent was set, ms (for the 24-day PAWS validity, RFC 7323 5.5). */
-  tsRecentAge = 0;
-  /** Offset added to our TSval (RFC 7323 5.4). */
-  tsOffset = 0;
-  /** RCV.NXT value carried by the last ACK we sent (Last.ACK.sent, RFC 7323 4.3). */
-  lastAckSent = 0;
-  /** SACK in use (both sides sent SACK-permitted). */
-  sackOk = false;
-  /** Loss detection is RACK-TLP (SACK in use and `recovery: "rack"`), else RFC 6675/6582. */
-  rackOn = false;
-  /**
-   * Every transmission is recorded (rack.ts, sent_segments.ts): for RACK, or for a congestion
-   * control that reads delivery-rate samples (BBR).
-   */
-  trackSent = false;
-  /** Window scaling in use. */
-  wsOk = false;
+  /** MSS, window scaling, timestamps, SACK as negotiated (negotiated.ts). */
+  readonly opts: NegotiatedOptions = new NegotiatedOptions();
 
   // --- buffers ---
   /** Send buffer, null until allocated (or after TIME_WAIT freed it). */
@@ -186,7 +155,7 @@ export class Tcb implements TimerNode {
 
   // --- congestion (RFC 5681, 6582, 6675) ---
   /** cwnd, ssthresh: the window the algorithm sets (cong_state.ts). */
-  readonly cong: CongState = new CongState(this.snd, this);
+  readonly cong: CongState = new CongState(this.snd, this.opts);
   /** The algorithm. */
   readonly cc: CongestionControl;
   /** Duplicate ACKs in a row. */

@@ -59,7 +59,7 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
   }
   if (t.delackAt !== 0 && now >= t.delackAt) {
     t.delackAt = 0;
-    if (t.lastAckSent !== t.rcvNxt || t.bytesUnacked > 0) {
+    if (t.opts.lastAckSent !== t.rcv.nxt || t.bytesUnacked > 0) {
       ctx.counters.count("tcp.delayed_acks");
       sendAck(ctx, t);
     }
@@ -132,14 +132,14 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.undoTs = 0;
   t.undoRetrans = -1;
   t.undoRto = false;
-  if (t.rtxCount === 1 && t.rackOn && t.tsOk) {
+  if (t.rtxCount === 1 && t.opts.rackOn && t.opts.tsOk) {
     markUndo(ctx, t, now);
     t.undoRetrans = -1;
     t.undoDistance = 0;
     t.undoRto = t.undoTs !== 0;
   }
   if (t.rtxCount === 1) t.cc.onRto(t.cong, t.outstanding, now);
-  else t.cong.cwnd = t.mss;
+  else t.cong.cwnd = t.opts.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
   t.inRecovery = false;
   t.dupAcks = 0;
@@ -147,7 +147,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.highRxt = t.snd.una;
   // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
   if (t.rtxCount >= 2) t.sacks.clear();
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     // Everything outstanding is lost; output retransmits it in order under the window
     // (rack_recovery.ts), skipping what stays SACKed.
     t.rack.markAllLost(t.rtxCount >= 2);
@@ -158,7 +158,7 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   if (t.snd.wnd === 0) {
     // Nothing fits: force one segment (it doubles as a window probe).
     const saved = t.snd.wnd;
-    t.snd.wnd = t.mss;
+    t.snd.wnd = t.opts.mss;
     output(ctx, t);
     t.snd.wnd = saved;
   } else {

@@ -45,11 +45,11 @@ export const TCP_CHECKSUM_OFFSET = 16;
 /**
  * Payload bytes of the largest super-frame the send policy builds for `t` now: whole multiples
  * of the MSS, no more than half of min(cwnd, the peer's window) (at least one MSS), within a
- * 65535-byte datagram whatever options the segment carries. Equals `t.mss` when the window is
+ * 65535-byte datagram whatever options the segment carries. Equals `t.opts.mss` when the window is
  * too small to split.
  */
 export function tsoSegmentCap(t: Tcb): number {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const maxSegs = Math.floor(
     (TSO_MAX_DATAGRAM - IP_HEADER_LEN - TCP_MIN_HEADER_LEN - MAX_OPTIONS_LEN) / mss,
   );

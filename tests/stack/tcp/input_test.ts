@@ -53,7 +53,7 @@ Deno.test("passive open: SYN-ACK carries MSS, window scale, SACK-permitted, time
     assertEquals(c.remoteAddr, { transport: "tcp", hostname: "10.0.0.2", port: 40000 });
     assertEquals(c.localAddr, { transport: "tcp", hostname: "10.0.0.1", port: 80 });
     // MSS: the peer's 1400 minus the 12 bytes of timestamps every segment carries.
-    assertEquals(c.tcb.mss, 1388);
+    assertEquals(c.tcb.opts.mss, 1388);
     assertEquals(c.tcb.snd.wnd, 100 << 7);
   } finally {
     p.close();
@@ -72,8 +72,8 @@ Deno.test("a SYN without options: MSS 536, no scaling, no SACK, no timestamps", 
     assertEquals(sa.mss, 1460);
     p.send({ sport: 40000, dport: 80, seq: 8, ack: sa.seq + 1, flags: ACK, win: 8192 });
     const c = await l.accept();
-    assertEquals(c.tcb.mss, 536);
-    assertEquals(c.tcb.wsOk, false);
+    assertEquals(c.tcb.opts.mss, 536);
+    assertEquals(c.tcb.opts.wsOk, false);
     assertEquals(c.tcb.snd.wnd, 8192);
   } finally {
     p.close();
@@ -565,7 +565,7 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
   try {
     const o = await openPassive(p); // timestamps on; the peer's last TSval was 101
     p.take();
-    const tsEcr = o.conn.tcb.tsRecent;
+    const tsEcr = o.conn.tcb.opts.tsRecent;
     assertEquals(tsEcr, 101);
     const seg = (seq: number, tsVal: number, byte: number) => ({
       sport: 40000,
@@ -578,7 +578,7 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
       data: new Uint8Array(10).fill(byte),
     });
     p.send(seg(o.peerSeq, 200, 1));
-    assertEquals(o.conn.tcb.tsRecent, 200);
+    assertEquals(o.conn.tcb.opts.tsRecent, 200);
     // Same sequence space, older clock: an old duplicate (a wrapped sequence number).
     p.send(seg(o.peerSeq + 10, 150, 2));
     const a = p.one();
@@ -696,7 +696,7 @@ Deno.test("flow control: the window shrinks while data waits unread; reading reo
     // 8 KiB needs no window scale; the peer's SYN offers one, so ours is 0.
     const o = await openPassive(p, NO_TS);
     p.take();
-    assertEquals(o.conn.tcb.rcvWscale, 0);
+    assertEquals(o.conn.tcb.rcv.wscale, 0);
     let seq = o.peerSeq;
     const send = (n: number) => {
       p.send({

@@ -81,7 +81,7 @@ Deno.test("memory pressure: the receive window stops at the ring it has; at the 
   try {
     const o = await openPassive(p, NO_TS);
     p.take();
-    const shift = o.conn.tcb.rcvWscale;
+    const shift = o.conn.tcb.rcv.wscale;
     // The peer sends whatever the window offers; the application never reads.
     let seq = o.peerSeq;
     let window = 65535; // the SYN-ACK's window (never scaled) to start

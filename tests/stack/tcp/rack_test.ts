@@ -22,7 +22,7 @@ async function inFlight(n: number, options: Record<string, unknown> = {}, unsent
   assertEquals(sent.length, n);
   const una = o.localSeq;
   const t = o.conn.tcb;
-  assert(t.rackOn, "RACK is the default on SACK connections");
+  assert(t.opts.rackOn, "RACK is the default on SACK connections");
   /** The peer's ACK of `ack` with SACK blocks (offsets from the first data byte). */
   const ack = (a: number, sack: [number, number][] = []) =>
     p.send({

@@ -80,12 +80,12 @@ Deno.test("RFC 6675 recovery: a timeout is not undone, even when the original ar
     p.advance(t.rtt.rto);
     const rx = p.take();
     assertEquals(rx.map((s) => s.seq), [una], "the timeout resends the first segment");
-    assertEquals(t.cong.cwnd, t.mss);
+    assertEquals(t.cong.cwnd, t.opts.mss);
     // The ACK of everything echoes the first transmission's TSval; the loss window stays (a
     // restored window into go-back-N turned rare timeouts into storms on an impaired link).
     p.send(ack(una + 10_000, [], sent[9].ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
-    assert(t.cong.cwnd < 10 * t.mss, `cwnd ${t.cong.cwnd}`);
+    assert(t.cong.cwnd < 10 * t.opts.mss, `cwnd ${t.cong.cwnd}`);
   } finally {
     p.close();
   }
@@ -146,7 +146,7 @@ Deno.test("RACK: a spurious timeout is undone; what it marked lost is not resent
     const cwnd = t.cong.cwnd;
     p.advance(t.rtt.rto);
     assertEquals(p.take().map((s) => s.seq), [una], "the timeout resends the first segment");
-    assertEquals(t.cong.cwnd, t.mss);
+    assertEquals(t.cong.cwnd, t.opts.mss);
     // The ACK of everything echoes the first transmission's TSval: the originals all arrived.
     p.send(ack(una + 10_000, [], sent[9].ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_rto_undone"), 1);
@@ -166,7 +166,7 @@ Deno.test("RACK: a timeout the ACK shows real is not undone", async () => {
     // The retransmission filled the hole: its TSval is echoed.
     p.send(ack(una + 1000, [], rx.ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_rto_undone") ?? 0, 0);
-    assert(t.cong.cwnd <= 2 * t.mss, `cwnd ${t.cong.cwnd}`);
+    assert(t.cong.cwnd <= 2 * t.opts.mss, `cwnd ${t.cong.cwnd}`);
   } finally {
     p.close();
   }
