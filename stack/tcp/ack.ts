@@ -126,10 +126,10 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     t.snd.wl1 = seg.seq;
     t.snd.wl2 = ack;
     if (wndField > t.snd.maxWnd) t.snd.maxWnd = wndField;
-    if (wndField > 0 && t.rtxMode === RTX_PERSIST) {
-      t.rtxMode = RTX_OFF;
-      t.rtxAt = 0;
-      t.probes = 0;
+    if (wndField > 0 && t.timers.rtxMode === RTX_PERSIST) {
+      t.timers.rtxMode = RTX_OFF;
+      t.timers.rtxAt = 0;
+      t.timers.probes = 0;
     }
     if (grew) ctx.markDirty(t);
   }
@@ -172,8 +172,8 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
   if (t.opts.sackOk) t.sacks.advance(ack);
   if (t.opts.trackSent) t.rack.acked(ack, now);
-  t.rtxCount = 0;
-  t.probes = 0;
+  t.timers.rtxCount = 0;
+  t.timers.probes = 0;
   if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
     // A spurious recovery was undone: the window is back, nothing to deflate.
   } else if (t.inRecovery) {
@@ -185,14 +185,14 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   }
   // RFC 6298 5.2 and 5.3.
   if (t.outstanding === 0) {
-    if (rtxArmed(t.rtxMode)) {
-      t.rtxMode = RTX_OFF;
-      t.rtxAt = 0;
+    if (rtxArmed(t.timers.rtxMode)) {
+      t.timers.rtxMode = RTX_OFF;
+      t.timers.rtxAt = 0;
     }
   } else {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
   ctx.markDirty(t);
   return dataAcked;

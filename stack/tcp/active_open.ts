@@ -82,8 +82,8 @@ export function activeOpen(
   const conn = newTcpConn(layer, t);
   const established = whenEstablished(conn);
   if (options.timeoutMs !== undefined) {
-    t.lingerAt = now + options.timeoutMs;
-    layer.armTimer(t, t.lingerAt);
+    t.timers.lingerAt = now + options.timeoutMs;
+    layer.armTimer(t, t.timers.lingerAt);
   }
   layer.counters.count("tcp.active_opens");
   output(layer, t);

@@ -110,8 +110,8 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       }
       if (t.state === TIME_WAIT && seg.fin) {
         // RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout.
-        t.lingerAt = now + ctx.config.timeWaitMs;
-        ctx.armTimer(t, t.lingerAt);
+        t.timers.lingerAt = now + ctx.config.timeWaitMs;
+        ctx.armTimer(t, t.timers.lingerAt);
       }
       ctx.counters.count("tcp.rx_out_of_window");
       if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcv.nxt)) {
@@ -125,8 +125,8 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       return;
     }
   }
-  t.lastRecvAt = now;
-  t.keepProbes = 0;
+  t.timers.lastRecvAt = now;
+  t.timers.keepProbes = 0;
   // RFC 7323 4.3: remember the peer's clock for our echoes (after the acceptability test).
   if (
     t.opts.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.opts.tsRecent) &&
@@ -209,8 +209,8 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       setState(t, FIN_WAIT_2, now);
       if (t.userClosed) {
         // Orphaned: do not wait forever for the peer's FIN (Linux's tcp_fin_timeout).
-        t.lingerAt = now + ctx.config.finWait2Ms;
-        ctx.armTimer(t, t.lingerAt);
+        t.timers.lingerAt = now + ctx.config.finWait2Ms;
+        ctx.armTimer(t, t.timers.lingerAt);
       }
     }
   } else if (t.state === CLOSING) {
@@ -308,7 +308,7 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   if (!seg.syn) return;
   t.rcv.irs = seg.seq;
   t.rcv.nxt = (seg.seq + 1) >>> 0;
-  t.lastRecvAt = now;
+  t.timers.lastRecvAt = now;
   // The window our SYN offered (unscaled, RFC 7323 2.2) is the initial right edge.
   const offered = ctx.config.receiveBuffer > 0xffff ? 0xffff : ctx.config.receiveBuffer;
   t.rcv.adv = (t.rcv.nxt + offered) >>> 0;
@@ -322,10 +322,10 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     t.snd.una = ack;
     if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
     takeRttSample(t, seg, now, 1);
-    t.rtxCount = 0;
-    t.rtxMode = RTX_OFF;
-    t.rtxAt = 0;
-    t.lingerAt = 0;
+    t.timers.rtxCount = 0;
+    t.timers.rtxMode = RTX_OFF;
+    t.timers.rtxAt = 0;
+    t.timers.lingerAt = 0;
     setState(t, ESTABLISHED, now);
     allocateBuffers(ctx, t);
     rtoAfterHandshake(t);
@@ -337,7 +337,7 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, our SYN again with an ACK.
     setState(t, SYN_RECEIVED, now);
     t.snd.nxt = t.snd.iss;
-    t.rtxMode = RTX_OFF;
+    t.timers.rtxMode = RTX_OFF;
     ctx.markDirty(t);
   }
 }
@@ -350,7 +350,7 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
   t.snd.wl1 = seg.seq;
   t.snd.wl2 = seg.ack;
   if (t.snd.wnd > t.snd.maxWnd) t.snd.maxWnd = t.snd.wnd;
-  t.lingerAt = 0;
+  t.timers.lingerAt = 0;
   allocateBuffers(ctx, t);
   rtoAfterHandshake(t);
   const l = t.listener;
@@ -413,9 +413,9 @@ function receiveText(
       // super-frame (it is many segments already; Linux ACKs each GRO packet so).
       t.ackNow = true;
       if (seg.gsoSize > 0 || t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
-    } else if (t.delackAt === 0) {
-      t.delackAt = now + ctx.config.delayedAckMs;
-      ctx.armTimer(t, t.delackAt);
+    } else if (t.timers.delackAt === 0) {
+      t.timers.delackAt = now + ctx.config.delayedAckMs;
+      ctx.armTimer(t, t.timers.delackAt);
     }
     if (t.rcv.finSeq !== -1 && t.rcv.nxt === t.rcv.finSeq) processFin(ctx, t, now);
     if (t.user !== null) t.user.onReadable();

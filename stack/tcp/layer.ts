@@ -316,11 +316,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (t.state === CLOSED && !t.inTable) return;
     const prev = t.state;
     t.state = CLOSED;
-    t.rtxAt = 0;
-    t.rtxMode = RTX_OFF;
-    t.delackAt = 0;
-    t.keepAt = 0;
-    t.lingerAt = 0;
+    t.timers.rtxAt = 0;
+    t.timers.rtxMode = RTX_OFF;
+    t.timers.delackAt = 0;
+    t.timers.keepAt = 0;
+    t.timers.lingerAt = 0;
     this.#wheel.cancel(t);
     this.#table.remove(t);
     const l = t.listener;
@@ -724,8 +724,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (st === ESTABLISHED || st === CLOSE_WAIT) {
       this.shutdownWrite(t);
     } else if (st === FIN_WAIT_2) {
-      t.lingerAt = this.clock.now() + this.config.finWait2Ms;
-      this.armTimer(t, t.lingerAt);
+      t.timers.lingerAt = this.clock.now() + this.config.finWait2Ms;
+      this.armTimer(t, t.timers.lingerAt);
     }
   }
 
@@ -781,7 +781,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       new SackScoreboard(),
     );
     t.opts.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
-    t.lastRecvAt = now;
+    t.timers.lastRecvAt = now;
     t.stateSince = now;
     return t;
   }

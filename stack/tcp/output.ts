@@ -63,14 +63,14 @@ export function output(ctx: TcpContext, t: Tcb): void {
     } else {
       sendWindow(ctx, t, now);
     }
-    if (t.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
+    if (t.timers.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
       // RFC 9293 3.8.6.1: a zero window with data to send: probe it. A window too small to send
       // into (sender SWS avoidance held the data) gets the same timer as its override timeout
       // (RFC 1122 4.2.3.4: "SHOULD be in the range 0.1 - 1.0 seconds"; the first one is the RTO,
       // 200 ms at its floor), as Linux's probe timer does for any window that stalls the sender.
-      t.rtxMode = RTX_PERSIST;
-      t.rtxAt = now + persistInterval(t);
-      ctx.armTimer(t, t.rtxAt);
+      t.timers.rtxMode = RTX_PERSIST;
+      t.timers.rtxAt = now + persistInterval(t);
+      ctx.armTimer(t, t.timers.rtxAt);
     }
   }
   if (t.ackNow) sendAck(ctx, t);
@@ -78,7 +78,7 @@ export function output(ctx: TcpContext, t: Tcb): void {
 
 /** The persist interval: the RTO backed off per unanswered probe, capped at 60 s. */
 export function persistInterval(t: Tcb): number {
-  const v = t.rtt.baseRto * 2 ** (t.probes < 16 ? t.probes : 16);
+  const v = t.rtt.baseRto * 2 ** (t.timers.probes < 16 ? t.timers.probes : 16);
   return v < PERSIST_MAX_MS ? v : PERSIST_MAX_MS;
 }
 

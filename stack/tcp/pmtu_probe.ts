@@ -24,7 +24,7 @@ export const PLPMTUD_BASE_MSS = 1024;
 
 /** Called at each retransmission timeout of data: lowers the MSS when a black hole is likely. */
 export function blackHoleCheck(ctx: TcpContext, t: Tcb): void {
-  if (!ctx.config.mtuProbing || t.rtxCount < BLACK_HOLE_TIMEOUTS) return;
+  if (!ctx.config.mtuProbing || t.timers.rtxCount < BLACK_HOLE_TIMEOUTS) return;
   const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
   const floor = DEFAULT_IPV4_MSS - (t.opts.tsOk ? TS_OPTION_LEN : 0);
   let mss = t.opts.mss > PLPMTUD_BASE_MSS ? PLPMTUD_BASE_MSS : t.opts.mss >> 1;

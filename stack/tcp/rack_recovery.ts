@@ -79,15 +79,15 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
     ctx.markDirty(t);
   }
   if (timeout > 0) {
-    t.rtxMode = RTX_REORDER;
-    t.rtxAt = now + timeout;
-    ctx.armTimer(t, t.rtxAt);
+    t.timers.rtxMode = RTX_REORDER;
+    t.timers.rtxAt = now + timeout;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
 /** The reordering timer fired (RFC 8985 6.3): look again, recover, send. */
 export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () => void): void {
-  t.rtxMode = RTX_OFF;
+  t.timers.rtxMode = RTX_OFF;
   const wasInRecovery = t.inRecovery;
   detectAndRecover(ctx, t, now);
   if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
@@ -96,10 +96,10 @@ export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () 
     t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.opts.mss);
   }
   output();
-  if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (!rtxArmed(t.timers.rtxMode) && t.outstanding > 0) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
@@ -120,13 +120,13 @@ function sending(t: Tcb): boolean {
 export function scheduleProbe(ctx: TcpContext, t: Tcb, now: number): void {
   if (!t.opts.rackOn || !ctx.config.tlp || t.outstanding === 0 || t.rack.tlpEnd >= 0) return;
   if (inLossRecovery(t) || !sending(t)) return;
-  if (t.rtxMode !== RTX_RETRANSMIT && t.rtxMode !== RTX_PROBE) return;
+  if (t.timers.rtxMode !== RTX_RETRANSMIT && t.timers.rtxMode !== RTX_PROBE) return;
   let pto = t.rtt.samples > 0 ? 2 * t.rtt.srtt : 1000;
   pto += t.outstanding <= t.opts.mss ? WC_DEL_ACK_MS : 2;
-  const rtoAt = t.rtxMode === RTX_RETRANSMIT ? t.rtxAt : now + t.rtt.rto;
-  t.rtxMode = RTX_PROBE;
-  t.rtxAt = now + pto < rtoAt ? now + pto : rtoAt;
-  ctx.armTimer(t, t.rtxAt);
+  const rtoAt = t.timers.rtxMode === RTX_RETRANSMIT ? t.timers.rtxAt : now + t.rtt.rto;
+  t.timers.rtxMode = RTX_PROBE;
+  t.timers.rtxAt = now + pto < rtoAt ? now + pto : rtoAt;
+  ctx.armTimer(t, t.timers.rtxAt);
 }
 
 /**
@@ -140,7 +140,7 @@ export function probeTimeout(
   now: number,
   sendNew: () => boolean,
 ): void {
-  t.rtxMode = RTX_OFF;
+  t.timers.rtxMode = RTX_OFF;
   if (t.outstanding === 0) return;
   const rack = t.rack;
   ctx.counters.count("tcp.tlp_probes");
@@ -159,9 +159,9 @@ export function probeTimeout(
     rack.tlpRetrans = true;
   }
   rack.tlpEnd = t.snd.max;
-  t.rtxMode = RTX_RETRANSMIT;
-  t.rtxAt = now + t.rtt.rto;
-  ctx.armTimer(t, t.rtxAt);
+  t.timers.rtxMode = RTX_RETRANSMIT;
+  t.timers.rtxAt = now + t.rtt.rto;
+  ctx.armTimer(t, t.timers.rtxAt);
 }
 
 /**

@@ -18,7 +18,17 @@ import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
 import { SendSeq } from "./send_seq.ts";
 import { CLOSED, type TcpState } from "./state.ts";
+import { TcbTimers } from "./tcb_timers.ts";
 import type { TimerNode } from "./timer_wheel.ts";
+
+export {
+  RTX_OFF,
+  RTX_PERSIST,
+  RTX_PROBE,
+  RTX_REORDER,
+  RTX_RETRANSMIT,
+  rtxArmed,
+} from "./tcb_timers.ts";
 
 /** What the socket API above a connection is told. Called synchronously from the stack. */
 export interface TcbUser {
@@ -42,22 +52,6 @@ export interface TcbListener {
   enqueue(t: Tcb): void;
 }
 
-/** Where the retransmission timer stands. */
-export const RTX_OFF = 0;
-/** Retransmission timer armed for outstanding data, SYN or FIN (RFC 6298). */
-export const RTX_RETRANSMIT = 1;
-/** Persist timer armed: zero window with data waiting (RFC 9293 3.8.6.1). */
-export const RTX_PERSIST = 2;
-/** Tail loss probe timer armed instead of the retransmission timer (RFC 8985 7.2). */
-export const RTX_PROBE = 3;
-/** RACK's reordering timer armed instead of the retransmission timer (RFC 8985 6.3). */
-export const RTX_REORDER = 4;
-
-/** True for the modes that stand in for the retransmission timer while data is outstanding. */
-export function rtxArmed(mode: number): boolean {
-  return mode === RTX_RETRANSMIT || mode === RTX_PROBE || mode === RTX_REORDER;
-}
-
 /** One connection. */
 export class Tcb implements TimerNode {
   // --- identity (RFC 9293 3.3.1: the socket pair) ---
@@ -75,6 +69,8 @@ export class Tcb implements TimerNode {
   hashNext: Tcb | null = null;
   /** The connection's state. */
   state: TcpState = CLOSED;
+  /** Time the connection entered its current state (TIME_WAIT reuse). */
+  stateSince = 0;
   /** True for a passive open (created from a listener's SYN). */
   passive = false;
   /** The listener that owns this connection until accepted, or null. */
@@ -104,36 +100,9 @@ export class Tcb implements TimerNode {
   /** Receive buffer, null until allocated. */
   rcvBuf: RecvBuffer | null = null;
 
-  // --- timers (absolute times, ms; 0 = off) ---
-  /** Expiry of the retransmission, probe, reordering or persist timer. */
-  rtxAt = 0;
-  /** What `rtxAt` is for (RTX_OFF, RTX_RETRANSMIT, RTX_PERSIST, RTX_PROBE, RTX_REORDER). */
-  rtxMode = RTX_OFF;
-  /** Delayed-ACK deadline. */
-  delackAt = 0;
-  /** Keepalive deadline. */
-  keepAt = 0;
-  /** TIME_WAIT end, orphaned FIN_WAIT_2 end, or the connect() deadline. */
-  lingerAt = 0;
-  /** Consecutive retransmissions of the same data (reset by an ACK of new data). */
-  rtxCount = 0;
-  /** Counted as an orphan (closed by the application, still ending with the peer). */
-  orphan = false;
-  /** The SYN or SYN-ACK timed out at least once (RFC 6298 5.7). */
-  synTimedOut = false;
-  /**
-   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9): what the user is told if
-   * the connection then times out, instead of a bare timeout (Linux's sk_err_soft).
-   */
-  softError: Error | null = null;
-  /** Zero-window probes sent without the window opening. */
-  probes = 0;
-  /** Keepalive probes sent without an answer. */
-  keepProbes = 0;
-  /** Time of the last segment received (keepalive idle time). */
-  lastRecvAt = 0;
-  /** Time the connection entered its current state (TIME_WAIT reuse). */
-  stateSince = 0;
+  // --- timers ---
+  /** The retransmission, delayed-ACK, keepalive and linger deadlines (tcb_timers.ts). */
+  readonly timers: TcbTimers = new TcbTimers();
 
   // TimerNode
   /** Wheel: expiry. */
@@ -223,6 +192,13 @@ export class Tcb implements TimerNode {
   dirtyNext: Tcb | null = null;
 
   // --- user settings and state ---
+  /** Counted as an orphan (closed by the application, still ending with the peer). */
+  orphan = false;
+  /**
+   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9): what the user is told if
+   * the connection then times out, instead of a bare timeout (Linux's sk_err_soft).
+   */
+  softError: Error | null = null;
   /** Nagle off (RFC 9293 3.7.4 lets the application disable it). */
   noDelay = false;
   /**

@@ -42,7 +42,7 @@ export const SYN_TIMEOUT_FALLBACK_RTO_MS = 3000;
  * does (TCP_TIMEOUT_FALLBACK).
  */
 export function rtoAfterHandshake(t: Tcb): void {
-  if (t.synTimedOut && t.rtt.samples === 0) {
+  if (t.timers.synTimedOut && t.rtt.samples === 0) {
     t.rtt.fallback(SYN_TIMEOUT_FALLBACK_RTO_MS);
   }
 }
@@ -66,13 +66,13 @@ export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
     return;
   }
   setState(t, TIME_WAIT, now);
-  t.rtxMode = RTX_OFF;
-  t.rtxAt = 0;
-  t.delackAt = 0;
-  t.keepAt = 0;
+  t.timers.rtxMode = RTX_OFF;
+  t.timers.rtxAt = 0;
+  t.timers.delackAt = 0;
+  t.timers.keepAt = 0;
   t.sndBuf = null; // everything was acknowledged
-  t.lingerAt = now + ctx.config.timeWaitMs;
-  ctx.armTimer(t, t.lingerAt);
+  t.timers.lingerAt = now + ctx.config.timeWaitMs;
+  ctx.armTimer(t, t.timers.lingerAt);
   ctx.counters.count("tcp.time_wait");
 }
 

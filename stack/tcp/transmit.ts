@@ -196,7 +196,7 @@ function ackSent(t: Tcb): void {
   t.dsackEnd = t.dsackStart; // a DSACK is reported once (RFC 2883 4)
   t.ackNow = false;
   t.bytesUnacked = 0;
-  t.delackAt = 0;
+  t.timers.delackAt = 0;
 }
 
 /**
@@ -271,10 +271,10 @@ export function sendData(
     t.rttStart = now;
   }
   if (seqGt(end, t.snd.max)) t.snd.max = end;
-  if (!rtxArmed(t.rtxMode)) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (!rtxArmed(t.timers.rtxMode)) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
   return used;
 }
@@ -401,10 +401,10 @@ export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
     t.rttSeq = t.snd.iss;
     t.rttStart = now;
   }
-  if (t.rtxMode !== RTX_RETRANSMIT) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (t.timers.rtxMode !== RTX_RETRANSMIT) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
