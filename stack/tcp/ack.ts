@@ -100,13 +100,13 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
       rackAck(ctx, t, seg, delivered, dsack, advanced, sackChanged, now);
     }
   } else if (sackChanged) {
-    if (t.inRecovery) lostRetransmission(ctx, t, now);
+    if (t.recovery.active) lostRetransmission(ctx, t, now);
     else if (
       // Any ACK with new SACK information may show the loss, not only a duplicate one: one that
       // also moved SND.UNA can leave the next hole IsLost with no duplicate ACK ever to follow
       // (the rest SACKed, the window full of SACKed data), which only the timer would end.
       // Linux and RACK (RFC 8985 6.2) look at every such ACK.
-      t.opts.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recover) &&
+      t.opts.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recovery.recover) &&
       t.sacks.isLost(t.snd.una, t.opts.mss)
     ) {
       enterRecovery(ctx, t, now);
@@ -139,7 +139,7 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     const rs = t.rack.rate.finish(t.rack.minRtt);
     const lost = segs.pendingBytes - pendingBefore;
     rs.losses = lost > 0 ? lost : 0;
-    const state = t.inRecovery ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
+    const state = t.recovery.active ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
     const pipe = segs.pipe(t.outstanding);
     cc.control(t.cong, rs, pipe, t.rack.rate.delivered, state, now);
     if (cc.appLimited) t.rack.rate.markAppLimited(pipe);
@@ -174,12 +174,12 @@ function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number 
   if (t.opts.trackSent) t.rack.acked(ack, now);
   t.timers.rtxCount = 0;
   t.timers.probes = 0;
-  if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
+  if (t.undo.ts !== 0 && checkUndo(ctx, t, seg)) {
     // A spurious recovery was undone: the window is back, nothing to deflate.
-  } else if (t.inRecovery) {
+  } else if (t.recovery.active) {
     recoveryAck(ctx, t, acked, now);
   } else {
-    t.dupAcks = 0;
+    t.recovery.dupAcks = 0;
     // Grow only while the window is actually used (RFC 7661 spirit; Linux's cwnd-limited test).
     if (2 * flightBefore >= t.cong.cwnd) t.cc.onAck(t.cong, acked, now, t.rtt.srtt);
   }

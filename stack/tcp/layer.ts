@@ -416,7 +416,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (t.outstanding > 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) {
       // Everything in flight was too big: send it again, from SND.UNA, in segments that fit.
       t.snd.nxt = t.snd.una;
-      t.highRxt = t.snd.una;
+      t.recovery.highRxt = t.snd.una;
       t.rttSeq = -1; // Karn: no sample from what is sent again
       this.markDirty(t);
     }
@@ -792,8 +792,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     t.snd.nxt = t.snd.iss;
     t.snd.max = t.snd.iss;
     t.snd.base = (t.snd.iss + 1) >>> 0;
-    t.recover = t.snd.iss;
-    t.highRxt = t.snd.iss;
+    t.recovery.recover = t.snd.iss;
+    t.recovery.highRxt = t.snd.iss;
   }
 
   #findListener(addr: number, port: number): ListenQueue | null {

@@ -55,10 +55,10 @@ export function output(ctx: TcpContext, t: Tcb): void {
   ) {
     const max = t.snd.max;
     if (t.opts.rackOn) {
-      if (t.inRecovery || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
+      if (t.recovery.active || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
       else sendWindow(ctx, t, now);
       if (t.snd.max !== max) scheduleProbe(ctx, t, now);
-    } else if (t.inRecovery && t.opts.sackOk) {
+    } else if (t.recovery.active && t.opts.sackOk) {
       sackRecoveryOutput(ctx, t, now);
     } else {
       sendWindow(ctx, t, now);
@@ -115,8 +115,8 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     if (len > avail) len = avail;
     // The usable window (RFC 5681 2: min(cwnd, rwnd) minus what is in flight).
     let cwnd = t.cong.cwnd;
-    if (!retransmit && !t.inRecovery && t.dupAcks > 0 && t.dupAcks < 3) {
-      cwnd += t.dupAcks * mss; // RFC 3042 limited transmit: one new segment per early dupack
+    if (!retransmit && !t.recovery.active && t.recovery.dupAcks > 0 && t.recovery.dupAcks < 3) {
+      cwnd += t.recovery.dupAcks * mss; // RFC 3042 limited transmit: one new segment per early dupack
     }
     const wnd = t.snd.wnd < cwnd ? t.snd.wnd : cwnd;
     const usable = wnd - seqDiff(seq, t.snd.una);
@@ -155,11 +155,11 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
   const mss = t.opts.mss;
   const sacks = t.sacks;
   for (let n = 0; n < 4096; n++) {
-    const pipe = sacks.pipe(t.snd.una, t.snd.max, t.highRxt, mss);
+    const pipe = sacks.pipe(t.snd.una, t.snd.max, t.recovery.highRxt, mss);
     if (t.cong.cwnd - pipe < mss) return;
     const highSacked = sacks.highest(t.snd.una);
     // (1) and (3): the first unSACKed octet at or above HighRxt, below the highest SACK.
-    let s = seqLt(t.highRxt, t.snd.una) ? t.snd.una : t.highRxt;
+    let s = seqLt(t.recovery.highRxt, t.snd.una) ? t.snd.una : t.recovery.highRxt;
     s = sacks.skipSacked(s);
     if (seqLt(s, highSacked)) {
       const lost = sacks.isLost(s, mss);
@@ -172,7 +172,7 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
       continue;
     }
     // (4) rescue retransmission: once per recovery, the last unSACKed segment.
-    if (t.rescueRxt < 0 || seqGt(t.snd.una, t.rescueRxt)) {
+    if (t.recovery.rescueRxt < 0 || seqGt(t.snd.una, t.recovery.rescueRxt)) {
       let start = (t.snd.max - mss) >>> 0;
       if (seqLt(start, t.snd.una)) start = t.snd.una;
       start = sacks.skipSacked(start);
@@ -180,7 +180,7 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
       if (len > mss) len = mss;
       if (len > 0) {
         sendData(ctx, t, start, len, false, now);
-        t.rescueRxt = t.recover;
+        t.recovery.rescueRxt = t.recovery.recover;
         continue;
       }
     }

@@ -20,7 +20,7 @@ import { RTX_OFF, RTX_PROBE, RTX_REORDER, RTX_RETRANSMIT, rtxArmed, type Tcb } f
 
 /** After a retransmission timeout SND.UNA < recover until what was outstanding is acknowledged. */
 export function inLossRecovery(t: Tcb): boolean {
-  return t.inRecovery || seqLt(t.snd.una, t.recover);
+  return t.recovery.active || seqLt(t.snd.una, t.recovery.recover);
 }
 
 /**
@@ -42,7 +42,7 @@ export function rackAck(
   const rack = t.rack;
   if (rack.tlpEnd >= 0) tlpAck(ctx, t, seg.ack, dsack, advanced || sacked, now);
   detectAndRecover(ctx, t, now);
-  if (t.inRecovery) {
+  if (t.recovery.active) {
     // PRR, unless the congestion control sets the window itself (BBR, in ack.ts).
     if (t.cc.control === undefined) {
       t.cong.cwnd = t.prr.onAck(
@@ -68,11 +68,11 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
   const segs = rack.segs;
   if (segs.count === 0) return;
   const pendingBefore = segs.pendingBytes;
-  const reo = rack.reoWnd(inLossRecovery(t), t.reordering, t.opts.mss, t.rtt.srtt);
+  const reo = rack.reoWnd(inLossRecovery(t), t.recovery.reordering, t.opts.mss, t.rtt.srtt);
   const timeout = rack.detectLoss(now, reo);
   if (segs.pendingBytes > pendingBefore) {
     ctx.counters.count("tcp.rack_marked_lost");
-    if (!t.inRecovery && seqGeq(t.snd.una, t.recover)) {
+    if (!t.recovery.active && seqGeq(t.snd.una, t.recovery.recover)) {
       enterRecovery(ctx, t, now);
       if (rack.tlpEnd >= 0) rack.tlpEnd = -1; // the probe's episode is this recovery now
     }
@@ -88,9 +88,9 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
 /** The reordering timer fired (RFC 8985 6.3): look again, recover, send. */
 export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () => void): void {
   t.timers.rtxMode = RTX_OFF;
-  const wasInRecovery = t.inRecovery;
+  const wasInRecovery = t.recovery.active;
   detectAndRecover(ctx, t, now);
-  if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
+  if (t.recovery.active && !wasInRecovery && t.cc.control === undefined) {
     // No ACK to measure delivery by: PRR lets the first retransmission go (Linux's
     // tcp_rack_reo_timeout calls tcp_cwnd_reduction with one delivered segment).
     t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.opts.mss);
@@ -185,7 +185,7 @@ function tlpAck(
     rack.tlpEnd = -1;
   } else if (seqGt(ack, rack.tlpEnd)) {
     rack.tlpEnd = -1;
-    if (!t.inRecovery) {
+    if (!t.recovery.active) {
       ctx.counters.count("tcp.tlp_recoveries");
       t.cc.onLoss(t.cong, t.outstanding, now);
       // As Linux's tcp_end_cwnd_reduction: only an algorithm that set ssthresh lowers cwnd.

@@ -93,7 +93,7 @@ export function tcbInfo(t: Tcb): TcpSocketInfo {
     wscale: t.opts.wsOk ? `${t.snd.wscale},${t.rcv.wscale}` : "",
     congestion: t.cc.name,
     retransOut: Math.ceil(t.rack.segs.retransBytes / mss),
-    reordering: t.reordering,
+    reordering: t.recovery.reordering,
     ...bbrInfo(t),
   };
 }

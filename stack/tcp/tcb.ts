@@ -14,11 +14,13 @@ import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
 import { RecvSeq } from "./recv_seq.ts";
 import type { RttEstimator } from "./rto.ts";
-import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
+import { RecoveryState } from "./recovery_state.ts";
+import type { SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
 import { SendSeq } from "./send_seq.ts";
 import { CLOSED, type TcpState } from "./state.ts";
 import { TcbTimers } from "./tcb_timers.ts";
+import { UndoState } from "./undo_state.ts";
 import type { TimerNode } from "./timer_wheel.ts";
 
 export {
@@ -127,48 +129,10 @@ export class Tcb implements TimerNode {
   readonly cong: CongState = new CongState(this.snd, this.opts);
   /** The algorithm. */
   readonly cc: CongestionControl;
-  /** Duplicate ACKs in a row. */
-  dupAcks = 0;
-  /** In fast recovery (after a fast retransmit, until RecoveryPoint is acknowledged). */
-  inRecovery = false;
-  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */
-  recover = 0;
-  /** RFC 6675 HighRxt + 1: end of the highest retransmitted range. */
-  highRxt = 0;
-  /** RFC 6675 RescueRxt, or -1. */
-  rescueRxt = -1;
-  /**
-   * SND.MAX when the segment at SND.UNA was last retransmitted, and that SND.UNA: once data sent
-   * after it is SACKed (past the reordering allowance) while SND.UNA has not moved, that
-   * retransmission was lost too (the hole that holds every cumulative ACK back).
-   */
-  rxtSentMax = 0;
-  rxtUna = -1;
-  /**
-   * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675
-   * DupThresh), 3 until a recovery turns out spurious, then raised to the distance that was
-   * mistaken for a loss (Linux's tp->reordering, RFC 4653's idea).
-   */
-  reordering = DUP_THRESH;
-  /** cwnd and ssthresh before the current fast recovery (restored if it was spurious). */
-  priorCwnd = 0;
-  priorSsthresh = 0;
-  /**
-   * The TSval of the first retransmission of the current fast recovery, or 0: an ACK of
-   * it that echoes an older TSval was caused by the original (RFC 3522 Eifel detection).
-   */
-  undoTs = 0;
-  /** SND.UNA when that recovery began (the first octet retransmitted). */
-  undoUna = 0;
-  /**
-   * Segments the current recovery retransmitted and no DSACK has yet shown unneeded; -1 when no
-   * undo is possible (Linux's undo_retrans).
-   */
-  undoRetrans = -1;
-  /** The undo in prospect is of a retransmission timeout, not of a fast recovery. */
-  undoRto = false;
-  /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
-  undoDistance = 0;
+  /** Duplicate ACKs, fast recovery, reordering (recovery_state.ts). */
+  readonly recovery: RecoveryState = new RecoveryState();
+  /** The window before a recovery and what tells whether it was spurious (undo_state.ts). */
+  readonly undo: UndoState = new UndoState();
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
   /** RACK-TLP loss detection and the transmission record it reads (RFC 8985; rack.ts). */

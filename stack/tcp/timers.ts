@@ -129,22 +129,22 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   // the window comes back and what was marked lost is not resent. Without RACK a timeout is never
   // undone: restoring the window into go-back-N was measured to turn an impaired link's rare
   // timeouts into storms of them.
-  t.undoTs = 0;
-  t.undoRetrans = -1;
-  t.undoRto = false;
+  t.undo.ts = 0;
+  t.undo.retrans = -1;
+  t.undo.rto = false;
   if (t.timers.rtxCount === 1 && t.opts.rackOn && t.opts.tsOk) {
     markUndo(ctx, t, now);
-    t.undoRetrans = -1;
-    t.undoDistance = 0;
-    t.undoRto = t.undoTs !== 0;
+    t.undo.retrans = -1;
+    t.undo.distance = 0;
+    t.undo.rto = t.undo.ts !== 0;
   }
   if (t.timers.rtxCount === 1) t.cc.onRto(t.cong, t.outstanding, now);
   else t.cong.cwnd = t.opts.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
-  t.inRecovery = false;
-  t.dupAcks = 0;
-  t.recover = t.snd.max;
-  t.highRxt = t.snd.una;
+  t.recovery.active = false;
+  t.recovery.dupAcks = 0;
+  t.recovery.recover = t.snd.max;
+  t.recovery.highRxt = t.snd.una;
   // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
   if (t.timers.rtxCount >= 2) t.sacks.clear();
   if (t.opts.rackOn) {

@@ -260,10 +260,10 @@ export function sendData(
   if (t.opts.trackSent && used > 0) {
     t.rack.sent(seq, end, t.snd.max, now, t.rack.segs.pipe(t.outstanding));
   }
-  if (t.inRecovery) t.prr.out += used;
+  if (t.recovery.active) t.prr.out += used;
   if (retransmit) {
     const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
-    if (t.inRecovery && t.undoRetrans >= 0) t.undoRetrans += segs;
+    if (t.recovery.active && t.undo.retrans >= 0) t.undo.retrans += segs;
     t.retransmits += segs;
     ctx.counters.count("tcp.retransmits", segs);
   } else if (t.rttSeq < 0 && !t.opts.tsOk) {

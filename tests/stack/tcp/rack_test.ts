@@ -50,7 +50,7 @@ Deno.test("RACK: reordering within the window is not taken for a loss", async ()
     ack(2000); // segment 0 arrives within the window
     p.advance(20);
     assertEquals(sentNow(), [], "nothing retransmitted");
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(count("tcp.fast_retransmits"), 0);
   } finally {
     p.close();
@@ -66,7 +66,7 @@ Deno.test("RACK: past RTT + window the hole is lost, by the reordering timer", a
     assertEquals(sentNow(), [], "not before the window has passed");
     p.advance(10);
     assertEquals(sentNow(), [0], "the reordering timer found segment 0 lost");
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     assertEquals(count("tcp.rack_marked_lost"), 1);
     assertEquals(count("tcp.rto_expired"), 0);
   } finally {
@@ -85,7 +85,7 @@ Deno.test("RACK: three SACKed segments above a hole need no window during recove
     // has been seen (RFC 8985 6.2 step 4), so the hole is lost now.
     ack(0, [[1000, 4000]]);
     assertEquals(sentNow(), [0]);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
   } finally {
     p.close();
   }
@@ -102,7 +102,7 @@ Deno.test("RACK: a DSACK widens the reordering window (RFC 8985 6.2 step 4)", as
     // the duplicate (below the cumulative ACK: a DSACK, RFC 2883 4).
     ack(10_000, [[0, 1000]]);
     assertEquals(count("tcp.dsacks_received"), 1);
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(t.rack.reoWndMult, 2);
     // The next hole waits twice as long: 2 * 20 / 4 = 10 ms past the RTT.
     await o.conn.write(new Uint8Array(4000));
@@ -141,7 +141,7 @@ Deno.test("RACK: a lost retransmission is found by time, without the timer", asy
     ack(0, [[1000, fresh[fresh.length - 1] + 1000]]);
     assertEquals(sentNow().filter((s) => s === 0), [0], "segment 0 sent a third time");
     assertEquals(count("tcp.rto_expired"), 0);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
   } finally {
     p.close();
   }
@@ -155,7 +155,7 @@ Deno.test("PRR: during recovery sending follows delivery, about ssthresh / Recov
     for (let k = 2; k <= 20; k++) {
       ack(0, [[1000, k * 1000]]);
       const sent = sentNow(); // before the recovery: limited transmit (RFC 3042)
-      if (t.inRecovery) perAck.push(sent.length);
+      if (t.recovery.active) perAck.push(sent.length);
     }
     // CUBIC: ssthresh = 0.7 * 20 segments; RecoverFS = 20 segments.
     assertEquals(t.cong.ssthresh, 14_000);
@@ -183,9 +183,9 @@ Deno.test("TLP: a lost tail is probed at 2 SRTT and recovered by RACK, not by th
     p.advance(RTT);
     ack(0, [[2000, 3000]]);
     assertEquals(sentNow(), [0, 1000]);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     ack(3000);
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(count("tcp.rto_expired"), 0);
   } finally {
     p.close();

@@ -41,16 +41,20 @@ Deno.test("reordering taken for a loss: the recovery is undone and the threshold
     const ts0 = sent[0].ts![0];
     // Segment 0 is late: 1..4 arrive first and are SACKed.
     for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
-    assert(t.inRecovery, "taken for a loss");
+    assert(t.recovery.active, "taken for a loss");
     const rx = p.take().find((s) => s.seq === una)!;
     assert(rx.ts![0] > ts0, "the retransmission carries a newer TSval");
     assert(t.cong.cwnd < cwnd);
     // Then segment 0 itself arrives: the cumulative ACK echoes its (older) TSval.
     p.send(ack(una + 5000, [], ts0));
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(t.cong.cwnd, cwnd, "the window is back");
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone"), 1);
-    assertEquals(t.reordering, 5, "four segments arrived before the late one: threshold 5");
+    assertEquals(
+      t.recovery.reordering,
+      5,
+      "four segments arrived before the late one: threshold 5",
+    );
     assertEquals(t.sacks.dupThresh, 5);
   } finally {
     p.close();
@@ -68,7 +72,7 @@ Deno.test("a real loss: the ACK echoes the retransmission's TSval, nothing is un
     p.send(ack(una + 5000, [], rx.ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
     assertEquals(t.cong.ssthresh, reduced);
-    assertEquals(t.reordering, 3);
+    assertEquals(t.recovery.reordering, 3);
   } finally {
     p.close();
   }
@@ -120,7 +124,7 @@ Deno.test("without timestamps a DSACK of every retransmission undoes the recover
         p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: a, flags: ACK, win: 65535, sack });
       const cwnd = t.cong.cwnd;
       for (let k = 2; k <= 4; k++) ack(una, [[una + 1000, una + k * 1000]]);
-      assert(t.inRecovery);
+      assert(t.recovery.active);
       assert(p.take().some((s) => s.seq === una), "segment 0 retransmitted");
       const reduced = t.cong.cwnd;
       assert(reduced < cwnd);
