@@ -99,7 +99,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
     if (wnd === 0 && seg.seq === t.rcv.nxt) {
       textAllowed = false;
       ctx.counters.count("tcp.rx_zero_window_drop");
-      t.ackNow = true;
+      t.ackPolicy.ackNow = true;
     } else {
       if (seg.rst) return;
       if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.rcv.irs) {
@@ -251,7 +251,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
         ctx.counters.count("tcp.rx_beyond_buffer");
         dataLen -= right - room;
         fin = false;
-        t.ackNow = true;
+        t.ackPolicy.ackNow = true;
         if (dataLen < 0) dataLen = 0;
       }
       if (dataLen > 0 && !receiveText(ctx, t, seg, dataSeq, dataOff, dataLen, now)) return;
@@ -266,15 +266,15 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
         processFin(ctx, t, now);
       } else if (seqGt(finSeq, t.rcv.nxt)) {
         t.rcv.finSeq = finSeq; // after a hole: taken when the hole fills
-        t.ackNow = true;
+        t.ackPolicy.ackNow = true;
         ctx.markDirty(t);
       }
     } else if (st === CLOSE_WAIT || st === CLOSING || st === LAST_ACK) {
-      t.ackNow = true; // a repeated FIN: acknowledge again
+      t.ackPolicy.ackNow = true; // a repeated FIN: acknowledge again
       ctx.markDirty(t);
     }
   }
-  if (t.ackNow) ctx.markDirty(t);
+  if (t.ackPolicy.ackNow) ctx.markDirty(t);
 }
 
 /**
@@ -329,7 +329,7 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     setState(t, ESTABLISHED, now);
     allocateBuffers(ctx, t);
     rtoAfterHandshake(t);
-    t.ackNow = true;
+    t.ackPolicy.ackNow = true;
     ctx.markDirty(t);
     ctx.counters.count("tcp.active_opens_established");
     if (t.user !== null) t.user.onEstablished();
@@ -371,8 +371,8 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
  */
 function reportDuplicate(ctx: TcpContext, t: Tcb, start: number, end: number): void {
   if (!t.opts.sackOk || !seqLt(start, end)) return;
-  t.dsackStart = start;
-  t.dsackEnd = end;
+  t.ackPolicy.dsackStart = start;
+  t.ackPolicy.dsackEnd = end;
   ctx.counters.count("tcp.dsacks_sent");
 }
 
@@ -397,22 +397,26 @@ function receiveText(
   // The peer's segment size, to tell full-sized segments (RFC 1122 4.2.3.2), as Linux's
   // tcp_measure_rcv_mss: a super-frame's gso_size, else the length, at most our MSS.
   const segSize = seg.gsoSize > 0 ? seg.gsoSize : len;
-  if (segSize > t.rcvMss) t.rcvMss = segSize < t.opts.advMss ? segSize : t.opts.advMss;
+  if (segSize > t.ackPolicy.rcvMss) {
+    t.ackPolicy.rcvMss = segSize < t.opts.advMss ? segSize : t.opts.advMss;
+  }
   if (dataSeq === t.rcv.nxt) {
     const hadHoles = rcv.oooCount > 0;
     const adv = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
     t.rcv.nxt = (t.rcv.nxt + adv) >>> 0;
-    t.bytesUnacked += adv;
+    t.ackPolicy.bytesUnacked += adv;
     ctx.counters.count("tcp.rx_bytes", adv);
     if (hadHoles) {
-      t.ackNow = true; // RFC 5681 4.2: ACK at once a segment that fills a gap
-    } else if (t.bytesUnacked >= 2 * t.rcvMss) {
+      t.ackPolicy.ackNow = true; // RFC 5681 4.2: ACK at once a segment that fills a gap
+    } else if (t.ackPolicy.bytesUnacked >= 2 * t.ackPolicy.rcvMss) {
       // RFC 5681 4.2: at least every second full-sized segment. The ACK leaves when the burst
       // of frames being read is done (one ACK covers what arrived together, as with GRO), but
       // no later than STRETCH_ACK_SEGMENTS segments into a long burst, and at once for a
       // super-frame (it is many segments already; Linux ACKs each GRO packet so).
-      t.ackNow = true;
-      if (seg.gsoSize > 0 || t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
+      t.ackPolicy.ackNow = true;
+      if (
+        seg.gsoSize > 0 || t.ackPolicy.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.ackPolicy.rcvMss
+      ) sendAck(ctx, t);
     } else if (t.timers.delackAt === 0) {
       t.timers.delackAt = now + ctx.config.delayedAckMs;
       ctx.armTimer(t, t.timers.delackAt);
@@ -424,10 +428,10 @@ function receiveText(
     // takes the first SACK block: one ACK per burst would report only the last three ranges, and
     // the sender would take the ones it never heard of for lost (as Linux ACKs each
     // out-of-order run that GRO cannot merge).
-    if (t.ackNow && t.opts.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
+    if (t.ackPolicy.ackNow && t.opts.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
     const r = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
     ctx.counters.count(r < 0 ? "tcp.ooo_dropped" : "tcp.ooo_segments");
-    t.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
+    t.ackPolicy.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
   }
   ctx.markDirty(t);
   return true;
@@ -439,7 +443,7 @@ function processFin(ctx: TcpContext, t: Tcb, now: number): void {
   t.rcv.fin = true;
   t.rcv.finSeq = -1;
   if (t.rcvBuf !== null) t.rcvBuf.clearOutOfOrder();
-  t.ackNow = true;
+  t.ackPolicy.ackNow = true;
   ctx.markDirty(t);
   switch (t.state) {
     case ESTABLISHED:

@@ -666,7 +666,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     // RFC 9293 3.8.6.2.2: announce once the window can grow by min(buffer / 2, MSS); only
     // when the advertised window has shrunk below half the buffer (otherwise data ACKs carry it).
     if (cur <= rcv.max / 2 && rcv.free - cur >= step) {
-      t.ackNow = true;
+      t.ackPolicy.ackNow = true;
       this.markDirty(t);
     }
   }

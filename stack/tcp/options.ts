@@ -67,7 +67,7 @@ export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   if (t.opts.tsOk) mss -= TS_OPTION_LEN;
   if (mss < 64) mss = 64;
   t.opts.mss = mss;
-  t.rcvMss = mss;
+  t.ackPolicy.rcvMss = mss;
   const iw = ctx.config.initialCwnd * mss;
   const cap = 2 * mss > 14600 ? 2 * mss : 14600;
   t.cong.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;

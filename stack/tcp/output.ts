@@ -73,7 +73,7 @@ export function output(ctx: TcpContext, t: Tcb): void {
       ctx.armTimer(t, t.timers.rtxAt);
     }
   }
-  if (t.ackNow) sendAck(ctx, t);
+  if (t.ackPolicy.ackNow) sendAck(ctx, t);
 }
 
 /** The persist interval: the RTO backed off per unanswered probe, capped at 60 s. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AckPolicy } from "./ack_policy.ts";
 import type { CongestionControl } from "./congestion/cc.ts";
 import { CongState } from "./cong_state.ts";
 import { NegotiatedOptions } from "./negotiated.ts";
@@ -141,15 +142,8 @@ export class Tcb implements TimerNode {
   readonly prr: Prr = new Prr();
 
   // --- receive-side ACK policy ---
-  /** Bytes received in order since our last ACK (RFC 5681 4.2, RFC 1122 4.2.3.2). */
-  bytesUnacked = 0;
-  /** Largest payload received: the peer's segment size, to tell full-sized segments. */
-  rcvMss = 536;
-  /** An ACK must go out at the next flush. */
-  ackNow = false;
-  /** A duplicate to report in the next ACK's first SACK block (RFC 2883); equal: none. */
-  dsackStart = 0;
-  dsackEnd = 0;
+  /** Delayed-ACK count, an ACK owed now, the DSACK to report (ack_policy.ts). */
+  readonly ackPolicy: AckPolicy = new AckPolicy();
   /** Waiting in the layer's flush list. */
   dirty = false;
   /** Next in the layer's flush list. */

@@ -59,7 +59,7 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
   }
   if (t.timers.delackAt !== 0 && now >= t.timers.delackAt) {
     t.timers.delackAt = 0;
-    if (t.opts.lastAckSent !== t.rcv.nxt || t.bytesUnacked > 0) {
+    if (t.opts.lastAckSent !== t.rcv.nxt || t.ackPolicy.bytesUnacked > 0) {
       ctx.counters.count("tcp.delayed_acks");
       sendAck(ctx, t);
     }

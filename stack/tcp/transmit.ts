@@ -97,10 +97,10 @@ function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
     o.tsEcr = t.opts.tsRecent;
   }
   const max = t.opts.tsOk ? 3 : 4;
-  if (t.opts.sackOk && t.dsackStart !== t.dsackEnd) {
+  if (t.opts.sackOk && t.ackPolicy.dsackStart !== t.ackPolicy.dsackEnd) {
     // RFC 2883 4: the duplicate first, then the usual blocks.
-    o.sackBlocks[0] = t.dsackStart;
-    o.sackBlocks[1] = t.dsackEnd;
+    o.sackBlocks[0] = t.ackPolicy.dsackStart;
+    o.sackBlocks[1] = t.ackPolicy.dsackEnd;
     o.sackCount = 1;
     if (t.rcvBuf !== null && t.rcvBuf.oooCount > 0) {
       o.sackCount += t.rcvBuf.sackBlocks(o.sackBlocks.subarray(2), max - 1);
@@ -193,9 +193,9 @@ function emitRaw(
 /** Bookkeeping after sending anything that carries our ACK. */
 function ackSent(t: Tcb): void {
   t.opts.lastAckSent = t.rcv.nxt;
-  t.dsackEnd = t.dsackStart; // a DSACK is reported once (RFC 2883 4)
-  t.ackNow = false;
-  t.bytesUnacked = 0;
+  t.ackPolicy.dsackEnd = t.ackPolicy.dsackStart; // a DSACK is reported once (RFC 2883 4)
+  t.ackPolicy.ackNow = false;
+  t.ackPolicy.bytesUnacked = 0;
   t.timers.delackAt = 0;
 }
 
