@@ -29,8 +29,8 @@ export function offerOptions(ctx: TcpContext, t: Tcb): void {
 }
 
 /**
- * Applies the options of the peer's SYN or SYN-ACK to `t`, whose `wsOk`/`sackOk`/`tsOk` hold
- * what we offer: each stays on only if the peer has it too.
+ * Applies the options of the peer's SYN or SYN-ACK to `t`, whose `opts.wsOk`/`sackOk`/`tsOk`
+ * hold what we offer: each stays on only if the peer has it too.
  */
 export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const o = seg.opts;

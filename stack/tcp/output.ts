@@ -116,7 +116,8 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
     // The usable window (RFC 5681 2: min(cwnd, rwnd) minus what is in flight).
     let cwnd = t.cong.cwnd;
     if (!retransmit && !t.recovery.active && t.recovery.dupAcks > 0 && t.recovery.dupAcks < 3) {
-      cwnd += t.recovery.dupAcks * mss; // RFC 3042 limited transmit: one new segment per early dupack
+      // RFC 3042 limited transmit: one new segment per early dupack.
+      cwnd += t.recovery.dupAcks * mss;
     }
     const wnd = t.snd.wnd < cwnd ? t.snd.wnd : cwnd;
     const usable = wnd - seqDiff(seq, t.snd.una);

@@ -9,8 +9,8 @@
  * a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel detection, RFC
  * 4015's response: cwnd and ssthresh go back to what they were, as Linux's
  * tcp_undo_cwnd_reduction). The distance that was mistaken for a loss then raises the
- * connection's duplicate-ACK threshold (`reordering`, Linux's tp->reordering; at most 127), so
- * the same reordering is not taken for a loss again.
+ * connection's duplicate-ACK threshold (`t.recovery.reordering`, Linux's tp->reordering; at most
+ * 127), so the same reordering is not taken for a loss again.
  *
  * @module
  */

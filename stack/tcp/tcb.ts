@@ -1,7 +1,27 @@
 /**
- * The transmission control block (RFC 9293 3.3.1): the state of one connection: its addresses,
- * the send and receive sequence variables, negotiated options, buffers, timers, RTT estimate and
- * congestion state. Plain numeric fields, updated in place by the input and output paths.
+ * The transmission control block (RFC 9293 3.3.1): the state of one connection, grouped by the
+ * mechanism that owns it, as gVisor splits a connection's state into its sender and receiver
+ * (pkg/tcpip/transport/tcp/snd.go, rcv.go) and Linux groups tcp_sock's fields
+ * (include/linux/tcp.h):
+ *
+ * - `t.snd` (send_seq.ts): the send sequence space (SND.UNA, SND.NXT, SND.WND, ISS, ...),
+ *   written by output and by ACK processing;
+ * - `t.rcv` (recv_seq.ts): the receive sequence space (RCV.NXT, the advertised edge, IRS, the
+ *   peer's FIN), written by segment arrival;
+ * - `t.opts` (negotiated.ts): what the handshake settled (MSS, window scaling, timestamps with
+ *   TS.Recent, SACK) and the loss detection chosen with it;
+ * - `t.timers` (tcb_timers.ts): the deadlines on the layer's wheel and the counts of what they
+ *   sent;
+ * - `t.cong` (cong_state.ts): cwnd and ssthresh, what the algorithm `t.cc` is handed;
+ * - `t.recovery` (recovery_state.ts) and `t.undo` (undo_state.ts): loss recovery and the undo of
+ *   a spurious one, beside the SACK scoreboard, RACK-TLP and PRR objects;
+ * - `t.ackPolicy` (ack_policy.ts): when the receiver acknowledges;
+ * - `t.sndBuf`, `t.rcvBuf`: the data.
+ *
+ * The identity (the socket pair, the state), the intrusive links (connection table, accept
+ * queue, timer wheel, flush list), the RTT estimator and the user's settings stay on the block
+ * itself. Every group is created with the block and holds plain fields updated in place by the
+ * input and output paths: nothing is allocated per segment.
  *
  * @module
  */
@@ -14,15 +34,15 @@ import { Prr } from "./prr.ts";
 import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
 import { RecvSeq } from "./recv_seq.ts";
-import type { RttEstimator } from "./rto.ts";
 import { RecoveryState } from "./recovery_state.ts";
+import type { RttEstimator } from "./rto.ts";
 import type { SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
 import { SendSeq } from "./send_seq.ts";
 import { CLOSED, type TcpState } from "./state.ts";
 import { TcbTimers } from "./tcb_timers.ts";
-import { UndoState } from "./undo_state.ts";
 import type { TimerNode } from "./timer_wheel.ts";
+import { UndoState } from "./undo_state.ts";
 
 export {
   RTX_OFF,
@@ -85,37 +105,29 @@ export class Tcb implements TimerNode {
   /** True while in the connection table. */
   inTable = false;
 
-  // --- send sequence variables ---
+  // --- the variables, grouped by the mechanism that owns them ---
   /** SND.UNA, SND.NXT, SND.WND and the rest of the send sequence space (send_seq.ts). */
   readonly snd: SendSeq = new SendSeq();
-
-  // --- receive sequence variables ---
   /** RCV.NXT, the advertised window edge, the peer's FIN (recv_seq.ts). */
   readonly rcv: RecvSeq = new RecvSeq();
-
-  // --- options ---
   /** MSS, window scaling, timestamps, SACK as negotiated (negotiated.ts). */
   readonly opts: NegotiatedOptions = new NegotiatedOptions();
+  /** The retransmission, delayed-ACK, keepalive and linger deadlines (tcb_timers.ts). */
+  readonly timers: TcbTimers = new TcbTimers();
+  /** cwnd, ssthresh: the window the algorithm sets (cong_state.ts). */
+  readonly cong: CongState = new CongState(this.snd, this.opts);
+  /** Duplicate ACKs, fast recovery, reordering (recovery_state.ts). */
+  readonly recovery: RecoveryState = new RecoveryState();
+  /** The window before a recovery and what tells whether it was spurious (undo_state.ts). */
+  readonly undo: UndoState = new UndoState();
+  /** Delayed-ACK count, an ACK owed now, the DSACK to report (ack_policy.ts). */
+  readonly ackPolicy: AckPolicy = new AckPolicy();
 
   // --- buffers ---
   /** Send buffer, null until allocated (or after TIME_WAIT freed it). */
   sndBuf: SendBuffer | null = null;
   /** Receive buffer, null until allocated. */
   rcvBuf: RecvBuffer | null = null;
-
-  // --- timers ---
-  /** The retransmission, delayed-ACK, keepalive and linger deadlines (tcb_timers.ts). */
-  readonly timers: TcbTimers = new TcbTimers();
-
-  // TimerNode
-  /** Wheel: expiry. */
-  timerAt = 0;
-  /** Wheel: slot or -1. */
-  timerSlot = -1;
-  /** Wheel: previous. */
-  timerPrev: TimerNode | null = null;
-  /** Wheel: next. */
-  timerNext: TimerNode | null = null;
 
   // --- RTT (RFC 6298) ---
   /** The estimator. */
@@ -125,15 +137,9 @@ export class Tcb implements TimerNode {
   /** Send time of `rttSeq`. */
   rttStart = 0;
 
-  // --- congestion (RFC 5681, 6582, 6675) ---
-  /** cwnd, ssthresh: the window the algorithm sets (cong_state.ts). */
-  readonly cong: CongState = new CongState(this.snd, this.opts);
+  // --- congestion control and loss detection (RFC 5681, 6675, 8985, 6937) ---
   /** The algorithm. */
   readonly cc: CongestionControl;
-  /** Duplicate ACKs, fast recovery, reordering (recovery_state.ts). */
-  readonly recovery: RecoveryState = new RecoveryState();
-  /** The window before a recovery and what tells whether it was spurious (undo_state.ts). */
-  readonly undo: UndoState = new UndoState();
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
   /** RACK-TLP loss detection and the transmission record it reads (RFC 8985; rack.ts). */
@@ -141,9 +147,15 @@ export class Tcb implements TimerNode {
   /** The window during a RACK connection's fast recovery (RFC 6937; prr.ts). */
   readonly prr: Prr = new Prr();
 
-  // --- receive-side ACK policy ---
-  /** Delayed-ACK count, an ACK owed now, the DSACK to report (ack_policy.ts). */
-  readonly ackPolicy: AckPolicy = new AckPolicy();
+  // --- links: the timer wheel (TimerNode), the layer's flush list ---
+  /** Wheel: expiry. */
+  timerAt = 0;
+  /** Wheel: slot or -1. */
+  timerSlot = -1;
+  /** Wheel: previous. */
+  timerPrev: TimerNode | null = null;
+  /** Wheel: next. */
+  timerNext: TimerNode | null = null;
   /** Waiting in the layer's flush list. */
   dirty = false;
   /** Next in the layer's flush list. */
