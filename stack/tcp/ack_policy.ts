@@ -17,5 +17,6 @@ export class AckPolicy {
   ackNow = false;
   /** A duplicate to report in the next ACK's first SACK block (RFC 2883); equal: none. */
   dsackStart = 0;
+  /** End of that duplicate (see `dsackStart`). */
   dsackEnd = 0;
 }

@@ -28,6 +28,7 @@ export class RecoveryState {
    * retransmission was lost too (the hole that holds every cumulative ACK back).
    */
   rxtSentMax = 0;
+  /** SND.UNA at that retransmission, or -1 (see `rxtSentMax`). */
   rxtUna = -1;
   /**
    * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675

@@ -12,6 +12,7 @@
 export class UndoState {
   /** cwnd and ssthresh before the current fast recovery (restored if it was spurious). */
   priorCwnd = 0;
+  /** See `priorCwnd`. */
   priorSsthresh = 0;
   /**
    * The TSval of the first retransmission of the current fast recovery, or 0: an ACK of
