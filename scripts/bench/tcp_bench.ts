@@ -162,7 +162,7 @@ async function inMemory(): Promise<void> {
     }
     seq = (seq + K * P) >>> 0;
     stack.tcp.flush();
-    tcbOf(conn).rcv!.read(sink, 0, sink.length);
+    tcbOf(conn).rcvBuf!.read(sink, 0, sink.length);
     stack.tcp.afterRead(tcbOf(conn));
   };
   for (let r = 0; r < 2000; r++) round(); // warm up

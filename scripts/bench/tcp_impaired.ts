@@ -68,7 +68,7 @@ async function run(tcp: TcpStackOptions): Promise<Record<string, unknown>> {
       off += await c.write(chunk.subarray(0, Math.min(65536, total - off)));
     }
     // Sent when everything is acknowledged.
-    for (let i = 0; i < 60_000 && (t.outstanding > 0 || t.snd!.len > 0); i++) {
+    for (let i = 0; i < 60_000 && (t.outstanding > 0 || t.sndBuf!.len > 0); i++) {
       await new Promise((r) => setTimeout(r, 5));
     }
     const s = (performance.now() - t0) / 1000;

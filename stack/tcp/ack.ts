@@ -27,8 +27,8 @@ import { tsNow } from "./transmit.ts";
 export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: number): void {
   const o = seg.opts;
   let r = -1;
-  t.latestRtt = 0;
-  if (t.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
+  t.cong.latestRtt = 0;
+  if (t.opts.tsOk && o.hasTimestamp && o.tsEcr !== 0) {
     const d = (tsNow(t, now) - o.tsEcr) >>> 0;
     if (d < 0x7fffffff) r = d;
     t.rttSeq = -1;
@@ -38,7 +38,7 @@ export function takeRttSample(t: Tcb, seg: Segment, now: number, expected: numbe
   }
   if (r < 0) return;
   t.rtt.sample(r, expected);
-  t.latestRtt = r > 0 ? r : 1;
+  t.cong.latestRtt = r > 0 ? r : 1;
   t.rack.rttSample(r, now);
 }
 
@@ -55,20 +55,20 @@ export function isDsack(blocks: Uint32Array, count: number, ack: number): boolea
 /** ACK processing of RFC 9293 3.10.7.4 step 5 for the synchronized states. */
 export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
-  const wndField = seg.window << t.sndWscale;
-  const windowChanged = wndField !== t.sndWnd;
-  const una = t.sndUna;
-  const rack = t.rackOn ? t.rack : null;
+  const wndField = seg.window << t.snd.wscale;
+  const windowChanged = wndField !== t.snd.wnd;
+  const una = t.snd.una;
+  const rack = t.opts.rackOn ? t.rack : null;
   const segs = t.rack.segs;
   const sackedBefore = segs.sackedBytes;
-  if (t.trackSent) {
+  if (t.opts.trackSent) {
     t.rack.ackTsEcr = seg.opts.hasTimestamp ? seg.opts.tsEcr : 0;
-    t.rack.tsOffset = t.tsOffset;
+    t.rack.tsOffset = t.opts.tsOffset;
     if (t.rack.rateOn) t.rack.rate.begin(segs.pipe(t.outstanding));
   }
   let sackChanged = false;
   let dsack = false;
-  if (t.sackOk && seg.opts.sackCount > 0) {
+  if (t.opts.sackOk && seg.opts.sackCount > 0) {
     const b = seg.opts.sackBlocks;
     const n = seg.opts.sackCount;
     dsack = isDsack(b, n, ack);
@@ -76,13 +76,13 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
     for (let i = dsack ? 1 : 0; i < n; i++) {
       const left = b[2 * i];
       const right = b[2 * i + 1];
-      if (t.sacks.add(left, right, una, t.sndMax)) {
+      if (t.sacks.add(left, right, una, t.snd.max)) {
         sackChanged = true;
         if (rack !== null) rack.sacked(left, right, now);
       }
     }
     if (dsack) {
-      if (rack !== null) rack.widen(t.sndUna, t.sndMax);
+      if (rack !== null) rack.widen(t.snd.una, t.snd.max);
       dsackUndo(ctx, t, b[0], b[1]);
     }
   }
@@ -96,18 +96,18 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   const pendingBefore = segs.pendingBytes;
   if (rack !== null) {
     if (advanced || sackChanged || dsack) {
-      const delivered = seqDiff(t.sndUna, una) + segs.sackedBytes - sackedBefore;
+      const delivered = seqDiff(t.snd.una, una) + segs.sackedBytes - sackedBefore;
       rackAck(ctx, t, seg, delivered, dsack, advanced, sackChanged, now);
     }
   } else if (sackChanged) {
-    if (t.inRecovery) lostRetransmission(ctx, t, now);
+    if (t.recovery.active) lostRetransmission(ctx, t, now);
     else if (
       // Any ACK with new SACK information may show the loss, not only a duplicate one: one that
       // also moved SND.UNA can leave the next hole IsLost with no duplicate ACK ever to follow
       // (the rest SACKed, the window full of SACKed data), which only the timer would end.
       // Linux and RACK (RFC 8985 6.2) look at every such ACK.
-      t.sackOk && t.outstanding > 0 && seqGeq(t.sndUna, t.recover) &&
-      t.sacks.isLost(t.sndUna, t.mss)
+      t.opts.sackOk && t.outstanding > 0 && seqGeq(t.snd.una, t.recovery.recover) &&
+      t.sacks.isLost(t.snd.una, t.opts.mss)
     ) {
       enterRecovery(ctx, t, now);
     }
@@ -119,29 +119,29 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
   if (
     seqGt(ack, una) ||
     (ack === una &&
-      (seqLt(t.sndWl1, seg.seq) || (t.sndWl1 === seg.seq && seqLeq(t.sndWl2, ack))))
+      (seqLt(t.snd.wl1, seg.seq) || (t.snd.wl1 === seg.seq && seqLeq(t.snd.wl2, ack))))
   ) {
-    const grew = wndField > t.sndWnd;
-    t.sndWnd = wndField;
-    t.sndWl1 = seg.seq;
-    t.sndWl2 = ack;
-    if (wndField > t.maxSndWnd) t.maxSndWnd = wndField;
-    if (wndField > 0 && t.rtxMode === RTX_PERSIST) {
-      t.rtxMode = RTX_OFF;
-      t.rtxAt = 0;
-      t.probes = 0;
+    const grew = wndField > t.snd.wnd;
+    t.snd.wnd = wndField;
+    t.snd.wl1 = seg.seq;
+    t.snd.wl2 = ack;
+    if (wndField > t.snd.maxWnd) t.snd.maxWnd = wndField;
+    if (wndField > 0 && t.timers.rtxMode === RTX_PERSIST) {
+      t.timers.rtxMode = RTX_OFF;
+      t.timers.rtxAt = 0;
+      t.timers.probes = 0;
     }
     if (grew) ctx.markDirty(t);
   }
   const cc = t.cc;
-  if (cc.control !== undefined && t.trackSent && (advanced || sackChanged)) {
+  if (cc.control !== undefined && t.opts.trackSent && (advanced || sackChanged)) {
     // A model-based algorithm (BBR) sets the window from this ACK's delivery-rate sample.
     const rs = t.rack.rate.finish(t.rack.minRtt);
     const lost = segs.pendingBytes - pendingBefore;
     rs.losses = lost > 0 ? lost : 0;
-    const state = t.inRecovery ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
+    const state = t.recovery.active ? CA_RECOVERY : inLossRecovery(t) ? CA_LOSS : CA_OPEN;
     const pipe = segs.pipe(t.outstanding);
-    cc.control(t, rs, pipe, t.rack.rate.delivered, state, now);
+    cc.control(t.cong, rs, pipe, t.rack.rate.delivered, state, now);
     if (cc.appLimited) t.rack.rate.markAppLimited(pipe);
     ctx.markDirty(t);
   }
@@ -152,47 +152,47 @@ export function processAck(ctx: TcpContext, t: Tcb, seg: Segment, now: number): 
 /** SND.UNA < SEG.ACK: new data acknowledged. Returns the data bytes freed. */
 function ackNewData(ctx: TcpContext, t: Tcb, seg: Segment, now: number): number {
   const ack = seg.ack;
-  const acked = seqDiff(ack, t.sndUna);
+  const acked = seqDiff(ack, t.snd.una);
   const flightBefore = t.outstanding;
   let dataAcked = 0;
-  const snd = t.snd;
+  const snd = t.sndBuf;
   if (snd !== null) {
-    let d = seqDiff(ack, t.sndBase);
+    let d = seqDiff(ack, t.snd.base);
     if (d > snd.len) d = snd.len;
     if (d > 0) {
       snd.consume(d);
-      t.sndBase = (t.sndBase + d) >>> 0;
+      t.snd.base = (t.snd.base + d) >>> 0;
       dataAcked = d;
     }
   }
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const expected = flightBefore > 2 * mss ? Math.ceil(flightBefore / (2 * mss)) : 1;
   takeRttSample(t, seg, now, expected);
-  t.sndUna = ack;
-  if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
-  if (t.sackOk) t.sacks.advance(ack);
-  if (t.trackSent) t.rack.acked(ack, now);
-  t.rtxCount = 0;
-  t.probes = 0;
-  if (t.undoTs !== 0 && checkUndo(ctx, t, seg)) {
+  t.snd.una = ack;
+  if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
+  if (t.opts.sackOk) t.sacks.advance(ack);
+  if (t.opts.trackSent) t.rack.acked(ack, now);
+  t.timers.rtxCount = 0;
+  t.timers.probes = 0;
+  if (t.undo.ts !== 0 && checkUndo(ctx, t, seg)) {
     // A spurious recovery was undone: the window is back, nothing to deflate.
-  } else if (t.inRecovery) {
+  } else if (t.recovery.active) {
     recoveryAck(ctx, t, acked, now);
   } else {
-    t.dupAcks = 0;
+    t.recovery.dupAcks = 0;
     // Grow only while the window is actually used (RFC 7661 spirit; Linux's cwnd-limited test).
-    if (2 * flightBefore >= t.cwnd) t.cc.onAck(t, acked, now, t.rtt.srtt);
+    if (2 * flightBefore >= t.cong.cwnd) t.cc.onAck(t.cong, acked, now, t.rtt.srtt);
   }
   // RFC 6298 5.2 and 5.3.
   if (t.outstanding === 0) {
-    if (rtxArmed(t.rtxMode)) {
-      t.rtxMode = RTX_OFF;
-      t.rtxAt = 0;
+    if (rtxArmed(t.timers.rtxMode)) {
+      t.timers.rtxMode = RTX_OFF;
+      t.timers.rtxAt = 0;
     }
   } else {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
   ctx.markDirty(t);
   return dataAcked;

@@ -61,7 +61,7 @@ export function activeOpen(
     if (old !== null) {
       // Linux's tcp_tw_reuse: a TIME_WAIT tuple with timestamps, older than a second, is safe
       // to reuse (PAWS tells the old segments apart, RFC 7323 5.8).
-      if (old.state === TIME_WAIT && old.tsOk && now - old.stateSince >= 1000) {
+      if (old.state === TIME_WAIT && old.opts.tsOk && now - old.stateSince >= 1000) {
         layer.counters.count("tcp.time_wait_reused");
         layer.release(old);
       } else {
@@ -75,15 +75,15 @@ export function activeOpen(
   const t = layer.newTcb(laddr, lport, raddr, rport, now);
   offerOptions(layer, t);
   setMss(layer, t, 536);
-  t.iss = layer.isn.isn(laddr, lport, raddr, rport, now);
+  t.snd.iss = layer.isn.isn(laddr, lport, raddr, rport, now);
   layer.initSend(t);
   setState(t, SYN_SENT, now);
   layer.insert(t);
   const conn = newTcpConn(layer, t);
   const established = whenEstablished(conn);
   if (options.timeoutMs !== undefined) {
-    t.lingerAt = now + options.timeoutMs;
-    layer.armTimer(t, t.lingerAt);
+    t.timers.lingerAt = now + options.timeoutMs;
+    layer.armTimer(t, t.timers.lingerAt);
   }
   layer.counters.count("tcp.active_opens");
   output(layer, t);

@@ -343,13 +343,13 @@ export class TcpConn implements Deno.TcpConn {
   #tryRead(p: Uint8Array): number | null | Error | undefined {
     if (p.length === 0) return 0;
     const t = this.#t;
-    const rcv = t.rcv;
+    const rcv = t.rcvBuf;
     if (rcv !== null && rcv.len > 0) {
       const n = rcv.read(p, 0, p.length);
       this.#layer.afterRead(t);
       return n;
     }
-    if (t.rcvFin) return null;
+    if (t.rcv.fin) return null;
     if (t.state === CLOSED) return t.error ?? null;
     return undefined;
   }
@@ -358,10 +358,10 @@ export class TcpConn implements Deno.TcpConn {
   #tryWrite(p: Uint8Array): number | Error | undefined {
     const t = this.#t;
     if (t.state === CLOSED) return t.error ?? brokenPipe("the connection is closed");
-    if (t.finQueued) return brokenPipe("the sending side was shut down");
+    if (t.snd.finQueued) return brokenPipe("the sending side was shut down");
     if (t.state !== ESTABLISHED && t.state !== CLOSE_WAIT) return brokenPipe("not connected");
     if (p.length === 0) return 0;
-    const n = t.snd!.write(p, 0, p.length);
+    const n = t.sndBuf!.write(p, 0, p.length);
     if (n === 0) return undefined;
     this.#layer.afterWrite(t);
     return n;

@@ -68,11 +68,11 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   // RFC 7323 3.2 says a non-RST segment without timestamps SHOULD be dropped once they are
   // negotiated; Linux accepts it (middleboxes strip options), and so do we: it skips PAWS and
   // gives no timestamp RTT sample, and is counted.
-  if (t.tsOk && !o.hasTimestamp && !seg.rst) ctx.counters.count("tcp.rx_no_timestamp");
+  if (t.opts.tsOk && !o.hasTimestamp && !seg.rst) ctx.counters.count("tcp.rx_no_timestamp");
   // RFC 7323 5.3 R1: PAWS. An old TSval marks an old duplicate: ACK it and drop it. A
   // reordered duplicate ACK is exempt (Linux's tcp_disordered_ack): it carries SACK news.
   if (
-    t.tsOk && o.hasTimestamp && !seg.rst && seqLt(o.tsVal, t.tsRecent) &&
+    t.opts.tsOk && o.hasTimestamp && !seg.rst && seqLt(o.tsVal, t.opts.tsRecent) &&
     tsRecentValid(t, now) && !disorderedAck(t, seg)
   ) {
     ctx.counters.count("tcp.paws_rejected");
@@ -82,39 +82,39 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
 
   // --- first: check the sequence number (RFC 9293 3.10.7.4) ---
   const segLen = seg.segLen;
-  let wnd = seqDiff(t.rcvAdv, t.rcvNxt);
+  let wnd = seqDiff(t.rcv.adv, t.rcv.nxt);
   if (wnd < 0) wnd = 0;
   let acceptable: boolean;
   if (segLen === 0) {
-    acceptable = wnd === 0 ? seg.seq === t.rcvNxt : seqInWindow(seg.seq, t.rcvNxt, wnd);
+    acceptable = wnd === 0 ? seg.seq === t.rcv.nxt : seqInWindow(seg.seq, t.rcv.nxt, wnd);
   } else {
     acceptable = wnd > 0 &&
-      (seqInWindow(seg.seq, t.rcvNxt, wnd) ||
-        seqInWindow((seg.seq + segLen - 1) >>> 0, t.rcvNxt, wnd));
+      (seqInWindow(seg.seq, t.rcv.nxt, wnd) ||
+        seqInWindow((seg.seq + segLen - 1) >>> 0, t.rcv.nxt, wnd));
   }
   let textAllowed = true;
   if (!acceptable) {
     // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
     // made to accept valid ACKs, URGs, and RSTs": take the ACK, drop the text.
-    if (wnd === 0 && seg.seq === t.rcvNxt) {
+    if (wnd === 0 && seg.seq === t.rcv.nxt) {
       textAllowed = false;
       ctx.counters.count("tcp.rx_zero_window_drop");
-      t.ackNow = true;
+      t.ackPolicy.ackNow = true;
     } else {
       if (seg.rst) return;
-      if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.irs) {
+      if (t.state === SYN_RECEIVED && seg.syn && !seg.hasAck && seg.seq === t.rcv.irs) {
         // Our SYN-ACK was lost and the peer repeats its SYN: send the SYN-ACK again.
-        t.sndNxt = t.iss;
+        t.snd.nxt = t.snd.iss;
         output(ctx, t);
         return;
       }
       if (t.state === TIME_WAIT && seg.fin) {
         // RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout.
-        t.lingerAt = now + ctx.config.timeWaitMs;
-        ctx.armTimer(t, t.lingerAt);
+        t.timers.lingerAt = now + ctx.config.timeWaitMs;
+        ctx.armTimer(t, t.timers.lingerAt);
       }
       ctx.counters.count("tcp.rx_out_of_window");
-      if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcvNxt)) {
+      if (seg.payloadLen > 0 && seqLeq((seg.seq + seg.payloadLen) >>> 0, t.rcv.nxt)) {
         reportDuplicate(ctx, t, seg.seq, (seg.seq + seg.payloadLen) >>> 0);
       }
       // Data always gets its duplicate ACK (the sender's loss recovery needs it); a bare
@@ -125,19 +125,20 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       return;
     }
   }
-  t.lastRecvAt = now;
-  t.keepProbes = 0;
+  t.timers.lastRecvAt = now;
+  t.timers.keepProbes = 0;
   // RFC 7323 4.3: remember the peer's clock for our echoes (after the acceptability test).
   if (
-    t.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.tsRecent) && seqLeq(seg.seq, t.lastAckSent)
+    t.opts.tsOk && o.hasTimestamp && seqGeq(o.tsVal, t.opts.tsRecent) &&
+    seqLeq(seg.seq, t.opts.lastAckSent)
   ) {
-    t.tsRecent = o.tsVal;
-    t.tsRecentAge = now;
+    t.opts.tsRecent = o.tsVal;
+    t.opts.tsRecentAge = now;
   }
 
   // --- second: the RST bit (RFC 5961 3.2) ---
   if (seg.rst) {
-    if (seg.seq !== t.rcvNxt) {
+    if (seg.seq !== t.rcv.nxt) {
       // In the window but not exact: maybe blind. A genuine peer answers our ACK with an
       // exact RST.
       sendChallengeAck(ctx, t);
@@ -174,7 +175,7 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   if (!seg.hasAck) return;
   const ack = seg.ack;
   if (t.state === SYN_RECEIVED) {
-    if (!(seqLt(t.sndUna, ack) && seqLeq(ack, t.sndMax))) {
+    if (!(seqLt(t.snd.una, ack) && seqLeq(ack, t.snd.max))) {
       sendResetFor(ctx, seg);
       return;
     }
@@ -187,12 +188,12 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
     establishPassive(ctx, t, seg, now);
   }
   // RFC 5961 5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT, else drop with an ACK.
-  if (seqGt(ack, t.sndMax)) {
+  if (seqGt(ack, t.snd.max)) {
     ctx.counters.count("tcp.rx_ack_unsent");
     sendAck(ctx, t);
     return;
   }
-  if (seqLt(ack, (t.sndUna - t.maxSndWnd) >>> 0)) {
+  if (seqLt(ack, (t.snd.una - t.snd.maxWnd) >>> 0)) {
     ctx.counters.count("tcp.rx_ack_too_old");
     sendChallengeAck(ctx, t);
     return;
@@ -208,8 +209,8 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
       setState(t, FIN_WAIT_2, now);
       if (t.userClosed) {
         // Orphaned: do not wait forever for the peer's FIN (Linux's tcp_fin_timeout).
-        t.lingerAt = now + ctx.config.finWait2Ms;
-        ctx.armTimer(t, t.lingerAt);
+        t.timers.lingerAt = now + ctx.config.finWait2Ms;
+        ctx.armTimer(t, t.timers.lingerAt);
       }
     }
   } else if (t.state === CLOSING) {
@@ -226,31 +227,31 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   let dataLen = textAllowed ? seg.payloadLen : 0;
   let fin = textAllowed && seg.fin;
   const finSeq = (seg.seq + seg.payloadLen) >>> 0;
-  if (dataLen > 0 && seqLt(dataSeq, t.rcvNxt)) {
-    const cut = seqDiff(t.rcvNxt, dataSeq);
-    reportDuplicate(ctx, t, dataSeq, cut < dataLen ? t.rcvNxt : (dataSeq + dataLen) >>> 0);
+  if (dataLen > 0 && seqLt(dataSeq, t.rcv.nxt)) {
+    const cut = seqDiff(t.rcv.nxt, dataSeq);
+    reportDuplicate(ctx, t, dataSeq, cut < dataLen ? t.rcv.nxt : (dataSeq + dataLen) >>> 0);
     if (cut >= dataLen) {
       dataLen = 0;
     } else {
       dataOff += cut;
       dataLen -= cut;
     }
-    dataSeq = t.rcvNxt;
+    dataSeq = t.rcv.nxt;
   }
   if (dataLen > 0) {
     const st = t.state;
     if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
       // Trim to what the buffer can hold (RFC 9293: segments beyond the window are dropped); what
       // the window already offered is always taken (the ring grows for it).
-      let room = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
-      const offered = seqDiff(t.rcvAdv, t.rcvNxt);
+      let room = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
+      const offered = seqDiff(t.rcv.adv, t.rcv.nxt);
       if (offered > room) room = offered;
-      const right = seqDiff(dataSeq, t.rcvNxt) + dataLen;
+      const right = seqDiff(dataSeq, t.rcv.nxt) + dataLen;
       if (right > room) {
         ctx.counters.count("tcp.rx_beyond_buffer");
         dataLen -= right - room;
         fin = false;
-        t.ackNow = true;
+        t.ackPolicy.ackNow = true;
         if (dataLen < 0) dataLen = 0;
       }
       if (dataLen > 0 && !receiveText(ctx, t, seg, dataSeq, dataOff, dataLen, now)) return;
@@ -261,19 +262,19 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
   if (fin) {
     const st = t.state;
     if (st === ESTABLISHED || st === FIN_WAIT_1 || st === FIN_WAIT_2) {
-      if (finSeq === t.rcvNxt) {
+      if (finSeq === t.rcv.nxt) {
         processFin(ctx, t, now);
-      } else if (seqGt(finSeq, t.rcvNxt)) {
-        t.rcvFinSeq = finSeq; // after a hole: taken when the hole fills
-        t.ackNow = true;
+      } else if (seqGt(finSeq, t.rcv.nxt)) {
+        t.rcv.finSeq = finSeq; // after a hole: taken when the hole fills
+        t.ackPolicy.ackNow = true;
         ctx.markDirty(t);
       }
     } else if (st === CLOSE_WAIT || st === CLOSING || st === LAST_ACK) {
-      t.ackNow = true; // a repeated FIN: acknowledge again
+      t.ackPolicy.ackNow = true; // a repeated FIN: acknowledge again
       ctx.markDirty(t);
     }
   }
-  if (t.ackNow) ctx.markDirty(t);
+  if (t.ackPolicy.ackNow) ctx.markDirty(t);
 }
 
 /**
@@ -283,15 +284,15 @@ export function segmentArrives(ctx: TcpContext, t: Tcb, seg: Segment): void {
  */
 function disorderedAck(t: Tcb, seg: Segment): boolean {
   return seg.hasAck && seg.payloadLen === 0 && !seg.syn && !seg.fin &&
-    seg.seq === t.rcvNxt && seg.ack === t.sndUna &&
-    seg.window << t.sndWscale === t.sndWnd &&
-    ((t.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
+    seg.seq === t.rcv.nxt && seg.ack === t.snd.una &&
+    seg.window << t.snd.wscale === t.snd.wnd &&
+    ((t.opts.tsRecent - seg.opts.tsVal) | 0) <= t.rtt.rto;
 }
 
 /** RFC 9293 3.10.7.3: a segment while our SYN is outstanding. */
 function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
-  if (seg.hasAck && (seqLeq(ack, t.iss) || seqGt(ack, t.sndMax))) {
+  if (seg.hasAck && (seqLeq(ack, t.snd.iss) || seqGt(ack, t.snd.max))) {
     // An ACK for something we never sent: <SEQ=SEG.ACK><CTL=RST> (unless it is a RST).
     if (!seg.rst) sendResetFor(ctx, seg);
     return;
@@ -305,38 +306,38 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
     return;
   }
   if (!seg.syn) return;
-  t.irs = seg.seq;
-  t.rcvNxt = (seg.seq + 1) >>> 0;
-  t.lastRecvAt = now;
+  t.rcv.irs = seg.seq;
+  t.rcv.nxt = (seg.seq + 1) >>> 0;
+  t.timers.lastRecvAt = now;
   // The window our SYN offered (unscaled, RFC 7323 2.2) is the initial right edge.
   const offered = ctx.config.receiveBuffer > 0xffff ? 0xffff : ctx.config.receiveBuffer;
-  t.rcvAdv = (t.rcvNxt + offered) >>> 0;
+  t.rcv.adv = (t.rcv.nxt + offered) >>> 0;
   applySynOptions(ctx, t, seg, now);
   // RFC 7323 2.2: the window of a SYN is never scaled.
-  t.sndWnd = seg.window;
-  t.sndWl1 = seg.seq;
-  t.sndWl2 = ack;
-  t.maxSndWnd = seg.window;
+  t.snd.wnd = seg.window;
+  t.snd.wl1 = seg.seq;
+  t.snd.wl2 = ack;
+  t.snd.maxWnd = seg.window;
   if (seg.hasAck) {
-    t.sndUna = ack;
-    if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
+    t.snd.una = ack;
+    if (seqLt(t.snd.nxt, ack)) t.snd.nxt = ack;
     takeRttSample(t, seg, now, 1);
-    t.rtxCount = 0;
-    t.rtxMode = RTX_OFF;
-    t.rtxAt = 0;
-    t.lingerAt = 0;
+    t.timers.rtxCount = 0;
+    t.timers.rtxMode = RTX_OFF;
+    t.timers.rtxAt = 0;
+    t.timers.lingerAt = 0;
     setState(t, ESTABLISHED, now);
     allocateBuffers(ctx, t);
     rtoAfterHandshake(t);
-    t.ackNow = true;
+    t.ackPolicy.ackNow = true;
     ctx.markDirty(t);
     ctx.counters.count("tcp.active_opens_established");
     if (t.user !== null) t.user.onEstablished();
   } else {
     // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, our SYN again with an ACK.
     setState(t, SYN_RECEIVED, now);
-    t.sndNxt = t.iss;
-    t.rtxMode = RTX_OFF;
+    t.snd.nxt = t.snd.iss;
+    t.timers.rtxMode = RTX_OFF;
     ctx.markDirty(t);
   }
 }
@@ -345,11 +346,11 @@ function synSent(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
 function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   setState(t, ESTABLISHED, now);
   // RFC 9293 3.10.7.4 (SYN-RECEIVED): SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
-  t.sndWnd = seg.window << t.sndWscale;
-  t.sndWl1 = seg.seq;
-  t.sndWl2 = seg.ack;
-  if (t.sndWnd > t.maxSndWnd) t.maxSndWnd = t.sndWnd;
-  t.lingerAt = 0;
+  t.snd.wnd = seg.window << t.snd.wscale;
+  t.snd.wl1 = seg.seq;
+  t.snd.wl2 = seg.ack;
+  if (t.snd.wnd > t.snd.maxWnd) t.snd.maxWnd = t.snd.wnd;
+  t.timers.lingerAt = 0;
   allocateBuffers(ctx, t);
   rtoAfterHandshake(t);
   const l = t.listener;
@@ -369,9 +370,9 @@ function establishPassive(ctx: TcpContext, t: Tcb, seg: Segment, now: number): v
  * reordering window on it, RFC 8985 6.2).
  */
 function reportDuplicate(ctx: TcpContext, t: Tcb, start: number, end: number): void {
-  if (!t.sackOk || !seqLt(start, end)) return;
-  t.dsackStart = start;
-  t.dsackEnd = end;
+  if (!t.opts.sackOk || !seqLt(start, end)) return;
+  t.ackPolicy.dsackStart = start;
+  t.ackPolicy.dsackEnd = end;
   ctx.counters.count("tcp.dsacks_sent");
 }
 
@@ -391,42 +392,46 @@ function receiveText(
     abort(ctx, t, null, true);
     return false;
   }
-  if (t.rcv === null) allocateBuffers(ctx, t);
-  const rcv = t.rcv!;
+  if (t.rcvBuf === null) allocateBuffers(ctx, t);
+  const rcv = t.rcvBuf!;
   // The peer's segment size, to tell full-sized segments (RFC 1122 4.2.3.2), as Linux's
   // tcp_measure_rcv_mss: a super-frame's gso_size, else the length, at most our MSS.
   const segSize = seg.gsoSize > 0 ? seg.gsoSize : len;
-  if (segSize > t.rcvMss) t.rcvMss = segSize < t.advMss ? segSize : t.advMss;
-  if (dataSeq === t.rcvNxt) {
+  if (segSize > t.ackPolicy.rcvMss) {
+    t.ackPolicy.rcvMss = segSize < t.opts.advMss ? segSize : t.opts.advMss;
+  }
+  if (dataSeq === t.rcv.nxt) {
     const hadHoles = rcv.oooCount > 0;
-    const adv = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
-    t.rcvNxt = (t.rcvNxt + adv) >>> 0;
-    t.bytesUnacked += adv;
+    const adv = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
+    t.rcv.nxt = (t.rcv.nxt + adv) >>> 0;
+    t.ackPolicy.bytesUnacked += adv;
     ctx.counters.count("tcp.rx_bytes", adv);
     if (hadHoles) {
-      t.ackNow = true; // RFC 5681 4.2: ACK at once a segment that fills a gap
-    } else if (t.bytesUnacked >= 2 * t.rcvMss) {
+      t.ackPolicy.ackNow = true; // RFC 5681 4.2: ACK at once a segment that fills a gap
+    } else if (t.ackPolicy.bytesUnacked >= 2 * t.ackPolicy.rcvMss) {
       // RFC 5681 4.2: at least every second full-sized segment. The ACK leaves when the burst
       // of frames being read is done (one ACK covers what arrived together, as with GRO), but
       // no later than STRETCH_ACK_SEGMENTS segments into a long burst, and at once for a
       // super-frame (it is many segments already; Linux ACKs each GRO packet so).
-      t.ackNow = true;
-      if (seg.gsoSize > 0 || t.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.rcvMss) sendAck(ctx, t);
-    } else if (t.delackAt === 0) {
-      t.delackAt = now + ctx.config.delayedAckMs;
-      ctx.armTimer(t, t.delackAt);
+      t.ackPolicy.ackNow = true;
+      if (
+        seg.gsoSize > 0 || t.ackPolicy.bytesUnacked >= STRETCH_ACK_SEGMENTS * t.ackPolicy.rcvMss
+      ) sendAck(ctx, t);
+    } else if (t.timers.delackAt === 0) {
+      t.timers.delackAt = now + ctx.config.delayedAckMs;
+      ctx.armTimer(t, t.timers.delackAt);
     }
-    if (t.rcvFinSeq !== -1 && t.rcvNxt === t.rcvFinSeq) processFin(ctx, t, now);
+    if (t.rcv.finSeq !== -1 && t.rcv.nxt === t.rcv.finSeq) processFin(ctx, t, now);
     if (t.user !== null) t.user.onReadable();
   } else {
     // An ACK waiting to report the range this burst extended goes now, before a new range
     // takes the first SACK block: one ACK per burst would report only the last three ranges, and
     // the sender would take the ones it never heard of for lost (as Linux ACKs each
     // out-of-order run that GRO cannot merge).
-    if (t.ackNow && t.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
-    const r = rcv.store(dataSeq, t.rcvNxt, seg.buf, off, len);
+    if (t.ackPolicy.ackNow && t.opts.sackOk && !rcv.extendsLatest(dataSeq)) sendAck(ctx, t);
+    const r = rcv.store(dataSeq, t.rcv.nxt, seg.buf, off, len);
     ctx.counters.count(r < 0 ? "tcp.ooo_dropped" : "tcp.ooo_segments");
-    t.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
+    t.ackPolicy.ackNow = true; // RFC 5681 4.2: an out-of-order segment is ACKed at once (with SACK)
   }
   ctx.markDirty(t);
   return true;
@@ -434,11 +439,11 @@ function receiveText(
 
 /** The peer's FIN in sequence (RFC 9293 3.10.7.4 step 8). */
 function processFin(ctx: TcpContext, t: Tcb, now: number): void {
-  t.rcvNxt = (t.rcvNxt + 1) >>> 0;
-  t.rcvFin = true;
-  t.rcvFinSeq = -1;
-  if (t.rcv !== null) t.rcv.clearOutOfOrder();
-  t.ackNow = true;
+  t.rcv.nxt = (t.rcv.nxt + 1) >>> 0;
+  t.rcv.fin = true;
+  t.rcv.finSeq = -1;
+  if (t.rcvBuf !== null) t.rcvBuf.clearOutOfOrder();
+  t.ackPolicy.ackNow = true;
   ctx.markDirty(t);
   switch (t.state) {
     case ESTABLISHED:

@@ -317,11 +317,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     if (t.state === CLOSED && !t.inTable) return;
     const prev = t.state;
     t.state = CLOSED;
-    t.rtxAt = 0;
-    t.rtxMode = RTX_OFF;
-    t.delackAt = 0;
-    t.keepAt = 0;
-    t.lingerAt = 0;
+    t.timers.rtxAt = 0;
+    t.timers.rtxMode = RTX_OFF;
+    t.timers.delackAt = 0;
+    t.timers.keepAt = 0;
+    t.timers.lingerAt = 0;
     this.#wheel.cancel(t);
     this.#table.remove(t);
     const l = t.listener;
@@ -334,8 +334,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.counters.count("tcp.time_wait_done");
     }
     this.#unorphan(t);
-    t.snd?.release();
-    t.rcv?.release();
+    t.sndBuf?.release();
+    t.rcvBuf?.release();
     const user = t.user;
     if (user !== null) user.onClosed();
   }
@@ -367,7 +367,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       return;
     }
     const seq = readU32(buf, q.innerL4Off + 4);
-    if (seqLt(seq, t.sndUna) || seqGt(seq, t.sndMax)) {
+    if (seqLt(seq, t.snd.una) || seqGt(seq, t.snd.max)) {
       counters.count("tcp.icmp_out_of_window");
       return;
     }
@@ -404,20 +404,20 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     // RFC 1191 5: a router of before RFC 1191 sends 0; take the plateau below the datagram.
     if (mtu === 0) mtu = plateauBelow(readU16(buf, q.innerOff + 2));
     // IPv4 and TCP headers and the timestamp option every segment carries.
-    const overhead = 40 + (t.tsOk ? TS_OPTION_LEN : 0);
-    if (mtu >= t.mss + overhead) {
+    const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
+    if (mtu >= t.opts.mss + overhead) {
       this.counters.count("tcp.icmp_frag_needed_ignored");
       return;
     }
     const learned = pmtu !== undefined ? pmtu.learn(t.remoteAddr, mtu) : mtu;
     const mss = learned - overhead;
-    if (mss >= t.mss) return;
+    if (mss >= t.opts.mss) return;
     this.counters.count("tcp.pmtu_reduced");
-    t.mss = mss;
+    t.opts.mss = mss;
     if (t.outstanding > 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) {
       // Everything in flight was too big: send it again, from SND.UNA, in segments that fit.
-      t.sndNxt = t.sndUna;
-      t.highRxt = t.sndUna;
+      t.snd.nxt = t.snd.una;
+      t.recovery.highRxt = t.snd.una;
       t.rttSeq = -1; // Karn: no sample from what is sent again
       this.markDirty(t);
     }
@@ -502,7 +502,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       }
       // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME_WAIT tuple (when something
       // listens); the new ISN must lie beyond everything the old connection used.
-      minIss = (t.sndMax + 65536) >>> 0;
+      minIss = (t.snd.max + 65536) >>> 0;
       this.counters.count("tcp.time_wait_reused");
       this.release(t);
     }
@@ -660,14 +660,14 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** After the application read: a window update when the window opened by enough. */
   afterRead(t: Tcb): void {
-    const rcv = t.rcv;
-    if (rcv === null || t.state === CLOSED || t.rcvFin) return;
-    const cur = (t.rcvAdv - t.rcvNxt) | 0;
-    const step = rcv.max / 2 < t.advMss ? rcv.max / 2 : t.advMss;
+    const rcv = t.rcvBuf;
+    if (rcv === null || t.state === CLOSED || t.rcv.fin) return;
+    const cur = (t.rcv.adv - t.rcv.nxt) | 0;
+    const step = rcv.max / 2 < t.opts.advMss ? rcv.max / 2 : t.opts.advMss;
     // RFC 9293 3.8.6.2.2: announce once the window can grow by min(buffer / 2, MSS); only
     // when the advertised window has shrunk below half the buffer (otherwise data ACKs carry it).
     if (cur <= rcv.max / 2 && rcv.free - cur >= step) {
-      t.ackNow = true;
+      t.ackPolicy.ackNow = true;
       this.markDirty(t);
     }
   }
@@ -684,12 +684,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** shutdown(SHUT_WR): FIN after the buffered data (RFC 9293 3.10.4 CLOSE). */
   shutdownWrite(t: Tcb): void {
-    if (t.finQueued) return;
+    if (t.snd.finQueued) return;
     const now = this.clock.now();
     if (t.state === ESTABLISHED) setState(t, FIN_WAIT_1, now);
     else if (t.state === CLOSE_WAIT) setState(t, LAST_ACK, now);
     else return;
-    t.finQueued = true;
+    t.snd.finQueued = true;
     output(this, t);
   }
 
@@ -703,7 +703,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       this.release(t);
       return;
     }
-    const unread = t.rcv !== null && t.rcv.len > 0;
+    const unread = t.rcvBuf !== null && t.rcvBuf.len > 0;
     if (unread && st !== TIME_WAIT) {
       this.counters.count("tcp.rst_unread_on_close");
       abort(this, t, null, true);
@@ -720,13 +720,13 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       t.orphan = true;
       this.#orphans++;
     }
-    t.rcv?.release();
-    t.rcv = null;
+    t.rcvBuf?.release();
+    t.rcvBuf = null;
     if (st === ESTABLISHED || st === CLOSE_WAIT) {
       this.shutdownWrite(t);
     } else if (st === FIN_WAIT_2) {
-      t.lingerAt = this.clock.now() + this.config.finWait2Ms;
-      this.armTimer(t, t.lingerAt);
+      t.timers.lingerAt = this.clock.now() + this.config.finWait2Ms;
+      this.armTimer(t, t.timers.lingerAt);
     }
   }
 
@@ -781,20 +781,20 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         : new Cubic(c.hystart),
       new SackScoreboard(),
     );
-    t.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
-    t.lastRecvAt = now;
+    t.opts.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
+    t.timers.lastRecvAt = now;
     t.stateSince = now;
     return t;
   }
 
   /** Send variables from the ISS (RFC 9293 3.10.1). */
   initSend(t: Tcb): void {
-    t.sndUna = t.iss;
-    t.sndNxt = t.iss;
-    t.sndMax = t.iss;
-    t.sndBase = (t.iss + 1) >>> 0;
-    t.recover = t.iss;
-    t.highRxt = t.iss;
+    t.snd.una = t.snd.iss;
+    t.snd.nxt = t.snd.iss;
+    t.snd.max = t.snd.iss;
+    t.snd.base = (t.snd.iss + 1) >>> 0;
+    t.recovery.recover = t.snd.iss;
+    t.recovery.highRxt = t.snd.iss;
   }
 
   #findListener(addr: number, port: number): ListenQueue | null {
@@ -811,8 +811,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** RFC 6191: a SYN may reuse a TIME_WAIT tuple when it is clearly newer. */
   #reusable(t: Tcb, seg: Segment): boolean {
-    if (t.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.tsRecent);
-    return seqGt(seg.seq, t.rcvNxt);
+    if (t.opts.tsOk && seg.opts.hasTimestamp) return seqGt(seg.opts.tsVal, t.opts.tsRecent);
+    return seqGt(seg.seq, t.rcv.nxt);
   }
 
   /**

@@ -21,35 +21,35 @@ export const DEFAULT_IPV4_MSS = 536;
  */
 export function offerOptions(ctx: TcpContext, t: Tcb): void {
   const c = ctx.config;
-  t.wsOk = c.windowScaling;
-  t.sackOk = c.sack;
-  t.tsOk = c.timestamps;
-  t.rcvWscale = c.windowScaling ? ctx.windowScale : 0;
-  t.advMss = ctx.advMss;
+  t.opts.wsOk = c.windowScaling;
+  t.opts.sackOk = c.sack;
+  t.opts.tsOk = c.timestamps;
+  t.rcv.wscale = c.windowScaling ? ctx.windowScale : 0;
+  t.opts.advMss = ctx.advMss;
 }
 
 /**
- * Applies the options of the peer's SYN or SYN-ACK to `t`, whose `wsOk`/`sackOk`/`tsOk` hold
- * what we offer: each stays on only if the peer has it too.
+ * Applies the options of the peer's SYN or SYN-ACK to `t`, whose `opts.wsOk`/`sackOk`/`tsOk`
+ * hold what we offer: each stays on only if the peer has it too.
  */
 export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: number): void {
   const o = seg.opts;
-  t.wsOk = t.wsOk && o.windowScale >= 0;
-  if (t.wsOk) {
-    t.sndWscale = o.windowScale;
-    t.rcvWscale = ctx.windowScale;
+  t.opts.wsOk = t.opts.wsOk && o.windowScale >= 0;
+  if (t.opts.wsOk) {
+    t.snd.wscale = o.windowScale;
+    t.rcv.wscale = ctx.windowScale;
   } else {
-    t.sndWscale = 0;
-    t.rcvWscale = 0;
+    t.snd.wscale = 0;
+    t.rcv.wscale = 0;
   }
-  t.sackOk = t.sackOk && o.sackPermitted;
-  t.rackOn = t.sackOk && ctx.config.recovery === "rack";
-  t.trackSent = t.rackOn || t.cc.control !== undefined;
+  t.opts.sackOk = t.opts.sackOk && o.sackPermitted;
+  t.opts.rackOn = t.opts.sackOk && ctx.config.recovery === "rack";
+  t.opts.trackSent = t.opts.rackOn || t.cc.control !== undefined;
   t.rack.rateOn = t.cc.control !== undefined;
-  t.tsOk = t.tsOk && o.hasTimestamp;
-  if (t.tsOk) {
-    t.tsRecent = o.tsVal;
-    t.tsRecentAge = now;
+  t.opts.tsOk = t.opts.tsOk && o.hasTimestamp;
+  if (t.opts.tsOk) {
+    t.opts.tsRecent = o.tsVal;
+    t.opts.tsRecentAge = now;
   }
   setMss(ctx, t, o.mss > 0 ? o.mss : DEFAULT_IPV4_MSS);
 }
@@ -64,11 +64,11 @@ export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   let mss = peerMss < ctx.advMss ? peerMss : ctx.advMss;
   const pmtu = ctx.pathMtu(t.remoteAddr);
   if (pmtu > 0 && pmtu - 40 < mss) mss = pmtu - 40;
-  if (t.tsOk) mss -= TS_OPTION_LEN;
+  if (t.opts.tsOk) mss -= TS_OPTION_LEN;
   if (mss < 64) mss = 64;
-  t.mss = mss;
-  t.rcvMss = mss;
+  t.opts.mss = mss;
+  t.ackPolicy.rcvMss = mss;
   const iw = ctx.config.initialCwnd * mss;
   const cap = 2 * mss > 14600 ? 2 * mss : 14600;
-  t.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
+  t.cong.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
 }

@@ -35,7 +35,7 @@ const PERSIST_MAX_MS = 60_000;
 /** True when `t` has data or a FIN not yet sent beyond SND.NXT. */
 export function hasUnsent(t: Tcb): boolean {
   const end = t.sndEnd;
-  return seqLt(t.sndNxt, end) || (t.finQueued && seqLeq(t.sndNxt, end));
+  return seqLt(t.snd.nxt, end) || (t.snd.finQueued && seqLeq(t.snd.nxt, end));
 }
 
 /**
@@ -46,39 +46,39 @@ export function output(ctx: TcpContext, t: Tcb): void {
   const st = t.state;
   const now = ctx.clock.now();
   if (st === SYN_SENT || st === SYN_RECEIVED) {
-    if (t.sndNxt === t.iss) sendSyn(ctx, t, now);
+    if (t.snd.nxt === t.snd.iss) sendSyn(ctx, t, now);
     return;
   }
   if (
     st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_1 || st === CLOSING ||
     st === LAST_ACK
   ) {
-    const max = t.sndMax;
-    if (t.rackOn) {
-      if (t.inRecovery || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
+    const max = t.snd.max;
+    if (t.opts.rackOn) {
+      if (t.recovery.active || t.rack.segs.pendingBytes > 0) rackRecoveryOutput(ctx, t, now);
       else sendWindow(ctx, t, now);
-      if (t.sndMax !== max) scheduleProbe(ctx, t, now);
-    } else if (t.inRecovery && t.sackOk) {
+      if (t.snd.max !== max) scheduleProbe(ctx, t, now);
+    } else if (t.recovery.active && t.opts.sackOk) {
       sackRecoveryOutput(ctx, t, now);
     } else {
       sendWindow(ctx, t, now);
     }
-    if (t.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
+    if (t.timers.rtxMode === RTX_OFF && t.outstanding === 0 && hasUnsent(t)) {
       // RFC 9293 3.8.6.1: a zero window with data to send: probe it. A window too small to send
       // into (sender SWS avoidance held the data) gets the same timer as its override timeout
       // (RFC 1122 4.2.3.4: "SHOULD be in the range 0.1 - 1.0 seconds"; the first one is the RTO,
       // 200 ms at its floor), as Linux's probe timer does for any window that stalls the sender.
-      t.rtxMode = RTX_PERSIST;
-      t.rtxAt = now + persistInterval(t);
-      ctx.armTimer(t, t.rtxAt);
+      t.timers.rtxMode = RTX_PERSIST;
+      t.timers.rtxAt = now + persistInterval(t);
+      ctx.armTimer(t, t.timers.rtxAt);
     }
   }
-  if (t.ackNow) sendAck(ctx, t);
+  if (t.ackPolicy.ackNow) sendAck(ctx, t);
 }
 
 /** The persist interval: the RTO backed off per unanswered probe, capped at 60 s. */
 export function persistInterval(t: Tcb): number {
-  const v = t.rtt.baseRto * 2 ** (t.probes < 16 ? t.probes : 16);
+  const v = t.rtt.baseRto * 2 ** (t.timers.probes < 16 ? t.timers.probes : 16);
   return v < PERSIST_MAX_MS ? v : PERSIST_MAX_MS;
 }
 
@@ -88,38 +88,39 @@ export function persistInterval(t: Tcb): number {
  * multiples, except where the data or the range to retransmit ends.
  */
 function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const cap = ctx.txMeta !== null ? tsoSegmentCap(t) : mss;
   // A run of segments is bounded by the windows; the count bound is a safety net only.
   for (let n = 0; n < 4096; n++) {
-    let seq = t.sndNxt;
-    if (t.sackOk && t.sacks.count > 0 && seqLt(seq, t.sndMax)) {
+    let seq = t.snd.nxt;
+    if (t.opts.sackOk && t.sacks.count > 0 && seqLt(seq, t.snd.max)) {
       // Go-back-N after a timeout: the receiver holds SACKed ranges already.
       const skip = t.sacks.skipSacked(seq);
       if (skip !== seq) {
         seq = skip;
-        t.sndNxt = skip;
+        t.snd.nxt = skip;
       }
     }
     const end = t.sndEnd;
     let avail = seqDiff(end, seq);
     if (avail < 0) avail = 0;
-    const finPending = t.finQueued && seqLeq(seq, end);
+    const finPending = t.snd.finQueued && seqLeq(seq, end);
     if (avail === 0 && !finPending) return;
-    const retransmit = seqLt(seq, t.sndMax);
-    let limit = retransmit ? t.sndMax : end;
-    if (t.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
+    const retransmit = seqLt(seq, t.snd.max);
+    let limit = retransmit ? t.snd.max : end;
+    if (t.opts.sackOk && retransmit) limit = t.sacks.nextSackedAbove(seq, limit);
     const span = seqDiff(limit, seq);
     let len = span;
     if (len > cap) len = cap;
     if (len > avail) len = avail;
     // The usable window (RFC 5681 2: min(cwnd, rwnd) minus what is in flight).
-    let cwnd = t.cwnd;
-    if (!retransmit && !t.inRecovery && t.dupAcks > 0 && t.dupAcks < 3) {
-      cwnd += t.dupAcks * mss; // RFC 3042 limited transmit: one new segment per early dupack
+    let cwnd = t.cong.cwnd;
+    if (!retransmit && !t.recovery.active && t.recovery.dupAcks > 0 && t.recovery.dupAcks < 3) {
+      // RFC 3042 limited transmit: one new segment per early dupack.
+      cwnd += t.recovery.dupAcks * mss;
     }
-    const wnd = t.sndWnd < cwnd ? t.sndWnd : cwnd;
-    const usable = wnd - seqDiff(seq, t.sndUna);
+    const wnd = t.snd.wnd < cwnd ? t.snd.wnd : cwnd;
+    const usable = wnd - seqDiff(seq, t.snd.una);
     if (len > usable) len = usable > 0 ? usable : 0;
     // A super-frame cut by a window ends on a segment boundary (no runt segment mid-stream,
     // as Linux's tcp_mss_split_point).
@@ -130,7 +131,7 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
       if (
         !(len >= mss || retransmit || t.swsOverride ||
           (all && (t.noDelay || t.outstanding === 0 || finPending)) ||
-          (t.maxSndWnd > 0 && len >= t.maxSndWnd / 2))
+          (t.snd.maxWnd > 0 && len >= t.snd.maxWnd / 2))
       ) {
         return; // Nagle (RFC 1122 4.2.3.4) or sender SWS avoidance: wait for more.
       }
@@ -141,7 +142,7 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
       return;
     }
     const used = sendData(ctx, t, seq, len, fin, now);
-    t.sndNxt = (seq + used) >>> 0;
+    t.snd.nxt = (seq + used) >>> 0;
     if (fin && used === len + 1) return;
   }
 }
@@ -152,14 +153,14 @@ function sendWindow(ctx: TcpContext, t: Tcb, now: number): void {
  * retransmission per recovery episode.
  */
 function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const sacks = t.sacks;
   for (let n = 0; n < 4096; n++) {
-    const pipe = sacks.pipe(t.sndUna, t.sndMax, t.highRxt, mss);
-    if (t.cwnd - pipe < mss) return;
-    const highSacked = sacks.highest(t.sndUna);
+    const pipe = sacks.pipe(t.snd.una, t.snd.max, t.recovery.highRxt, mss);
+    if (t.cong.cwnd - pipe < mss) return;
+    const highSacked = sacks.highest(t.snd.una);
     // (1) and (3): the first unSACKed octet at or above HighRxt, below the highest SACK.
-    let s = seqLt(t.highRxt, t.sndUna) ? t.sndUna : t.highRxt;
+    let s = seqLt(t.recovery.highRxt, t.snd.una) ? t.snd.una : t.recovery.highRxt;
     s = sacks.skipSacked(s);
     if (seqLt(s, highSacked)) {
       const lost = sacks.isLost(s, mss);
@@ -172,15 +173,15 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
       continue;
     }
     // (4) rescue retransmission: once per recovery, the last unSACKed segment.
-    if (t.rescueRxt < 0 || seqGt(t.sndUna, t.rescueRxt)) {
-      let start = (t.sndMax - mss) >>> 0;
-      if (seqLt(start, t.sndUna)) start = t.sndUna;
+    if (t.recovery.rescueRxt < 0 || seqGt(t.snd.una, t.recovery.rescueRxt)) {
+      let start = (t.snd.max - mss) >>> 0;
+      if (seqLt(start, t.snd.una)) start = t.snd.una;
       start = sacks.skipSacked(start);
       let len = seqDiff(t.sndEnd, start);
       if (len > mss) len = mss;
       if (len > 0) {
         sendData(ctx, t, start, len, false, now);
-        t.rescueRxt = t.recover;
+        t.recovery.rescueRxt = t.recovery.recover;
         continue;
       }
     }
@@ -194,11 +195,11 @@ function sackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
  * timeout, which marks everything outstanding lost (Linux's CA_Loss retransmission queue).
  */
 function rackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const rack = t.rack;
   const segs = rack.segs;
   for (let n = 0; n < 4096; n++) {
-    if (t.cwnd - segs.pipe(t.outstanding) < mss) return;
+    if (t.cong.cwnd - segs.pipe(t.outstanding) < mss) return;
     const i = rack.nextLost();
     if (i >= 0) {
       if (retransmitAt(ctx, t, segs.start[i], now, segs.end[i]) < 0) return;
@@ -214,24 +215,24 @@ function rackRecoveryOutput(ctx: TcpContext, t: Tcb, now: number): void {
  */
 export function sendNewSegment(ctx: TcpContext, t: Tcb, now: number): boolean {
   if (!canSendNew(t)) return false;
-  const seq = t.sndMax;
+  const seq = t.snd.max;
   const end = t.sndEnd;
   let len = seqDiff(end, seq);
   if (len < 0) len = 0;
-  if (len > t.mss) len = t.mss;
-  const room = t.sndWnd - seqDiff(seq, t.sndUna);
+  if (len > t.opts.mss) len = t.opts.mss;
+  const room = t.snd.wnd - seqDiff(seq, t.snd.una);
   if (len > room) len = room > 0 ? room : 0;
-  const fin = t.finQueued && seqDiff(end, seq) === len;
+  const fin = t.snd.finQueued && seqDiff(end, seq) === len;
   if (len === 0 && !fin) return false;
   sendData(ctx, t, seq, len, fin, now);
-  t.sndNxt = t.sndMax;
+  t.snd.nxt = t.snd.max;
   return true;
 }
 
 /** New data (or a FIN) waits beyond SND.MAX and the peer's window has room for it. */
 function canSendNew(t: Tcb): boolean {
   const end = t.sndEnd;
-  const room = t.sndWnd - seqDiff(t.sndMax, t.sndUna);
-  if (seqLt(t.sndMax, end)) return room > 0;
-  return t.finQueued && t.sndMax === end;
+  const room = t.snd.wnd - seqDiff(t.snd.max, t.snd.una);
+  if (seqLt(t.snd.max, end)) return room > 0;
+  return t.snd.finQueued && t.snd.max === end;
 }

@@ -24,13 +24,13 @@ export const PLPMTUD_BASE_MSS = 1024;
 
 /** Called at each retransmission timeout of data: lowers the MSS when a black hole is likely. */
 export function blackHoleCheck(ctx: TcpContext, t: Tcb): void {
-  if (!ctx.config.mtuProbing || t.rtxCount < BLACK_HOLE_TIMEOUTS) return;
-  const overhead = 40 + (t.tsOk ? TS_OPTION_LEN : 0);
-  const floor = DEFAULT_IPV4_MSS - (t.tsOk ? TS_OPTION_LEN : 0);
-  let mss = t.mss > PLPMTUD_BASE_MSS ? PLPMTUD_BASE_MSS : t.mss >> 1;
+  if (!ctx.config.mtuProbing || t.timers.rtxCount < BLACK_HOLE_TIMEOUTS) return;
+  const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
+  const floor = DEFAULT_IPV4_MSS - (t.opts.tsOk ? TS_OPTION_LEN : 0);
+  let mss = t.opts.mss > PLPMTUD_BASE_MSS ? PLPMTUD_BASE_MSS : t.opts.mss >> 1;
   if (mss < floor) mss = floor;
-  if (mss >= t.mss) return;
+  if (mss >= t.opts.mss) return;
   ctx.counters.count("tcp.black_hole_detected");
-  t.mss = mss;
+  t.opts.mss = mss;
   ctx.learnPathMtu(t.remoteAddr, mss + overhead);
 }

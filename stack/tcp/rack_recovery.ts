@@ -20,7 +20,7 @@ import { RTX_OFF, RTX_PROBE, RTX_REORDER, RTX_RETRANSMIT, rtxArmed, type Tcb } f
 
 /** After a retransmission timeout SND.UNA < recover until what was outstanding is acknowledged. */
 export function inLossRecovery(t: Tcb): boolean {
-  return t.inRecovery || seqLt(t.sndUna, t.recover);
+  return t.recovery.active || seqLt(t.snd.una, t.recovery.recover);
 }
 
 /**
@@ -42,10 +42,15 @@ export function rackAck(
   const rack = t.rack;
   if (rack.tlpEnd >= 0) tlpAck(ctx, t, seg.ack, dsack, advanced || sacked, now);
   detectAndRecover(ctx, t, now);
-  if (t.inRecovery) {
+  if (t.recovery.active) {
     // PRR, unless the congestion control sets the window itself (BBR, in ack.ts).
     if (t.cc.control === undefined) {
-      t.cwnd = t.prr.onAck(delivered, rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+      t.cong.cwnd = t.prr.onAck(
+        delivered,
+        rack.segs.pipe(t.outstanding),
+        t.cong.ssthresh,
+        t.opts.mss,
+      );
     }
     ctx.markDirty(t);
   } else if (advanced) {
@@ -63,38 +68,38 @@ function detectAndRecover(ctx: TcpContext, t: Tcb, now: number): void {
   const segs = rack.segs;
   if (segs.count === 0) return;
   const pendingBefore = segs.pendingBytes;
-  const reo = rack.reoWnd(inLossRecovery(t), t.reordering, t.mss, t.rtt.srtt);
+  const reo = rack.reoWnd(inLossRecovery(t), t.recovery.reordering, t.opts.mss, t.rtt.srtt);
   const timeout = rack.detectLoss(now, reo);
   if (segs.pendingBytes > pendingBefore) {
     ctx.counters.count("tcp.rack_marked_lost");
-    if (!t.inRecovery && seqGeq(t.sndUna, t.recover)) {
+    if (!t.recovery.active && seqGeq(t.snd.una, t.recovery.recover)) {
       enterRecovery(ctx, t, now);
       if (rack.tlpEnd >= 0) rack.tlpEnd = -1; // the probe's episode is this recovery now
     }
     ctx.markDirty(t);
   }
   if (timeout > 0) {
-    t.rtxMode = RTX_REORDER;
-    t.rtxAt = now + timeout;
-    ctx.armTimer(t, t.rtxAt);
+    t.timers.rtxMode = RTX_REORDER;
+    t.timers.rtxAt = now + timeout;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
 /** The reordering timer fired (RFC 8985 6.3): look again, recover, send. */
 export function reorderTimeout(ctx: TcpContext, t: Tcb, now: number, output: () => void): void {
-  t.rtxMode = RTX_OFF;
-  const wasInRecovery = t.inRecovery;
+  t.timers.rtxMode = RTX_OFF;
+  const wasInRecovery = t.recovery.active;
   detectAndRecover(ctx, t, now);
-  if (t.inRecovery && !wasInRecovery && t.cc.control === undefined) {
+  if (t.recovery.active && !wasInRecovery && t.cc.control === undefined) {
     // No ACK to measure delivery by: PRR lets the first retransmission go (Linux's
     // tcp_rack_reo_timeout calls tcp_cwnd_reduction with one delivered segment).
-    t.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.ssthresh, t.mss);
+    t.cong.cwnd = t.prr.onAck(0, t.rack.segs.pipe(t.outstanding), t.cong.ssthresh, t.opts.mss);
   }
   output();
-  if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (!rtxArmed(t.timers.rtxMode) && t.outstanding > 0) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
@@ -113,15 +118,15 @@ function sending(t: Tcb): boolean {
  * single loss without collapsing the window).
  */
 export function scheduleProbe(ctx: TcpContext, t: Tcb, now: number): void {
-  if (!t.rackOn || !ctx.config.tlp || t.outstanding === 0 || t.rack.tlpEnd >= 0) return;
+  if (!t.opts.rackOn || !ctx.config.tlp || t.outstanding === 0 || t.rack.tlpEnd >= 0) return;
   if (inLossRecovery(t) || !sending(t)) return;
-  if (t.rtxMode !== RTX_RETRANSMIT && t.rtxMode !== RTX_PROBE) return;
+  if (t.timers.rtxMode !== RTX_RETRANSMIT && t.timers.rtxMode !== RTX_PROBE) return;
   let pto = t.rtt.samples > 0 ? 2 * t.rtt.srtt : 1000;
-  pto += t.outstanding <= t.mss ? WC_DEL_ACK_MS : 2;
-  const rtoAt = t.rtxMode === RTX_RETRANSMIT ? t.rtxAt : now + t.rtt.rto;
-  t.rtxMode = RTX_PROBE;
-  t.rtxAt = now + pto < rtoAt ? now + pto : rtoAt;
-  ctx.armTimer(t, t.rtxAt);
+  pto += t.outstanding <= t.opts.mss ? WC_DEL_ACK_MS : 2;
+  const rtoAt = t.timers.rtxMode === RTX_RETRANSMIT ? t.timers.rtxAt : now + t.rtt.rto;
+  t.timers.rtxMode = RTX_PROBE;
+  t.timers.rtxAt = now + pto < rtoAt ? now + pto : rtoAt;
+  ctx.armTimer(t, t.timers.rtxAt);
 }
 
 /**
@@ -135,7 +140,7 @@ export function probeTimeout(
   now: number,
   sendNew: () => boolean,
 ): void {
-  t.rtxMode = RTX_OFF;
+  t.timers.rtxMode = RTX_OFF;
   if (t.outstanding === 0) return;
   const rack = t.rack;
   ctx.counters.count("tcp.tlp_probes");
@@ -147,16 +152,16 @@ export function probeTimeout(
     const end = rack.segs.end[i];
     // The last MSS sent (RFC 8985 7.3: "the most recently sent segment"), not only a bare FIN
     // that followed the data: Linux's probe is its last skb, which carries the FIN with data.
-    let seq = (end - t.mss) >>> 0;
-    if (seqLt(seq, t.sndUna)) seq = t.sndUna;
+    let seq = (end - t.opts.mss) >>> 0;
+    if (seqLt(seq, t.snd.una)) seq = t.snd.una;
     seq = t.sacks.skipSacked(seq);
     if (retransmitAt(ctx, t, seq, now, end) < 0) return;
     rack.tlpRetrans = true;
   }
-  rack.tlpEnd = t.sndMax;
-  t.rtxMode = RTX_RETRANSMIT;
-  t.rtxAt = now + t.rtt.rto;
-  ctx.armTimer(t, t.rtxAt);
+  rack.tlpEnd = t.snd.max;
+  t.timers.rtxMode = RTX_RETRANSMIT;
+  t.timers.rtxAt = now + t.rtt.rto;
+  ctx.armTimer(t, t.timers.rtxAt);
 }
 
 /**
@@ -180,11 +185,11 @@ function tlpAck(
     rack.tlpEnd = -1;
   } else if (seqGt(ack, rack.tlpEnd)) {
     rack.tlpEnd = -1;
-    if (!t.inRecovery) {
+    if (!t.recovery.active) {
       ctx.counters.count("tcp.tlp_recoveries");
-      t.cc.onLoss(t, t.outstanding, now);
+      t.cc.onLoss(t.cong, t.outstanding, now);
       // As Linux's tcp_end_cwnd_reduction: only an algorithm that set ssthresh lowers cwnd.
-      if (t.ssthresh < INITIAL_SSTHRESH) t.cwnd = t.ssthresh;
+      if (t.cong.ssthresh < INITIAL_SSTHRESH) t.cong.cwnd = t.cong.ssthresh;
     }
   } else if (!progress) {
     rack.tlpEnd = -1;

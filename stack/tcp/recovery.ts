@@ -9,8 +9,8 @@
  * a TSval older than the retransmission's, the original arrived (RFC 3522 Eifel detection, RFC
  * 4015's response: cwnd and ssthresh go back to what they were, as Linux's
  * tcp_undo_cwnd_reduction). The distance that was mistaken for a loss then raises the
- * connection's duplicate-ACK threshold (`reordering`, Linux's tp->reordering; at most 127), so
- * the same reordering is not taken for a loss again.
+ * connection's duplicate-ACK threshold (`t.recovery.reordering`, Linux's tp->reordering; at most
+ * 127), so the same reordering is not taken for a loss again.
  *
  * @module
  */
@@ -33,22 +33,24 @@ export function duplicateAck(
   if (seg.payloadLen !== 0 || seg.fin || t.outstanding === 0) return;
   if (windowChanged && !sackChanged) return;
   ctx.counters.count("tcp.dup_acks");
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     // RACK decides losses by time (rack_recovery.ts); the count only drives limited transmit.
-    t.dupAcks++;
+    t.recovery.dupAcks++;
     ctx.markDirty(t);
     return;
   }
-  if (t.inRecovery) {
+  if (t.recovery.active) {
     // RFC 5681 3.2 (4): each further dupack means a segment left the network: inflate.
-    if (!t.sackOk && t.cc.control === undefined) t.cwnd += t.mss;
+    if (!t.opts.sackOk && t.cc.control === undefined) t.cong.cwnd += t.opts.mss;
     ctx.markDirty(t);
     return;
   }
-  t.dupAcks++;
-  const lost = t.sackOk && t.sacks.isLost(t.sndUna, t.mss);
+  t.recovery.dupAcks++;
+  const lost = t.opts.sackOk && t.sacks.isLost(t.snd.una, t.opts.mss);
   // RFC 6582 3.2 (2): no new fast retransmit for data sent before a timeout's "recover".
-  if ((t.dupAcks >= t.reordering || lost) && seqGeq(t.sndUna, t.recover)) {
+  if (
+    (t.recovery.dupAcks >= t.recovery.reordering || lost) && seqGeq(t.snd.una, t.recovery.recover)
+  ) {
     enterRecovery(ctx, t, now);
   } else {
     ctx.markDirty(t); // RFC 3042 limited transmit
@@ -59,24 +61,26 @@ export function duplicateAck(
 export function enterRecovery(ctx: TcpContext, t: Tcb, now: number): void {
   ctx.counters.count("tcp.fast_retransmits");
   markUndo(ctx, t, now);
-  t.undoDistance = t.sackOk ? Math.ceil(seqDiff(t.sacks.highest(t.sndUna), t.sndUna) / t.mss) : 0;
-  t.inRecovery = true;
-  t.recover = t.sndMax;
-  t.cc.onLoss(t, t.outstanding, now);
+  t.undo.distance = t.opts.sackOk
+    ? Math.ceil(seqDiff(t.sacks.highest(t.snd.una), t.snd.una) / t.opts.mss)
+    : 0;
+  t.recovery.active = true;
+  t.recovery.recover = t.snd.max;
+  t.cc.onLoss(t.cong, t.outstanding, now);
   t.rttSeq = -1;
   const model = t.cc.control !== undefined; // BBR sets cwnd itself, from the next ACK
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     // PRR sets cwnd on each ACK (ack.ts); output sends what RACK marked lost.
     t.prr.start(t.outstanding);
-    t.highRxt = t.sndUna;
-  } else if (t.sackOk) {
-    if (!model) t.cwnd = t.ssthresh;
-    t.highRxt = t.sndUna;
+    t.recovery.highRxt = t.snd.una;
+  } else if (t.opts.sackOk) {
+    if (!model) t.cong.cwnd = t.cong.ssthresh;
+    t.recovery.highRxt = t.snd.una;
     retransmitFirst(ctx, t, now);
-    t.rescueRxt = t.highRxt;
+    t.recovery.rescueRxt = t.recovery.highRxt;
   } else {
     retransmitFirst(ctx, t, now);
-    if (!model) t.cwnd = t.ssthresh + 3 * t.mss;
+    if (!model) t.cong.cwnd = t.cong.ssthresh + 3 * t.opts.mss;
   }
   ctx.markDirty(t);
 }
@@ -90,12 +94,12 @@ export const MAX_REORDERING = 127;
  */
 export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
   if (!ctx.config.undo) return;
-  t.priorCwnd = t.cwnd;
-  t.priorSsthresh = t.ssthresh;
-  t.undoUna = t.sndUna;
-  t.undoTs = t.tsOk ? tsNow(t, now) : 0;
-  if (t.undoTs === 0 && t.tsOk) t.undoTs = 1; // 0 means "none"
-  t.undoRetrans = 0;
+  t.undo.priorCwnd = t.cong.cwnd;
+  t.undo.priorSsthresh = t.cong.ssthresh;
+  t.undo.una = t.snd.una;
+  t.undo.ts = t.opts.tsOk ? tsNow(t, now) : 0;
+  if (t.undo.ts === 0 && t.opts.tsOk) t.undo.ts = 1; // 0 means "none"
+  t.undo.retrans = 0;
 }
 
 /**
@@ -104,9 +108,9 @@ export function markUndo(ctx: TcpContext, t: Tcb, now: number): void {
  * episode. Returns true when it undid.
  */
 export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
-  if (t.undoTs === 0 || !seqGt(seg.ack, t.undoUna)) return false;
-  const undoTs = t.undoTs;
-  t.undoTs = 0;
+  if (t.undo.ts === 0 || !seqGt(seg.ack, t.undo.una)) return false;
+  const undoTs = t.undo.ts;
+  t.undo.ts = 0;
   const o = seg.opts;
   if (!o.hasTimestamp || o.tsEcr === 0 || !seqLt(o.tsEcr, undoTs)) return false;
   undoRecovery(ctx, t);
@@ -119,9 +123,11 @@ export function checkUndo(ctx: TcpContext, t: Tcb, seg: Segment): boolean {
  * back as a duplicate, so the originals had all arrived. Returns true when it undid.
  */
 export function dsackUndo(ctx: TcpContext, t: Tcb, left: number, right: number): boolean {
-  if (t.undoRetrans <= 0 || seqLt(left, t.undoUna) || seqGt(right, t.recover)) return false;
-  t.undoRetrans -= Math.ceil(seqDiff(right, left) / t.mss);
-  if (t.undoRetrans > 0) return false;
+  if (t.undo.retrans <= 0 || seqLt(left, t.undo.una) || seqGt(right, t.recovery.recover)) {
+    return false;
+  }
+  t.undo.retrans -= Math.ceil(seqDiff(right, left) / t.opts.mss);
+  if (t.undo.retrans > 0) return false;
   ctx.counters.count("tcp.dsack_undo");
   undoRecovery(ctx, t);
   return true;
@@ -133,43 +139,43 @@ export function dsackUndo(ctx: TcpContext, t: Tcb, left: number, right: number):
  * widens its window, and the recovery ends if it has not already.
  */
 function undoRecovery(ctx: TcpContext, t: Tcb): void {
-  t.undoTs = 0;
-  t.undoRetrans = -1;
-  if (t.priorCwnd > t.cwnd) t.cwnd = t.priorCwnd;
-  if (t.priorSsthresh > t.ssthresh) t.ssthresh = t.priorSsthresh;
-  if (t.undoRto) {
+  t.undo.ts = 0;
+  t.undo.retrans = -1;
+  if (t.undo.priorCwnd > t.cong.cwnd) t.cong.cwnd = t.undo.priorCwnd;
+  if (t.undo.priorSsthresh > t.cong.ssthresh) t.cong.ssthresh = t.undo.priorSsthresh;
+  if (t.undo.rto) {
     // The timeout was spurious: the loss state ends and nothing it marked lost is resent.
-    t.undoRto = false;
+    t.undo.rto = false;
     ctx.counters.count("tcp.spurious_rto_undone");
     t.rack.unmarkLost();
-    t.recover = t.sndUna;
-    t.highRxt = t.sndUna;
+    t.recovery.recover = t.snd.una;
+    t.recovery.highRxt = t.snd.una;
     ctx.markDirty(t);
     return;
   }
   ctx.counters.count("tcp.spurious_recovery_undone");
-  if (t.rackOn) {
+  if (t.opts.rackOn) {
     t.rack.recoveryEnded();
-    t.rack.widen(t.sndUna, t.sndMax);
+    t.rack.widen(t.snd.una, t.snd.max);
   }
-  const r = t.undoDistance + 1;
-  if (r > t.reordering) {
-    t.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
-    t.sacks.dupThresh = t.reordering;
+  const r = t.undo.distance + 1;
+  if (r > t.recovery.reordering) {
+    t.recovery.reordering = r < MAX_REORDERING ? r : MAX_REORDERING;
+    t.sacks.dupThresh = t.recovery.reordering;
     ctx.counters.count("tcp.reordering_raised");
   }
-  if (t.inRecovery) {
-    t.inRecovery = false;
-    t.dupAcks = 0;
-    t.recover = t.sndUna;
-    t.highRxt = t.sndUna;
+  if (t.recovery.active) {
+    t.recovery.active = false;
+    t.recovery.dupAcks = 0;
+    t.recovery.recover = t.snd.una;
+    t.recovery.highRxt = t.snd.una;
   }
   ctx.markDirty(t);
 }
 
 /** Retransmits the segment at SND.UNA (up to the next SACKed range), FIN included if due. */
 export function retransmitFirst(ctx: TcpContext, t: Tcb, now: number): void {
-  retransmitAt(ctx, t, t.sndUna, now);
+  retransmitAt(ctx, t, t.snd.una, now);
 }
 
 /**
@@ -183,22 +189,22 @@ export function retransmitAt(
   t: Tcb,
   seq: number,
   now: number,
-  upTo: number = t.sndMax,
+  upTo: number = t.snd.max,
 ): number {
   let limit = upTo;
-  if (t.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
+  if (t.opts.sackOk) limit = t.sacks.nextSackedAbove(seq, limit);
   let len = seqDiff(limit, seq);
-  if (len > t.mss) len = t.mss;
+  if (len > t.opts.mss) len = t.opts.mss;
   if (len <= 0) return -1;
   let dataLen = seqDiff(t.sndEnd, seq);
   if (dataLen > len) dataLen = len;
   if (dataLen < 0) dataLen = 0;
-  const used = sendData(ctx, t, seq, dataLen, t.finQueued && dataLen < len, now);
+  const used = sendData(ctx, t, seq, dataLen, t.snd.finQueued && dataLen < len, now);
   const end = (seq + used) >>> 0;
-  if (seqGt(end, t.highRxt)) t.highRxt = end;
-  if (seq === t.sndUna) {
-    t.rxtSentMax = t.sndMax;
-    t.rxtUna = seq;
+  if (seqGt(end, t.recovery.highRxt)) t.recovery.highRxt = end;
+  if (seq === t.snd.una) {
+    t.recovery.rxtSentMax = t.snd.max;
+    t.recovery.rxtUna = seq;
   }
   return used;
 }
@@ -211,9 +217,11 @@ export function retransmitAt(
  * the retransmission timer (that hole holds every cumulative ACK back). Returns true when it did.
  */
 export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolean {
-  if (t.rackOn || !t.inRecovery || !t.sackOk || t.rxtUna !== t.sndUna) return false;
-  const beyond = (t.rxtSentMax + (t.reordering - 1) * t.mss) >>> 0;
-  if (!seqGt(t.sacks.highest(t.sndUna), beyond)) return false;
+  if (t.opts.rackOn || !t.recovery.active || !t.opts.sackOk || t.recovery.rxtUna !== t.snd.una) {
+    return false;
+  }
+  const beyond = (t.recovery.rxtSentMax + (t.recovery.reordering - 1) * t.opts.mss) >>> 0;
+  if (!seqGt(t.sacks.highest(t.snd.una), beyond)) return false;
   ctx.counters.count("tcp.lost_retransmits");
   retransmitFirst(ctx, t, now);
   return true;
@@ -227,22 +235,22 @@ export function lostRetransmission(ctx: TcpContext, t: Tcb, now: number): boolea
  * (RFC 6582 3.2 (5)). With SACK, the RFC 6675 send loop takes care of the holes.
  */
 export function recoveryAck(ctx: TcpContext, t: Tcb, acked: number, now: number): void {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const model = t.cc.control !== undefined; // BBR restores its own window
-  if (seqGeq(t.sndUna, t.recover)) {
-    t.inRecovery = false;
-    t.dupAcks = 0;
+  if (seqGeq(t.snd.una, t.recovery.recover)) {
+    t.recovery.active = false;
+    t.recovery.dupAcks = 0;
     const flight = t.outstanding;
     const w = (flight > mss ? flight : mss) + mss;
-    if (!model) t.cwnd = t.ssthresh < w ? t.ssthresh : w;
+    if (!model) t.cong.cwnd = t.cong.ssthresh < w ? t.cong.ssthresh : w;
     ctx.counters.count("tcp.recoveries");
-    if (t.rackOn) t.rack.recoveryEnded();
-  } else if (!t.sackOk) {
+    if (t.opts.rackOn) t.rack.recoveryEnded();
+  } else if (!t.opts.sackOk) {
     retransmitFirst(ctx, t, now);
     if (!model) {
-      t.cwnd = t.cwnd > acked ? t.cwnd - acked : 0;
-      if (acked >= mss) t.cwnd += mss;
-      if (t.cwnd < mss) t.cwnd = mss;
+      t.cong.cwnd = t.cong.cwnd > acked ? t.cong.cwnd - acked : 0;
+      if (acked >= mss) t.cong.cwnd += mss;
+      if (t.cong.cwnd < mss) t.cong.cwnd = mss;
     }
   }
 }

@@ -76,24 +76,24 @@ export function listenerInfo(l: ListenQueue): TcpSocketInfo {
 
 /** The row for a connection. */
 export function tcbInfo(t: Tcb): TcpSocketInfo {
-  const mss = t.mss > 0 ? t.mss : 1;
+  const mss = t.opts.mss > 0 ? t.opts.mss : 1;
   return {
     local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
     remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
     state: netstatStateName(t.state),
-    recvQ: t.rcv === null ? 0 : t.rcv.len,
-    sendQ: t.snd === null ? 0 : t.snd.len,
-    cwnd: Math.floor(t.cwnd / mss),
-    ssthresh: t.ssthresh >= INITIAL_SSTHRESH ? -1 : Math.floor(t.ssthresh / mss),
+    recvQ: t.rcvBuf === null ? 0 : t.rcvBuf.len,
+    sendQ: t.sndBuf === null ? 0 : t.sndBuf.len,
+    cwnd: Math.floor(t.cong.cwnd / mss),
+    ssthresh: t.cong.ssthresh >= INITIAL_SSTHRESH ? -1 : Math.floor(t.cong.ssthresh / mss),
     srttMs: round3(t.rtt.srtt),
     rttvarMs: round3(t.rtt.rttvar),
     rtoMs: round3(t.rtt.rto),
     retransmits: t.retransmits,
-    mss: t.mss,
-    wscale: t.wsOk ? `${t.sndWscale},${t.rcvWscale}` : "",
+    mss: t.opts.mss,
+    wscale: t.opts.wsOk ? `${t.snd.wscale},${t.rcv.wscale}` : "",
     congestion: t.cc.name,
     retransOut: Math.ceil(t.rack.segs.retransBytes / mss),
-    reordering: t.reordering,
+    reordering: t.recovery.reordering,
     ...bbrInfo(t),
   };
 }

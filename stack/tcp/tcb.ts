@@ -1,20 +1,57 @@
 /**
- * The transmission control block (RFC 9293 3.3.1): the state of one connection: its addresses,
- * the send and receive sequence variables, negotiated options, buffers, timers, RTT estimate and
- * congestion state. Plain numeric fields, updated in place by the input and output paths.
+ * The transmission control block (RFC 9293 3.3.1): the state of one connection, grouped by the
+ * mechanism that owns it, as gVisor splits a connection's state into its sender and receiver
+ * (pkg/tcpip/transport/tcp/snd.go, rcv.go) and Linux groups tcp_sock's fields
+ * (include/linux/tcp.h):
+ *
+ * - `t.snd` (send_seq.ts): the send sequence space (SND.UNA, SND.NXT, SND.WND, ISS, ...),
+ *   written by output and by ACK processing;
+ * - `t.rcv` (recv_seq.ts): the receive sequence space (RCV.NXT, the advertised edge, IRS, the
+ *   peer's FIN), written by segment arrival;
+ * - `t.opts` (negotiated.ts): what the handshake settled (MSS, window scaling, timestamps with
+ *   TS.Recent, SACK) and the loss detection chosen with it;
+ * - `t.timers` (tcb_timers.ts): the deadlines on the layer's wheel and the counts of what they
+ *   sent;
+ * - `t.cong` (cong_state.ts): cwnd and ssthresh, what the algorithm `t.cc` is handed;
+ * - `t.recovery` (recovery_state.ts) and `t.undo` (undo_state.ts): loss recovery and the undo of
+ *   a spurious one, beside the SACK scoreboard, RACK-TLP and PRR objects;
+ * - `t.ackPolicy` (ack_policy.ts): when the receiver acknowledges;
+ * - `t.sndBuf`, `t.rcvBuf`: the data.
+ *
+ * The identity (the socket pair, the state), the intrusive links (connection table, accept
+ * queue, timer wheel, flush list), the RTT estimator and the user's settings stay on the block
+ * itself. Every group is created with the block and holds plain fields updated in place by the
+ * input and output paths: nothing is allocated per segment.
  *
  * @module
  */
 
-import { type CongestionControl, INITIAL_SSTHRESH } from "./congestion/cc.ts";
+import { AckPolicy } from "./ack_policy.ts";
+import type { CongestionControl } from "./congestion/cc.ts";
+import { CongState } from "./cong_state.ts";
+import { NegotiatedOptions } from "./negotiated.ts";
 import { Prr } from "./prr.ts";
 import { Rack } from "./rack.ts";
 import type { RecvBuffer } from "./recv_buffer.ts";
+import { RecvSeq } from "./recv_seq.ts";
+import { RecoveryState } from "./recovery_state.ts";
 import type { RttEstimator } from "./rto.ts";
-import { DUP_THRESH, type SackScoreboard } from "./sack_scoreboard.ts";
+import type { SackScoreboard } from "./sack_scoreboard.ts";
 import type { SendBuffer } from "./send_buffer.ts";
+import { SendSeq } from "./send_seq.ts";
 import { CLOSED, type TcpState } from "./state.ts";
+import { TcbTimers } from "./tcb_timers.ts";
 import type { TimerNode } from "./timer_wheel.ts";
+import { UndoState } from "./undo_state.ts";
+
+export {
+  RTX_OFF,
+  RTX_PERSIST,
+  RTX_PROBE,
+  RTX_REORDER,
+  RTX_RETRANSMIT,
+  rtxArmed,
+} from "./tcb_timers.ts";
 
 /** What the socket API above a connection is told. Called synchronously from the stack. */
 export interface TcbUser {
@@ -38,22 +75,6 @@ export interface TcbListener {
   enqueue(t: Tcb): void;
 }
 
-/** Where the retransmission timer stands. */
-export const RTX_OFF = 0;
-/** Retransmission timer armed for outstanding data, SYN or FIN (RFC 6298). */
-export const RTX_RETRANSMIT = 1;
-/** Persist timer armed: zero window with data waiting (RFC 9293 3.8.6.1). */
-export const RTX_PERSIST = 2;
-/** Tail loss probe timer armed instead of the retransmission timer (RFC 8985 7.2). */
-export const RTX_PROBE = 3;
-/** RACK's reordering timer armed instead of the retransmission timer (RFC 8985 6.3). */
-export const RTX_REORDER = 4;
-
-/** True for the modes that stand in for the retransmission timer while data is outstanding. */
-export function rtxArmed(mode: number): boolean {
-  return mode === RTX_RETRANSMIT || mode === RTX_PROBE || mode === RTX_REORDER;
-}
-
 /** One connection. */
 export class Tcb implements TimerNode {
   // --- identity (RFC 9293 3.3.1: the socket pair) ---
@@ -71,6 +92,8 @@ export class Tcb implements TimerNode {
   hashNext: Tcb | null = null;
   /** The connection's state. */
   state: TcpState = CLOSED;
+  /** Time the connection entered its current state (TIME_WAIT reuse). */
+  stateSince = 0;
   /** True for a passive open (created from a listener's SYN). */
   passive = false;
   /** The listener that owns this connection until accepted, or null. */
@@ -82,117 +105,29 @@ export class Tcb implements TimerNode {
   /** True while in the connection table. */
   inTable = false;
 
-  // --- send sequence variables ---
-  /** Initial send sequence number. */
-  iss = 0;
-  /** SND.UNA: oldest unacknowledged sequence number. */
-  sndUna = 0;
-  /** SND.NXT: next sequence number to send (pulled back to SND.UNA on a timeout). */
-  sndNxt = 0;
-  /** The highest sequence number sent plus one (BSD's snd_max; RFC 6675 HighData + 1). */
-  sndMax = 0;
-  /** SND.WND: the peer's window, bytes (scaled). */
-  sndWnd = 0;
-  /** SND.WL1: segment sequence number of the last window update. */
-  sndWl1 = 0;
-  /** SND.WL2: segment acknowledgment number of the last window update. */
-  sndWl2 = 0;
-  /** Largest window the peer ever offered (RFC 5961 5.2 MAX.SND.WND; SWS avoidance). */
-  maxSndWnd = 0;
-  /** Sequence number of the first byte in the send buffer. */
-  sndBase = 0;
-  /** Shift applied to the peer's window field (its window scale), 0 without scaling. */
-  sndWscale = 0;
-  /** Our window scale (shift applied to what we advertise). */
-  rcvWscale = 0;
-  /** The user closed the sending side: a FIN follows the buffered data. */
-  finQueued = false;
-
-  // --- receive sequence variables ---
-  /** Initial receive sequence number. */
-  irs = 0;
-  /** RCV.NXT: next sequence number expected. */
-  rcvNxt = 0;
-  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then): never moves left. */
-  rcvAdv = 0;
-  /** The peer's FIN sequence number when it arrived out of order, else -1. */
-  rcvFinSeq = -1;
-  /** The peer's FIN was received in order: end of its data. */
-  rcvFin = false;
-
-  // --- options ---
-  /** Payload bytes per segment toward the peer (its MSS, clamped, minus option bytes). */
-  mss = 536;
-  /** The MSS we advertise (route MTU - 40). */
-  advMss = 536;
-  /** Timestamps in use (RFC 7323 3.2 Snd.TS.OK). */
-  tsOk = false;
-  /** TS.Recent (RFC 7323 4.3). */
-  tsRecent = 0;
-  /** When TS.Recent was set, ms (for the 24-day PAWS validity, RFC 7323 5.5). */
-  tsRecentAge = 0;
-  /** Offset added to our TSval (RFC 7323 5.4). */
-  tsOffset = 0;
-  /** RCV.NXT value carried by the last ACK we sent (Last.ACK.sent, RFC 7323 4.3). */
-  lastAckSent = 0;
-  /** SACK in use (both sides sent SACK-permitted). */
-  sackOk = false;
-  /** Loss detection is RACK-TLP (SACK in use and `recovery: "rack"`), else RFC 6675/6582. */
-  rackOn = false;
-  /**
-   * Every transmission is recorded (rack.ts, sent_segments.ts): for RACK, or for a congestion
-   * control that reads delivery-rate samples (BBR).
-   */
-  trackSent = false;
-  /** Window scaling in use. */
-  wsOk = false;
+  // --- the variables, grouped by the mechanism that owns them ---
+  /** SND.UNA, SND.NXT, SND.WND and the rest of the send sequence space (send_seq.ts). */
+  readonly snd: SendSeq = new SendSeq();
+  /** RCV.NXT, the advertised window edge, the peer's FIN (recv_seq.ts). */
+  readonly rcv: RecvSeq = new RecvSeq();
+  /** MSS, window scaling, timestamps, SACK as negotiated (negotiated.ts). */
+  readonly opts: NegotiatedOptions = new NegotiatedOptions();
+  /** The retransmission, delayed-ACK, keepalive and linger deadlines (tcb_timers.ts). */
+  readonly timers: TcbTimers = new TcbTimers();
+  /** cwnd, ssthresh: the window the algorithm sets (cong_state.ts). */
+  readonly cong: CongState = new CongState(this.snd, this.opts);
+  /** Duplicate ACKs, fast recovery, reordering (recovery_state.ts). */
+  readonly recovery: RecoveryState = new RecoveryState();
+  /** The window before a recovery and what tells whether it was spurious (undo_state.ts). */
+  readonly undo: UndoState = new UndoState();
+  /** Delayed-ACK count, an ACK owed now, the DSACK to report (ack_policy.ts). */
+  readonly ackPolicy: AckPolicy = new AckPolicy();
 
   // --- buffers ---
   /** Send buffer, null until allocated (or after TIME_WAIT freed it). */
-  snd: SendBuffer | null = null;
+  sndBuf: SendBuffer | null = null;
   /** Receive buffer, null until allocated. */
-  rcv: RecvBuffer | null = null;
-
-  // --- timers (absolute times, ms; 0 = off) ---
-  /** Expiry of the retransmission, probe, reordering or persist timer. */
-  rtxAt = 0;
-  /** What `rtxAt` is for (RTX_OFF, RTX_RETRANSMIT, RTX_PERSIST, RTX_PROBE, RTX_REORDER). */
-  rtxMode = RTX_OFF;
-  /** Delayed-ACK deadline. */
-  delackAt = 0;
-  /** Keepalive deadline. */
-  keepAt = 0;
-  /** TIME_WAIT end, orphaned FIN_WAIT_2 end, or the connect() deadline. */
-  lingerAt = 0;
-  /** Consecutive retransmissions of the same data (reset by an ACK of new data). */
-  rtxCount = 0;
-  /** Counted as an orphan (closed by the application, still ending with the peer). */
-  orphan = false;
-  /** The SYN or SYN-ACK timed out at least once (RFC 6298 5.7). */
-  synTimedOut = false;
-  /**
-   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9): what the user is told if
-   * the connection then times out, instead of a bare timeout (Linux's sk_err_soft).
-   */
-  softError: Error | null = null;
-  /** Zero-window probes sent without the window opening. */
-  probes = 0;
-  /** Keepalive probes sent without an answer. */
-  keepProbes = 0;
-  /** Time of the last segment received (keepalive idle time). */
-  lastRecvAt = 0;
-  /** Time the connection entered its current state (TIME_WAIT reuse). */
-  stateSince = 0;
-
-  // TimerNode
-  /** Wheel: expiry. */
-  timerAt = 0;
-  /** Wheel: slot or -1. */
-  timerSlot = -1;
-  /** Wheel: previous. */
-  timerPrev: TimerNode | null = null;
-  /** Wheel: next. */
-  timerNext: TimerNode | null = null;
+  rcvBuf: RecvBuffer | null = null;
 
   // --- RTT (RFC 6298) ---
   /** The estimator. */
@@ -201,58 +136,10 @@ export class Tcb implements TimerNode {
   rttSeq = -1;
   /** Send time of `rttSeq`. */
   rttStart = 0;
-  /** The RTT sample of the ACK being processed, ms (0: none): HyStart++'s per-round minimum. */
-  latestRtt = 0;
 
-  // --- congestion (RFC 5681, 6582, 6675) ---
-  /** Congestion window, bytes. */
-  cwnd = 0;
-  /** Slow-start threshold, bytes. */
-  ssthresh = INITIAL_SSTHRESH;
+  // --- congestion control and loss detection (RFC 5681, 6675, 8985, 6937) ---
   /** The algorithm. */
   readonly cc: CongestionControl;
-  /** Duplicate ACKs in a row. */
-  dupAcks = 0;
-  /** In fast recovery (after a fast retransmit, until RecoveryPoint is acknowledged). */
-  inRecovery = false;
-  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */
-  recover = 0;
-  /** RFC 6675 HighRxt + 1: end of the highest retransmitted range. */
-  highRxt = 0;
-  /** RFC 6675 RescueRxt, or -1. */
-  rescueRxt = -1;
-  /**
-   * SND.MAX when the segment at SND.UNA was last retransmitted, and that SND.UNA: once data sent
-   * after it is SACKed (past the reordering allowance) while SND.UNA has not moved, that
-   * retransmission was lost too (the hole that holds every cumulative ACK back).
-   */
-  rxtSentMax = 0;
-  rxtUna = -1;
-  /**
-   * The reordering the path has shown, in segments: the duplicate-ACK threshold (RFC 6675
-   * DupThresh), 3 until a recovery turns out spurious, then raised to the distance that was
-   * mistaken for a loss (Linux's tp->reordering, RFC 4653's idea).
-   */
-  reordering = DUP_THRESH;
-  /** cwnd and ssthresh before the current fast recovery (restored if it was spurious). */
-  priorCwnd = 0;
-  priorSsthresh = 0;
-  /**
-   * The TSval of the first retransmission of the current fast recovery, or 0: an ACK of
-   * it that echoes an older TSval was caused by the original (RFC 3522 Eifel detection).
-   */
-  undoTs = 0;
-  /** SND.UNA when that recovery began (the first octet retransmitted). */
-  undoUna = 0;
-  /**
-   * Segments the current recovery retransmitted and no DSACK has yet shown unneeded; -1 when no
-   * undo is possible (Linux's undo_retrans).
-   */
-  undoRetrans = -1;
-  /** The undo in prospect is of a retransmission timeout, not of a fast recovery. */
-  undoRto = false;
-  /** Segments SACKed above SND.UNA when the recovery began: its reordering distance if spurious. */
-  undoDistance = 0;
   /** The SACK scoreboard. */
   readonly sacks: SackScoreboard;
   /** RACK-TLP loss detection and the transmission record it reads (RFC 8985; rack.ts). */
@@ -260,22 +147,28 @@ export class Tcb implements TimerNode {
   /** The window during a RACK connection's fast recovery (RFC 6937; prr.ts). */
   readonly prr: Prr = new Prr();
 
-  // --- receive-side ACK policy ---
-  /** Bytes received in order since our last ACK (RFC 5681 4.2, RFC 1122 4.2.3.2). */
-  bytesUnacked = 0;
-  /** Largest payload received: the peer's segment size, to tell full-sized segments. */
-  rcvMss = 536;
-  /** An ACK must go out at the next flush. */
-  ackNow = false;
-  /** A duplicate to report in the next ACK's first SACK block (RFC 2883); equal: none. */
-  dsackStart = 0;
-  dsackEnd = 0;
+  // --- links: the timer wheel (TimerNode), the layer's flush list ---
+  /** Wheel: expiry. */
+  timerAt = 0;
+  /** Wheel: slot or -1. */
+  timerSlot = -1;
+  /** Wheel: previous. */
+  timerPrev: TimerNode | null = null;
+  /** Wheel: next. */
+  timerNext: TimerNode | null = null;
   /** Waiting in the layer's flush list. */
   dirty = false;
   /** Next in the layer's flush list. */
   dirtyNext: Tcb | null = null;
 
   // --- user settings and state ---
+  /** Counted as an orphan (closed by the application, still ending with the peer). */
+  orphan = false;
+  /**
+   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9): what the user is told if
+   * the connection then times out, instead of a bare timeout (Linux's sk_err_soft).
+   */
+  softError: Error | null = null;
   /** Nagle off (RFC 9293 3.7.4 lets the application disable it). */
   noDelay = false;
   /**
@@ -319,11 +212,11 @@ export class Tcb implements TimerNode {
 
   /** Bytes sent and not acknowledged (SND.MAX - SND.UNA). */
   get outstanding(): number {
-    return (this.sndMax - this.sndUna) >>> 0;
+    return (this.snd.max - this.snd.una) >>> 0;
   }
 
   /** Sequence number just past the buffered data (where the FIN goes). */
   get sndEnd(): number {
-    return (this.sndBase + (this.snd === null ? 0 : this.snd.len)) >>> 0;
+    return (this.snd.base + (this.sndBuf === null ? 0 : this.sndBuf.len)) >>> 0;
   }
 }

@@ -29,8 +29,8 @@ import {
 
 /** Runs every deadline of `t` that passed by `now`, then re-arms its timer at the next one. */
 export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
-  if (t.lingerAt !== 0 && now >= t.lingerAt) {
-    t.lingerAt = 0;
+  if (t.timers.lingerAt !== 0 && now >= t.timers.lingerAt) {
+    t.timers.lingerAt = 0;
     if (t.state === TIME_WAIT) {
       ctx.release(t);
       return;
@@ -45,21 +45,21 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
       return;
     }
   }
-  if (t.rtxAt !== 0 && now >= t.rtxAt) {
-    t.rtxAt = 0;
-    if (t.rtxMode === RTX_RETRANSMIT) {
+  if (t.timers.rtxAt !== 0 && now >= t.timers.rtxAt) {
+    t.timers.rtxAt = 0;
+    if (t.timers.rtxMode === RTX_RETRANSMIT) {
       if (!retransmitTimeout(ctx, t, now)) return;
-    } else if (t.rtxMode === RTX_PERSIST) {
+    } else if (t.timers.rtxMode === RTX_PERSIST) {
       if (!persistTimeout(ctx, t, now)) return;
-    } else if (t.rtxMode === RTX_PROBE) {
+    } else if (t.timers.rtxMode === RTX_PROBE) {
       probeTimeout(ctx, t, now, () => sendNewSegment(ctx, t, now));
-    } else if (t.rtxMode === RTX_REORDER) {
+    } else if (t.timers.rtxMode === RTX_REORDER) {
       reorderTimeout(ctx, t, now, () => output(ctx, t));
     }
   }
-  if (t.delackAt !== 0 && now >= t.delackAt) {
-    t.delackAt = 0;
-    if (t.lastAckSent !== t.rcvNxt || t.bytesUnacked > 0) {
+  if (t.timers.delackAt !== 0 && now >= t.timers.delackAt) {
+    t.timers.delackAt = 0;
+    if (t.opts.lastAckSent !== t.rcv.nxt || t.ackPolicy.bytesUnacked > 0) {
       ctx.counters.count("tcp.delayed_acks");
       sendAck(ctx, t);
     }
@@ -67,7 +67,7 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
   if (t.keepAlive) {
     if (!keepaliveCheck(ctx, t, now)) return;
   } else {
-    t.keepAt = 0;
+    t.timers.keepAt = 0;
   }
   rearm(ctx, t);
 }
@@ -75,19 +75,19 @@ export function onTimer(ctx: TcpContext, t: Tcb, now: number): void {
 /** Arms `t`'s wheel node at its earliest deadline. */
 export function rearm(ctx: TcpContext, t: Tcb): void {
   let next = 0;
-  if (t.rtxAt !== 0) next = t.rtxAt;
-  if (t.delackAt !== 0 && (next === 0 || t.delackAt < next)) next = t.delackAt;
-  if (t.keepAt !== 0 && (next === 0 || t.keepAt < next)) next = t.keepAt;
-  if (t.lingerAt !== 0 && (next === 0 || t.lingerAt < next)) next = t.lingerAt;
+  if (t.timers.rtxAt !== 0) next = t.timers.rtxAt;
+  if (t.timers.delackAt !== 0 && (next === 0 || t.timers.delackAt < next)) next = t.timers.delackAt;
+  if (t.timers.keepAt !== 0 && (next === 0 || t.timers.keepAt < next)) next = t.timers.keepAt;
+  if (t.timers.lingerAt !== 0 && (next === 0 || t.timers.lingerAt < next)) next = t.timers.lingerAt;
   if (next !== 0) ctx.armTimer(t, next);
 }
 
 /** RFC 6298 5.4-5.7. False when the connection was given up. */
 function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   const cfg = ctx.config;
-  t.rtxMode = RTX_OFF;
+  t.timers.rtxMode = RTX_OFF;
   if (t.outstanding === 0 && t.state !== SYN_SENT && t.state !== SYN_RECEIVED) return true;
-  t.rtxCount++;
+  t.timers.rtxCount++;
   ctx.counters.count("tcp.rto_expired");
   const limit = t.state === SYN_SENT
     ? cfg.synRetries
@@ -96,10 +96,10 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     : cfg.retries;
   // A peer that keeps a zero window but answers is alive (Linux's tcp_retransmit_timer): the
   // retransmissions act as window probes and do not count toward giving up.
-  const zeroWindowAlive = t.sndWnd === 0 && now - t.lastRecvAt < cfg.maxRtoMs &&
+  const zeroWindowAlive = t.snd.wnd === 0 && now - t.timers.lastRecvAt < cfg.maxRtoMs &&
     t.state !== SYN_SENT && t.state !== SYN_RECEIVED;
-  if (zeroWindowAlive) t.rtxCount--;
-  if (t.rtxCount > limit) {
+  if (zeroWindowAlive) t.timers.rtxCount--;
+  if (t.timers.rtxCount > limit) {
     ctx.counters.count("tcp.retransmit_timeouts");
     const what = t.state === SYN_SENT ? "connect to" : "retransmitting to";
     // A half-open passive connection is just dropped (the listener stays). An ICMP soft error
@@ -117,8 +117,8 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   t.rtt.expired(); // RFC 6298 5.5: back off
   t.rttSeq = -1; // Karn: no sample from a retransmitted segment
   if (t.state === SYN_SENT || t.state === SYN_RECEIVED) {
-    t.synTimedOut = true;
-    t.sndNxt = t.iss;
+    t.timers.synTimedOut = true;
+    t.snd.nxt = t.snd.iss;
     output(ctx, t);
     return true;
   }
@@ -129,44 +129,44 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
   // the window comes back and what was marked lost is not resent. Without RACK a timeout is never
   // undone: restoring the window into go-back-N was measured to turn an impaired link's rare
   // timeouts into storms of them.
-  t.undoTs = 0;
-  t.undoRetrans = -1;
-  t.undoRto = false;
-  if (t.rtxCount === 1 && t.rackOn && t.tsOk) {
+  t.undo.ts = 0;
+  t.undo.retrans = -1;
+  t.undo.rto = false;
+  if (t.timers.rtxCount === 1 && t.opts.rackOn && t.opts.tsOk) {
     markUndo(ctx, t, now);
-    t.undoRetrans = -1;
-    t.undoDistance = 0;
-    t.undoRto = t.undoTs !== 0;
+    t.undo.retrans = -1;
+    t.undo.distance = 0;
+    t.undo.rto = t.undo.ts !== 0;
   }
-  if (t.rtxCount === 1) t.cc.onRto(t, t.outstanding, now);
-  else t.cwnd = t.mss;
+  if (t.timers.rtxCount === 1) t.cc.onRto(t.cong, t.outstanding, now);
+  else t.cong.cwnd = t.opts.mss;
   // RFC 6582 3.2 / RFC 6675 5.1: a timeout ends recovery; "recover" = what was sent.
-  t.inRecovery = false;
-  t.dupAcks = 0;
-  t.recover = t.sndMax;
-  t.highRxt = t.sndUna;
+  t.recovery.active = false;
+  t.recovery.dupAcks = 0;
+  t.recovery.recover = t.snd.max;
+  t.recovery.highRxt = t.snd.una;
   // The receiver may have reneged on SACKed data: after a second timeout forget it (RFC 2018 8).
-  if (t.rtxCount >= 2) t.sacks.clear();
-  if (t.rackOn) {
+  if (t.timers.rtxCount >= 2) t.sacks.clear();
+  if (t.opts.rackOn) {
     // Everything outstanding is lost; output retransmits it in order under the window
     // (rack_recovery.ts), skipping what stays SACKed.
-    t.rack.markAllLost(t.rtxCount >= 2);
+    t.rack.markAllLost(t.timers.rtxCount >= 2);
     t.rack.tlpEnd = -1;
   } else {
-    t.sndNxt = t.sndUna; // go-back-N
+    t.snd.nxt = t.snd.una; // go-back-N
   }
-  if (t.sndWnd === 0) {
+  if (t.snd.wnd === 0) {
     // Nothing fits: force one segment (it doubles as a window probe).
-    const saved = t.sndWnd;
-    t.sndWnd = t.mss;
+    const saved = t.snd.wnd;
+    t.snd.wnd = t.opts.mss;
     output(ctx, t);
-    t.sndWnd = saved;
+    t.snd.wnd = saved;
   } else {
     output(ctx, t);
   }
-  if (!rtxArmed(t.rtxMode) && t.outstanding > 0) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
+  if (!rtxArmed(t.timers.rtxMode) && t.outstanding > 0) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
   }
   return true;
 }
@@ -177,9 +177,9 @@ function retransmitTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
  * False when given up.
  */
 function persistTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
-  t.rtxMode = RTX_OFF;
-  if (t.sndWnd !== 0 || !hasUnsent(t)) {
-    if (t.sndWnd !== 0 && hasUnsent(t)) ctx.counters.count("tcp.sws_override");
+  t.timers.rtxMode = RTX_OFF;
+  if (t.snd.wnd !== 0 || !hasUnsent(t)) {
+    if (t.snd.wnd !== 0 && hasUnsent(t)) ctx.counters.count("tcp.sws_override");
     t.swsOverride = true;
     try {
       output(ctx, t);
@@ -189,14 +189,14 @@ function persistTimeout(ctx: TcpContext, t: Tcb, now: number): boolean {
     return true;
   }
   // Probes continue while the peer answers; a silent peer is given up like a retransmission.
-  if (now - t.lastRecvAt > ctx.config.maxRtoMs * ctx.config.retries) {
+  if (now - t.timers.lastRecvAt > ctx.config.maxRtoMs * ctx.config.retries) {
     abort(ctx, t, timedOut(`zero window probes to ${peerName(t)}`), true);
     return false;
   }
   sendWindowProbe(ctx, t);
-  t.probes++;
-  t.rtxMode = RTX_PERSIST;
-  t.rtxAt = now + persistInterval(t);
+  t.timers.probes++;
+  t.timers.rtxMode = RTX_PERSIST;
+  t.timers.rtxAt = now + persistInterval(t);
   return true;
 }
 
@@ -205,48 +205,49 @@ function keepaliveCheck(ctx: TcpContext, t: Tcb, now: number): boolean {
   const ka = ctx.config.keepalive;
   const st = t.state;
   if (!(st === ESTABLISHED || st === CLOSE_WAIT || st === FIN_WAIT_2)) {
-    t.keepAt = 0;
+    t.timers.keepAt = 0;
     return true;
   }
   // Data in flight has its own timer; keepalive is for idle connections.
   if (t.outstanding > 0 || hasUnsent(t)) {
-    t.keepAt = now + ka.idleMs;
-    t.keepProbes = 0;
+    t.timers.keepAt = now + ka.idleMs;
+    t.timers.keepProbes = 0;
     return true;
   }
-  const idle = now - t.lastRecvAt;
-  if (t.keepProbes === 0 && idle < ka.idleMs) {
-    t.keepAt = t.lastRecvAt + ka.idleMs;
+  const idle = now - t.timers.lastRecvAt;
+  if (t.timers.keepProbes === 0 && idle < ka.idleMs) {
+    t.timers.keepAt = t.timers.lastRecvAt + ka.idleMs;
     return true;
   }
-  if (t.keepAt !== 0 && now < t.keepAt) return true;
-  if (t.keepProbes >= ka.count) {
+  if (t.timers.keepAt !== 0 && now < t.timers.keepAt) return true;
+  if (t.timers.keepProbes >= ka.count) {
     ctx.counters.count("tcp.keepalive_timeouts");
     abort(ctx, t, timedOut(`keepalive to ${peerName(t)}`), true);
     return false;
   }
   // A probe: one sequence number below SND.NXT, no data (RFC 1122 4.2.3.6); the peer ACKs it.
   ctx.counters.count("tcp.keepalive_probes");
-  sendAckAt(ctx, t, (t.sndNxt - 1) >>> 0);
-  t.keepProbes++;
-  t.keepAt = now + ka.intervalMs;
+  sendAckAt(ctx, t, (t.snd.nxt - 1) >>> 0);
+  t.timers.keepProbes++;
+  t.timers.keepAt = now + ka.intervalMs;
   return true;
 }
 
 /** Turns keepalive on or off for `t` and (re)arms its deadline. */
 export function setKeepalive(ctx: TcpContext, t: Tcb, on: boolean, now: number): void {
   t.keepAlive = on;
-  t.keepProbes = 0;
+  t.timers.keepProbes = 0;
   if (on) {
-    t.keepAt = t.lastRecvAt + ctx.config.keepalive.idleMs;
-    if (t.keepAt <= now) t.keepAt = now + 1;
+    t.timers.keepAt = t.timers.lastRecvAt + ctx.config.keepalive.idleMs;
+    if (t.timers.keepAt <= now) t.timers.keepAt = now + 1;
     rearm(ctx, t);
   } else {
-    t.keepAt = 0;
+    t.timers.keepAt = 0;
   }
 }
 
 /** Kept for symmetry with `RTX_OFF` users: true when `t` has no timer duty at all. */
 export function idle(t: Tcb): boolean {
-  return t.rtxAt === 0 && t.delackAt === 0 && t.keepAt === 0 && t.lingerAt === 0;
+  return t.timers.rtxAt === 0 && t.timers.delackAt === 0 && t.timers.keepAt === 0 &&
+    t.timers.lingerAt === 0;
 }

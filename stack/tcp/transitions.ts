@@ -21,15 +21,15 @@ export function setState(t: Tcb, state: number, now: number): void {
 
 /** Our FIN was sent and acknowledged. */
 export function finAcked(t: Tcb): boolean {
-  return t.finQueued && seqGt(t.sndUna, t.sndEnd);
+  return t.snd.finQueued && seqGt(t.snd.una, t.sndEnd);
 }
 
 /** Allocates the buffers of a connection that reached ESTABLISHED. */
 export function allocateBuffers(ctx: TcpContext, t: Tcb): void {
   const c = ctx.config;
-  if (t.snd === null) t.snd = new SendBuffer(ctx.txArea, c.sendBuffer, undefined, ctx.memory);
-  if (t.rcv === null) {
-    t.rcv = new RecvBuffer(c.receiveBuffer, c.maxOutOfOrder, undefined, ctx.memory);
+  if (t.sndBuf === null) t.sndBuf = new SendBuffer(ctx.txArea, c.sendBuffer, undefined, ctx.memory);
+  if (t.rcvBuf === null) {
+    t.rcvBuf = new RecvBuffer(c.receiveBuffer, c.maxOutOfOrder, undefined, ctx.memory);
   }
 }
 
@@ -42,7 +42,7 @@ export const SYN_TIMEOUT_FALLBACK_RTO_MS = 3000;
  * does (TCP_TIMEOUT_FALLBACK).
  */
 export function rtoAfterHandshake(t: Tcb): void {
-  if (t.synTimedOut && t.rtt.samples === 0) {
+  if (t.timers.synTimedOut && t.rtt.samples === 0) {
     t.rtt.fallback(SYN_TIMEOUT_FALLBACK_RTO_MS);
   }
 }
@@ -56,7 +56,7 @@ export function abort(ctx: TcpContext, t: Tcb, err: Error | null, rst: boolean):
 
 /** Enters TIME_WAIT (RFC 9293 3.6.1): 2*MSL, then CLOSED. */
 export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
-  t.snd?.release();
+  t.sndBuf?.release();
   // Past the TIME_WAIT cap the connection ends here, as Linux does past tcp_max_tw_buckets (the
   // RFC 6191 protections of TIME_WAIT are given up for this one tuple; counted).
   if (!ctx.admitTimeWait(t)) {
@@ -66,13 +66,13 @@ export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
     return;
   }
   setState(t, TIME_WAIT, now);
-  t.rtxMode = RTX_OFF;
-  t.rtxAt = 0;
-  t.delackAt = 0;
-  t.keepAt = 0;
-  t.snd = null; // everything was acknowledged
-  t.lingerAt = now + ctx.config.timeWaitMs;
-  ctx.armTimer(t, t.lingerAt);
+  t.timers.rtxMode = RTX_OFF;
+  t.timers.rtxAt = 0;
+  t.timers.delackAt = 0;
+  t.timers.keepAt = 0;
+  t.sndBuf = null; // everything was acknowledged
+  t.timers.lingerAt = now + ctx.config.timeWaitMs;
+  ctx.armTimer(t, t.timers.lingerAt);
   ctx.counters.count("tcp.time_wait");
 }
 

@@ -43,12 +43,12 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Our TSval now (RFC 7323 4.1: a millisecond clock plus the connection's offset). */
 export function tsNow(t: Tcb, now: number): number {
-  return (Math.floor(now) + t.tsOffset) >>> 0;
+  return (Math.floor(now) + t.opts.tsOffset) >>> 0;
 }
 
 /** True while TS.Recent is usable for PAWS (RFC 7323 5.5). */
 export function tsRecentValid(t: Tcb, now: number): boolean {
-  return now - t.tsRecentAge < PAWS_IDLE_MS;
+  return now - t.opts.tsRecentAge < PAWS_IDLE_MS;
 }
 
 /**
@@ -59,10 +59,10 @@ export function tsRecentValid(t: Tcb, now: number): boolean {
  * Updates RCV.ADV when the edge grows. Returns the 16-bit field value.
  */
 export function windowField(ctx: TcpContext, t: Tcb): number {
-  const shift = t.rcvWscale;
-  const rcv = t.rcv;
+  const shift = t.rcv.wscale;
+  const rcv = t.rcvBuf;
   const max = rcv === null ? ctx.config.receiveBuffer : rcv.max;
-  let cur = seqDiff(t.rcvAdv, t.rcvNxt);
+  let cur = seqDiff(t.rcv.adv, t.rcv.nxt);
   if (cur < 0) cur = 0;
   // The peer has used most of what was offered: a bigger ring, if the memory budget allows (the
   // window is always backed by ring the connection holds; memory.ts). Linux grows its receive
@@ -74,13 +74,13 @@ export function windowField(ctx: TcpContext, t: Tcb): number {
   if (win <= cur) {
     win = cur;
   } else {
-    const step = max / 2 < t.advMss ? max / 2 : t.advMss;
+    const step = max / 2 < t.opts.advMss ? max / 2 : t.opts.advMss;
     if (win - cur < step) win = cur;
   }
   let field = win >>> shift;
   if (field > 0xffff) field = 0xffff;
-  const edge = (t.rcvNxt + (field << shift)) >>> 0;
-  if (seqGt(edge, t.rcvAdv)) t.rcvAdv = edge;
+  const edge = (t.rcv.nxt + (field << shift)) >>> 0;
+  if (seqGt(edge, t.rcv.adv)) t.rcv.adv = edge;
   return field;
 }
 
@@ -91,22 +91,22 @@ export function windowField(ctx: TcpContext, t: Tcb): number {
 function fillOptions(ctx: TcpContext, t: Tcb, now: number): number {
   const o = ctx.txOpts;
   o.reset();
-  if (t.tsOk) {
+  if (t.opts.tsOk) {
     o.hasTimestamp = true;
     o.tsVal = tsNow(t, now);
-    o.tsEcr = t.tsRecent;
+    o.tsEcr = t.opts.tsRecent;
   }
-  const max = t.tsOk ? 3 : 4;
-  if (t.sackOk && t.dsackStart !== t.dsackEnd) {
+  const max = t.opts.tsOk ? 3 : 4;
+  if (t.opts.sackOk && t.ackPolicy.dsackStart !== t.ackPolicy.dsackEnd) {
     // RFC 2883 4: the duplicate first, then the usual blocks.
-    o.sackBlocks[0] = t.dsackStart;
-    o.sackBlocks[1] = t.dsackEnd;
+    o.sackBlocks[0] = t.ackPolicy.dsackStart;
+    o.sackBlocks[1] = t.ackPolicy.dsackEnd;
     o.sackCount = 1;
-    if (t.rcv !== null && t.rcv.oooCount > 0) {
-      o.sackCount += t.rcv.sackBlocks(o.sackBlocks.subarray(2), max - 1);
+    if (t.rcvBuf !== null && t.rcvBuf.oooCount > 0) {
+      o.sackCount += t.rcvBuf.sackBlocks(o.sackBlocks.subarray(2), max - 1);
     }
-  } else if (t.sackOk && t.rcv !== null && t.rcv.oooCount > 0) {
-    o.sackCount = t.rcv.sackBlocks(o.sackBlocks, max);
+  } else if (t.opts.sackOk && t.rcvBuf !== null && t.rcvBuf.oooCount > 0) {
+    o.sackCount = t.rcvBuf.sackBlocks(o.sackBlocks, max);
   }
   return tcpOptionsLength(o);
 }
@@ -131,7 +131,7 @@ function emit(
   h.srcPort = t.localPort;
   h.dstPort = t.remotePort;
   h.seq = seq;
-  h.ack = (flags & TCP_ACK) !== 0 ? t.rcvNxt : 0;
+  h.ack = (flags & TCP_ACK) !== 0 ? t.rcv.nxt : 0;
   h.flags = flags;
   h.window = window;
   h.urgent = 0;
@@ -192,11 +192,11 @@ function emitRaw(
 
 /** Bookkeeping after sending anything that carries our ACK. */
 function ackSent(t: Tcb): void {
-  t.lastAckSent = t.rcvNxt;
-  t.dsackEnd = t.dsackStart; // a DSACK is reported once (RFC 2883 4)
-  t.ackNow = false;
-  t.bytesUnacked = 0;
-  t.delackAt = 0;
+  t.opts.lastAckSent = t.rcv.nxt;
+  t.ackPolicy.dsackEnd = t.ackPolicy.dsackStart; // a DSACK is reported once (RFC 2883 4)
+  t.ackPolicy.ackNow = false;
+  t.ackPolicy.bytesUnacked = 0;
+  t.timers.delackAt = 0;
 }
 
 /**
@@ -217,11 +217,11 @@ export function sendData(
   now: number,
 ): number {
   const optLen = fillOptions(ctx, t, now);
-  // t.mss already allows for the timestamp option; SACK blocks take from the payload.
-  const room = t.mss + (t.tsOk ? TS_OPTION_LEN : 0) - optLen;
+  // t.opts.mss already allows for the timestamp option; SACK blocks take from the payload.
+  const room = t.opts.mss + (t.opts.tsOk ? TS_OPTION_LEN : 0) - optLen;
   let gsoSize = 0;
   if (len > room) {
-    if (ctx.txMeta !== null && len > t.mss) {
+    if (ctx.txMeta !== null && len > t.opts.mss) {
       // A super-frame of room-sized segments (Linux's gso_size is the payload per segment with
       // the options in force, tcp_current_mss).
       const max = tsoMaxPayload(room, optLen);
@@ -235,13 +235,13 @@ export function sendData(
       fin = false;
     }
   }
-  const snd = t.snd;
+  const snd = t.sndBuf;
   let buf = ctx.ctlBuf;
   if (len > 0 && snd !== null) {
     if (gsoSize > 0 && snd.txArea < ctx.tsoTxArea) snd.growTxArea(ctx.tsoTxArea);
     buf = snd.mem;
     snd.copyOut(
-      seqDiff(seq, t.sndBase),
+      seqDiff(seq, t.snd.base),
       len,
       ctx.txFrameOff + TX_TCP_OFF + TCP_MIN_HEADER_LEN + optLen,
     );
@@ -250,38 +250,38 @@ export function sendData(
     gsoSize = 0;
   }
   let flags = TCP_ACK;
-  if (len > 0 && seqDiff(seq, t.sndBase) + len === snd!.len) flags |= TCP_PSH;
+  if (len > 0 && seqDiff(seq, t.snd.base) + len === snd!.len) flags |= TCP_PSH;
   if (fin) flags |= TCP_FIN;
-  const retransmit = seqLt(seq, t.sndMax);
+  const retransmit = seqLt(seq, t.snd.max);
   emit(ctx, t, buf, seq, flags, windowField(ctx, t), optLen, len, gsoSize);
   ackSent(t);
   const used = len + (fin ? 1 : 0);
   const end = (seq + used) >>> 0;
-  if (t.trackSent && used > 0) {
-    t.rack.sent(seq, end, t.sndMax, now, t.rack.segs.pipe(t.outstanding));
+  if (t.opts.trackSent && used > 0) {
+    t.rack.sent(seq, end, t.snd.max, now, t.rack.segs.pipe(t.outstanding));
   }
-  if (t.inRecovery) t.prr.out += used;
+  if (t.recovery.active) t.prr.out += used;
   if (retransmit) {
     const segs = gsoSize > 0 ? Math.ceil(len / gsoSize) : 1;
-    if (t.inRecovery && t.undoRetrans >= 0) t.undoRetrans += segs;
+    if (t.recovery.active && t.undo.retrans >= 0) t.undo.retrans += segs;
     t.retransmits += segs;
     ctx.counters.count("tcp.retransmits", segs);
-  } else if (t.rttSeq < 0 && !t.tsOk) {
+  } else if (t.rttSeq < 0 && !t.opts.tsOk) {
     t.rttSeq = seq;
     t.rttStart = now;
   }
-  if (seqGt(end, t.sndMax)) t.sndMax = end;
-  if (!rtxArmed(t.rtxMode)) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (seqGt(end, t.snd.max)) t.snd.max = end;
+  if (!rtxArmed(t.timers.rtxMode)) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
   return used;
 }
 
 /** Sends a bare ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 9293 3.10.7.4). */
 export function sendAck(ctx: TcpContext, t: Tcb): void {
-  sendAckAt(ctx, t, t.sndNxt);
+  sendAckAt(ctx, t, t.snd.nxt);
 }
 
 /**
@@ -326,14 +326,14 @@ export function sendReset(ctx: TcpContext, t: Tcb): void {
   const now = ctx.clock.now();
   const o = ctx.txOpts;
   o.reset();
-  if (t.tsOk) {
+  if (t.opts.tsOk) {
     // RFC 7323 5.2: RSTs SHOULD carry timestamps too.
     o.hasTimestamp = true;
     o.tsVal = tsNow(t, now);
-    o.tsEcr = t.tsRecent;
+    o.tsEcr = t.opts.tsRecent;
   }
   const optLen = tcpOptionsLength(o);
-  emit(ctx, t, ctx.ctlBuf, t.sndNxt, TCP_RST | TCP_ACK, 0, optLen, 0, 0);
+  emit(ctx, t, ctx.ctlBuf, t.snd.nxt, TCP_RST | TCP_ACK, 0, optLen, 0, 0);
   ctx.counters.count("tcp.tx_resets");
 }
 
@@ -372,39 +372,39 @@ export function sendResetFor(ctx: TcpContext, seg: Segment): void {
 export function sendSyn(ctx: TcpContext, t: Tcb, now: number): void {
   const o = ctx.txOpts;
   o.reset();
-  o.mss = t.advMss;
-  if (t.wsOk) o.windowScale = t.rcvWscale;
-  o.sackPermitted = t.sackOk;
-  if (t.tsOk) {
+  o.mss = t.opts.advMss;
+  if (t.opts.wsOk) o.windowScale = t.rcv.wscale;
+  o.sackPermitted = t.opts.sackOk;
+  if (t.opts.tsOk) {
     o.hasTimestamp = true;
     o.tsVal = tsNow(t, now);
-    o.tsEcr = t.state === SYN_RECEIVED ? t.tsRecent : 0;
+    o.tsEcr = t.state === SYN_RECEIVED ? t.opts.tsRecent : 0;
   }
   const optLen = tcpOptionsLength(o);
-  const free = t.rcv === null ? ctx.config.receiveBuffer : t.rcv.free;
+  const free = t.rcvBuf === null ? ctx.config.receiveBuffer : t.rcvBuf.free;
   const window = free > 0xffff ? 0xffff : free;
   const flags = t.state === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
-  const retransmit = seqLt(t.iss, t.sndMax);
-  emit(ctx, t, ctx.ctlBuf, t.iss, flags, window, optLen, 0, 0);
+  const retransmit = seqLt(t.snd.iss, t.snd.max);
+  emit(ctx, t, ctx.ctlBuf, t.snd.iss, flags, window, optLen, 0, 0);
   if (flags & TCP_ACK) {
     // The window offered in the SYN-ACK is the initial right edge (an active open sets it when
     // the peer's SYN tells RCV.NXT).
-    t.rcvAdv = (t.rcvNxt + window) >>> 0;
+    t.rcv.adv = (t.rcv.nxt + window) >>> 0;
     ackSent(t);
   }
-  t.sndNxt = (t.iss + 1) >>> 0;
-  if (seqGt(t.sndNxt, t.sndMax)) t.sndMax = t.sndNxt;
+  t.snd.nxt = (t.snd.iss + 1) >>> 0;
+  if (seqGt(t.snd.nxt, t.snd.max)) t.snd.max = t.snd.nxt;
   if (retransmit) {
     t.retransmits++;
     ctx.counters.count("tcp.retransmits");
-  } else if (!t.tsOk) {
-    t.rttSeq = t.iss;
+  } else if (!t.opts.tsOk) {
+    t.rttSeq = t.snd.iss;
     t.rttStart = now;
   }
-  if (t.rtxMode !== RTX_RETRANSMIT) {
-    t.rtxMode = RTX_RETRANSMIT;
-    t.rtxAt = now + t.rtt.rto;
-    ctx.armTimer(t, t.rtxAt);
+  if (t.timers.rtxMode !== RTX_RETRANSMIT) {
+    t.timers.rtxMode = RTX_RETRANSMIT;
+    t.timers.rtxAt = now + t.rtt.rto;
+    ctx.armTimer(t, t.timers.rtxAt);
   }
 }
 
@@ -448,5 +448,5 @@ export function sendCookieSynAck(
 /** Zero-window probe: an ACK one below SND.UNA, which the peer must answer (RFC 9293 3.8.6.1). */
 export function sendWindowProbe(ctx: TcpContext, t: Tcb): void {
   ctx.counters.count("tcp.window_probes");
-  sendAckAt(ctx, t, (t.sndUna - 1) >>> 0);
+  sendAckAt(ctx, t, (t.snd.una - 1) >>> 0);
 }

@@ -45,15 +45,15 @@ export const TCP_CHECKSUM_OFFSET = 16;
 /**
  * Payload bytes of the largest super-frame the send policy builds for `t` now: whole multiples
  * of the MSS, no more than half of min(cwnd, the peer's window) (at least one MSS), within a
- * 65535-byte datagram whatever options the segment carries. Equals `t.mss` when the window is
+ * 65535-byte datagram whatever options the segment carries. Equals `t.opts.mss` when the window is
  * too small to split.
  */
 export function tsoSegmentCap(t: Tcb): number {
-  const mss = t.mss;
+  const mss = t.opts.mss;
   const maxSegs = Math.floor(
     (TSO_MAX_DATAGRAM - IP_HEADER_LEN - TCP_MIN_HEADER_LEN - MAX_OPTIONS_LEN) / mss,
   );
-  const wnd = t.sndWnd < t.cwnd ? t.sndWnd : t.cwnd;
+  const wnd = t.snd.wnd < t.cong.cwnd ? t.snd.wnd : t.cong.cwnd;
   let segs = Math.floor(wnd / (2 * mss));
   if (segs > maxSegs) segs = maxSegs;
   if (segs < 1) segs = 1;

@@ -132,7 +132,7 @@ Deno.test("errors: refused, reset, closed resources, as Deno's classes", async (
     const s = await l.accept();
     // Unread data at close: RST; the peer's read fails with ConnectionReset.
     await writeAll(c, new Uint8Array(10));
-    await until(() => (s.tcb.rcv?.len ?? 0) === 10, 2000, "data to arrive");
+    await until(() => (s.tcb.rcvBuf?.len ?? 0) === 10, 2000, "data to arrive");
     const pending = c.read(new Uint8Array(1));
     s.close();
     const reset = await assertRejects(() => pending);

@@ -83,8 +83,8 @@ Deno.test("BBR on a connection: a segment lost from a large window does not halv
           sack: [[una + 1000, una + k * 1000]],
         });
       }
-      assert(t.inRecovery);
-      const segs = Math.round(t.cwnd / 1000);
+      assert(t.recovery.active);
+      const segs = Math.round(t.cong.cwnd / 1000);
       if (congestion === "bbr") assert(segs >= 38, `BBR keeps the window: ${segs} segments`);
       else assert(segs <= 30, `CUBIC reduces it (beta 0.7): ${segs} segments`);
     } finally {

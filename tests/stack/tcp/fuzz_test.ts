@@ -64,7 +64,7 @@ Deno.test("random segments never throw and leave the stack working", async () =>
       mss: 1000,
     });
     const conn = await c2;
-    assert(conn.tcb.mss === 1000);
+    assert(conn.tcb.opts.mss === 1000);
   } finally {
     p.close();
   }

@@ -20,16 +20,16 @@ Deno.test("frag-needed: the MSS drops to the path MTU and what was in flight is 
     await o.conn.write(new Uint8Array(2920).fill(7));
     const sent = p.take();
     assertEquals(sent.map((s) => s.data!.length), [1460, 1460]);
-    const cwnd = o.conn.tcb.cwnd;
+    const cwnd = o.conn.tcb.cong.cwnd;
     // A router quotes the first segment: 1280 bytes pass.
     p.sendIcmpError(3, 4, 1280, sent[0], ROUTER);
-    assertEquals(o.conn.tcb.mss, 1240);
+    assertEquals(o.conn.tcb.opts.mss, 1240);
     const again = p.take();
     assertEquals(again.map((s) => [s.seq - o.localSeq, s.data!.length]), [[0, 1240], [1240, 1240], [
       2480,
       440,
     ]]);
-    assertEquals(o.conn.tcb.cwnd, cwnd, "a smaller path is not congestion");
+    assertEquals(o.conn.tcb.cong.cwnd, cwnd, "a smaller path is not congestion");
     assertEquals(p.stack.counters.get("tcp.pmtu_reduced"), 1);
     assertEquals(p.stack.pmtu.get(REMOTE), 1280);
     // A second error for the same size changes nothing.
@@ -51,13 +51,13 @@ Deno.test("frag-needed quoting a sequence number not in flight is ignored (RFC 5
     for (const seq of [s.seq - 5000, s.seq + 100_000]) {
       p.sendIcmpError(3, 4, 576, { ...s, seq }, ROUTER);
     }
-    assertEquals(o.conn.tcb.mss, 1460);
+    assertEquals(o.conn.tcb.opts.mss, 1460);
     assertEquals(p.take().length, 0);
     assertEquals(p.stack.counters.get("tcp.icmp_out_of_window"), 2);
     assertEquals(p.stack.pmtu.get(REMOTE), 0, "nothing learned from a forged error");
     // A tiny MTU is raised to the floor (552), so a forged small one cannot shred segments.
     p.sendIcmpError(3, 4, 100, s, ROUTER);
-    assertEquals([p.stack.pmtu.get(REMOTE), o.conn.tcb.mss], [552, 512]);
+    assertEquals([p.stack.pmtu.get(REMOTE), o.conn.tcb.opts.mss], [552, 512]);
   } finally {
     p.close();
   }
@@ -84,7 +84,7 @@ Deno.test("the learned path MTU sizes new connections, and expires after 10 minu
       mss: 1460,
     });
     const b = await pending;
-    assertEquals(b.tcb.mss, 1360);
+    assertEquals(b.tcb.opts.mss, 1360);
     p.clock.advance(600_000);
     assertEquals(p.stack.pmtu.get(REMOTE), 0);
   } finally {

@@ -53,8 +53,8 @@ Deno.test("passive open: SYN-ACK carries MSS, window scale, SACK-permitted, time
     assertEquals(c.remoteAddr, { transport: "tcp", hostname: "10.0.0.2", port: 40000 });
     assertEquals(c.localAddr, { transport: "tcp", hostname: "10.0.0.1", port: 80 });
     // MSS: the peer's 1400 minus the 12 bytes of timestamps every segment carries.
-    assertEquals(c.tcb.mss, 1388);
-    assertEquals(c.tcb.sndWnd, 100 << 7);
+    assertEquals(c.tcb.opts.mss, 1388);
+    assertEquals(c.tcb.snd.wnd, 100 << 7);
   } finally {
     p.close();
   }
@@ -72,9 +72,9 @@ Deno.test("a SYN without options: MSS 536, no scaling, no SACK, no timestamps", 
     assertEquals(sa.mss, 1460);
     p.send({ sport: 40000, dport: 80, seq: 8, ack: sa.seq + 1, flags: ACK, win: 8192 });
     const c = await l.accept();
-    assertEquals(c.tcb.mss, 536);
-    assertEquals(c.tcb.wsOk, false);
-    assertEquals(c.tcb.sndWnd, 8192);
+    assertEquals(c.tcb.opts.mss, 536);
+    assertEquals(c.tcb.opts.wsOk, false);
+    assertEquals(c.tcb.snd.wnd, 8192);
   } finally {
     p.close();
   }
@@ -110,7 +110,7 @@ Deno.test("active open: SYN, SYN-ACK, ACK; connect resolves ESTABLISHED", async 
     assertEquals(ack.ack, 5001);
     assertEquals(ack.ts![1], 9);
     const c = await pending;
-    assertEquals(c.tcb.sndWnd, 29200); // the SYN-ACK's window is not scaled
+    assertEquals(c.tcb.snd.wnd, 29200); // the SYN-ACK's window is not scaled
     assertEquals(stateOf(p, 443), "ESTABLISHED");
   } finally {
     p.close();
@@ -481,7 +481,7 @@ Deno.test("RFC 5961 5.2: data with an ACK outside [SND.UNA - MAX.SND.WND, SND.NX
       data,
     });
     assertEquals(p.one().ack, o.peerSeq);
-    assertEquals(o.conn.tcb.rcv!.len, 0);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 0);
     // In range: accepted.
     p.send({
       sport: 40000,
@@ -492,7 +492,7 @@ Deno.test("RFC 5961 5.2: data with an ACK outside [SND.UNA - MAX.SND.WND, SND.NX
       win: 100,
       data,
     });
-    assertEquals(o.conn.tcb.rcv!.len, 3);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 3);
   } finally {
     p.close();
   }
@@ -542,7 +542,7 @@ Deno.test("unacceptable segments are answered with an ACK and dropped", async ()
       data: new Uint8Array([1, 2]),
     });
     assertEquals(p.one().ack, o.peerSeq + 2);
-    assertEquals(o.conn.tcb.rcv!.len, 2);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 2);
     // Far beyond the window.
     p.send({
       sport: 40000,
@@ -565,7 +565,7 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
   try {
     const o = await openPassive(p); // timestamps on; the peer's last TSval was 101
     p.take();
-    const tsEcr = o.conn.tcb.tsRecent;
+    const tsEcr = o.conn.tcb.opts.tsRecent;
     assertEquals(tsEcr, 101);
     const seg = (seq: number, tsVal: number, byte: number) => ({
       sport: 40000,
@@ -578,13 +578,13 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
       data: new Uint8Array(10).fill(byte),
     });
     p.send(seg(o.peerSeq, 200, 1));
-    assertEquals(o.conn.tcb.tsRecent, 200);
+    assertEquals(o.conn.tcb.opts.tsRecent, 200);
     // Same sequence space, older clock: an old duplicate (a wrapped sequence number).
     p.send(seg(o.peerSeq + 10, 150, 2));
     const a = p.one();
     assertEquals(a.ack, o.peerSeq + 10);
     assertEquals(a.ts![1], 200, "TSecr keeps the newest TSval");
-    assertEquals(o.conn.tcb.rcv!.len, 10);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 10);
     assertEquals(p.stack.counters.get("tcp.paws_rejected"), 1);
     // A segment without timestamps once they are on is accepted, as Linux does (RFC 7323 3.2's
     // SHOULD drop; middleboxes strip options), and counted.
@@ -597,11 +597,11 @@ Deno.test("PAWS (RFC 7323 5): an old TSval is dropped with an ACK; TS.Recent fol
       win: 1000,
       data: new Uint8Array(5),
     });
-    assertEquals(o.conn.tcb.rcv!.len, 15);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 15);
     assertEquals(p.stack.counters.get("tcp.rx_no_timestamp"), 1);
     // Newer clock: accepted.
     p.send(seg(o.peerSeq + 15, 201, 3));
-    assertEquals(o.conn.tcb.rcv!.len, 25);
+    assertEquals(o.conn.tcb.rcvBuf!.len, 25);
     // A RST is not subject to PAWS.
     p.send({
       sport: 40000,
@@ -696,7 +696,7 @@ Deno.test("flow control: the window shrinks while data waits unread; reading reo
     // 8 KiB needs no window scale; the peer's SYN offers one, so ours is 0.
     const o = await openPassive(p, NO_TS);
     p.take();
-    assertEquals(o.conn.tcb.rcvWscale, 0);
+    assertEquals(o.conn.tcb.rcv.wscale, 0);
     let seq = o.peerSeq;
     const send = (n: number) => {
       p.send({

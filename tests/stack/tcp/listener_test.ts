@@ -96,10 +96,10 @@ Deno.test("SYN backlog full: SYN cookies carry MSS, window scale and SACK-permit
     const c = await l.accept();
     assertEquals(c.remoteAddr.port, 40000);
     const t = c.tcb;
-    assertEquals(t.mss, COOKIE_MSS_TABLE[1]); // 1400 is carried as the table entry below: 1300
-    assertEquals(t.sndWscale, 6);
-    assertEquals(t.sackOk, true);
-    assertEquals(t.sndWnd, 100 << 6);
+    assertEquals(t.opts.mss, COOKIE_MSS_TABLE[1]); // 1400 is carried as the table entry below: 1300
+    assertEquals(t.snd.wscale, 6);
+    assertEquals(t.opts.sackOk, true);
+    assertEquals(t.snd.wnd, 100 << 6);
     const buf = new Uint8Array(8);
     assertEquals(await c.read(buf), 3);
     assertEquals(p.stack.counters.get("tcp.syncookies_ok"), 1);

@@ -81,7 +81,7 @@ Deno.test("memory pressure: the receive window stops at the ring it has; at the 
   try {
     const o = await openPassive(p, NO_TS);
     p.take();
-    const shift = o.conn.tcb.rcvWscale;
+    const shift = o.conn.tcb.rcv.wscale;
     // The peer sends whatever the window offers; the application never reads.
     let seq = o.peerSeq;
     let window = 65535; // the SYN-ACK's window (never scaled) to start
@@ -110,7 +110,7 @@ Deno.test("memory pressure: the receive window stops at the ring it has; at the 
     // The ring doubled while the peer filled it, until one more doubling would have passed the
     // pressure mark (60% of 1 MiB): then the window closed at the ring it had.
     assert(p.stack.tcp.memory.growthDenied >= 1, JSON.stringify(u));
-    assertEquals(o.conn.tcb.rcv!.cap, 512 * 1024);
+    assertEquals(o.conn.tcb.rcvBuf!.cap, 512 * 1024);
     // (the window field is scaled, so the last few bytes of the ring may stay unoffered)
     assert(held > 511 * 1024 && held <= 512 * 1024, `held ${held}`);
     assert(u.memoryBytes <= u.memoryLimitBytes, JSON.stringify(u));

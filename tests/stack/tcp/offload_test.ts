@@ -89,7 +89,7 @@ Deno.test("a received super-frame is ACKed at once; its gso_size is the peer's M
     assertEquals(ack.ack, o.peerSeq + data.length);
     assertEquals(p.stack.counters.get("tcp.rx_segments") - before, 45, "counted as 45 segments");
     assertEquals(p.stack.counters.get("drop.tcp_bad_checksum"), 0, "partial checksum trusted");
-    assertEquals(o.conn.tcb.rcvMss, MSS_TS, "gso_size, not the 65160-byte length");
+    assertEquals(o.conn.tcb.ackPolicy.rcvMss, MSS_TS, "gso_size, not the 65160-byte length");
     const got = new Uint8Array(data.length);
     assertEquals(await o.conn.read(got), data.length);
     assertEquals(got, data);

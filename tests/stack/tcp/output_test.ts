@@ -102,18 +102,18 @@ Deno.test("NewReno: three duplicate ACKs retransmit the hole; a partial ACK the 
     assertEquals(fr[0].seq, una, "fast retransmit of the first hole");
     assertEquals(fr[0].data!.length, 1000);
     const t = o.conn.tcb;
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     // ssthresh = max(FlightSize / 2, 2 SMSS) = 6000 (12 segments out); cwnd = ssthresh + 3 SMSS.
-    assertEquals(t.ssthresh, 6000);
+    assertEquals(t.cong.ssthresh, 6000);
     // Partial ACK (segment 0 arrived, 2 still missing): retransmit segment 2 at once.
     p.send({ ...dup, ack: una + 2000 });
     const pa = p.take();
     assertEquals(pa[0].seq, una + 2000);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     // Full ACK: recovery ends, cwnd deflates to at most ssthresh.
-    p.send({ ...dup, ack: t.sndMax });
-    assert(!t.inRecovery);
-    assert(t.cwnd <= t.ssthresh);
+    p.send({ ...dup, ack: t.snd.max });
+    assert(!t.recovery.active);
+    assert(t.cong.cwnd <= t.cong.ssthresh);
     assertEquals(p.stack.counters.get("tcp.fast_retransmits"), 1);
   } finally {
     p.close();
@@ -128,12 +128,12 @@ Deno.test("SACK recovery (RFC 6675): holes below SACKed data are retransmitted, 
     // Segments 0 and 2 lost; 1, 3, 4, 5 SACKed one after another.
     ack([[una + 1000, una + 2000]]);
     ack([[una + 3000, una + 4000], [una + 1000, una + 2000]]);
-    assert(!t.inRecovery, "2 SACKed segments above SND.UNA are not yet a loss");
+    assert(!t.recovery.active, "2 SACKed segments above SND.UNA are not yet a loss");
     ack([[una + 3000, una + 5000], [una + 1000, una + 2000]]);
     // IsLost(SND.UNA): 3000 SACKed octets above it, more than (DupThresh - 1) * SMSS.
-    assert(t.inRecovery, "entered recovery");
+    assert(t.recovery.active, "entered recovery");
     // CUBIC: ssthresh = 0.7 * cwnd (10 segments of 1000).
-    assertEquals(t.ssthresh, 7000);
+    assertEquals(t.cong.ssthresh, 7000);
     // The pipe (RFC 6675 SetPipe) is full at cwnd: more SACKs must drain it first.
     ack([[una + 3000, una + 6000], [una + 1000, una + 2000]]);
     ack([[una + 3000, una + 9000], [una + 1000, una + 2000]]);
@@ -144,8 +144,8 @@ Deno.test("SACK recovery (RFC 6675): holes below SACKed data are retransmitted, 
     assert(seqs.includes(2000), `retransmitted segment 2: ${seqs}`);
     assert(!seqs.includes(1000) && !seqs.includes(3000), `no SACKed data resent: ${seqs}`);
     // Everything acknowledged: recovery ends.
-    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: t.sndMax, flags: ACK, win: 65535 });
-    assert(!t.inRecovery);
+    p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: t.snd.max, flags: ACK, win: 65535 });
+    assert(!t.recovery.active);
     assertEquals(t.sacks.count, 0);
   } finally {
     p.close();
@@ -187,7 +187,7 @@ Deno.test("a lost retransmission is found when data sent after it is SACKed (RAC
     const t = o.conn.tcb;
     // Segment 0 lost; 1..9 SACKed: recovery, segment 0 retransmitted, new data follows.
     for (let k = 2; k <= 10; k++) ack([[una + 1000, una + k * 1000]]);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     let out = p.take();
     assertEquals(out.filter((s) => s.seq === una).length, 1, "one retransmission of segment 0");
     const newData = out.filter((s) => s.seq - una >= 10_000).map((s) => s.seq - una);
@@ -216,7 +216,7 @@ Deno.test("an ACK that moves SND.UNA and shows the next hole lost starts recover
     // Segment 0 arrives; 1 and 2 do not; 3, 4 and 5 are SACKed, all in one ACK. No duplicate
     // ACK follows it: without this rule only the retransmission timer would end the wait.
     sackAck([[una + 3000, una + 6000]], una + 1000);
-    assert(t.inRecovery, "IsLost(SND.UNA): 3000 octets SACKed above it");
+    assert(t.recovery.active, "IsLost(SND.UNA): 3000 octets SACKed above it");
     const rx = p.take().filter((s) => s.seq - una < 10_000).map((s) => s.seq - una);
     assert(rx.includes(1000), `the hole at SND.UNA is retransmitted: ${rx}`);
     assertEquals(p.stack.counters.get("tcp.fast_retransmits"), 1);

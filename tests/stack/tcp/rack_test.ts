@@ -22,7 +22,7 @@ async function inFlight(n: number, options: Record<string, unknown> = {}, unsent
   assertEquals(sent.length, n);
   const una = o.localSeq;
   const t = o.conn.tcb;
-  assert(t.rackOn, "RACK is the default on SACK connections");
+  assert(t.opts.rackOn, "RACK is the default on SACK connections");
   /** The peer's ACK of `ack` with SACK blocks (offsets from the first data byte). */
   const ack = (a: number, sack: [number, number][] = []) =>
     p.send({
@@ -50,7 +50,7 @@ Deno.test("RACK: reordering within the window is not taken for a loss", async ()
     ack(2000); // segment 0 arrives within the window
     p.advance(20);
     assertEquals(sentNow(), [], "nothing retransmitted");
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(count("tcp.fast_retransmits"), 0);
   } finally {
     p.close();
@@ -66,7 +66,7 @@ Deno.test("RACK: past RTT + window the hole is lost, by the reordering timer", a
     assertEquals(sentNow(), [], "not before the window has passed");
     p.advance(10);
     assertEquals(sentNow(), [0], "the reordering timer found segment 0 lost");
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     assertEquals(count("tcp.rack_marked_lost"), 1);
     assertEquals(count("tcp.rto_expired"), 0);
   } finally {
@@ -85,7 +85,7 @@ Deno.test("RACK: three SACKed segments above a hole need no window during recove
     // has been seen (RFC 8985 6.2 step 4), so the hole is lost now.
     ack(0, [[1000, 4000]]);
     assertEquals(sentNow(), [0]);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
   } finally {
     p.close();
   }
@@ -102,7 +102,7 @@ Deno.test("RACK: a DSACK widens the reordering window (RFC 8985 6.2 step 4)", as
     // the duplicate (below the cumulative ACK: a DSACK, RFC 2883 4).
     ack(10_000, [[0, 1000]]);
     assertEquals(count("tcp.dsacks_received"), 1);
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(t.rack.reoWndMult, 2);
     // The next hole waits twice as long: 2 * 20 / 4 = 10 ms past the RTT.
     await o.conn.write(new Uint8Array(4000));
@@ -141,7 +141,7 @@ Deno.test("RACK: a lost retransmission is found by time, without the timer", asy
     ack(0, [[1000, fresh[fresh.length - 1] + 1000]]);
     assertEquals(sentNow().filter((s) => s === 0), [0], "segment 0 sent a third time");
     assertEquals(count("tcp.rto_expired"), 0);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
   } finally {
     p.close();
   }
@@ -155,10 +155,10 @@ Deno.test("PRR: during recovery sending follows delivery, about ssthresh / Recov
     for (let k = 2; k <= 20; k++) {
       ack(0, [[1000, k * 1000]]);
       const sent = sentNow(); // before the recovery: limited transmit (RFC 3042)
-      if (t.inRecovery) perAck.push(sent.length);
+      if (t.recovery.active) perAck.push(sent.length);
     }
     // CUBIC: ssthresh = 0.7 * 20 segments; RecoverFS = 20 segments.
-    assertEquals(t.ssthresh, 14_000);
+    assertEquals(t.cong.ssthresh, 14_000);
     assertEquals(perAck[0], 1, "the fast retransmit goes at once");
     assert(perAck.every((n) => n <= 1), `no bursts: ${perAck}`);
     const total = perAck.reduce((a, b) => a + b, 0);
@@ -183,9 +183,9 @@ Deno.test("TLP: a lost tail is probed at 2 SRTT and recovered by RACK, not by th
     p.advance(RTT);
     ack(0, [[2000, 3000]]);
     assertEquals(sentNow(), [0, 1000]);
-    assert(t.inRecovery);
+    assert(t.recovery.active);
     ack(3000);
-    assert(!t.inRecovery);
+    assert(!t.recovery.active);
     assertEquals(count("tcp.rto_expired"), 0);
   } finally {
     p.close();
@@ -198,7 +198,7 @@ Deno.test("TLP: a probe that repaired a loss reduces the window once; a DSACKed 
     try {
       p.advance(RTT);
       ack(2000); // segment 2 is lost
-      const cwnd = t.cwnd;
+      const cwnd = t.cong.cwnd;
       // One segment in flight: the probe waits for a delayed ACK too, capped by the RTO.
       p.advance(250);
       assertEquals(sentNow(), [2000]);
@@ -210,10 +210,10 @@ Deno.test("TLP: a probe that repaired a loss reduces the window once; a DSACKed 
       if (dsack) {
         assertEquals(count("tcp.tlp_spurious"), 1);
         assertEquals(count("tcp.tlp_recoveries"), 0);
-        assert(t.cwnd >= cwnd);
+        assert(t.cong.cwnd >= cwnd);
       } else {
         assertEquals(count("tcp.tlp_recoveries"), 1);
-        assert(t.ssthresh < cwnd, `ssthresh ${t.ssthresh} after a repaired loss`);
+        assert(t.cong.ssthresh < cwnd, `ssthresh ${t.cong.ssthresh} after a repaired loss`);
       }
     } finally {
       p.close();

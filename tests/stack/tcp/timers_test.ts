@@ -33,7 +33,7 @@ Deno.test("RTO: unacknowledged data is resent after the RTO, then twice and four
     p.advance(800);
     assertEquals(p.one().seq, first.seq);
     assertEquals(o.conn.tcb.retransmits, 3);
-    assertEquals(o.conn.tcb.cwnd, o.conn.tcb.mss, "cwnd is one segment after a timeout");
+    assertEquals(o.conn.tcb.cong.cwnd, o.conn.tcb.opts.mss, "cwnd is one segment after a timeout");
     // The ACK ends the backoff once a sample is taken... (no timestamps: Karn forbids a
     // sample from the retransmitted segment, so the backed-off RTO stays).
     p.send({

@@ -26,9 +26,9 @@ import { checksum } from "../net/_frames.ts";
 
 function tcb(mss: number, cwnd: number, sndWnd: number): Tcb {
   const t = new Tcb(1, 2, 3, 4, 0, new RttEstimator(), new NewReno(), new SackScoreboard());
-  t.mss = mss;
-  t.cwnd = cwnd;
-  t.sndWnd = sndWnd;
+  t.opts.mss = mss;
+  t.cong.cwnd = cwnd;
+  t.snd.wnd = sndWnd;
   return t;
 }
 

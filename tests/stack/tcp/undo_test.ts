@@ -37,20 +37,24 @@ Deno.test("reordering taken for a loss: the recovery is undone and the threshold
   // The duplicate-ACK threshold is RFC 6675's; RACK's window is in rack_test.ts.
   const { p, sent, una, ack, t } = await tenInFlight({ recovery: "rfc6675" });
   try {
-    const cwnd = t.cwnd;
+    const cwnd = t.cong.cwnd;
     const ts0 = sent[0].ts![0];
     // Segment 0 is late: 1..4 arrive first and are SACKed.
     for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
-    assert(t.inRecovery, "taken for a loss");
+    assert(t.recovery.active, "taken for a loss");
     const rx = p.take().find((s) => s.seq === una)!;
     assert(rx.ts![0] > ts0, "the retransmission carries a newer TSval");
-    assert(t.cwnd < cwnd);
+    assert(t.cong.cwnd < cwnd);
     // Then segment 0 itself arrives: the cumulative ACK echoes its (older) TSval.
     p.send(ack(una + 5000, [], ts0));
-    assert(!t.inRecovery);
-    assertEquals(t.cwnd, cwnd, "the window is back");
+    assert(!t.recovery.active);
+    assertEquals(t.cong.cwnd, cwnd, "the window is back");
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone"), 1);
-    assertEquals(t.reordering, 5, "four segments arrived before the late one: threshold 5");
+    assertEquals(
+      t.recovery.reordering,
+      5,
+      "four segments arrived before the late one: threshold 5",
+    );
     assertEquals(t.sacks.dupThresh, 5);
   } finally {
     p.close();
@@ -63,12 +67,12 @@ Deno.test("a real loss: the ACK echoes the retransmission's TSval, nothing is un
     const ts0 = sent[0].ts![0];
     for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
     const rx = p.take().find((s) => s.seq === una)!;
-    const reduced = t.ssthresh;
+    const reduced = t.cong.ssthresh;
     // The retransmission filled the hole: its TSval is echoed.
     p.send(ack(una + 5000, [], rx.ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
-    assertEquals(t.ssthresh, reduced);
-    assertEquals(t.reordering, 3);
+    assertEquals(t.cong.ssthresh, reduced);
+    assertEquals(t.recovery.reordering, 3);
   } finally {
     p.close();
   }
@@ -80,12 +84,12 @@ Deno.test("RFC 6675 recovery: a timeout is not undone, even when the original ar
     p.advance(t.rtt.rto);
     const rx = p.take();
     assertEquals(rx.map((s) => s.seq), [una], "the timeout resends the first segment");
-    assertEquals(t.cwnd, t.mss);
+    assertEquals(t.cong.cwnd, t.opts.mss);
     // The ACK of everything echoes the first transmission's TSval; the loss window stays (a
     // restored window into go-back-N turned rare timeouts into storms on an impaired link).
     p.send(ack(una + 10_000, [], sent[9].ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
-    assert(t.cwnd < 10 * t.mss, `cwnd ${t.cwnd}`);
+    assert(t.cong.cwnd < 10 * t.opts.mss, `cwnd ${t.cong.cwnd}`);
   } finally {
     p.close();
   }
@@ -96,9 +100,9 @@ Deno.test("with undo off (tcp.undo false) reordering stays a loss, for compariso
   try {
     const ts0 = sent[0].ts![0];
     for (let k = 2; k <= 5; k++) p.send(ack(una, [[una + 1000, una + k * 1000]], ts0));
-    const reduced = t.ssthresh;
+    const reduced = t.cong.ssthresh;
     p.send(ack(una + 5000, [], ts0));
-    assertEquals(t.ssthresh, reduced);
+    assertEquals(t.cong.ssthresh, reduced);
     assertEquals(p.stack.counters.get("tcp.spurious_recovery_undone") ?? 0, 0);
   } finally {
     p.close();
@@ -118,21 +122,21 @@ Deno.test("without timestamps a DSACK of every retransmission undoes the recover
       const una = o.localSeq;
       const ack = (a: number, sack: [number, number][]) =>
         p.send({ sport: 40000, dport: 80, seq: o.peerSeq, ack: a, flags: ACK, win: 65535, sack });
-      const cwnd = t.cwnd;
+      const cwnd = t.cong.cwnd;
       for (let k = 2; k <= 4; k++) ack(una, [[una + 1000, una + k * 1000]]);
-      assert(t.inRecovery);
+      assert(t.recovery.active);
       assert(p.take().some((s) => s.seq === una), "segment 0 retransmitted");
-      const reduced = t.cwnd;
+      const reduced = t.cong.cwnd;
       assert(reduced < cwnd);
       // Everything arrives; the receiver got segment 0 twice when the recovery was spurious.
       ack(una + 10_000, spurious ? [[una, una + 1000]] : []);
       if (spurious) {
         assertEquals(p.stack.counters.get("tcp.dsack_undo"), 1);
         // Back to the window before, and the same ACK's slow start on top of it.
-        assert(t.cwnd >= cwnd, `the window is back: ${t.cwnd} >= ${cwnd}`);
+        assert(t.cong.cwnd >= cwnd, `the window is back: ${t.cong.cwnd} >= ${cwnd}`);
       } else {
         assertEquals(p.stack.counters.get("tcp.dsack_undo") ?? 0, 0);
-        assert(t.cwnd <= reduced + 1000, `cwnd ${t.cwnd}`);
+        assert(t.cong.cwnd <= reduced + 1000, `cwnd ${t.cong.cwnd}`);
       }
     } finally {
       p.close();
@@ -143,14 +147,14 @@ Deno.test("without timestamps a DSACK of every retransmission undoes the recover
 Deno.test("RACK: a spurious timeout is undone; what it marked lost is not resent", async () => {
   const { p, sent, una, ack, t } = await tenInFlight({ tlp: false });
   try {
-    const cwnd = t.cwnd;
+    const cwnd = t.cong.cwnd;
     p.advance(t.rtt.rto);
     assertEquals(p.take().map((s) => s.seq), [una], "the timeout resends the first segment");
-    assertEquals(t.cwnd, t.mss);
+    assertEquals(t.cong.cwnd, t.opts.mss);
     // The ACK of everything echoes the first transmission's TSval: the originals all arrived.
     p.send(ack(una + 10_000, [], sent[9].ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_rto_undone"), 1);
-    assert(t.cwnd >= cwnd, `the window is back: ${t.cwnd}`);
+    assert(t.cong.cwnd >= cwnd, `the window is back: ${t.cong.cwnd}`);
     assertEquals(t.rack.segs.pendingBytes, 0, "nothing left marked lost");
     assertEquals(p.take().filter((s) => s.seq - una < 10_000 && s.data!.length > 0), []);
   } finally {
@@ -166,7 +170,7 @@ Deno.test("RACK: a timeout the ACK shows real is not undone", async () => {
     // The retransmission filled the hole: its TSval is echoed.
     p.send(ack(una + 1000, [], rx.ts![0]));
     assertEquals(p.stack.counters.get("tcp.spurious_rto_undone") ?? 0, 0);
-    assert(t.cwnd <= 2 * t.mss, `cwnd ${t.cwnd}`);
+    assert(t.cong.cwnd <= 2 * t.opts.mss, `cwnd ${t.cong.cwnd}`);
   } finally {
     p.close();
   }
