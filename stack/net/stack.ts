@@ -17,7 +17,7 @@ import {
 } from "../wire/virtio_net.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { Loopback } from "./loopback.ts";
-import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
+import { formatIpv4, formatMac, parseIpv4, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
 import {
@@ -779,9 +779,23 @@ export class Stack {
     return this.tcp.snapshot();
   }
 
-  /** Pings `dst` once (see {@link PingOptions}); null on timeout. */
-  ping(dst: number, options?: PingOptions): Promise<PingReply | null> {
-    return this.#pinger.ping(dst >>> 0, options);
+  /**
+   * Pings `dst` (an IPv4 address as a number or a dotted-quad string) once (see
+   * {@link PingOptions}); null on timeout. 127/8 and the host's own addresses are answered by
+   * the host itself through the loopback, as on Linux.
+   *
+   * @example
+   * ```ts ignore
+   * const reply = await stack.ping("127.0.0.1");
+   * console.log(reply === null ? "no answer" : `${reply.rttMs.toFixed(3)} ms`);
+   * ```
+   */
+  ping(dst: number | string, options?: PingOptions): Promise<PingReply | null> {
+    const addr = typeof dst === "string" ? parseIpv4(dst) : dst;
+    if (addr === null) {
+      return Promise.reject(new TypeError(`ping: "${dst}" is not an IPv4 address`));
+    }
+    return this.#pinger.ping(addr >>> 0, options);
   }
 
   /** The handler the device loop calls (exposed for wrappers that drive the stack themselves). */
