@@ -88,12 +88,22 @@ export class ConnectionPool {
   /** The most recently idle connection to `origin`, out of the pool; null if none. */
   take(origin: string): HttpConnection | null {
     const list = this.#idle.get(origin);
-    const e = list?.pop();
-    if (e === undefined) return null;
-    if (list!.length === 0) this.#idle.delete(origin);
-    this.#count--;
-    clearTimeout(e.timer);
-    return e.c;
+    if (list === undefined) return null;
+    let e: Idle | undefined;
+    while ((e = list.at(-1)) !== undefined) {
+      // Its idle read has ended (the close, or bytes unasked such as a 408) and the pool has
+      // not been told yet: not usable.
+      if (!e.c.reader.filling) {
+        this.#drop(e);
+        continue;
+      }
+      list.pop();
+      if (list.length === 0) this.#idle.delete(origin);
+      this.#count--;
+      clearTimeout(e.timer);
+      return e.c;
+    }
+    return null;
   }
 
   /**
