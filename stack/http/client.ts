@@ -157,8 +157,9 @@ export async function fetchOver(
     } catch (e) {
       // RFC 9112 9.3.1: a request that met a kept connection closed by the server before any
       // answer may go again, once and on a new connection, when repeating it is harmless.
+      // (Not a FormData body: its new encoding would not match the boundary in the headers.)
       const again = stale.has(e as Error) && IDEMPOTENT.has(request.method) &&
-        (!hasBody || canReplay);
+        (!hasBody || canReplay && !(body instanceof FormData));
       if (!again) throw e;
       request = new Request(request.url, {
         method: request.method,
