@@ -119,10 +119,12 @@ export class ConnectionPool {
       closeQuietly(c);
       return;
     }
+    // Room first (a drop may empty and remove the origin's list), then the list to join.
+    const full = this.#idle.get(c.origin);
+    if (full !== undefined && full.length >= this.maxIdlePerHost) this.#drop(full[0]);
+    else if (this.#count >= MAX_IDLE_TOTAL) this.#dropOldest();
     let list = this.#idle.get(c.origin);
     if (list === undefined) this.#idle.set(c.origin, list = []);
-    if (list.length >= this.maxIdlePerHost) this.#drop(list[0]);
-    else if (this.#count >= MAX_IDLE_TOTAL) this.#dropOldest();
     const e: Idle = { c, timer: undefined, since: this.#puts++ };
     const id = setTimeout(() => this.#drop(e), ms);
     // An idle pool does not keep the program alive (the stack decides that).

@@ -158,6 +158,17 @@ Deno.test("pool: bounded per origin and in time; close() empties it; 0 disables 
     // Closed: requests still work, unpooled.
     await (await client.fetch("http://10.0.0.1/", { client: c2 })).text();
     assertEquals(c2.idleConnections, 0);
+    // One idle per origin: each new one replaces the last, and the pool stays findable.
+    const one = client.createHttpClient({ poolMaxIdlePerHost: 1 });
+    const pair = await Promise.all(
+      [0, 1].map(() => client.fetch("http://10.0.0.1/", { client: one })),
+    );
+    for (const r of pair) await r.text();
+    assertEquals(one.idleConnections, 1);
+    const before = s.connections();
+    await (await client.fetch("http://10.0.0.1/", { client: one })).text();
+    assertEquals([s.connections(), one.idleConnections], [before, 1], "the kept one reused");
+    one.close();
     const none = client.createHttpClient({ poolMaxIdlePerHost: 0 });
     await (await client.fetch("http://10.0.0.1/", { client: none })).text();
     assertEquals(s.headers.at(-1)!.get("connection"), "close", "without a pool: one-shot");
