@@ -24,7 +24,8 @@
  * ```
  *
  * HTTP runs on it as on Deno's own sockets: `stack.serve(options, handler)` is `Deno.serve`
- * (a Hono app's `app.fetch` runs unchanged) and `stack.fetch(input, init)` is `fetch`. The L4
+ * (a Hono app's `app.fetch` runs unchanged, `request.signal` aborts when the client goes away)
+ * and `stack.fetch(input, init)` is `fetch`, keeping connections alive between requests. The L4
  * balancer is here too: a {@link Balancer} on a {@link Stack}, its services and real servers
  * changed from code.
  *
@@ -128,6 +129,12 @@ export {
   type ServeOptions,
   type ServeOptionsWithHandler,
 } from "./stack/http/server.ts";
+/**
+ * HTTP/1.1 clients shaped like `Deno.HttpClient` (`stack.createHttpClient`): `stack.fetch`'s
+ * connection pool, bounded per origin and in idle time, closed by `close()`.
+ */
+export { type Connector, HttpClient, type StackRequestInit } from "./stack/http/client.ts";
+export { type PoolOptions } from "./stack/http/pool.ts";
 
 /**
  * Node compatibility: a stack connection as a `node:net` socket (for undici's `connect`, or any

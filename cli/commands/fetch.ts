@@ -133,9 +133,11 @@ async function fetchOnce(
   let status = 0;
   try {
     // Like `cat <&8`, whatever the server answers is the result: redirects are not followed.
+    // One request: "Connection: close", so the connection is not kept in stack.fetch's pool.
     const res = await inst.stack.fetch(`http://${target.hostHeader}${target.path}`, {
       signal: ac.signal,
       redirect: "manual",
+      headers: { connection: "close" },
     });
     progress();
     status = res.status;

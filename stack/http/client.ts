@@ -1,7 +1,12 @@
 /**
  * `fetch` over any TCP connector (the userspace stack's `connect`): a web-standard `Request` in,
- * a `Response` out, spoken as HTTP/1.1 (RFC 9112) on a connection of its own (the request says
- * "Connection: close": there is no connection pool). The request body streams out as it is
+ * a `Response` out, spoken as HTTP/1.1 (RFC 9112). Connections persist: one whose response was
+ * read to its end goes back to the client's pool (pool.ts) for the next request to the same
+ * origin; one whose body was not read to the end, that either side said "Connection: close" on,
+ * or whose response ran to the close, is closed. A request that finds its pooled connection
+ * closed by the server before any answer came is sent again once on a new connection when its
+ * method is idempotent and its body can be sent again (RFC 9112 9.3.1, as undici and browsers
+ * do). The request body streams out as it is
  * produced (Content-Length when it is complete in one piece or given, else chunked) while the
  * response is read, so a server that answers before it has read everything (an echo) cannot
  * deadlock the exchange; the response body streams in as the caller reads it (the TCP window
@@ -17,7 +22,8 @@
 
 import { BodyReader } from "./body.ts";
 import { HttpError } from "./errors.ts";
-import { HttpReader } from "./reader.ts";
+import { hasToken } from "./head.ts";
+import { ConnectionPool, type HttpConnection, newConnection, type PoolOptions } from "./pool.ts";
 import { fieldName, writeAll } from "./response.ts";
 import { readResponseHead, type ResponseHead } from "./response_head.ts";
 
@@ -42,6 +48,10 @@ const OWN_FIELDS = new Set([
   "upgrade",
 ]);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** RFC 9110 9.2.2: methods whose request may be sent again without a further effect. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Failures of a reused connection that the server closed before answering: retryable. */
+const stale = new WeakSet<Error>();
 const encoder = new TextEncoder();
 
 const heads = new WeakMap<Response, ResponseHead>();
@@ -66,21 +76,100 @@ function replayable(body: BodyInit | null | undefined): boolean {
     body instanceof URLSearchParams || body instanceof FormData;
 }
 
+/** `RequestInit` with the client to fetch with, as Deno's `fetch(input, { client })`. */
+export interface StackRequestInit extends Omit<RequestInit, "client"> {
+  /**
+   * The client whose pool to use (`stack.createHttpClient`); default the stack's own. A
+   * `Deno.HttpClient` (typed here so that `stack.fetch` fits where `fetch` does) dials through
+   * the kernel and is refused with a TypeError.
+   */
+  client?: HttpClient | Deno.HttpClient;
+}
+
 /**
- * `fetch(input, init)` over connections from `connect`. Rejects with a TypeError for network
- * and protocol failures (as `fetch` does), with the signal's reason when aborted.
+ * An HTTP client with its own connection pool, as `Deno.HttpClient` (made by
+ * `stack.createHttpClient(options)`, or over any connector). `close()` closes its idle
+ * connections; a client with `poolMaxIdlePerHost: 0` keeps none (every request its own
+ * connection, "Connection: close").
+ *
+ * @example Requests that reuse one connection, then the pool closed
+ * ```ts ignore
+ * using client = stack.createHttpClient({ poolIdleTimeout: 10_000 });
+ * for (const path of ["/a", "/b"]) {
+ *   const res = await stack.fetch(`http://10.0.0.1${path}`, { client });
+ *   await res.text(); // read to the end: the connection goes back to the pool
+ * }
+ * ```
+ */
+export class HttpClient {
+  readonly #connect: Connector;
+  readonly #pool: ConnectionPool;
+
+  /** A client dialing with `connect`, pooling as `options` say (pool.ts has the defaults). */
+  constructor(connect: Connector, options: PoolOptions = {}) {
+    this.#connect = connect;
+    this.#pool = new ConnectionPool(options);
+  }
+
+  /** `fetch(input, init)` with this client's pool. */
+  fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+    return fetchOver(this.#connect, input, init, this.#pool);
+  }
+
+  /** Idle connections waiting in the pool. */
+  get idleConnections(): number {
+    return this.#pool.size;
+  }
+
+  /** Closes the idle connections and keeps no more (requests still work, unpooled). */
+  close(): void {
+    this.#pool.close();
+  }
+
+  /** Closes (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * `fetch(input, init)` over connections from `connect`, kept in `pool` between requests (by
+ * default none are kept). Rejects with a TypeError for network and protocol failures (as
+ * `fetch` does), with the signal's reason when aborted.
  */
 export async function fetchOver(
   connect: Connector,
   input: string | URL | Request,
   init: RequestInit = {},
+  pool: ConnectionPool = new ConnectionPool({ poolMaxIdlePerHost: 0 }),
 ): Promise<Response> {
   let request = new Request(input, init);
   const signal = request.signal;
   const canReplay = replayable(init.body) && !(input instanceof Request && input.body !== null);
+  // What the request carries, to send it again (a retry, a 307/308).
+  let body: BodyInit | null = init.body ?? null;
   for (let hops = 0;; hops++) {
     signal.throwIfAborted();
-    const res = await exchange(connect, request, signal);
+    const hasBody = request.body !== null;
+    let res: Response;
+    try {
+      res = await exchange(connect, pool, request, signal, false);
+    } catch (e) {
+      // RFC 9112 9.3.1: a request that met a kept connection closed by the server before any
+      // answer may go again, once and on a new connection, when repeating it is harmless.
+      // (Not a FormData body: its new encoding would not match the boundary in the headers.)
+      const again = stale.has(e as Error) && IDEMPOTENT.has(request.method) &&
+        (!hasBody || canReplay && !(body instanceof FormData));
+      if (!again) throw e;
+      request = new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal,
+        redirect: request.redirect,
+      });
+      res = await exchange(connect, pool, request, signal, true);
+    }
     const location = res.headers.get("location");
     if (!REDIRECTS.has(res.status) || location === null || request.redirect === "manual") {
       Object.defineProperty(res, "url", { value: request.url });
@@ -94,7 +183,6 @@ export async function fetchOver(
     if (hops + 1 > MAX_REDIRECTS) throw new TypeError("stack.fetch: too many redirects");
     const next = new URL(location, request.url);
     let method = request.method;
-    let body: BodyInit | null = init.body ?? null;
     const headers = new Headers(request.headers);
     if (
       res.status === 303 && method !== "GET" && method !== "HEAD" ||
@@ -122,11 +210,26 @@ export async function fetchOver(
   }
 }
 
-/** One request and its response head on a fresh connection; the body streams afterwards. */
+/** A server's `Keep-Alive: timeout=N` (seconds; not standard, RFC 2068 19.7.1.1) in ms. */
+function keepAliveHint(fields: [string, string][]): number | null {
+  for (const [name, value] of fields) {
+    if (name.toLowerCase() !== "keep-alive") continue;
+    const m = /(?:^|[,;\s])timeout\s*=\s*([0-9]{1,9})/i.exec(value);
+    if (m !== null) return Number(m[1]) * 1000;
+  }
+  return null;
+}
+
+/**
+ * One request and its response head, on a pooled connection to the origin or a new one
+ * (`fresh`: always a new one); the body streams afterwards.
+ */
 async function exchange(
   connect: Connector,
+  pool: ConnectionPool,
   request: Request,
   signal: AbortSignal,
+  fresh: boolean,
 ): Promise<Response> {
   const url = new URL(request.url);
   if (url.protocol !== "http:") {
@@ -135,31 +238,37 @@ async function exchange(
     );
   }
   const port = url.port === "" ? 80 : Number(url.port);
-  let conn: Deno.Conn;
-  try {
-    conn = await connect(url.hostname, port, signal);
-  } catch (e) {
-    if (signal.aborted) throw signal.reason;
-    throw new TypeError(`stack.fetch: cannot connect to ${url.host}: ${(e as Error).message}`, {
-      cause: e,
-    });
+  const origin = `${url.hostname}:${port}`;
+  // The caller's "Connection: close", or no pool: the connection ends with this response.
+  const keep = pool.enabled && !hasToken(request.headers.get("connection") ?? "", "close");
+  let c: HttpConnection | null = fresh || !keep ? null : pool.take(origin);
+  const reused = c !== null;
+  if (c === null) {
+    try {
+      c = newConnection(await connect(url.hostname, port, signal), origin);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new TypeError(`stack.fetch: cannot connect to ${url.host}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
   }
+  const held = c;
+  const { conn, reader: r } = held;
   let done = false;
-  const finish = () => {
+  const destroy = () => {
     if (done) return;
     done = true;
-    signal.removeEventListener("abort", finish);
+    signal.removeEventListener("abort", destroy);
     try {
       conn.close();
     } catch { /* closed */ }
   };
-  signal.addEventListener("abort", finish);
+  signal.addEventListener("abort", destroy);
   (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
   // The request goes out while the response is read (a server may answer before reading all).
-  const sending = sendRequest(conn, request, url);
+  const sending = sendRequest(conn, request, url, !keep);
   sending.catch(() => {});
-  const r = new HttpReader(conn);
-  r.lenient = true; // RFC 9112 2.2: a recipient MAY take a bare LF as a line end
   let head: ResponseHead | null;
   try {
     do {
@@ -170,32 +279,47 @@ async function exchange(
       throw new HttpError(502, "the server closed the connection without a response");
     }
   } catch (e) {
-    finish();
+    destroy();
     if (signal.aborted) throw signal.reason;
     const message = e instanceof Error ? e.message : String(e);
-    throw new TypeError(`stack.fetch: ${url.host}: ${message}`, { cause: e });
+    const error = new TypeError(`stack.fetch: ${url.host}: ${message}`, { cause: e });
+    // Not one byte of an answer on a kept connection: the server had closed it (fetchOver).
+    if (reused && r.end === 0) stale.add(error);
+    throw error;
   }
   const h = head;
   const framing = h.body;
+  const reusable = keep && h.keepAlive && h.status !== 101;
+  /** The response has ended: the connection goes back to the pool if it may, else closes. */
+  const ended = () => {
+    // Bytes after the response are none that we asked for: such a connection is not trusted.
+    if (done || !reusable || r.buffered > 0) return destroy();
+    // Only once the request went out whole (an early answer may come before its end).
+    sending.then(() => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener("abort", destroy);
+      pool.put(held, keepAliveHint(h.fields));
+    }, destroy);
+  };
   let body: ReadableStream<Uint8Array> | null = null;
   if (framing.kind === "none") {
-    // Nothing more to read; the request body may still be going out (an early answer).
-    sending.finally(finish);
+    ended();
   } else {
     const reader = framing.kind === "close" ? null : new BodyReader(r, framing);
     body = new ReadableStream<Uint8Array>({
-      pull: async (c) => {
+      pull: async (ctl) => {
         try {
           const piece = reader === null ? await r.chunk(64 * 1024) : await reader.next();
           if (piece === null) {
-            c.close();
-            finish();
+            ctl.close();
+            ended();
           } else {
-            c.enqueue(piece.slice());
+            ctl.enqueue(piece.slice());
           }
         } catch (e) {
-          finish();
-          c.error(
+          destroy();
+          ctl.error(
             signal.aborted ? signal.reason : new TypeError(
               `stack.fetch: the body from ${url.host} failed: ${(e as Error).message}`,
               { cause: e },
@@ -203,7 +327,8 @@ async function exchange(
           );
         }
       },
-      cancel: finish,
+      // A body not read to its end: the connection cannot carry another request.
+      cancel: destroy,
     }, { highWaterMark: 0 });
   }
   const headers = new Headers();
@@ -219,8 +344,16 @@ async function exchange(
   return res;
 }
 
-/** Writes the request head and streams its body (Content-Length when known, else chunked). */
-async function sendRequest(conn: Deno.Conn, request: Request, url: URL): Promise<void> {
+/**
+ * Writes the request head and streams its body (Content-Length when known, else chunked);
+ * `close`: the request says "Connection: close".
+ */
+async function sendRequest(
+  conn: Deno.Conn,
+  request: Request,
+  url: URL,
+  close: boolean,
+): Promise<void> {
   let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
   let hasAgent = false;
   let hasAccept = false;
@@ -232,7 +365,8 @@ async function sendRequest(conn: Deno.Conn, request: Request, url: URL): Promise
   }
   if (!hasAgent) head += "User-Agent: lb.ts\r\n";
   if (!hasAccept) head += "Accept: */*\r\n";
-  head += "Connection: close\r\n";
+  // HTTP/1.1 connections persist unless a side says otherwise (RFC 9112 9.3).
+  if (close) head += "Connection: close\r\n";
   const given = request.headers.get("content-length");
   const method = request.method;
   if (request.body === null) {

@@ -8,10 +8,19 @@
  * the client still sends is read and dropped for a while, so its unread bytes cannot turn our
  * close into a reset that destroys the answer (RFC 9293 3.6.1).
  *
+ * While a handler runs (and its answer streams out) the connection is read on: a client that
+ * goes away (its FIN, a reset, or a write to it failing) aborts the request's `signal`, cancels
+ * a streamed answer (its `ReadableStream`'s cancel runs) and closes the connection, as Deno.serve
+ * (hyper) does; an answer the handler gives afterwards is dropped. Bytes that arrive instead
+ * (a pipelined request) wait in the read buffer for their turn. A completed request's signal is
+ * never aborted (Deno's behaviour without the legacy abort). The built-in service answers a
+ * half-closed client instead (`answerHalfClosed`: `printf ... | nc -N`).
+ *
  * @module
  */
 
 import { BodyReader } from "./body.ts";
+import { ClientWatch } from "./client_watch.ts";
 import { HttpError, STATUS_TEXT } from "./errors.ts";
 import { readRequestHead, type RequestHead } from "./head.ts";
 import { HttpReader } from "./reader.ts";
@@ -58,6 +67,12 @@ export interface ConnSettings {
   stopping(): boolean;
   /** Told when the connection waits idle for a request (true) and when that ends (false). */
   idle?(waiting: boolean): void;
+  /**
+   * Take the client's FIN after a request as a half-close and still answer (RFC 9293 3.6; `nc
+   * -N`), not as the client going away. Off by default (Deno.serve's behaviour); a reset or a
+   * failed write ends the exchange either way.
+   */
+  answerHalfClosed?: boolean;
 }
 
 /** Most header fields in a request. */
@@ -71,6 +86,7 @@ const LINGER_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 const TIMEOUT = Symbol("timeout");
+const GONE = Symbol("gone");
 
 /** Resolves with `p`'s value, or with TIMEOUT after `ms` (`p` is then left to settle alone). */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
@@ -88,20 +104,22 @@ function closeQuietly(c: { close(): void }): void {
   } catch { /* already closed */ }
 }
 
-/** Lingering close (RFC 9112 9.6): our FIN, then read what the client still sends, for a while. */
-async function linger(conn: HttpConn): Promise<void> {
+/**
+ * Lingering close (RFC 9112 9.6): our FIN, then read what the client still sends, for a while.
+ * Through the connection's reader, which may have a read in flight already.
+ */
+async function linger(conn: HttpConn, r: HttpReader): Promise<void> {
   try {
     await conn.closeWrite();
   } catch {
     return;
   }
-  const buf = new Uint8Array(16 * 1024);
   const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
   try {
     for (let total = 0; total < LINGER_BYTES;) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      total += n;
+      total += r.buffered;
+      r.start = r.end;
+      if (!(await r.fill())) return;
     }
   } catch {
     /* reset, or closed by the timer */
@@ -111,7 +129,7 @@ async function linger(conn: HttpConn): Promise<void> {
 }
 
 /** Answers a refused request with its status and a line saying why, then closes. */
-async function refuse(conn: HttpConn, e: HttpError): Promise<void> {
+async function refuse(conn: HttpConn, r: HttpReader, e: HttpError): Promise<void> {
   const reason = STATUS_TEXT[e.status] ?? "Error";
   const body = encoder.encode(`${e.status} ${reason}: ${e.message}\n`);
   const head = encoder.encode(
@@ -126,7 +144,7 @@ async function refuse(conn: HttpConn, e: HttpError): Promise<void> {
   } catch {
     return;
   }
-  await linger(conn);
+  await linger(conn, r);
 }
 
 /** Serves requests on `conn` until either side ends it; the caller closes it afterwards. */
@@ -157,20 +175,20 @@ export async function serveHttpConn(
     try {
       head = await withTimeout(readRequestHead(r, limits), settings.headersTimeoutMs);
     } catch (e) {
-      if (e instanceof HttpError) await refuse(conn, e);
+      if (e instanceof HttpError) await refuse(conn, r, e);
       return;
     }
     if (head === TIMEOUT) {
-      await refuse(conn, new HttpError(408, "the request head did not arrive in time"));
+      await refuse(conn, r, new HttpError(408, "the request head did not arrive in time"));
       return;
     }
     if (head === null) return;
     if (head.method === "CONNECT") {
-      await refuse(conn, new HttpError(501, "CONNECT is not supported"));
+      await refuse(conn, r, new HttpError(501, "CONNECT is not supported"));
       return;
     }
     if (!(await exchange(conn, r, head, handler, settings))) {
-      await linger(conn);
+      await linger(conn, r);
       return;
     }
   }
@@ -194,14 +212,41 @@ async function exchange(
       : new URL(head.target === "*" ? "/" : head.target, `http://${host}`).href;
     for (const [name, value] of head.fields) headers.append(name, value);
   } catch {
-    await refuse(conn, new HttpError(400, "malformed request target or Host"));
+    await refuse(conn, r, new HttpError(400, "malformed request target or Host"));
     return false;
   }
   const body = new BodyReader(r, head.body);
+  const aborter = new AbortController();
+  const watch = new ClientWatch(r, () => closeQuietly(conn), settings.answerHalfClosed === true);
+  try {
+    return await answer(conn, r, head, handler, settings, url, headers, body, aborter, watch);
+  } finally {
+    watch.end();
+  }
+}
+
+/** The handler's answer to one parsed request, written; true when the connection may go on. */
+async function answer(
+  conn: HttpConn,
+  r: HttpReader,
+  head: RequestHead,
+  handler: ConnHandler,
+  settings: ConnSettings,
+  url: string,
+  headers: Headers,
+  body: BodyReader,
+  aborter: AbortController,
+  watch: ClientWatch,
+): Promise<boolean> {
   let continued = !head.expectContinue;
   let bodyError: unknown = null;
   let pulling: Promise<void> | null = null;
-  const aborter = new AbortController();
+  const gone = new Promise<typeof GONE>((resolve) => {
+    watch.signal.addEventListener("abort", () => {
+      aborter.abort(watch.signal.reason);
+      resolve(GONE);
+    }, { once: true });
+  });
   // GET and HEAD requests carry no body in the Request API: one sent anyway is read and dropped.
   const withBody = head.body.kind !== "none" && head.method !== "GET" && head.method !== "HEAD";
   const stream = withBody
@@ -217,6 +262,8 @@ async function exchange(
             const piece = await body.next();
             if (piece === null) controller.close();
             else controller.enqueue(piece.slice());
+            // All of it read: what comes next is the client's close, or a pipelined request.
+            if (body.done) watch.start();
           } catch (e) {
             bodyError = e;
             controller.error(e);
@@ -243,9 +290,18 @@ async function exchange(
     rejectCompleted = rej;
   });
   completed.catch(() => {});
+  if (body.done) watch.start();
   let response: Response;
   try {
-    response = await handler(request, completed);
+    const given = handler(request, completed);
+    const first = await Promise.race([given, gone]);
+    if (first === GONE) {
+      // Abandoned: an answer that still comes is dropped (its body cancelled), as Deno does.
+      Promise.resolve(given).then((res) => res.body?.cancel(watch.signal.reason)).catch(() => {});
+      rejectCompleted(watch.signal.reason);
+      return false;
+    }
+    response = first;
     if (!(response instanceof Response)) throw new TypeError("the handler returned no Response");
     // A network error (`Response.error()`, status 0) has nothing to send: it is a failure.
     if (response.type === "error") throw new TypeError("the handler returned Response.error()");
@@ -255,7 +311,7 @@ async function exchange(
   // A malformed request body is the client's error, whatever the handler made of it.
   if (bodyError instanceof HttpError) {
     await response.body?.cancel().catch(() => {});
-    await refuse(conn, bodyError);
+    await refuse(conn, r, bodyError);
     rejectCompleted(bodyError);
     return false;
   }
@@ -264,12 +320,21 @@ async function exchange(
   const skipBody = !continued && !body.done;
   let written;
   try {
-    written = await writeResponse(conn, response, head, settings.stopping() || skipBody);
+    written = await writeResponse(
+      conn,
+      response,
+      head,
+      settings.stopping() || skipBody,
+      watch.signal,
+    );
   } catch (e) {
-    aborter.abort(e);
+    // A failed write means the client is gone too (or the body broke its own framing): the
+    // signal aborts (through `gone`'s listener) and the connection closes.
+    watch.leave();
     rejectCompleted(e);
     return false;
   }
+  watch.end();
   resolveCompleted();
   if (!written.keepAlive) return false;
   // The rest of an unread request body is read and dropped (a bounded amount) to reach the next

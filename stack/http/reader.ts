@@ -30,6 +30,8 @@ export class HttpReader {
   /** Accept a bare LF as a line end (RFC 9112 2.2 "MAY"); off: only CRLF ends a line. */
   lenient = false;
   readonly #conn: ByteSource;
+  /** The read in flight, if any. */
+  #filling: Promise<boolean> | null = null;
 
   /** A reader with a buffer of `size` bytes (at least the largest head accepted). */
   constructor(conn: ByteSource, size = 64 * 1024) {
@@ -42,9 +44,15 @@ export class HttpReader {
     return this.end - this.start;
   }
 
-  /** Reads more bytes after the buffered ones; false at end of stream or with a full buffer. */
-  async fill(): Promise<boolean> {
-    if (this.eof) return false;
+  /**
+   * Reads more bytes after the buffered ones; false at end of stream or with a full buffer. A
+   * call while a read is in flight joins it (the server watches an idle-looking connection for
+   * the client's close while a handler runs, and the next request's reading takes that read
+   * over), so two reads never fill the buffer at once.
+   */
+  fill(): Promise<boolean> {
+    if (this.#filling !== null) return this.#filling;
+    if (this.eof) return Promise.resolve(false);
     if (this.start === this.end) {
       this.start = 0;
       this.end = 0;
@@ -53,14 +61,30 @@ export class HttpReader {
       this.end -= this.start;
       this.start = 0;
     }
-    if (this.end === this.buf.length) return false;
-    const n = await this.#conn.read(this.buf.subarray(this.end));
-    if (n === null) {
-      this.eof = true;
-      return false;
+    if (this.end === this.buf.length) return Promise.resolve(false);
+    const p = this.#read();
+    this.#filling = p;
+    return p;
+  }
+
+  /** True while a read is in flight. */
+  get filling(): boolean {
+    return this.#filling !== null;
+  }
+
+  /** One read after the buffered bytes (always awaits before settling: see fill). */
+  async #read(): Promise<boolean> {
+    try {
+      const n = await this.#conn.read(this.buf.subarray(this.end));
+      if (n === null) {
+        this.eof = true;
+        return false;
+      }
+      this.end += n;
+      return true;
+    } finally {
+      this.#filling = null;
     }
-    this.end += n;
-    return true;
   }
 
   /**

@@ -105,14 +105,20 @@ export interface Written {
 /**
  * Writes `res` as the answer to `req`. Rejects when the connection fails, or when the body does
  * not match a Content-Length the handler gave (the connection must then close: the client
- * cannot tell where the message ends).
+ * cannot tell where the message ends), or with `signal`'s reason when it aborts (the client went
+ * away): the body is then cancelled, its stream's cancel runs.
  */
 export async function writeResponse(
   conn: ByteSink,
   res: Response,
   req: RequestHead,
   forceClose: boolean,
+  signal?: AbortSignal,
 ): Promise<Written> {
+  if (signal?.aborted) {
+    await res.body?.cancel(signal.reason).catch(() => {});
+    throw signal.reason;
+  }
   const status = res.status;
   const noBody = req.method === "HEAD" || status < 200 || status === 204 || status === 304;
   let close = forceClose || !req.keepAlive;
@@ -147,13 +153,22 @@ export async function writeResponse(
   }
 
   const reader = res.body.getReader();
+  // An abort cancels the body at once, even while its stream is waiting for data to produce;
+  // the read in progress then ends, and `read` turns that into the abort's reason.
+  const onAbort = () => void reader.cancel(signal!.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const read = async () => {
+    const r = await reader.read();
+    if (signal?.aborted) throw signal.reason;
+    return r;
+  };
   try {
     if (length !== null) {
       const head = encoder.encode(lines + `Content-Length: ${length}\r\n` + connection() + "\r\n");
       let sent = 0;
       let pending: Uint8Array | null = head;
       while (true) {
-        const { done, value } = await reader.read();
+        const { done, value } = await read();
         if (done) break;
         const piece = bytes(value);
         if (sent + piece.length > length) throw new RangeError("body longer than Content-Length");
@@ -170,7 +185,7 @@ export async function writeResponse(
       return { keepAlive: !close, bodyBytes: sent };
     }
 
-    const first = await reader.read();
+    const first = await read();
     if (first.done) {
       await writeAll(conn, encoder.encode(lines + "Content-Length: 0\r\n" + connection() + "\r\n"));
       return { keepAlive: !close, bodyBytes: 0 };
@@ -178,9 +193,11 @@ export async function writeResponse(
     const firstBytes = bytes(first.value);
     // A body that is already complete after one piece (a string, an array) gets a Content-Length;
     // a stream still producing is not waited for: its pieces go out as they come.
+    // The bare read: the race must see a body that is already complete within this turn.
     const next = reader.read();
     const NOT_YET = Symbol();
     const peek = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    if (signal?.aborted) throw signal.reason;
     if (peek !== NOT_YET && peek.done) {
       const head = encoder.encode(
         lines + `Content-Length: ${firstBytes.length}\r\n` + connection() + "\r\n",
@@ -211,6 +228,7 @@ export async function writeResponse(
     if (firstBytes.length > 0) await frame(firstBytes, head);
     else await writeAll(conn, head);
     let r = await next;
+    if (signal?.aborted) throw signal.reason;
     while (!r.done) {
       const piece = bytes(r.value);
       // An empty chunk would be the last-chunk marker: skip it.
@@ -218,7 +236,7 @@ export async function writeResponse(
         total += piece.length;
         await frame(piece, null);
       }
-      r = await reader.read();
+      r = await read();
     }
     if (chunked) await writeAll(conn, LAST_CHUNK);
     return { keepAlive: !close, bodyBytes: total };
@@ -226,6 +244,7 @@ export async function writeResponse(
     await reader.cancel(e).catch(() => {});
     throw e;
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     reader.releaseLock();
   }
 }

@@ -157,8 +157,10 @@ export class Icmp {
     if (type === ICMP_ECHO_REQUEST) {
       const dst = readU32(buf, ipOff + 16);
       // Like Linux's icmp_echo_ignore_broadcasts=1 (RFC 1122 3.2.2.6 makes answering optional):
-      // answering broadcasts makes the host a smurf amplifier.
-      if (!host.hasAddress(dst)) {
+      // answering broadcasts makes the host a smurf amplifier. 127/8 is the host's own (RFC 1122
+      // 3.2.1.3): only the loopback delivers it (ipv4_input.ts drops it from the wire), so a
+      // `ping 127.0.0.1` is answered as on Linux.
+      if (!host.hasAddress(dst) && (dst >>> 24) !== 127) {
         counters.count("icmp.echo_broadcast_ignored");
         return;
       }

@@ -1,7 +1,10 @@
 /**
  * The sending side of ping: ICMP echo requests (RFC 792) matched to replies by identifier and
  * sequence. Requests larger than the MTU leave as fragments and their replies come back
- * reassembled, like `ping -s 4000`.
+ * reassembled, like `ping -s 4000`. A ping of 127/8 or of one of the host's own addresses never
+ * reaches the device: it loops back (loopback.ts) and the host answers itself, as Linux does
+ * through `lo`; its source is picked as Linux picks it (127.0.0.1 for 127/8, the address itself
+ * for an own address).
  *
  * @module
  */
@@ -47,9 +50,13 @@ export interface PingHost {
   readonly ttl: number;
   readonly address: number;
   readonly device: { readonly mtu: number };
+  hasAddress(addr: number): boolean;
   nextIpId(): number;
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number): boolean;
 }
+
+/** 127.0.0.1: the source of pings to 127/8 (Linux's `local 127.0.0.0/8 ... src 127.0.0.1`). */
+const LOOPBACK_ADDRESS = 0x7f000001;
 
 interface Waiter {
   resolve: (r: PingReply | null) => void;
@@ -93,8 +100,9 @@ export class Pinger {
     const payload = new Uint8Array(size);
     // Like ping(8): a recognisable pattern, so a corrupted reply is visible in a capture.
     for (let i = 0; i < size; i++) payload[i] = (i + 8) & 0xff;
+    const src = (dst >>> 24) === 127 ? LOOPBACK_ADDRESS : host.hasAddress(dst) ? dst : host.address;
     const hl = writeIpv4Header(buf, ETH_HEADER_LEN, {
-      src: host.address,
+      src,
       dst,
       protocol: IP_PROTO_ICMP,
       ttl: options.ttl ?? host.ttl,

@@ -17,7 +17,7 @@ import {
 } from "../wire/virtio_net.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { Loopback } from "./loopback.ts";
-import { formatIpv4, formatMac, prefixMask } from "../wire/address.ts";
+import { formatIpv4, formatMac, parseIpv4, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
 import { IPV6_NH_UDP } from "../wire/ipv6.ts";
@@ -36,7 +36,8 @@ import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
 import { neighbourUnreachable } from "../tcp/unreachable.ts";
 import { LoopRef } from "./loop_ref.ts";
-import { fetchOver } from "../http/client.ts";
+import { HttpClient, type StackRequestInit } from "../http/client.ts";
+import type { PoolOptions } from "../http/pool.ts";
 import {
   DEFAULT_SERVE_PORT,
   type HttpServer,
@@ -257,6 +258,8 @@ export class Stack {
   #started = false;
   #closed = false;
   #handDriven = false;
+  /** `stack.fetch`'s default client (its connection pool); null until first used. */
+  #http: HttpClient | null = null;
   /** Packets the host sends to itself (loopback.ts). */
   readonly #loopback: Loopback;
   /** Whether the frame loop and the tick keep the program alive (`ref()`/`unref()`). */
@@ -569,14 +572,16 @@ export class Stack {
   }
 
   /**
-   * Stops the tick, resolves outstanding pings with null, resets TCP connections and closes the
-   * device. Idempotent.
+   * Stops the tick, resolves outstanding pings with null, closes `fetch`'s connection pool,
+   * resets TCP connections and closes the device. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopTimer();
     this.#pinger.cancelAll();
+    // Idle pooled HTTP connections end with a FIN before the rest are reset.
+    this.#http?.close();
     // Connections are reset (their RSTs leave before the device closes), listeners closed.
     this.tcp.close();
     this.device.close();
@@ -777,6 +782,10 @@ export class Stack {
    * `fetch` over the stack's TCP, as the global `fetch` over the kernel's: HTTP/1.1 to an
    * `http://` URL with an IPv4 literal (stack/http/client.ts): streamed bodies both ways,
    * redirects, `signal`. Rejects with a TypeError for network failures, as `fetch` does.
+   * Connections persist: one whose response was read to the end is kept for the next request
+   * to the same host:port (at most 16 per origin, 4 s idle; stack/http/pool.ts), unless the
+   * request says "Connection: close"; `init.client` picks another pool
+   * ({@link createHttpClient}). `close()` closes the pool.
    *
    * @example Download through the userspace stack and hash the body as it streams
    * ```ts ignore
@@ -785,12 +794,38 @@ export class Stack {
    * for await (const piece of res.body!) hash.update(piece);
    * ```
    */
-  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return fetchOver(
+  fetch(input: string | URL | Request, init?: StackRequestInit): Promise<Response> {
+    if (init?.client === undefined) return this.#httpClient().fetch(input, init as RequestInit);
+    // Deno's Request takes `client` for a Deno.HttpClient only: ours stays out of it.
+    const { client, ...rest } = init;
+    if (!(client instanceof HttpClient)) {
+      return Promise.reject(
+        new TypeError("stack.fetch: client is not one of stack.createHttpClient()"),
+      );
+    }
+    return client.fetch(input, rest as RequestInit);
+  }
+
+  /**
+   * A client with a connection pool of its own, as `Deno.createHttpClient`: pass it as
+   * `stack.fetch(url, { client })`; `poolMaxIdlePerHost: 0` keeps no connection.
+   *
+   * @example One request per connection
+   * ```ts ignore
+   * const once = stack.createHttpClient({ poolMaxIdlePerHost: 0 });
+   * await stack.fetch("http://10.0.0.1/", { client: once });
+   * ```
+   */
+  createHttpClient(options: PoolOptions = {}): HttpClient {
+    return new HttpClient(
       (hostname, port, signal) => this.connect({ hostname, port, signal }),
-      input,
-      init,
+      options,
     );
+  }
+
+  /** The pool of `stack.fetch` without a client, made on first use. */
+  #httpClient(): HttpClient {
+    return this.#http ??= this.createHttpClient();
   }
 
   /** Every TCP listener and connection, as `netstat -nat` lists them. */
@@ -798,9 +833,23 @@ export class Stack {
     return this.tcp.snapshot();
   }
 
-  /** Pings `dst` once (see {@link PingOptions}); null on timeout. */
-  ping(dst: number, options?: PingOptions): Promise<PingReply | null> {
-    return this.#pinger.ping(dst >>> 0, options);
+  /**
+   * Pings `dst` (an IPv4 address as a number or a dotted-quad string) once (see
+   * {@link PingOptions}); null on timeout. 127/8 and the host's own addresses are answered by
+   * the host itself through the loopback, as on Linux.
+   *
+   * @example
+   * ```ts ignore
+   * const reply = await stack.ping("127.0.0.1");
+   * console.log(reply === null ? "no answer" : `${reply.rttMs.toFixed(3)} ms`);
+   * ```
+   */
+  ping(dst: number | string, options?: PingOptions): Promise<PingReply | null> {
+    const addr = typeof dst === "string" ? parseIpv4(dst) : dst;
+    if (addr === null) {
+      return Promise.reject(new TypeError(`ping: "${dst}" is not an IPv4 address`));
+    }
+    return this.#pinger.ping(addr >>> 0, options);
   }
 
   /** The handler the device loop calls (exposed for wrappers that drive the stack themselves). */

@@ -131,6 +131,8 @@ export async function handleHttp(conn: ServiceConn, options: HttpOptions = {}): 
     headersTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS,
     maxHeadBytes: MAX_HEAD_BYTES,
     lenientLineEnds: true,
+    // `printf 'GET / HTTP/1.0\r\n\r\n' | nc -N` half-closes and still waits for the answer.
+    answerHalfClosed: true,
     // The handler above does not throw; a failure would be a bug, answered 500.
     onError: () => new Response("500 Internal Server Error\n", { status: 500 }),
     stopping: () => false,

@@ -5,11 +5,14 @@
  *   deno run -A tests/netns/_serve_host.ts stack --tap NAME --ip 10.0.0.2/24 --app plain|hono|express
  *   deno run -A tests/netns/_serve_host.ts kernel --host 10.0.0.3 --app plain|hono
  *   deno run -A tests/netns/_serve_host.ts undici --tap NAME --ip 10.0.0.2/24 --url URL --count N
+ *   deno run -A tests/netns/_serve_host.ts fetch --tap NAME --ip 10.0.0.2/24 --url URL --count N
  *
  * The servers print "READY" once listening on port 80 and exit on SIGTERM. "express" runs the
  * Express app as a `node:http` server on the stack's listener (stack/node/http_server.ts).
  * "undici" sends N GETs of URL with undici's `Client` dialing through the stack (one
  * connection, kept alive) and prints "UNDICI <status> <sha256 of the last body> <connections>".
+ * "fetch" does the same with `stack.fetch` (its pool) and prints "FETCH <status> <sha256 of the
+ * last body> <connections to the server in the stack's table>".
  *
  * @module
  */
@@ -65,6 +68,29 @@ if (mode === "undici") {
   }
   await client.close();
   console.log(`UNDICI ${status} ${digest} ${connections}`);
+  stack.close();
+  await running;
+} else if (mode === "fetch") {
+  const cidr = parseCidr(flag("--ip")!)!;
+  const stack = new Stack({
+    device: TapDevice.open({ name: flag("--tap")! }),
+    address: cidr.addr,
+    prefix: cidr.prefix,
+  });
+  const running = stack.start();
+  const url = new URL(flag("--url")!);
+  let status = 0;
+  let digest = "";
+  for (let i = 0; i < Number(flag("--count") ?? "1"); i++) {
+    const r = await stack.fetch(url);
+    const h = createHash("sha256");
+    for await (const piece of r.body!) h.update(piece);
+    status = r.status;
+    digest = h.digest("hex");
+  }
+  // One connection kept alive for all: one row to the server in the table, idle in the pool.
+  const rows = stack.tcpSnapshot().filter((s) => s.remote === `${url.hostname}:80`);
+  console.log(`FETCH ${status} ${digest} ${rows.length} ${rows.map((r) => r.state).join(",")}`);
   stack.close();
   await running;
 } else if (mode === "stack" && app === "express") {

@@ -122,48 +122,107 @@ netnsTest(
   },
 );
 
-netnsTest("the host pings the kernel, and through a gateway a second namespace", async (t) => {
-  const n = await buildNet(t);
-  const host = startHost(t, n);
-  await host.waitFor("up on");
+netnsTest(
+  "the host pings the kernel, through a gateway a second namespace, and 127.0.0.1",
+  async (t) => {
+    const n = await buildNet(t);
+    const host = startHost(t, n);
+    await host.waitFor("up on");
 
-  const near = await t.lbRun(["ping", "-c", "3", "-i", "0.2", "--control", n.control, "10.77.0.1"]);
-  assertEquals(near.code, 0, near.stdout + near.stderr);
-  assertMatch(near.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
-  assertMatch(near.stdout, /64 bytes from 10\.77\.0\.1: icmp_seq=1 ttl=64 time=/);
+    const near = await t.lbRun([
+      "ping",
+      "-c",
+      "3",
+      "-i",
+      "0.2",
+      "--control",
+      n.control,
+      "10.77.0.1",
+    ]);
+    assertEquals(near.code, 0, near.stdout + near.stderr);
+    assertMatch(near.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
+    assertMatch(near.stdout, /64 bytes from 10\.77\.0\.1: icmp_seq=1 ttl=64 time=/);
 
-  // Through the router: the next hop is the gateway (ARP for 10.77.0.254, not for 10.78.0.1), and
-  // the reply has crossed one router (TTL 63).
-  const far = await t.lbRun(["ping", "-c", "2", "-i", "0.2", "--control", n.control, "10.78.0.1"]);
-  assertEquals(far.code, 0, far.stdout + far.stderr);
-  assertMatch(far.stdout, /64 bytes from 10\.78\.0\.1: icmp_seq=1 ttl=63/);
+    // Through the router: the next hop is the gateway (ARP for 10.77.0.254, not for 10.78.0.1), and
+    // the reply has crossed one router (TTL 63).
+    const far = await t.lbRun([
+      "ping",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "--control",
+      n.control,
+      "10.78.0.1",
+    ]);
+    assertEquals(far.code, 0, far.stdout + far.stderr);
+    assertMatch(far.stdout, /64 bytes from 10\.78\.0\.1: icmp_seq=1 ttl=63/);
 
-  // Fragmented in both directions.
-  const big = await t.lbRun(["ping", "-c", "1", "-s", "3000", "--control", n.control, "10.78.0.1"]);
-  assertEquals(big.code, 0, big.stdout + big.stderr);
-  assertMatch(big.stdout, /3008 bytes from 10\.78\.0\.1/);
+    // Fragmented in both directions.
+    const big = await t.lbRun([
+      "ping",
+      "-c",
+      "1",
+      "-s",
+      "3000",
+      "--control",
+      n.control,
+      "10.78.0.1",
+    ]);
+    assertEquals(big.code, 0, big.stdout + big.stderr);
+    assertMatch(big.stdout, /3008 bytes from 10\.78\.0\.1/);
 
-  const arp = (await t.lbRun(["arp", "--control", n.control])).stdout;
-  assertMatch(arp, new RegExp(`\\? \\(10\\.77\\.0\\.1\\) at ${n.k1Mac} \\[ether\\] on ${n.tap}`));
-  assertMatch(arp, new RegExp(`\\? \\(10\\.77\\.0\\.254\\) at ${n.rtMac} \\[ether\\] on ${n.tap}`));
-  assert(!arp.includes("10.78.0.1"), `no ARP entry for an off-link address:\n${arp}`);
+    const arp = (await t.lbRun(["arp", "--control", n.control])).stdout;
+    assertMatch(arp, new RegExp(`\\? \\(10\\.77\\.0\\.1\\) at ${n.k1Mac} \\[ether\\] on ${n.tap}`));
+    assertMatch(
+      arp,
+      new RegExp(`\\? \\(10\\.77\\.0\\.254\\) at ${n.rtMac} \\[ether\\] on ${n.tap}`),
+    );
+    assert(!arp.includes("10.78.0.1"), `no ARP entry for an off-link address:\n${arp}`);
 
-  const route = (await t.lbRun(["route", "--control", n.control])).stdout;
-  assertMatch(route, /^Destination\s+Gateway\s+Genmask\s+Flags\s+Metric\s+Ref\s+Use\s+Iface$/m);
-  assertMatch(
-    route,
-    new RegExp(`^0\\.0\\.0\\.0\\s+10\\.77\\.0\\.254\\s+0\\.0\\.0\\.0\\s+UG\\s.*${n.tap}$`, "m"),
-  );
-  assertMatch(
-    route,
-    new RegExp(`^10\\.77\\.0\\.0\\s+0\\.0\\.0\\.0\\s+255\\.255\\.255\\.0\\s+U\\s.*${n.tap}$`, "m"),
-  );
+    const route = (await t.lbRun(["route", "--control", n.control])).stdout;
+    assertMatch(route, /^Destination\s+Gateway\s+Genmask\s+Flags\s+Metric\s+Ref\s+Use\s+Iface$/m);
+    assertMatch(
+      route,
+      new RegExp(`^0\\.0\\.0\\.0\\s+10\\.77\\.0\\.254\\s+0\\.0\\.0\\.0\\s+UG\\s.*${n.tap}$`, "m"),
+    );
+    assertMatch(
+      route,
+      new RegExp(
+        `^10\\.77\\.0\\.0\\s+0\\.0\\.0\\.0\\s+255\\.255\\.255\\.0\\s+U\\s.*${n.tap}$`,
+        "m",
+      ),
+    );
 
-  // An unreachable on-link address: no reply, exit 1 like iputils ping.
-  const none = await t.lbRun(["ping", "-c", "1", "-W", "1", "--control", n.control, "10.77.0.99"]);
-  assertEquals(none.code, 1, none.stdout + none.stderr);
-  assertMatch(none.stdout, /1 packets transmitted, 0 received, 100% packet loss/);
-});
+    // Itself, as `ping 127.0.0.1` on Linux: answered by the host through its loopback.
+    const self = await t.lbRun([
+      "ping",
+      "-c",
+      "2",
+      "-i",
+      "0.2",
+      "--control",
+      n.control,
+      "127.0.0.1",
+    ]);
+    assertEquals(self.code, 0, self.stdout + self.stderr);
+    assertMatch(self.stdout, /64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=/);
+
+    // An unreachable on-link address: no reply, exit 1 like iputils ping.
+    const none = await t.lbRun([
+      "ping",
+      "-c",
+      "1",
+      "-W",
+      "1",
+      "--control",
+      n.control,
+      "10.77.0.99",
+    ]);
+    assertEquals(none.code, 1, none.stdout + none.stderr);
+    assertMatch(none.stdout, /1 packets transmitted, 0 received, 100% packet loss/);
+  },
+);
 
 netnsTest("the --pcap file opens in tcpdump -r and shows the echoes", async (t) => {
   const n = await buildNet(t);

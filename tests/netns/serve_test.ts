@@ -7,7 +7,8 @@
  *
  * curl checks keep-alive, a chunked upload streamed back, a large streamed download (SHA-256),
  * and a Hono app; a short wrk run on each server gives requests per second (docs/BENCHMARKS.md
- * records them).
+ * records them). The other way, undici and `stack.fetch` (its pool) on the stack fetch from the
+ * kernel's Deno.serve over one kept-alive connection.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { DENO, netnsTest, type Proc, type Topology } from "./topology.ts";
@@ -218,6 +219,36 @@ netnsTest(
     await p.waitFor(/UNDICI \d+ [0-9a-f]{64} \d+/, 60_000);
     const m = /UNDICI (\d+) ([0-9a-f]{64}) (\d+)/.exec(p.output())!;
     assertEquals([m[1], m[2], m[3]], ["200", bytesSha256(size), "1"]);
+  },
+  120_000,
+);
+
+netnsTest(
+  "fetch: stack.fetch keeps one connection alive for several GETs from a kernel Deno.serve",
+  async (t) => {
+    const n = await buildNet(t);
+    await startHost(t, n, "kernel", "plain");
+    const size = 2_000_000;
+    const p = t.spawn(n.hub, [
+      DENO,
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      HOST_SCRIPT,
+      "fetch",
+      "--tap",
+      n.tap,
+      "--ip",
+      `${STACK}/24`,
+      "--url",
+      `http://${KERNEL}/bytes/${size}`,
+      "--count",
+      "3",
+    ]);
+    await p.waitFor(/FETCH \d+ [0-9a-f]{64} \d+ \S+/, 60_000);
+    const m = /FETCH (\d+) ([0-9a-f]{64}) (\d+) (\S+)/.exec(p.output())!;
+    assertEquals([m[1], m[2], m[3], m[4]], ["200", bytesSha256(size), "1", "ESTABLISHED"]);
   },
   120_000,
 );

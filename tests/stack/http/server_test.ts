@@ -172,17 +172,19 @@ Deno.test("serve: HTTP/1.0 gets a close-delimited streamed body, keep-alive only
   });
 });
 
-Deno.test("serve: an aborted signal stops accepting, lets the request in progress finish, resolves finished", async () => {
+Deno.test("serve: an aborted signal stops accepting, lets the request in progress finish (its signal not aborted), resolves finished", async () => {
   await withPair(async (server, client) => {
     const ac = new AbortController();
     let release!: () => void;
     const gate = new Promise<void>((r) => release = r);
     const listened: Deno.NetAddr[] = [];
+    const signals: AbortSignal[] = [];
     const srv = server.serve({
       port: 0,
       signal: ac.signal,
       onListen: (a) => listened.push(a),
-    }, async () => {
+    }, async (req) => {
+      signals.push(req.signal);
       await gate;
       return new Response("done");
     });
@@ -196,6 +198,8 @@ Deno.test("serve: an aborted signal stops accepting, lets the request in progres
     srv.finished.then(() => finished = true);
     await new Promise((r) => setTimeout(r, 50));
     assertEquals(finished, false, "a request in progress holds the shutdown");
+    // As Deno.serve: a graceful shutdown lets the request finish; its signal does not abort.
+    assertEquals(signals.map((s) => s.aborted), [false]);
     release();
     const r = await c.response();
     assertEquals([r.text, r.headers.get("connection")], ["done", "close"]);

@@ -1,10 +1,10 @@
 /**
  * The stack's loopback (stack/net/loopback.ts): TCP to 127.0.0.1 and to the host's own address
  * on a device with offloads, where data leaves TCP in super-frames that loop back whole; nothing
- * reaches the device; a ping to its own address. (ICMP answers echo requests to the host's own
- * addresses only, so a ping to 127.0.0.1 goes unanswered: stack/net/icmp.ts.)
+ * reaches the device; pings to its own address and to 127/8, answered by the host itself.
  */
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { parseIpv4 } from "../../../stack/wire/address.ts";
 import { createMemoryPair } from "../../../stack/link/memory.ts";
 import { Stack } from "../../../stack/net/stack.ts";
 import { pattern, readAll } from "../tcp/_pair.ts";
@@ -40,6 +40,14 @@ Deno.test("loopback: TCP with offloads loops super-frames whole; ping to self; n
     assert(looped > 0 && segments > looped, `${segments} segments in ${looped} looped packets`);
     const reply = await stack.ping(0x0a000001, { timeoutMs: 1000 });
     assert(reply !== null, "a ping to its own address is answered by the host itself");
+    assertEquals(reply.from, 0x0a000001);
+    // As `ping 127.0.0.1` (and 127.1.2.3: all of 127/8 is the host's) on Linux: from 127.x.
+    for (const dst of ["127.0.0.1", "127.1.2.3"]) {
+      const lo = await stack.ping(dst, { timeoutMs: 1000, size: 100 });
+      assert(lo !== null, `a ping to ${dst} is answered`);
+      assertEquals([lo.from, lo.bytes], [parseIpv4(dst), 108]);
+    }
+    assert((await assertRejects(() => stack.ping("127.0.0"))) instanceof TypeError);
     assertEquals(da.stats.txFrames, framesBefore, "nothing went out on the device");
   } finally {
     stack.close();

@@ -290,3 +290,17 @@ Deno.test("http: an idle keep-alive connection is closed after the idle timeout"
     conn.close();
   }, { idleTimeoutMs: 150 });
 });
+
+Deno.test("http: a half-closed client (nc -N) still gets its answer, streamed ones included", async () => {
+  await withHttp(async (s) => {
+    for (const path of ["/", "/bytes/300000"]) {
+      const conn = await connectTo(s);
+      await writeAllTo(conn, enc.encode(`GET ${path} HTTP/1.0\r\n\r\n`));
+      await conn.closeWrite();
+      const text = await readAll(conn);
+      conn.close();
+      assertMatch(dec.decode(text.subarray(0, 20)), /^HTTP\/1\.1 200 /, path);
+      if (path !== "/") assert(text.length > 300_000, `${text.length} bytes`);
+    }
+  });
+});
