@@ -41,6 +41,8 @@ export interface NetstatRow {
   reordering?: number;
   /** BBR's model, printed as ss's `bbr:(bw:...,mrtt:...,pacing_gain:...,cwnd_gain:...)`. */
   bbr?: { bwMbps: number; mrttMs: number; pacingGain: number; cwndGain: number };
+  /** 6 for an IPv6 socket (Proto "tcp6", addresses as net-tools prints them: ":::80"). */
+  family?: number;
 }
 
 /** net-tools' heading for `netstat -nat`. */
@@ -52,7 +54,8 @@ export const NETSTAT_HEADER =
 /** Sort key of "a.b.c.d:port" (a listener's "*" port sorts first). */
 function endpointKey(text: string): number {
   const colon = text.lastIndexOf(":");
-  const ip = parseIpv4(text.slice(0, colon)) ?? 0;
+  // IPv6 endpoints sort after IPv4 ones (by port among themselves).
+  const ip = parseIpv4(text.slice(0, colon)) ?? 0x100000000;
   const port = Number(text.slice(colon + 1));
   return ip * 65536 + (Number.isFinite(port) ? port : 0);
 }
@@ -129,13 +132,14 @@ export function formatNetstat(rows: NetstatRow[], extended = false): string {
     const la = a.state === "LISTEN" ? 0 : 1;
     const lb = b.state === "LISTEN" ? 0 : 1;
     return la - lb || endpointKey(a.local) - endpointKey(b.local) ||
-      endpointKey(a.remote) - endpointKey(b.remote);
+      endpointKey(a.remote) - endpointKey(b.remote) || a.local.localeCompare(b.local) ||
+      a.remote.localeCompare(b.remote);
   });
   const lines = [NETSTAT_TITLE, NETSTAT_HEADER];
   for (const r of sorted) {
     lines.push(
       [
-        left("tcp", 5),
+        left(r.family === 6 ? "tcp6" : "tcp", 5),
         right(r.recvQ, 6),
         right(r.sendQ, 6),
         left(r.local, 23),

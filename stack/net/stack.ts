@@ -20,7 +20,7 @@ import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, parseIpv4, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
-import { IPV6_NH_UDP } from "../wire/ipv6.ts";
+import { IPV6_NH_TCP, IPV6_NH_UDP } from "../wire/ipv6.ts";
 import {
   type Ipv6Address,
   Ipv6Host,
@@ -337,6 +337,13 @@ export class Stack {
     this.tcp = new TcpLayer(this, options.tcp);
     this.tcp.loop = this.#loop;
     this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));
+    if (this.ipv6 !== null) {
+      this.ipv6.setProtocol(IPV6_NH_TCP, (b, o, e, u) => this.tcp.input6(b, o, e, u));
+      this.ipv6.setErrorHandler(
+        IPV6_NH_TCP,
+        (type, code, param, b, q, end) => this.tcp.icmpError6(type, code, param, b, q, end),
+      );
+    }
 
     this.routes.add({ destination: this.address, prefix, gateway: 0, iface: device.name });
     const gateway = (options.gateway ?? 0) >>> 0;

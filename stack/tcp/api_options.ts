@@ -6,6 +6,7 @@
  */
 
 import { parseIpv4 } from "../wire/address.ts";
+import { parseIpv6 } from "../wire/address6.ts";
 
 /** `listen`'s default hostname, as Deno's: every address of the host. */
 export const DEFAULT_LISTEN_HOSTNAME = "0.0.0.0";
@@ -69,17 +70,30 @@ export function openParams(
   port: number,
   what: string,
   zeroPort = false,
-): { addr: number; port: number } {
+): { addr: number; port: number; addr6: Uint8Array | null } {
   if (typeof hostname !== "string") {
     throw new TypeError(`${what}: hostname must be a string, got ${typeof hostname}`);
   }
-  const addr = parseIpv4(hostname === "localhost" ? "127.0.0.1" : hostname);
+  let addr = parseIpv4(hostname === "localhost" ? "127.0.0.1" : hostname);
+  let addr6: Uint8Array | null = null;
   if (addr === null) {
-    throw new TypeError(`${what}: hostname "${hostname}" is not an IPv4 address`);
+    // An IPv6 literal, bare or in brackets as in a URL; an IPv4-mapped one is that IPv4 address.
+    const bare = hostname.startsWith("[") && hostname.endsWith("]")
+      ? hostname.slice(1, -1)
+      : hostname;
+    addr6 = parseIpv6(bare);
+    if (addr6 === null) {
+      throw new TypeError(`${what}: hostname "${hostname}" is not an IPv4 or IPv6 address`);
+    }
+    addr = 0;
+    if (addr6.subarray(0, 10).every((b) => b === 0) && addr6[10] === 0xff && addr6[11] === 0xff) {
+      addr = ((addr6[12] << 24) | (addr6[13] << 16) | (addr6[14] << 8) | addr6[15]) >>> 0;
+      addr6 = null;
+    }
   }
   const low = zeroPort ? 0 : 1;
   if (!Number.isInteger(port) || port < low || port > 65535) {
     throw new RangeError(`${what}: port ${port} is not in ${low}..65535`);
   }
-  return { addr, port };
+  return { addr, port, addr6 };
 }

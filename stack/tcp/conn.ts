@@ -9,6 +9,7 @@
  * @module
  */
 
+import { formatIpv6 } from "../wire/address6.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import { badResource, brokenPipe, connectionAborted, interrupted } from "./errors.ts";
 import { CLOSE_WAIT, CLOSED, ESTABLISHED } from "./state.ts";
@@ -129,8 +130,12 @@ export class TcpConn implements Deno.TcpConn {
   private constructor(layer: ConnLayer, t: Tcb) {
     this.#layer = layer;
     this.#t = t;
-    this.localAddr = tcpAddr(t.localAddr, t.localPort);
-    this.remoteAddr = tcpAddr(t.remoteAddr, t.remotePort);
+    this.localAddr = t.local6 === null
+      ? tcpAddr(t.localAddr, t.localPort)
+      : { transport: "tcp", hostname: formatIpv6(t.local6), port: t.localPort };
+    this.remoteAddr = t.remote6 === null
+      ? tcpAddr(t.remoteAddr, t.remotePort)
+      : { transport: "tcp", hostname: formatIpv6(t.remote6), port: t.remotePort };
     t.user = {
       onReadable: () => this.#onReadable(),
       onWritable: () => this.#onWritable(),

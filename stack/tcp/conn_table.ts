@@ -32,21 +32,31 @@ export class ConnTable {
     return hash3(this.#key, localAddr, remoteAddr, (localPort << 16) | remotePort);
   }
 
-  /** The connection with this tuple, or null. */
-  lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Tcb | null {
+  /**
+   * The connection with this tuple, or null. Over IPv6 the addresses are keys (see
+   * `Tcb.localAddr`) and `local6`/`remote6` the full addresses, compared too; an IPv4 lookup
+   * (both null) never matches an IPv6 connection.
+   */
+  lookup(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    local6: Uint8Array | null = null,
+    remote6: Uint8Array | null = null,
+  ): Tcb | null {
     const last = this.#last;
-    if (
-      last !== null && last.remotePort === remotePort && last.localPort === localPort &&
-      last.remoteAddr === remoteAddr && last.localAddr === localAddr
-    ) {
-      return last;
+    if (last !== null && matches(last, localAddr, localPort, remoteAddr, remotePort, remote6)) {
+      if (remote6 === null || (same16(last.remote6!, remote6) && same16(last.local6!, local6!))) {
+        return last;
+      }
     }
     const h = hash3(this.#key, localAddr, remoteAddr, (localPort << 16) | remotePort);
     let t: Tcb | null = this.#buckets.get(h) ?? null;
     while (t !== null) {
       if (
-        t.remotePort === remotePort && t.localPort === localPort &&
-        t.remoteAddr === remoteAddr && t.localAddr === localAddr
+        matches(t, localAddr, localPort, remoteAddr, remotePort, remote6) &&
+        (remote6 === null || (same16(t.remote6!, remote6) && same16(t.local6!, local6!)))
       ) {
         this.#last = t;
         return t;
@@ -95,4 +105,24 @@ export class ConnTable {
     }
     return out;
   }
+}
+
+/** The ports and address keys agree, and the family (an IPv4 lookup has no `remote6`). */
+function matches(
+  t: Tcb,
+  localAddr: number,
+  localPort: number,
+  remoteAddr: number,
+  remotePort: number,
+  remote6: Uint8Array | null,
+): boolean {
+  return t.remotePort === remotePort && t.localPort === localPort &&
+    t.remoteAddr === remoteAddr && t.localAddr === localAddr &&
+    (t.remote6 === null) === (remote6 === null);
+}
+
+/** Two 16-byte addresses are equal. */
+function same16(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

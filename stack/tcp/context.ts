@@ -29,7 +29,7 @@ export interface TcpContext {
   readonly ttl: number;
   /** Our window scale (from the receive buffer size). */
   readonly windowScale: number;
-  /** The MSS we advertise: route MTU - 40 (RFC 9293 3.7.1, RFC 6691). */
+  /** The MSS we advertise over IPv4: route MTU - 40 (RFC 9293 3.7.1, RFC 6691; IPv6: - 60). */
   readonly advMss: number;
   /** ISNs and timestamp offsets. */
   readonly isn: IsnGenerator;
@@ -67,15 +67,20 @@ export interface TcpContext {
   admitTimeWait(t: Tcb): boolean;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
-  /** The path MTU learned toward `dst` (ICMP frag-needed, stack/net/pmtu.ts), or 0 if none. */
-  pathMtu(dst: number): number;
-  /** Teaches the path MTU cache `mtu` toward `dst` (black-hole detection); returns its value. */
-  learnPathMtu(dst: number, mtu: number): number;
+  /**
+   * The path MTU learned toward `t`'s peer (ICMP frag-needed or ICMPv6 Packet Too Big;
+   * stack/net/pmtu.ts), or 0 if none.
+   */
+  pathMtu(t: Tcb): number;
+  /** Teaches the path MTU cache `mtu` toward `t`'s peer (black-hole detection); its value. */
+  learnPathMtu(t: Tcb, mtu: number): number;
   /**
    * Sends the IPv4 packet `buf[ipOff .. ipOff+ipLen)` (14 bytes of headroom before it) with its
    * offload metadata (null: plain).
    */
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload: FrameOffload | null): boolean;
+  /** {@link sendIpv4} for an IPv6 packet (the host's IPv6; false without it). */
+  sendIpv6(buf: Uint8Array, ipOff: number, len: number, offload: FrameOffload | null): boolean;
   /** Makes sure `t`'s timer fires no later than `at` (ms). */
   armTimer(t: Tcb, at: number): void;
   /** Queues `t` for output at the end of the current receive burst. */

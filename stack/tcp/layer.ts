@@ -58,6 +58,12 @@ import {
 } from "../wire/icmp.ts";
 import { ICMP_SOURCE_QUENCH, type IcmpQuote } from "../wire/icmp_quote.ts";
 import type { PmtuCache } from "../net/pmtu.ts";
+import type { Ipv6Host } from "../net/ipv6_host.ts";
+import { formatIpv6, isIpv6Multicast } from "../wire/address6.ts";
+import { copyBytes } from "../wire/bytes.ts";
+import { IPV6_MIN_MTU, IPV6_NH_TCP } from "../wire/ipv6.ts";
+import { ICMPV6_DEST_UNREACHABLE, ICMPV6_PACKET_TOO_BIG } from "../wire/icmpv6.ts";
+import { hash4, type HashKey, randomHashKey } from "./hash.ts";
 import { TcpMemory } from "./memory.ts";
 import { segmentArrives } from "./input.ts";
 import { abort, peerName, setState } from "./transitions.ts";
@@ -129,10 +135,18 @@ export interface TcpHost {
   sendIpv4(buf: Uint8Array, ipOff: number, ipLen: number, offload?: FrameOffload | null): boolean;
   /** A fresh IPv4 identification. */
   nextIpId(): number;
+  /** IPv6 (stack/net/ipv6_host.ts), when the host has IPv6 addresses. */
+  readonly ipv6?: Ipv6Host | null;
 }
 
 /** Ethernet header + IPv4 header + TCP header with the largest options. */
 const HEADERS = 14 + 20 + 60;
+/**
+ * Headroom before an IPv4 frame in transmit buffers: an IPv6 header is 20 bytes longer, so an
+ * IPv6 frame starts this much earlier and the TCP header stays where it is (the send path copies
+ * payload to one place whatever the family).
+ */
+const V6_HEADROOM = 20;
 
 /** TCP for one stack. */
 export class TcpLayer implements TcpContext, ListenerLayer {
@@ -178,6 +192,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   /** The device's receive offload metadata (null without offloads), read per segment. */
   readonly #rxo: FrameOffload | null;
   readonly #table = new ConnTable();
+  /** The host's IPv6, or null: TCP over IPv6 needs it. */
+  readonly #v6: Ipv6Host | null;
+  /** The key of the IPv6 address keys (see `Tcb.localAddr`), secret per stack. */
+  readonly #key6: HashKey = randomHashKey();
+  /** Scratch addresses of an ICMPv6 error's quoted segment. */
+  readonly #quoted6 = [new Uint8Array(16), new Uint8Array(16)];
   readonly #listeners = new Map<number, ListenQueue[]>();
   readonly #wheel: TimerWheel<Tcb>;
   readonly #ports: PortAllocator;
@@ -212,10 +232,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     this.ttl = host.ttl;
     this.windowScale = this.config.windowScaling ? windowScaleFor(this.config.receiveBuffer) : 0;
     this.advMss = host.mtu - 40;
+    this.#v6 = host.ipv6 ?? null;
     const offloads = host.device?.txOffloads === true;
     this.#rxo = host.device?.rxOffload ?? null;
-    // With a vnet header the frame starts 10 bytes in, so the TAP writes the header in place.
-    this.txFrameOff = offloads ? VNET_HDR_LEN : 0;
+    // With a vnet header the frame starts 10 bytes in, so the TAP writes the header in place;
+    // and an IPv6 frame starts V6_HEADROOM earlier than an IPv4 one.
+    this.txFrameOff = (offloads ? VNET_HDR_LEN : 0) + V6_HEADROOM;
     this.txMeta = offloads && this.config.tso ? newFrameOffload() : null;
     this.txArea = (this.txFrameOff + HEADERS + host.mtu + 7) & ~7;
     this.tsoTxArea = (this.txFrameOff + 14 + 0xffff + 7) & ~7;
@@ -272,16 +294,41 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     };
   }
 
-  /** The path MTU learned toward `dst`, or 0. */
-  pathMtu(dst: number): number {
+  /** The path MTU learned toward `t`'s peer (IPv4's cache, or IPv6's), or 0. */
+  pathMtu(t: Tcb): number {
+    if (t.remote6 !== null) return this.#v6?.pmtu.get(formatIpv6(t.remote6)) ?? 0;
     const p = this.#host.pmtu;
-    return p === undefined ? 0 : p.get(dst);
+    return p === undefined ? 0 : p.get(t.remoteAddr);
   }
 
-  /** Remembers `mtu` toward `dst` (lowered only); returns what the cache holds now. */
-  learnPathMtu(dst: number, mtu: number): number {
+  /** Remembers `mtu` toward `t`'s peer (lowered only); returns what the cache holds now. */
+  learnPathMtu(t: Tcb, mtu: number): number {
+    if (t.remote6 !== null) {
+      return this.#v6?.pmtu.learn(formatIpv6(t.remote6), mtu) ?? mtu;
+    }
     const p = this.#host.pmtu;
-    return p === undefined ? mtu : p.learn(dst, mtu);
+    return p === undefined ? mtu : p.learn(t.remoteAddr, mtu);
+  }
+
+  /**
+   * The address key of the IPv6 address `buf[off ..+16)` (see `Tcb.localAddr`): a keyed
+   * HalfSipHash of its four words, never 0.
+   */
+  addrKey6(buf: Uint8Array, off: number): number {
+    const h = hash4(
+      this.#key6,
+      readU32(buf, off),
+      readU32(buf, off + 4),
+      readU32(buf, off + 8),
+      readU32(buf, off + 12),
+    );
+    return h === 0 ? 1 : h;
+  }
+
+  /** Sends an IPv6 packet (20 more bytes of header than IPv4; see V6_HEADROOM). */
+  sendIpv6(buf: Uint8Array, ipOff: number, len: number, offload: FrameOffload | null): boolean {
+    const v6 = this.#v6;
+    return v6 !== null && v6.sendPacket(buf, ipOff, len, offload);
   }
 
   /** Sends an IPv4 packet through the stack, with its offload metadata (null: plain). */
@@ -399,17 +446,24 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   /** Frag-needed for `t`: learn the path MTU, shrink the MSS, resend what no longer fits. */
   #pathMtuReduced(t: Tcb, buf: Uint8Array, q: IcmpQuote): void {
-    const pmtu = this.#host.pmtu;
     let mtu = q.rest & 0xffff;
     // RFC 1191 5: a router of before RFC 1191 sends 0; take the plateau below the datagram.
     if (mtu === 0) mtu = plateauBelow(readU16(buf, q.innerOff + 2));
-    // IPv4 and TCP headers and the timestamp option every segment carries.
-    const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
+    this.#lowerMss(t, mtu);
+  }
+
+  /**
+   * The path toward `t`'s peer carries `mtu` bytes (frag-needed, Packet Too Big): learn it and,
+   * when segments no longer fit, shrink the MSS and send what is in flight again.
+   */
+  #lowerMss(t: Tcb, mtu: number): void {
+    // IP and TCP headers and the timestamp option every segment carries.
+    const overhead = t.ipHeaderLen + 20 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
     if (mtu >= t.opts.mss + overhead) {
       this.counters.count("tcp.icmp_frag_needed_ignored");
       return;
     }
-    const learned = pmtu !== undefined ? pmtu.learn(t.remoteAddr, mtu) : mtu;
+    const learned = this.learnPathMtu(t, mtu);
     const mss = learned - overhead;
     if (mss >= t.opts.mss) return;
     this.counters.count("tcp.pmtu_reduced");
@@ -420,6 +474,65 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       t.recovery.highRxt = t.snd.una;
       t.rttSeq = -1; // Karn: no sample from what is sent again
       this.markDirty(t);
+    }
+  }
+
+  /**
+   * An ICMPv6 error quoting one of our IPv6 segments (RFC 4443; the IPv6 host checked that the
+   * quote is from one of our addresses): `buf[q ..end)` is the quoted packet. As for ICMP, only
+   * a quote with a sequence number in flight counts (RFC 5927 4.1). Packet Too Big lowers the
+   * MSS (RFC 8201; the host already lowered the path MTU, at least 1280); Destination
+   * Unreachable "administratively prohibited" (1) and "port unreachable" (4) end a connect at
+   * once, as Linux's icmpv6_err_convert makes them hard; other errors are soft (RFC 1122
+   * 4.2.3.9).
+   */
+  icmpError6(type: number, code: number, param: number, buf: Uint8Array, q: number, end: number) {
+    const counters = this.counters;
+    // Our segments carry no extension headers: TCP right after the quoted IPv6 header.
+    if (buf[q + 6] !== IPV6_NH_TCP || end - (q + 40) < 8) {
+      counters.count("tcp.icmp_short_quote");
+      return;
+    }
+    const [l6, r6] = this.#quoted6;
+    copyBytes(buf, q + 8, l6, 0, 16);
+    copyBytes(buf, q + 24, r6, 0, 16);
+    const tcp = q + 40;
+    const t = this.#table.lookup(
+      this.addrKey6(l6, 0),
+      readU16(buf, tcp),
+      this.addrKey6(r6, 0),
+      readU16(buf, tcp + 2),
+      l6,
+      r6,
+    );
+    if (t === null || t.state === TIME_WAIT) {
+      counters.count("tcp.icmp_no_connection");
+      return;
+    }
+    const seq = readU32(buf, tcp + 4);
+    if (seqLt(seq, t.snd.una) || seqGt(seq, t.snd.max)) {
+      counters.count("tcp.icmp_out_of_window");
+      return;
+    }
+    try {
+      if (type === ICMPV6_PACKET_TOO_BIG) {
+        this.#lowerMss(t, param < IPV6_MIN_MTU ? IPV6_MIN_MTU : param);
+        return;
+      }
+      const hard = type === ICMPV6_DEST_UNREACHABLE && (code === 1 || code === 4);
+      if (hard && (t.state === SYN_SENT || t.state === SYN_RECEIVED)) {
+        counters.count("tcp.icmp_hard_errors");
+        abort(this, t, connectionRefused(peerName(t)), false);
+        return;
+      }
+      counters.count("tcp.icmp_soft_errors");
+      t.softError = hard
+        ? connectionRefused(peerName(t))
+        : type === ICMPV6_DEST_UNREACHABLE && code === 0
+        ? networkUnreachable(peerName(t))
+        : hostUnreachable(peerName(t));
+    } catch (e) {
+      this.#contain(t, e);
     }
   }
 
@@ -458,13 +571,58 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       return;
     }
     const seg = this.#seg;
+    seg.v6 = false;
+    seg.src = src;
+    seg.dst = dst;
+    this.#arrive(buf, v);
+  }
+
+  /**
+   * The IPv6 host's handler for next header 6: `buf[ipOff .. end)` is the packet, the TCP header
+   * at `upperOff` (RFC 8200 8.1: the checksum covers the IPv6 pseudo-header).
+   */
+  input6(buf: Uint8Array, ipOff: number, end: number, upperOff: number): void {
+    this.#inInput = true;
+    try {
+      const counters = this.counters;
+      const v = this.#view.wrap(buf, upperOff, end - upperOff);
+      const reason = v.check();
+      if (reason !== null) {
+        counters.drop(reason);
+        return;
+      }
+      if (this.#host.rxChecksumTrusted !== true && !v.verifyChecksum6(buf, ipOff + 8, ipOff + 24)) {
+        counters.count("drop.tcp_bad_checksum");
+        return;
+      }
+      // As over IPv4 (RFC 1122 4.2.3.10): nothing to a multicast group.
+      if (isIpv6Multicast(buf, ipOff + 24)) {
+        counters.count("drop.tcp_not_unicast");
+        return;
+      }
+      const seg = this.#seg;
+      seg.v6 = true;
+      copyBytes(buf, ipOff + 8, seg.src6, 0, 16);
+      copyBytes(buf, ipOff + 24, seg.dst6, 0, 16);
+      seg.src = this.addrKey6(buf, ipOff + 8);
+      seg.dst = this.addrKey6(buf, ipOff + 24);
+      this.#arrive(buf, v);
+    } finally {
+      this.#inInput = false;
+    }
+  }
+
+  /** A checked segment (`this.#seg` has its addresses): to its connection, listener, or a RST. */
+  #arrive(buf: Uint8Array, v: TcpView): void {
+    const counters = this.counters;
+    const seg = this.#seg;
+    const src = seg.src;
+    const dst = seg.dst;
     const optReason = parseTcpOptions(buf, v.optionsOffset, v.optionsLen, seg.opts);
     if (optReason !== null) {
       counters.drop(optReason);
       return;
     }
-    seg.src = src;
-    seg.dst = dst;
     seg.srcPort = v.srcPort;
     seg.dstPort = v.dstPort;
     seg.seq = v.seq;
@@ -485,9 +643,11 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       seg.gsoSize = 0;
       counters.count("tcp.rx_segments");
     }
-    const t = this.#table.lookup(dst, seg.dstPort, src, seg.srcPort);
+    const t = seg.v6
+      ? this.#table.lookup(dst, seg.dstPort, src, seg.srcPort, seg.dst6, seg.src6)
+      : this.#table.lookup(dst, seg.dstPort, src, seg.srcPort);
     let minIss = -1;
-    const l = t === null || t.state === TIME_WAIT ? this.#findListener(dst, seg.dstPort) : null;
+    const l = t === null || t.state === TIME_WAIT ? this.#findListener(seg) : null;
     if (t !== null) {
       if (
         l === null || t.state !== TIME_WAIT || !seg.syn || seg.hasAck || seg.rst ||
@@ -561,21 +721,26 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   listen(options: ListenOptions): TcpListener {
     if (this.#closed) throw badResource("the stack is closed");
     const hostname = options.hostname ?? DEFAULT_LISTEN_HOSTNAME;
-    let { addr, port } = openParams(hostname, options.port ?? 0, "listen", true);
+    let { addr, port, addr6 } = openParams(hostname, options.port ?? 0, "listen", true);
     // 127/8 is the loopback's (stack/net/loopback.ts): a listener there is reached from this host.
     if (addr !== 0 && (addr >>> 24) !== 127 && !this.#host.hasAddress(addr)) {
       throw addrNotAvailable(formatIpv4(addr));
     }
+    // "::" listens on both families (Linux's IPV6_V6ONLY off); another IPv6 address must be ours.
+    const dual = addr6 !== null && addr6.every((b) => b === 0);
+    if (addr6 !== null && !dual && this.#v6?.owns(addr6) !== true) {
+      throw addrNotAvailable(hostname);
+    }
+    const local6 = dual ? null : addr6;
+    const name = addr6 === null ? formatIpv4(addr) : `[${formatIpv6(addr6)}]`;
     const list = this.#listeners.get(port) ?? [];
     for (const other of list) {
-      if (other.localAddress === 0 || addr === 0 || other.localAddress === addr) {
-        throw addrInUse(`${formatIpv4(addr)}:${port}`);
-      }
+      if (listenersClash(other, addr, local6, dual)) throw addrInUse(`${name}:${port}`);
     }
     if (port === 0) {
       // Deno's port 0: an ephemeral port (RFC 6056's range) no listener has.
       port = this.#freeListenPort();
-      if (port < 0) throw addrInUse(`${formatIpv4(addr)}:0 (no free port)`);
+      if (port < 0) throw addrInUse(`${name}:0 (no free port)`);
     }
     const backlog = options.tcpBacklog ?? options.backlog ?? this.config.acceptBacklog;
     if (!Number.isInteger(backlog) || backlog < 1) {
@@ -583,10 +748,12 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     }
     const l = new ListenQueue(
       this,
-      { transport: "tcp", hostname: formatIpv4(addr), port },
+      { transport: "tcp", hostname: addr6 === null ? formatIpv4(addr) : formatIpv6(addr6), port },
       addr,
       backlog,
       this.config.synBacklog,
+      local6,
+      dual,
     );
     list.push(l);
     this.#listeners.set(port, list);
@@ -616,21 +783,36 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     return activeOpen(this, this.#host, options);
   }
 
-  /** The connection with this 4-tuple, or null. */
-  lookup(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): Tcb | null {
-    return this.#table.lookup(localAddr, localPort, remoteAddr, remotePort);
+  /** The connection with this 4-tuple (IPv6: keys and addresses, see ConnTable), or null. */
+  lookup(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    local6: Uint8Array | null = null,
+    remote6: Uint8Array | null = null,
+  ): Tcb | null {
+    return this.#table.lookup(localAddr, localPort, remoteAddr, remotePort, local6, remote6);
   }
 
   /**
    * An ephemeral port (RFC 6056) for a connection from `laddr` to `raddr:rport` whose tuple is
    * free and on which nothing listens; -1 when none is left.
    */
-  pickPort(laddr: number, raddr: number, rport: number): number {
+  pickPort(
+    laddr: number,
+    raddr: number,
+    rport: number,
+    local6: Uint8Array | null = null,
+    remote6: Uint8Array | null = null,
+  ): number {
     return this.#ports.pick(
       laddr,
       raddr,
       rport,
-      (p) => this.#table.lookup(laddr, p, raddr, rport) === null && !this.#listeners.has(p),
+      (p) =>
+        this.#table.lookup(laddr, p, raddr, rport, local6, remote6) === null &&
+        !this.#listeners.has(p),
     );
   }
 
@@ -760,8 +942,33 @@ export class TcpLayer implements TcpContext, ListenerLayer {
 
   // --- internals ---
 
-  /** A closed control block for a 4-tuple, with its estimator, algorithm and scoreboard. */
-  newTcb(laddr: number, lport: number, raddr: number, rport: number, now: number): Tcb {
+  /** A closed control block for the tuple of the segment `seg` arrived on (passive opens). */
+  newTcbFor(seg: Segment, now: number): Tcb {
+    const v6 = seg.v6;
+    return this.newTcb(
+      seg.dst,
+      seg.dstPort,
+      seg.src,
+      seg.srcPort,
+      now,
+      v6 ? seg.dst6.slice() : null,
+      v6 ? seg.src6.slice() : null,
+    );
+  }
+
+  /**
+   * A closed control block for a 4-tuple, with its estimator, algorithm and scoreboard. IPv6:
+   * `laddr`/`raddr` are the address keys of `local6`/`remote6`.
+   */
+  newTcb(
+    laddr: number,
+    lport: number,
+    raddr: number,
+    rport: number,
+    now: number,
+    local6: Uint8Array | null = null,
+    remote6: Uint8Array | null = null,
+  ): Tcb {
     const c = this.config;
     const t = new Tcb(
       laddr,
@@ -780,6 +987,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         ? new Bbr()
         : new Cubic(c.hystart),
       new SackScoreboard(),
+      local6,
+      remote6,
     );
     t.opts.tsOffset = this.isn.tsOffset(laddr, lport, raddr, rport);
     t.timers.lastRecvAt = now;
@@ -797,16 +1006,26 @@ export class TcpLayer implements TcpContext, ListenerLayer {
     t.recovery.highRxt = t.snd.iss;
   }
 
-  #findListener(addr: number, port: number): ListenQueue | null {
-    const list = this.#listeners.get(port);
+  /**
+   * The listener for `seg`'s destination: one bound to that address, else one bound to every
+   * address of the segment's family, else a dual-stack one ("::").
+   */
+  #findListener(seg: Segment): ListenQueue | null {
+    const list = this.#listeners.get(seg.dstPort);
     if (list === undefined) return null;
     let any: ListenQueue | null = null;
+    let dual: ListenQueue | null = null;
     for (let i = 0; i < list.length; i++) {
       const l = list[i];
-      if (l.localAddress === addr) return l;
-      if (l.localAddress === 0) any = l;
+      if (l.dual) dual = l;
+      else if (seg.v6) {
+        if (l.local6 !== null && same16(l.local6, seg.dst6)) return l;
+      } else if (l.local6 === null) {
+        if (l.localAddress === seg.dst) return l;
+        if (l.localAddress === 0) any = l;
+      }
     }
-    return any;
+    return any ?? dual;
   }
 
   /** RFC 6191: a SYN may reuse a TIME_WAIT tuple when it is clearly newer. */
@@ -887,4 +1106,28 @@ export interface TcpUsage {
   memoryPressure: boolean;
   /** Times a buffer was kept from growing by the budget. */
   memoryGrowthDenied: number;
+}
+
+/** Two 16-byte addresses are equal. */
+function same16(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether a new listener (IPv4 `addr`, 0 for any; or IPv6 `local6`; or dual-stack) and `other`
+ * on the same port would take the same segments: a dual-stack one clashes with every listener,
+ * IPv4 ones as before (any clashes with all IPv4), IPv6 ones with the same address.
+ */
+function listenersClash(
+  other: ListenQueue,
+  addr: number,
+  local6: Uint8Array | null,
+  dual: boolean,
+): boolean {
+  if (dual || other.dual) return true;
+  if (local6 !== null || other.local6 !== null) {
+    return local6 !== null && other.local6 !== null && same16(local6, other.local6);
+  }
+  return other.localAddress === 0 || addr === 0 || other.localAddress === addr;
 }

@@ -29,8 +29,12 @@ interface AcceptWaiter {
 export class ListenQueue implements TcbListener {
   /** The address listened on (hostname "0.0.0.0" for every address). */
   readonly addr: TcpAddr;
-  /** The bound address, 0 for any. */
+  /** The bound IPv4 address, 0 for any (and for an IPv6 or dual-stack listener). */
   readonly localAddress: number;
+  /** The bound IPv6 address, or null (an IPv4 or a dual-stack listener). */
+  readonly local6: Uint8Array | null;
+  /** Bound to "::": hears both families (Linux's IPV6_V6ONLY off). */
+  readonly dual: boolean;
   /** The bound port. */
   readonly port: number;
   /** Accept-queue length limit. */
@@ -54,7 +58,11 @@ export class ListenQueue implements TcbListener {
     localAddress: number,
     backlog: number,
     synBacklog: number,
+    local6: Uint8Array | null = null,
+    dual = false,
   ) {
+    this.local6 = local6;
+    this.dual = dual;
     this.#layer = layer;
     this.addr = addr;
     this.localAddress = localAddress;

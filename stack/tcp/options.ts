@@ -25,7 +25,7 @@ export function offerOptions(ctx: TcpContext, t: Tcb): void {
   t.opts.sackOk = c.sack;
   t.opts.tsOk = c.timestamps;
   t.rcv.wscale = c.windowScaling ? ctx.windowScale : 0;
-  t.opts.advMss = ctx.advMss;
+  t.opts.advMss = routeMss(ctx, t);
 }
 
 /**
@@ -61,9 +61,11 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
  * min(10 MSS, max(2 MSS, 14600)) with the configured segment count.
  */
 export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
-  let mss = peerMss < ctx.advMss ? peerMss : ctx.advMss;
-  const pmtu = ctx.pathMtu(t.remoteAddr);
-  if (pmtu > 0 && pmtu - 40 < mss) mss = pmtu - 40;
+  const route = routeMss(ctx, t);
+  let mss = peerMss < route ? peerMss : route;
+  const headers = t.ipHeaderLen + 20;
+  const pmtu = ctx.pathMtu(t);
+  if (pmtu > 0 && pmtu - headers < mss) mss = pmtu - headers;
   if (t.opts.tsOk) mss -= TS_OPTION_LEN;
   if (mss < 64) mss = 64;
   t.opts.mss = mss;
@@ -71,4 +73,9 @@ export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   const iw = ctx.config.initialCwnd * mss;
   const cap = 2 * mss > 14600 ? 2 * mss : 14600;
   t.cong.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
+}
+
+/** The MSS the route allows `t`: the link MTU less IPv4 and TCP headers, 20 less over IPv6. */
+export function routeMss(ctx: TcpContext, t: Tcb): number {
+  return t.remote6 === null ? ctx.advMss : ctx.advMss - 20;
 }

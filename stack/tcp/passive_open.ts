@@ -10,7 +10,7 @@
 import { seqGt } from "../wire/seq.ts";
 import type { TcpLayer } from "./layer.ts";
 import type { ListenQueue } from "./listen_queue.ts";
-import { applySynOptions, offerOptions, setMss } from "./options.ts";
+import { applySynOptions, offerOptions, routeMss, setMss } from "./options.ts";
 import { output } from "./output.ts";
 import { segmentArrives } from "./input.ts";
 import type { Segment } from "./segment.ts";
@@ -71,11 +71,13 @@ export function listenInput(
       now,
     );
     const tsOffset = layer.isn.tsOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    const mss = o.mss > 0 && o.mss < layer.advMss ? o.mss : layer.advMss;
+    // The route's MSS for the segment's family (IPv6 headers are 20 bytes longer).
+    const route = seg.v6 ? layer.advMss - 20 : layer.advMss;
+    const mss = o.mss > 0 && o.mss < route ? o.mss : route;
     sendCookieSynAck(layer, seg, cookie, mss, (Math.floor(now) + tsOffset) >>> 0);
     return;
   }
-  const t = layer.newTcb(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
+  const t = layer.newTcbFor(seg, now);
   t.passive = true;
   t.listener = l;
   offerOptions(layer, t);
@@ -111,7 +113,7 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
     return true; // dropped: the peer will retransmit
   }
   const d = layer.cookies.last;
-  const t = layer.newTcb(seg.dst, seg.dstPort, seg.src, seg.srcPort, now);
+  const t = layer.newTcbFor(seg, now);
   t.passive = true;
   const c = layer.config;
   t.opts.wsOk = c.windowScaling && d.windowScale >= 0;
@@ -126,7 +128,7 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
     t.opts.tsRecent = seg.opts.tsVal;
     t.opts.tsRecentAge = now;
   }
-  t.opts.advMss = layer.advMss;
+  t.opts.advMss = routeMss(layer, t);
   setMss(layer, t, d.mss);
   t.snd.iss = cookie;
   layer.initSend(t);

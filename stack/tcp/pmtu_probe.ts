@@ -12,6 +12,7 @@
  * @module
  */
 
+import { IPV6_MIN_MTU } from "../wire/ipv6.ts";
 import type { TcpContext } from "./context.ts";
 import { DEFAULT_IPV4_MSS } from "./options.ts";
 import type { Tcb } from "./tcb.ts";
@@ -25,12 +26,15 @@ export const PLPMTUD_BASE_MSS = 1024;
 /** Called at each retransmission timeout of data: lowers the MSS when a black hole is likely. */
 export function blackHoleCheck(ctx: TcpContext, t: Tcb): void {
   if (!ctx.config.mtuProbing || t.timers.rtxCount < BLACK_HOLE_TIMEOUTS) return;
-  const overhead = 40 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
-  const floor = DEFAULT_IPV4_MSS - (t.opts.tsOk ? TS_OPTION_LEN : 0);
+  const overhead = t.ipHeaderLen + 20 + (t.opts.tsOk ? TS_OPTION_LEN : 0);
+  // The floor: IPv4's default MSS (RFC 9293 3.7.1); over IPv6 what the 1280-byte minimum MTU
+  // carries (RFC 8200 5), below which no IPv6 path goes.
+  const floor = (t.remote6 === null ? DEFAULT_IPV4_MSS : IPV6_MIN_MTU - 60) -
+    (t.opts.tsOk ? TS_OPTION_LEN : 0);
   let mss = t.opts.mss > PLPMTUD_BASE_MSS ? PLPMTUD_BASE_MSS : t.opts.mss >> 1;
   if (mss < floor) mss = floor;
   if (mss >= t.opts.mss) return;
   ctx.counters.count("tcp.black_hole_detected");
   t.opts.mss = mss;
-  ctx.learnPathMtu(t.remoteAddr, mss + overhead);
+  ctx.learnPathMtu(t, mss + overhead);
 }

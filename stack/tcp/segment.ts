@@ -11,10 +11,16 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../wire/tcp.ts";
 
 /** One received segment, header fields decoded. */
 export class Segment {
-  /** Source address (the peer). */
+  /** Source address (the peer); over IPv6 its address key (see `Tcb.localAddr`). */
   src = 0;
-  /** Destination address (ours). */
+  /** Destination address (ours); over IPv6 its address key. */
   dst = 0;
+  /** The segment came over IPv6: `src6`/`dst6` hold the addresses. */
+  v6 = false;
+  /** IPv6 source address (valid when `v6`). */
+  readonly src6 = new Uint8Array(16);
+  /** IPv6 destination address (valid when `v6`). */
+  readonly dst6 = new Uint8Array(16);
   /** Source port. */
   srcPort = 0;
   /** Destination port. */

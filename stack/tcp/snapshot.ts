@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatIpv6 } from "../wire/address6.ts";
 import { formatIpv4 } from "../wire/address.ts";
 import { Bbr } from "./congestion/bbr.ts";
 import { INITIAL_SSTHRESH } from "./congestion/cc.ts";
@@ -48,15 +49,24 @@ export interface TcpSocketInfo {
   reordering: number;
   /** BBR's model (ss's `bbr:(bw:...,mrtt:...)`), for a BBR connection with an estimate. */
   bbr?: { bwMbps: number; mrttMs: number; pacingGain: number; cwndGain: number };
+  /**
+   * 6 for an IPv6 socket (dual-stack listeners included), absent for IPv4; its addresses are
+   * written as net-tools' netstat writes them: "2001:db8::2:80", ":::80", ":::*".
+   */
+  family?: 6;
 }
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /** The row for a listener. */
 export function listenerInfo(l: ListenQueue): TcpSocketInfo {
+  const v6 = l.dual || l.local6 !== null;
   return {
-    local: `${formatIpv4(l.localAddress)}:${l.port}`,
-    remote: "0.0.0.0:*",
+    ...(v6 ? { family: 6 as const } : {}),
+    local: v6
+      ? `${l.local6 === null ? "::" : formatIpv6(l.local6)}:${l.port}`
+      : `${formatIpv4(l.localAddress)}:${l.port}`,
+    remote: v6 ? ":::*" : "0.0.0.0:*",
     state: netstatStateName(LISTEN),
     recvQ: l.queued,
     sendQ: l.backlog,
@@ -78,8 +88,11 @@ export function listenerInfo(l: ListenQueue): TcpSocketInfo {
 export function tcbInfo(t: Tcb): TcpSocketInfo {
   const mss = t.opts.mss > 0 ? t.opts.mss : 1;
   return {
-    local: `${formatIpv4(t.localAddr)}:${t.localPort}`,
-    remote: `${formatIpv4(t.remoteAddr)}:${t.remotePort}`,
+    ...(t.remote6 === null ? {} : { family: 6 as const }),
+    local: `${t.local6 === null ? formatIpv4(t.localAddr) : formatIpv6(t.local6)}:${t.localPort}`,
+    remote: `${
+      t.remote6 === null ? formatIpv4(t.remoteAddr) : formatIpv6(t.remote6)
+    }:${t.remotePort}`,
     state: netstatStateName(t.state),
     recvQ: t.rcvBuf === null ? 0 : t.rcvBuf.len,
     sendQ: t.sndBuf === null ? 0 : t.sndBuf.len,

@@ -78,12 +78,20 @@ export interface TcbListener {
 /** One connection. */
 export class Tcb implements TimerNode {
   // --- identity (RFC 9293 3.3.1: the socket pair) ---
-  /** Our address. */
+  /**
+   * Our address: the IPv4 address, or for an IPv6 connection its address key (a keyed 32-bit
+   * digest of `local6`, never 0: what the table hash, the ISN, SYN cookies and the timestamp
+   * offset take, so those cover all 128 bits without a second code path).
+   */
   readonly localAddr: number;
   /** Our port. */
   readonly localPort: number;
-  /** Peer address. */
+  /** Peer address (the IPv4 address, or the key of `remote6`; see `localAddr`). */
   readonly remoteAddr: number;
+  /** IPv6 connections: our address (16 bytes); null over IPv4. */
+  readonly local6: Uint8Array | null;
+  /** IPv6 connections: the peer's address (16 bytes); null over IPv4. */
+  readonly remote6: Uint8Array | null;
   /** Peer port. */
   readonly remotePort: number;
   /** Hash of the 4-tuple (connection table bucket). */
@@ -199,7 +207,11 @@ export class Tcb implements TimerNode {
     rtt: RttEstimator,
     cc: CongestionControl,
     sacks: SackScoreboard,
+    local6: Uint8Array | null = null,
+    remote6: Uint8Array | null = null,
   ) {
+    this.local6 = local6;
+    this.remote6 = remote6;
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.remoteAddr = remoteAddr;
@@ -208,6 +220,11 @@ export class Tcb implements TimerNode {
     this.rtt = rtt;
     this.cc = cc;
     this.sacks = sacks;
+  }
+
+  /** Bytes of IP header before each segment: 20 (IPv4, no options) or 40 (IPv6). */
+  get ipHeaderLen(): number {
+    return this.remote6 === null ? 20 : 40;
   }
 
   /** Bytes sent and not acknowledged (SND.MAX - SND.UNA). */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatIpv6 } from "../wire/address6.ts";
 import { seqGt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import { sendAck, sendReset } from "./transmit.ts";
@@ -78,6 +79,7 @@ export function enterTimeWait(ctx: TcpContext, t: Tcb, now: number): void {
 
 /** "a.b.c.d:port" of the peer, for error messages. */
 export function peerName(t: Tcb): string {
+  if (t.remote6 !== null) return `[${formatIpv6(t.remote6)}]:${t.remotePort}`;
   const a = t.remoteAddr;
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}:${t.remotePort}`;
 }

@@ -1,6 +1,7 @@
 /**
  * Building and sending segments: IPv4 header at offset 14 of a frame that starts at
- * `ctx.txFrameOff` of its buffer, then the TCP header, options and payload (copied from the send
+ * `ctx.txFrameOff` of its buffer (an IPv6 frame starts 20 bytes earlier, so that its TCP header
+ * is at the same place), then the TCP header, options and payload (copied from the send
  * ring with `copyWithin`, so a data segment allocates nothing). With segmentation offload
  * (tso.ts) a data segment may be a super-frame of many MSS with a partial checksum. Every
  * segment carries the current ACK, the window (never shrinking, receiver SWS avoidance,
@@ -27,7 +28,9 @@ import type { TcpContext } from "./context.ts";
 import type { Segment } from "./segment.ts";
 import { SYN_RECEIVED } from "./state.ts";
 import { RTX_RETRANSMIT, rtxArmed, type Tcb } from "./tcb.ts";
-import { setTxOffload, tsoMaxPayload, writePartialChecksum } from "./tso.ts";
+import { setTxOffload, tsoMaxPayload, writePartialChecksum, writePartialChecksum6 } from "./tso.ts";
+import { copyBytes } from "../wire/bytes.ts";
+import { IPV6_HEADER_LEN } from "../wire/ipv6.ts";
 
 /** Offset of the IPv4 header from the start of a transmit frame (after the Ethernet header). */
 export const TX_IP_OFF = 14;
@@ -136,7 +139,17 @@ function emit(
   h.window = window;
   h.urgent = 0;
   h.optionsLen = optLen;
-  return emitRaw(ctx, buf, t.localAddr, t.remoteAddr, optLen, payloadLen, gsoSize);
+  return emitRaw(
+    ctx,
+    buf,
+    t.localAddr,
+    t.remoteAddr,
+    optLen,
+    payloadLen,
+    gsoSize,
+    t.local6,
+    t.remote6,
+  );
 }
 
 /**
@@ -153,10 +166,15 @@ function emitRaw(
   optLen: number,
   payloadLen: number,
   gsoSize: number,
+  src6: Uint8Array | null = null,
+  dst6: Uint8Array | null = null,
 ): boolean {
-  const ipOff = ctx.txFrameOff + TX_IP_OFF;
   const tcpOff = ctx.txFrameOff + TX_TCP_OFF;
   const tcpLen = TCP_MIN_HEADER_LEN + optLen + payloadLen;
+  if (src6 !== null && dst6 !== null) {
+    return emit6(ctx, buf, tcpOff, tcpLen, optLen, gsoSize, src6, dst6);
+  }
+  const ipOff = ctx.txFrameOff + TX_IP_OFF;
   const ip = ctx.ipHeader;
   ip.src = src;
   ip.dst = dst;
@@ -180,6 +198,53 @@ function emitRaw(
     ctx.txView.wrap(buf, tcpOff, tcpLen).fillChecksum(src, dst);
     meta = null;
   }
+  countSent(ctx, payloadLen, gsoSize);
+  return ctx.sendIpv4(buf, ipOff, 20 + tcpLen, meta);
+}
+
+/**
+ * {@link emitRaw} over IPv6: the IPv6 header (RFC 8200 3; the hop limit is the stack's TTL)
+ * right before the TCP header at `tcpOff`, the checksum over the IPv6 pseudo-header (RFC 8200
+ * 8.1), partial for the kernel when offloading (gso type TCPV6 for a super-frame).
+ */
+function emit6(
+  ctx: TcpContext,
+  buf: Uint8Array,
+  tcpOff: number,
+  tcpLen: number,
+  optLen: number,
+  gsoSize: number,
+  src6: Uint8Array,
+  dst6: Uint8Array,
+): boolean {
+  const ipOff = tcpOff - IPV6_HEADER_LEN;
+  buf[ipOff] = 0x60;
+  buf[ipOff + 1] = 0;
+  buf[ipOff + 2] = 0;
+  buf[ipOff + 3] = 0;
+  buf[ipOff + 4] = tcpLen >>> 8;
+  buf[ipOff + 5] = tcpLen & 0xff;
+  buf[ipOff + 6] = IP_PROTO_TCP;
+  buf[ipOff + 7] = ctx.ttl;
+  copyBytes(src6, 0, buf, ipOff + 8, 16);
+  copyBytes(dst6, 0, buf, ipOff + 24, 16);
+  writeTcpHeader(buf, tcpOff, ctx.txHeader);
+  if (optLen > 0) writeTcpOptions(buf, tcpOff + TCP_MIN_HEADER_LEN, ctx.txOpts);
+  const payloadLen = tcpLen - TCP_MIN_HEADER_LEN - optLen;
+  let meta = ctx.txMeta;
+  if (meta !== null && payloadLen > 0) {
+    writePartialChecksum6(buf, tcpOff, tcpLen, buf, ipOff + 8, ipOff + 24);
+    setTxOffload(meta, TCP_MIN_HEADER_LEN + optLen, gsoSize, IPV6_HEADER_LEN);
+  } else {
+    ctx.txView.wrap(buf, tcpOff, tcpLen).fillChecksum6(buf, ipOff + 8, ipOff + 24);
+    meta = null;
+  }
+  countSent(ctx, payloadLen, gsoSize);
+  return ctx.sendIpv6(buf, ipOff, IPV6_HEADER_LEN + tcpLen, meta);
+}
+
+/** Counts a segment sent, or the segments a super-frame stands for. */
+function countSent(ctx: TcpContext, payloadLen: number, gsoSize: number): void {
   if (gsoSize > 0) {
     // Counted as the segments the kernel cuts it into (Linux counts tcp_skb_pcount).
     ctx.counters.count("tcp.tx_segments", Math.ceil(payloadLen / gsoSize));
@@ -187,7 +252,6 @@ function emitRaw(
   } else {
     ctx.counters.count("tcp.tx_segments");
   }
-  return ctx.sendIpv4(buf, ipOff, 20 + tcpLen, meta);
 }
 
 /** Bookkeeping after sending anything that carries our ACK. */
@@ -361,7 +425,13 @@ export function sendResetFor(ctx: TcpContext, seg: Segment): void {
   h.optionsLen = 0;
   ctx.txOpts.reset();
   ctx.counters.count("tcp.tx_resets");
-  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, 0, 0, 0);
+  emitReply(ctx, seg, 0);
+}
+
+/** Sends the headers built for an answer to `seg`, from its destination to its source. */
+function emitReply(ctx: TcpContext, seg: Segment, optLen: number): void {
+  if (seg.v6) emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, optLen, 0, 0, seg.dst6, seg.src6);
+  else emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, optLen, 0, 0);
 }
 
 /**
@@ -442,7 +512,7 @@ export function sendCookieSynAck(
   }
   h.optionsLen = tcpOptionsLength(o);
   ctx.counters.count("tcp.syncookies_sent");
-  emitRaw(ctx, ctx.ctlBuf, seg.dst, seg.src, h.optionsLen, 0, 0);
+  emitReply(ctx, seg, h.optionsLen);
 }
 
 /** Zero-window probe: an ACK one below SND.UNA, which the peer must answer (RFC 9293 3.8.6.1). */

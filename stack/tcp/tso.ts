@@ -21,8 +21,9 @@ import {
   VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE,
   VNET_GSO_TCPV4,
+  VNET_GSO_TCPV6,
 } from "../wire/virtio_net.ts";
-import { pseudoHeaderSum } from "../wire/checksum.ts";
+import { pseudoHeaderSum, pseudoHeaderSum6 } from "../wire/checksum.ts";
 import { IP_PROTO_TCP } from "../wire/ipv4.ts";
 import { TCP_MIN_HEADER_LEN } from "../wire/tcp.ts";
 import type { Tcb } from "./tcb.ts";
@@ -81,7 +82,23 @@ export function writePartialChecksum(
   src: number,
   dst: number,
 ): void {
-  let s = pseudoHeaderSum(src, dst, IP_PROTO_TCP, tcpLen);
+  writeFolded(buf, tcpOff, pseudoHeaderSum(src, dst, IP_PROTO_TCP, tcpLen));
+}
+
+/** {@link writePartialChecksum} over IPv6: the addresses at `addrs[srcOff]`, `[dstOff]`. */
+export function writePartialChecksum6(
+  buf: Uint8Array,
+  tcpOff: number,
+  tcpLen: number,
+  addrs: Uint8Array,
+  srcOff: number,
+  dstOff: number,
+): void {
+  writeFolded(buf, tcpOff, pseudoHeaderSum6(addrs, srcOff, dstOff, IP_PROTO_TCP, tcpLen));
+}
+
+/** Folds the sum `s` to 16 bits into the checksum field of the TCP header at `tcpOff`. */
+function writeFolded(buf: Uint8Array, tcpOff: number, s: number): void {
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   buf[tcpOff + TCP_CHECKSUM_OFFSET] = s >>> 8;
@@ -93,11 +110,17 @@ export function writePartialChecksum(
  * segment whose checksum is partial, with `tcpHdrLen` bytes of TCP header; a super-frame to cut
  * into `gsoSize`-byte segments when `gsoSize` > 0.
  */
-export function setTxOffload(o: FrameOffload, tcpHdrLen: number, gsoSize: number): void {
+export function setTxOffload(
+  o: FrameOffload,
+  tcpHdrLen: number,
+  gsoSize: number,
+  ipHeaderLen = IP_HEADER_LEN,
+): void {
+  const v6 = ipHeaderLen !== IP_HEADER_LEN;
   o.flags = VNET_F_NEEDS_CSUM;
-  o.gsoType = gsoSize > 0 ? VNET_GSO_TCPV4 : VNET_GSO_NONE;
-  o.hdrLen = ETH_LEN + IP_HEADER_LEN + tcpHdrLen;
+  o.gsoType = gsoSize > 0 ? (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) : VNET_GSO_NONE;
+  o.hdrLen = ETH_LEN + ipHeaderLen + tcpHdrLen;
   o.gsoSize = gsoSize;
-  o.csumStart = ETH_LEN + IP_HEADER_LEN;
+  o.csumStart = ETH_LEN + ipHeaderLen;
   o.csumOffset = TCP_CHECKSUM_OFFSET;
 }

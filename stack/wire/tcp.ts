@@ -8,7 +8,7 @@
  */
 
 import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
-import { internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { internetChecksum, pseudoHeaderSum, pseudoHeaderSum6 } from "./checksum.ts";
 import { IP_PROTO_TCP } from "./ipv4.ts";
 import { WireView } from "./view.ts";
 
@@ -181,6 +181,22 @@ export class TcpView extends WireView {
   fillChecksum(src: number, dst: number): void {
     writeU16(this.buf, this.off + CHECKSUM, 0);
     const acc = pseudoHeaderSum(src, dst, IP_PROTO_TCP, this.len);
+    writeU16(this.buf, this.off + CHECKSUM, internetChecksum(this.buf, this.off, this.len, acc));
+  }
+
+  /**
+   * {@link verifyChecksum} over IPv6 (RFC 8200 8.1): the addresses are 16 bytes at
+   * `addrs[srcOff]` and `addrs[dstOff]`.
+   */
+  verifyChecksum6(addrs: Uint8Array, srcOff: number, dstOff: number): boolean {
+    const acc = pseudoHeaderSum6(addrs, srcOff, dstOff, IP_PROTO_TCP, this.len);
+    return internetChecksum(this.buf, this.off, this.len, acc) === 0;
+  }
+
+  /** {@link fillChecksum} over IPv6: the addresses are 16 bytes at `addrs[srcOff]`, `[dstOff]`. */
+  fillChecksum6(addrs: Uint8Array, srcOff: number, dstOff: number): void {
+    writeU16(this.buf, this.off + CHECKSUM, 0);
+    const acc = pseudoHeaderSum6(addrs, srcOff, dstOff, IP_PROTO_TCP, this.len);
     writeU16(this.buf, this.off + CHECKSUM, internetChecksum(this.buf, this.off, this.len, acc));
   }
 }
