@@ -20,7 +20,7 @@ import { Loopback } from "./loopback.ts";
 import { formatIpv4, formatMac, parseIpv4, prefixMask } from "../wire/address.ts";
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6, EthernetView } from "../wire/ethernet.ts";
 import { formatIpv6, parseIpv6 } from "../wire/address6.ts";
-import { IPV6_NH_TCP, IPV6_NH_UDP } from "../wire/ipv6.ts";
+import { IPV6_FRAGMENT, IPV6_NH_TCP, IPV6_NH_UDP } from "../wire/ipv6.ts";
 import {
   type Ipv6Address,
   Ipv6Host,
@@ -647,7 +647,16 @@ export class Stack {
     } else if (type === ETH_TYPE_ARP) {
       this.#arpProto.input(buf, eth.payloadOffset, eth.payloadLen);
     } else if (type === ETH_TYPE_IPV6 && this.ipv6 !== null) {
-      this.ipv6.input(buf, eth.payloadOffset, eth.payloadLen);
+      const ipOff = eth.payloadOffset;
+      const rxo = this.#rxo;
+      if (rxo !== null && (rxo.flags | rxo.gsoType) !== 0) {
+        if (rxo.gsoType !== 0) this.counters.count("link.rx_gso");
+        // A fragment's checksum covers the whole datagram: never vouched for (as over IPv4).
+        this.#rxCsumTrusted = buf[ipOff + 6] !== IPV6_FRAGMENT &&
+          (rxo.flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
+      }
+      this.ipv6.input(buf, ipOff, eth.payloadLen);
+      this.#rxCsumTrusted = false;
     } else {
       counters.count("drop.eth_unknown_type");
     }
