@@ -10,7 +10,8 @@
  * closes cleanly (it waits for its FIN to be acknowledged). A body shorter than its
  * Content-Length is an error. With `-o FILE` the body goes to FILE and `--sha256` prints the
  * body's hash instead of the body; the head is printed either way. The host is an IPv4 literal
- * (the stack has no resolver). Exit 0 when the whole response arrived.
+ * or a bracketed IPv6 one (`http://[2001:db8::1]/`, with `--ip` giving the host an IPv6
+ * address); the stack has no resolver. Exit 0 when the whole response arrived.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { numberArg, parseFlags, str, UsageError } from "../args.ts";
 import { HOST_FLAG_SPEC, hostOptions } from "../host_flags.ts";
 import { type Instance, startInstance } from "../instance.ts";
 import { formatIpv4, parseIpv4 } from "../../stack/wire/address.ts";
+import { formatIpv6, parseIpv6 } from "../../stack/wire/address6.ts";
 import { responseHeadOf } from "../../stack/http/client.ts";
 
 const SPEC = {
@@ -33,16 +35,16 @@ const CLOSE_WAIT_MS = 3000;
 
 /** The parts of an http:// URL `fetch` needs. */
 export interface FetchTarget {
-  /** Destination address (u32). */
-  host: number;
+  /** Destination address: "10.0.0.1", or "[2001:db8::1]" (canonical IPv6 in brackets). */
+  host: string;
   port: number;
   /** Path and query, e.g. "/bytes/100?x=1". */
   path: string;
-  /** The Host header value: the authority as written ("10.0.0.1" or "10.0.0.1:8080"). */
+  /** The Host header value: the authority ("10.0.0.1", "10.0.0.1:8080", "[2001:db8::1]:80"). */
   hostHeader: string;
 }
 
-/** Parses an `http://A.B.C.D[:PORT]/path` URL; anything else is a UsageError. */
+/** Parses an `http://A.B.C.D[:PORT]/path` or `http://[IPV6][:PORT]/path` URL (else UsageError). */
 export function parseFetchUrl(text: string): FetchTarget {
   let url: URL;
   try {
@@ -56,18 +58,22 @@ export function parseFetchUrl(text: string): FetchTarget {
   if (url.username !== "" || url.password !== "") {
     throw new UsageError("fetch: user names and passwords in the URL are not supported");
   }
-  const host = parseIpv4(url.hostname);
-  if (host === null) {
+  // The URL parser writes an IPv6 host in brackets, canonical (RFC 5952), as the Host header.
+  const v4 = parseIpv4(url.hostname);
+  const v6 = url.hostname.startsWith("[") ? parseIpv6(url.hostname.slice(1, -1)) : null;
+  if (v4 === null && v6 === null) {
     throw new UsageError(
-      `fetch: "${url.hostname}" is not an IPv4 address (the stack has no name resolution)`,
+      `fetch: "${url.hostname}" is not an IPv4 or [IPv6] address (the stack has no name ` +
+        "resolution)",
     );
   }
+  const host = v4 !== null ? formatIpv4(v4) : `[${formatIpv6(v6!)}]`;
   const port = url.port === "" ? 80 : Number(url.port);
   return {
     host,
     port,
     path: (url.pathname === "" ? "/" : url.pathname) + url.search,
-    hostHeader: url.port === "" ? formatIpv4(host) : `${formatIpv4(host)}:${port}`,
+    hostHeader: url.port === "" ? host : `${host}:${port}`,
   };
 }
 
@@ -116,7 +122,7 @@ async function fetchOnce(
   file: Deno.FsFile | null,
   hash: Hash | null,
 ): Promise<number> {
-  const where = `${formatIpv4(target.host)}:${target.port}`;
+  const where = `${target.host}:${target.port}`;
   const started = performance.now();
   // A stalled exchange (connect, answer or body) ends after `timeoutMs` without progress.
   const ac = new AbortController();

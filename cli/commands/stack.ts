@@ -81,9 +81,12 @@ export async function stackCommand(args: string[]): Promise<number> {
   if (specs.length > 0) {
     try {
       services = startServices(inst.stack, specs, {
-        hostname: vips.length > 0 ? formatIpv4(vips[0]) : undefined,
-        // With IPv6 addresses the UDP services answer both families (a dual-stack socket).
-        udpHostname: vips.length === 0 && inst.stack.ipv6 !== null ? "::" : undefined,
+        // With IPv6 addresses the services answer both families (dual-stack sockets on "::").
+        hostname: vips.length > 0
+          ? formatIpv4(vips[0])
+          : inst.stack.ipv6 !== null
+          ? "::"
+          : undefined,
         onError: (name, e) =>
           console.error(`lb.ts: ${name}: ${e instanceof Error ? e.message : e}`),
       });

@@ -112,11 +112,7 @@ export interface ServiceHost {
 export interface StartServicesOptions extends HttpOptions {
   /** Address to bind (default every address, "0.0.0.0"). */
   hostname?: string;
-  /**
-   * Address the UDP services bind (default `hostname`): "::" makes them dual-stack, answering
-   * over IPv4 and IPv6 alike.
-   */
-  udpHostname?: string;
+
   /** Called with errors that are not disconnects (default: ignored). */
   onError?: (service: string, e: unknown) => void;
 }
@@ -165,7 +161,7 @@ export function startServices(
         }
         const sock = host.listenDatagram({
           port: s.port,
-          hostname: options.udpHostname ?? hostname,
+          hostname,
           transport: "udp",
         });
         if (s.name === "echo") services.push(serveUdpEcho(sock, onError));

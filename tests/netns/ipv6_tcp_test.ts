@@ -1,0 +1,258 @@
+/**
+ * TCP over IPv6 between the userspace host and the kernel, checked by SHA-256 end to end:
+ * kernel `curl -6` downloads 100 MB from the stack's HTTP service (plain, then with the TAP's
+ * offloads: TCPV6 super-frames both ways) and `lb.ts fetch` 100 MB from a kernel server by a
+ * bracketed IPv6 URL (and 10 MB under `--impair`). Across two kernel routers whose middle link
+ * carries 1280 bytes, 20 MB cross each way: the stack learns the path MTU from the routers'
+ * Packet Too Big (RFC 8201) and the kernel from its own.
+ *
+ *   k1 (2001:db8:86::1) ── br ── TAP ts: lb.ts stack (::2, http:80)
+ *                              └─ TAP tf: lb.ts fetch (::3)
+ *   stack/fetch (2001:db8:88::/64) ── r1 ══1280══ r2 ── k2 (2001:db8:89::2)
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { DENO, LB_TS, netnsTest, type Proc, type Topology } from "./topology.ts";
+import { bytesSha256 } from "../../stack/services/http.ts";
+
+const MB100 = 104_857_600;
+const MB20 = 20_971_520;
+
+/** A kernel HTTP/1.0 server on "::": `/big/N` streams N bytes and prints "SENT <sha256> <N>". */
+const PY_SERVER6 = `
+import hashlib, http.server, os, socket, sys
+BLOCK = os.urandom(1 << 20)
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        n = int(self.path[5:])
+        self.send_response(200)
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        h = hashlib.sha256()
+        left = n
+        while left > 0:
+            chunk = BLOCK if left >= len(BLOCK) else BLOCK[:left]
+            self.wfile.write(chunk)
+            h.update(chunk)
+            left -= len(chunk)
+        print("SENT", h.hexdigest(), n, flush=True)
+class V6(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+srv = V6(("::", int(sys.argv[1])), H)
+print("READY", flush=True)
+srv.serve_forever()
+`;
+
+async function kernelServer(t: Topology, ns: string): Promise<Proc> {
+  const script = t.tempPath("server6.py");
+  await Deno.writeTextFile(script, PY_SERVER6);
+  const p = t.spawn(ns, ["/usr/bin/python3", script, "8000"]);
+  await p.waitFor("READY", 15_000);
+  return p;
+}
+
+/** The hash the python server printed for its `nth` N-byte response (1-based). */
+async function sentHash(p: Proc, n: number, nth = 1): Promise<string> {
+  const re = new RegExp(`SENT ([0-9a-f]{64}) ${n}`, "g");
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const all = [...p.output().matchAll(re)];
+    if (all.length >= nth) return all[nth - 1][1];
+    if (Date.now() > deadline) throw new Error(`no SENT line ${nth} for ${n}:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** `lb.ts fetch URL --sha256` on `tap` with `ip6`; returns the printed hash. */
+async function fetchHash(
+  t: Topology,
+  ns: string,
+  tap: string,
+  ip4: string,
+  ip6: string,
+  url: string,
+  n: number,
+  extra: string[] = [],
+): Promise<string> {
+  const r = await t.exec(ns, [
+    DENO,
+    "run",
+    "--allow-ffi",
+    LB_TS,
+    "fetch",
+    url,
+    "--tap",
+    tap,
+    "--ip",
+    ip4,
+    "--ip",
+    ip6,
+    "--nodad",
+    "--timeout",
+    "60",
+    "--sha256",
+    ...extra,
+  ], 300_000);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  console.error(r.stderr);
+  const m = new RegExp(`^([0-9a-f]{64})  ${n} bytes$`, "m").exec(r.stdout);
+  assert(m !== null, r.stdout + r.stderr);
+  return m[1];
+}
+
+/** The stack's counters through its control socket. */
+async function counters(t: Topology, control: string): Promise<Record<string, number>> {
+  const r = await t.lbRun(["stats", "--json", "--control", control]);
+  return JSON.parse(r.stdout).counters as Record<string, number>;
+}
+
+netnsTest(
+  "TCP/IPv6: curl -6 and lb.ts fetch move 100 MB each way by SHA-256 (plain, offloads, impaired)",
+  async (t) => {
+    const hub = await t.netns("hub");
+    const k1 = await t.netns("k1");
+    const br = await t.bridge(hub, "br");
+    await t.attach(k1, hub, br, "eth0", "10.86.0.1/24");
+    await t.execOk(k1, ["ip", "-6", "addr", "add", "2001:db8:86::1/64", "dev", "eth0", "nodad"]);
+    const ts = await t.tap(hub, br, "ts");
+    const tf = await t.tap(hub, br, "tf");
+    const server = await kernelServer(t, k1);
+    const want = bytesSha256(MB100);
+    for (const offload of [false, true]) {
+      const control = t.tempPath(`tcp6${offload}.sock`);
+      const host = t.lb(hub, [
+        "stack",
+        "--tap",
+        ts,
+        "--ip",
+        "10.86.0.2/24",
+        "--ip",
+        "2001:db8:86::2/64",
+        "--nodad",
+        "--control",
+        control,
+        "--serve",
+        "http:80",
+        ...(offload ? ["--offload"] : []),
+      ]);
+      await host.waitFor("serving", 30_000);
+      const got = await t.execOk(k1, [
+        "sh",
+        "-c",
+        `curl -6 -gsS --max-time 120 http://[2001:db8:86::2]/bytes/${MB100} | sha256sum`,
+      ], 180_000);
+      assertEquals(got.split(" ")[0], want, `offload ${offload}`);
+      const c = await counters(t, control);
+      assertEquals(c["drop.tcp_bad_checksum"] ?? 0, 0, JSON.stringify(c));
+      if (offload) assert((c["tcp.tso_frames"] ?? 0) > 100, `super-frames: ${JSON.stringify(c)}`);
+      // netstat shows the IPv6 listener like net-tools does.
+      const ns = await t.lbRun(["netstat", "--control", control]);
+      assert(/^tcp6 +\d+ +\d+ :::80 +:::\* +LISTEN$/m.test(ns.stdout), ns.stdout);
+      await host.stop();
+    }
+    // The other way: lb.ts fetch from the kernel's server, by a bracketed IPv6 URL.
+    const url = "http://[2001:db8:86::1]:8000/big/";
+    const fetched = await fetchHash(
+      t,
+      hub,
+      tf,
+      "10.86.0.3/24",
+      "2001:db8:86::3/64",
+      url + MB100,
+      MB100,
+    );
+    assertEquals(fetched, await sentHash(server, MB100), server.output());
+    const impaired = await fetchHash(
+      t,
+      hub,
+      tf,
+      "10.86.0.3/24",
+      "2001:db8:86::3/64",
+      url + 10_485_760,
+      10_485_760,
+      ["--impair", "loss=2%,reorder=5%,dup=1%,delay=5ms"],
+    );
+    assertEquals(impaired, await sentHash(server, 10_485_760), server.output());
+  },
+  600_000,
+);
+
+netnsTest(
+  "TCP/IPv6: Packet Too Big across a 1280-byte link: 20 MB each way complete",
+  async (t) => {
+    const hub = await t.netns("hub");
+    const r1 = await t.netns("r1");
+    const r2 = await t.netns("r2");
+    const k2 = await t.netns("k2");
+    const br = await t.bridge(hub, "br");
+    const mid = await t.bridge(hub, "mid");
+    const far = await t.bridge(hub, "far");
+    await t.attach(r1, hub, br, "eth0", "10.87.0.254/24");
+    await t.attach(r1, hub, mid, "eth1", "10.87.1.1/30");
+    await t.attach(r2, hub, mid, "eth0", "10.87.1.2/30");
+    await t.attach(r2, hub, far, "eth1", "10.87.2.254/24");
+    await t.attach(k2, hub, far, "eth0", "10.87.2.1/24");
+    const addr6 = async (ns: string, dev: string, cidr: string) =>
+      await t.execOk(ns, ["ip", "-6", "addr", "add", cidr, "dev", dev, "nodad"]);
+    await addr6(r1, "eth0", "2001:db8:88::1/64");
+    await addr6(r1, "eth1", "2001:db8:8a::1/64");
+    await addr6(r2, "eth0", "2001:db8:8a::2/64");
+    await addr6(r2, "eth1", "2001:db8:89::1/64");
+    await addr6(k2, "eth0", "2001:db8:89::2/64");
+    // The narrow link: 1280 bytes (IPv6's minimum) on both of its ends.
+    await t.execOk(r1, ["ip", "link", "set", "eth1", "mtu", "1280"]);
+    await t.execOk(r2, ["ip", "link", "set", "eth0", "mtu", "1280"]);
+    for (const r of [r1, r2]) {
+      await t.execOk(r, ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    }
+    await t.execOk(r1, ["ip", "-6", "route", "add", "2001:db8:89::/64", "via", "2001:db8:8a::2"]);
+    await t.execOk(r2, ["ip", "-6", "route", "add", "2001:db8:88::/64", "via", "2001:db8:8a::1"]);
+    await t.execOk(k2, ["ip", "-6", "route", "add", "default", "via", "2001:db8:89::1"]);
+    const ts = await t.tap(hub, br, "ts");
+    const tf = await t.tap(hub, br, "tf");
+    const control = t.tempPath("ptb6.sock");
+    const host = t.lb(hub, [
+      "stack",
+      "--tap",
+      ts,
+      "--ip",
+      "10.87.0.2/24",
+      "--ip",
+      "2001:db8:88::2/64",
+      "--gateway",
+      "2001:db8:88::1",
+      "--nodad",
+      "--control",
+      control,
+      "--serve",
+      "http:80",
+    ]);
+    await host.waitFor("serving", 30_000);
+    // Stack -> kernel: the stack's 1500-byte segments meet r1's Packet Too Big.
+    const down = await t.execOk(k2, [
+      "sh",
+      "-c",
+      `curl -6 -gsS --max-time 120 http://[2001:db8:88::2]/bytes/${MB20} | sha256sum`,
+    ], 180_000);
+    assertEquals(down.split(" ")[0], bytesSha256(MB20));
+    const c = await counters(t, control);
+    assert((c["icmpv6.rx_error_2"] ?? 0) >= 1, `Packet Too Big arrived: ${JSON.stringify(c)}`);
+    assert((c["tcp.pmtu_reduced"] ?? 0) >= 1, JSON.stringify(c));
+    // Kernel -> stack: the kernel learns the path from r2 by itself; lb.ts fetch receives.
+    const server = await kernelServer(t, k2);
+    const fetched = await fetchHash(
+      t,
+      hub,
+      tf,
+      "10.87.0.3/24",
+      "2001:db8:88::3/64",
+      `http://[2001:db8:89::2]:8000/big/${MB20}`,
+      MB20,
+      ["--gateway", "2001:db8:88::1"],
+    );
+    assertEquals(fetched, await sentHash(server, MB20));
+  },
+  300_000,
+);
