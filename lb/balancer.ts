@@ -960,7 +960,8 @@ export class Balancer {
       }
       sent = r === TUN_SENT;
     }
-    if (!sent) {
+    // Waiting for neighbor resolution is not a failure: the packet goes out when it resolves.
+    if (!sent && !ip6.sendQueued) {
       counters.count(C_TX_FAILED);
       return "consumed";
     }
@@ -1004,7 +1005,8 @@ export class Balancer {
     conns.copyVip6(slot, vip, 0);
     const vport = conns.vport(slot);
     const real = conns.real(slot);
-    if (!forwardNat6Out(ip6, buf, ipOff, len, l4Off, protocol, vip, vport, this.#off)) {
+    const sent = forwardNat6Out(ip6, buf, ipOff, len, l4Off, protocol, vip, vport, this.#off);
+    if (!sent && !ip6.sendQueued) {
       this.stack.counters.count(C_TX_FAILED);
       return "consumed";
     }
@@ -1077,9 +1079,11 @@ export class Balancer {
         }
         translateIcmp6(buf, ipOff, icmpOff, end, q, 24, 8, 0, addr, realPort);
         sent = ip6.sendPacket(buf, ipOff, len);
-      } else {sent =
-          (this.#tun6 as Tunnel6Forwarder).forward(buf, ipOff, len, addr, null) === TUN_SENT;}
-      counters.count(sent ? C_ICMP_TO_REAL : C_TX_FAILED);
+      } else {
+        const tun6 = this.#tun6 as Tunnel6Forwarder;
+        sent = tun6.forward(buf, ipOff, len, addr, null) === TUN_SENT;
+      }
+      counters.count(sent || ip6.sendQueued ? C_ICMP_TO_REAL : C_TX_FAILED);
       return "consumed";
     }
     // Passing through (forwarding on): a NAT real server's error about client -> real:rport.
@@ -1097,7 +1101,8 @@ export class Balancer {
     conns.copyVip6(slot, vip, 0);
     translateIcmp6(buf, ipOff, icmpOff, end, q, 8, 24, 2, vip, conns.vport(slot));
     buf[ipOff + 7]--;
-    counters.count(ip6.sendPacket(buf, ipOff, len) ? C_ICMP_TO_CLIENT : C_TX_FAILED);
+    const sent = ip6.sendPacket(buf, ipOff, len);
+    counters.count(sent || ip6.sendQueued ? C_ICMP_TO_CLIENT : C_TX_FAILED);
     return "consumed";
   }
 
