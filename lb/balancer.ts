@@ -277,6 +277,8 @@ export class Balancer {
   readonly hook6: Ipv6PacketHook;
   /** The quoted flow of the ICMPv6 error being handled (reused). */
   readonly #quote6: Icmp6Quote = newIcmp6Quote();
+  /** The IPv6 packet being handled was reassembled from fragments (set per packet). */
+  #reassembled6 = false;
   /** An IPv6 flow's VIP, copied out of the connection table for a NAT reply (reused). */
   readonly #vip6 = new Uint8Array(16);
   readonly #tun: TunnelForwarder;
@@ -869,6 +871,7 @@ export class Balancer {
     }
     const rxo = this.#rxo;
     this.#off = rxo !== null && frameOff >= 0 && (rxo.flags | rxo.gsoType) !== 0 ? rxo : null;
+    this.#reassembled6 = frameOff < 0;
     const l4Len = ipOff + len - l4Off;
     if (l4Len < 4) {
       if (!this.services.hasVip6(buf, ipOff + 24)) return "pass";
@@ -951,7 +954,8 @@ export class Balancer {
       const rport = slot >= 0 ? conns.realPort(slot) : service.realPort(real);
       sent = forwardNat6In(ip6, buf, ipOff, len, l4Off, protocol, addr, rport, off);
     } else {
-      const r = (this.#tun6 as Tunnel6Forwarder).forward(buf, ipOff, len, addr, off);
+      const tun6 = this.#tun6 as Tunnel6Forwarder;
+      const r = tun6.forward(buf, ipOff, len, addr, off, this.#reassembled6);
       if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
         counters.count(
           r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,

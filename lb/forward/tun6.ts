@@ -13,7 +13,9 @@
  * the inner packet is larger than the IPv6 minimum MTU (1280), the packet is dropped and the
  * client gets ICMPv6 Packet Too Big with MTU = link MTU - 40; a smaller inner packet is sent and
  * the outer packet fragmented by the stack (RFC 2473 7.1, RFC 8200 4.5), reassembled by the real
- * server.
+ * server. So is a packet the host reassembled from the client's fragments (`reassembled`): its
+ * source has already fitted it to the path, and a Packet Too Big would only repeat itself (IPVS
+ * judges such a packet by its largest fragment, `__mtu_check_toobig_v6`).
  *
  * The packet is copied once into a preallocated transmit buffer; nothing is allocated per
  * packet. Offloads: a plain frame's partial checksum is completed first; a TCP super-frame is
@@ -71,7 +73,7 @@ export class Tunnel6Forwarder {
 
   /**
    * Tunnels `buf[ipOff .. ipOff+len)` to the real server `real[0..16)`. `offload`: the received
-   * frame's metadata or null. Returns TUN_SENT, TUN_FRAG_NEEDED (Packet Too Big sent),
+   * frame's metadata or null; `reassembled`: the host reassembled it. Returns TUN_SENT, TUN_FRAG_NEEDED (Packet Too Big sent),
    * TUN_SEND_FAILED, TUN_TOO_BIG or TUN_BAD_OFFLOAD (the codes of tun.ts).
    */
   forward(
@@ -80,6 +82,7 @@ export class Tunnel6Forwarder {
     len: number,
     real: Uint8Array,
     offload: FrameOffload | null = null,
+    reassembled = false,
   ): number {
     if (offload !== null) {
       if (offload.gsoType !== 0) return TUN_BAD_OFFLOAD;
@@ -91,7 +94,7 @@ export class Tunnel6Forwarder {
       }
     }
     const host = this.#host;
-    if (len + IPV6_HEADER_LEN > this.#mtu && len > IPV6_MIN_MTU) {
+    if (len + IPV6_HEADER_LEN > this.#mtu && len > IPV6_MIN_MTU && !reassembled) {
       host.sendError(ICMPV6_PACKET_TOO_BIG, 0, this.#mtu - IPV6_HEADER_LEN, buf, ipOff, len);
       return TUN_FRAG_NEEDED;
     }
