@@ -40,12 +40,17 @@ export type { ArpOptions, ArpState } from "./stack/net/arp.ts";
 /** IPv6 of a stack configured with addresses (`StackOptions.ipv6`): addresses and neighbors. */
 export type {
   Ipv6Address,
+  Ipv6ErrorHandler,
+  Ipv6ErrorSender,
   Ipv6Host,
   Ipv6NeighborRow,
+  Ipv6ProtocolHandler,
   Ipv6RouteRow,
   Ping6Options,
   Ping6Reply,
 } from "./stack/net/ipv6_host.ts";
+/** The path MTU cache (RFC 1191, RFC 8201) a stack keeps per destination. */
+export type { PmtuCache, PmtuOptions } from "./stack/net/pmtu.ts";
 /** The IPv6 neighbor cache (RFC 4861) and its entries. */
 export type { NdpActions, Neighbor, NeighborCache, NeighborState } from "./stack/net/ndp.ts";
 export type { ReassemblyOptions } from "./stack/net/reassembly.ts";
@@ -53,7 +58,7 @@ export type { IcmpOptions } from "./stack/net/icmp.ts";
 /** `stack.ping()`'s options and answer. */
 export type { PingOptions, PingReply } from "./stack/net/ping.ts";
 /** The packet hook between IPv4 input and local delivery (where the balancer attaches). */
-export type { HookVerdict, PacketHook } from "./stack/net/hook.ts";
+export type { HookVerdict, Ipv6PacketHook, PacketHook } from "./stack/net/hook.ts";
 /** Time sources: the system clock, and a fake one for tests. */
 export { type Clock, FakeClock, systemClock } from "./stack/clock.ts";
 /** Per-reason counters (drops, protocol events). */
