@@ -331,16 +331,15 @@ export class Balancer {
   /**
    * Adds a virtual service: the stack takes its VIP as an owned address (ARP replies, a
    * gratuitous ARP when running, ping), and a service with NAT real servers turns the stack's
-   * forwarding on. Throws if the same (protocol, VIP, port) exists.
+   * forwarding on. An IPv6 VIP is added to `stack.ipv6` (Neighbor Discovery answered) and its
+   * NAT turns IPv6 forwarding on. Throws if the same (protocol, VIP, port) exists, and a
+   * RangeError for an IPv6 service on a stack without IPv6.
    */
   addService(service: VirtualService): VirtualService {
     const v6 = service.vip6;
     if (v6 !== null && this.stack.ipv6 === null) {
-      throw new Error(
-        `service ${
-          describe(service)
-        }: the stack has no IPv6 address (give one with --ip ADDR/PREFIX)`,
-      );
+      const name = describe(service);
+      throw new RangeError(`service ${name}: the stack has no IPv6 address (--ip ADDR/PREFIX)`);
     }
     this.services.add(service);
     // An IPv6 VIP is an address the stack answers Neighbor Discovery for (RFC 4861 7.2).

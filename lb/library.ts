@@ -29,7 +29,7 @@
  */
 
 import type { Stack } from "../stack/net/stack.ts";
-import { formatIpv4, parseIpv4 } from "../stack/wire/address.ts";
+import { formatAddress, parseAddress } from "./address.ts";
 import { AdminError, type AdminOp, applyAdmin, type ServiceKey } from "./admin.ts";
 import { Balancer as Engine } from "./balancer.ts";
 import type { SchedulerName } from "./scheduler/scheduler.ts";
@@ -126,7 +126,7 @@ export class BalancerService {
 
   /** The virtual IP. */
   get vip(): string {
-    return formatIpv4(this.#key.vip);
+    return formatAddress(this.#key.vip);
   }
 
   /** The virtual port. */
@@ -185,7 +185,7 @@ export class BalancerService {
     const s = this.#service();
     if (s === null) return [];
     return s.reals.map((r) => ({
-      address: formatIpv4(r.address),
+      address: formatAddress(r.address),
       port: s.realPort(r),
       weight: r.weight,
       method: r.method,
@@ -263,8 +263,8 @@ export class Balancer {
 }
 
 function ip(s: string): number {
-  const a = parseIpv4(s);
-  if (a === null) throw new BalancerError(`"${s}" is not an IPv4 address`);
+  const a = parseAddress(s);
+  if (a === null) throw new BalancerError(`"${s}" is not an IPv4 or IPv6 address`);
   return a;
 }
 
