@@ -143,6 +143,26 @@ netnsTest(
       assert(snap.services[0].packetsOut >= 300 * 3, "replies come back through the balancer");
       const c = await counters(net);
       assertEquals(c["lb.drop_tx_failed"] ?? 0, 0);
+      // The admin verbs with ipvsadm's brackets: r3 quiesced, the rest share new flows; `save`
+      // prints the IPv6 configuration.
+      await lbText(net, [
+        "edit-server",
+        "-t",
+        `[${VIP6}]:80`,
+        "-r",
+        "[2001:db8:77::13]:8080",
+        "-w",
+        "0",
+      ]);
+      assertEquals(tally(await requests6(net, 20)), { r1: 10, r2: 10 });
+      const saved = JSON.parse(await lbText(net, ["save"]));
+      assertEquals(saved.services[0].vip, VIP6);
+      assertEquals(
+        saved.services[0].reals.map((
+          r: { address: string; weight: number },
+        ) => [r.address, r.weight]),
+        [["2001:db8:77::11", 1], ["2001:db8:77::12", 1], ["2001:db8:77::13", 0]],
+      );
 
       await lb.stop();
       const segs = await tcpSegments6(net.pcap);
@@ -166,7 +186,7 @@ netnsTest(
         fromReals.set(key(s), n - 1);
         if (s.flags === "S.") synAcks.add(`${s.dport} ${s.seq}`);
       }
-      assertEquals(synAcks.size, 300, "each SYN-ACK is a real server's, rewritten");
+      assertEquals(synAcks.size, 320, "each SYN-ACK is a real server's, rewritten");
       // Toward the real servers: the destination became the real server's address and port.
       const toReals = segs.filter((s) => s.srcMac === LB_MAC && s.src === CLIENT_IP6);
       assert(toReals.length >= 300 * 3);
