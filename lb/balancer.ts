@@ -36,7 +36,13 @@
  * client, or read payload bytes. Checksums are adjusted incrementally, not verified (as IPVS
  * does without an application helper): a corrupt segment stays corrupt and its receiver drops
  * it. The only packets it originates are ICMP fragmentation needed for TUN, ICMP port
- * unreachable when no real server is left, and ARP for its VIPs.
+ * unreachable when no real server is left, and ARP for its VIPs (for IPv6: Packet Too Big,
+ * port unreachable, Time Exceeded for a NAT reply out of hops, Neighbor Advertisements).
+ *
+ * IPv6 services take the same steps behind the IPv6 host's hook ({@link Balancer.hook6}): the
+ * addresses are read from the packet and compared in full (the service table's and connection
+ * table's IPv6 indexes, lb/address.ts), forwarded by forward/nat6.ts, forward/tun6.ts or the
+ * host's `sendPacketVia` (DR), and ICMPv6 errors relayed by forward/icmp6.ts.
  *
  * A malformed transport header to a VIP (truncated, bad TCP data offset, bad UDP length) is
  * dropped and counted (`lb.drop_malformed_*`); malformed IPv4 never gets here (the stack drops it).

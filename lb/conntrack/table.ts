@@ -12,6 +12,14 @@
  *   replies (IPVS `ip_vs_conn_out_get`). Every entry is in both.
  * Free slots form a list, so insert and remove are O(1); lookups allocate nothing.
  *
+ * IPv6 flows share the slots and the 32-byte row (an IPv4 entry does not grow): the row of an
+ * IPv6 flow (meta bit M_V6) holds 32-bit folds of the client's, VIP's and real server's addresses
+ * (MurmurHash3 with the table's random seed, lb/address.ts `fold128`) where IPv4 keeps the
+ * addresses, so hashing, unlinking and growth work on the row alone; a side array of 8 words a
+ * slot, allocated at the first IPv6 flow (+32 bytes a slot), keeps the client's and VIP's 128 bits,
+ * and every IPv6 hit compares them (and the real server's, from its object) in full, so two
+ * addresses with the same fold never share an entry.
+ *
  * Bounded: at most `capacity` entries, and a full table still takes new flows while it holds
  * embryonic ones. An entry is embryonic while its flow has not shown that a real client is behind
  * it: a TCP flow in NONE, SYN_RECV, SYN_SENT or SYNACK (no completed handshake seen), and any flow
