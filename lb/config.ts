@@ -20,7 +20,12 @@
  */
 
 import { formatIpv4, prefixMask } from "../stack/wire/address.ts";
-import { isIpv6LinkLocal, isIpv6Multicast, isIpv6Unspecified } from "../stack/wire/address6.ts";
+import {
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  parseIpv6,
+} from "../stack/wire/address6.ts";
 import {
   formatAddress,
   formatAddressPort,
@@ -320,14 +325,31 @@ export interface HostAddress {
   gateway?: number;
   /** The host's IPv6 addresses (ADDR/PREFIX), if any: IPv6 services need one. */
   ipv6?: readonly string[];
+  /** The IPv6 default gateway, if any. */
+  gateway6?: string;
+}
+
+/** True when the IPv6 address `a` is on the prefix of one of `cidrs` ("ADDR/PREFIX"). */
+function onLink6(a: Uint8Array, cidrs: readonly string[]): boolean {
+  return cidrs.some((c) => {
+    const [text, p] = c.split("/");
+    const net = parseIpv6(text);
+    const prefix = Number(p ?? 128);
+    if (net === null || !(prefix >= 0 && prefix <= 128)) return false;
+    for (let bit = 0; bit < prefix; bit++) {
+      const m = 0x80 >>> (bit & 7);
+      if ((a[bit >>> 3] & m) !== (net[bit >>> 3] & m)) return false;
+    }
+    return true;
+  });
 }
 
 /**
  * Checks the configuration against the host's address: a DR real server must be on the
  * balancer's link (its MAC comes from ARP: IPVS DR needs the same L2 segment); NAT and TUN real
  * servers must be on the link or reachable through the gateway; a real server cannot be the
- * balancer itself or a VIP. Throws a ConfigError naming the real server. IPv6 real servers are
- * only checked against the VIPs: the IPv6 host resolves its neighbors and routes by itself.
+ * balancer itself or a VIP. Throws a ConfigError naming the real server. IPv6 real servers by
+ * the same rules against the host's IPv6 prefixes and IPv6 gateway.
  */
 export function checkAgainstHost(config: BalancerConfig, host: HostAddress): void {
   const mask = prefixMask(host.prefix);
@@ -341,9 +363,22 @@ export function checkAgainstHost(config: BalancerConfig, host: HostAddress): voi
       );
     }
     for (const r of s.reals) {
-      if (isIpv6Address(r.address)) {
-        if (vips.has(r.address)) {
-          throw new ConfigError(`--real ${formatAddress(r.address)}: is a VIP`);
+      const b6 = ipv6Bytes(r.address);
+      if (b6 !== null) {
+        const text = formatAddress(r.address);
+        const own = (host.ipv6 ?? []).some((c) => parseAddress(c.split("/")[0]) === r.address);
+        if (own || vips.has(r.address)) {
+          throw new ConfigError(`--real ${text}: is the balancer's own address or a VIP`);
+        }
+        const linked = onLink6(b6, host.ipv6 ?? []);
+        if (s.method === "dr" && !linked) {
+          throw new ConfigError(
+            `--real ${text}: direct routing needs the real server on the balancer's link ` +
+              `(${(host.ipv6 ?? []).join(", ")}); use --method tun`,
+          );
+        }
+        if (!linked && host.gateway6 === undefined) {
+          throw new ConfigError(`--real ${text}: not on the balancer's link and no IPv6 --gateway`);
         }
         continue;
       }

@@ -165,3 +165,25 @@ Deno.test("admin verbs: -t [VIP]:PORT -r [IP]:PORT; IPv6 crosses the control cha
     assertThrows(() => parseAdminArgs("add-service", args), UsageError);
   }
 });
+
+Deno.test("host checks: an IPv6 DR real server on the link, others routed, none the balancer", () => {
+  const host = { address: parseIpv4("10.0.0.1")!, prefix: 24, ipv6: ["2001:db8::1/64"] };
+  const svc = (method: string, real: string) =>
+    balancerConfigFromFlags([
+      { name: "service", value: "tcp:[2001:db8::100]:80" },
+      { name: "method", value: method },
+      { name: "real", value: real },
+    ]);
+  checkAgainstHost(svc("dr", "2001:db8::11"), host);
+  const cases: [string, string, string][] = [
+    ["dr", "2001:db8:1::11", "direct routing needs the real server on the balancer's link"],
+    ["nat", "2001:db8:1::11", "not on the balancer's link and no IPv6 --gateway"],
+    ["nat", "2001:db8::1", "is the balancer's own address or a VIP"],
+    ["tun", "2001:db8::100", "is the balancer's own address or a VIP"],
+  ];
+  for (const [method, real, msg] of cases) {
+    const e = assertThrows(() => checkAgainstHost(svc(method, real), host), ConfigError);
+    assert(e.message.includes(msg), `${method} ${real}: ${e.message}`);
+  }
+  checkAgainstHost(svc("tun", "2001:db8:1::11"), { ...host, gateway6: "2001:db8::fe" });
+});
