@@ -81,7 +81,12 @@ export function parseIcmp6Quote(
 }
 
 /** True when the ICMPv6 checksum of the packet at `ipOff` (message at `icmpOff`) verifies. */
-export function icmp6ChecksumOk(buf: Uint8Array, ipOff: number, icmpOff: number, end: number) {
+export function icmp6ChecksumOk(
+  buf: Uint8Array,
+  ipOff: number,
+  icmpOff: number,
+  end: number,
+): boolean {
   const len = end - icmpOff;
   const acc = pseudoHeaderSum6(buf, ipOff + 8, ipOff + 24, IPV6_NH_ICMPV6, len);
   return internetChecksum(buf, icmpOff, len, acc) === 0;
