@@ -99,7 +99,7 @@ export function familyOf(address: number): 4 | 6 {
 }
 
 /**
- * A 32-bit hash of the 128-bit address `buf[off .. off+16)` (MurmurHash3 over its four words):
+ * A 30-bit hash of the 128-bit address `buf[off .. off+16)` (MurmurHash3 over its four words):
  * what the hashing schedulers and persistence take for an IPv6 client (seed 0, the same in every
  * instance), and the connection table's fold of an address (its own random seed). Allocates
  * nothing.
@@ -112,7 +112,9 @@ export function fold128(seed: number, buf: Uint8Array, off: number): number {
       (buf[off + i] << 24) | (buf[off + i + 1] << 16) | (buf[off + i + 2] << 8) | buf[off + i + 3],
     );
   }
-  return murmurFinish(h, 16);
+  // 30 bits: a V8 small integer on every platform, never a boxed heap number when it is passed
+  // or returned (a u32 above 2^30 is one, per packet).
+  return murmurFinish(h, 16) & 0x3fffffff;
 }
 
 /** The number a scheduler hashes for `address`: the u32 itself, or the fold of an IPv6 one. */

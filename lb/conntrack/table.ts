@@ -13,7 +13,7 @@
  * Free slots form a list, so insert and remove are O(1); lookups allocate nothing.
  *
  * IPv6 flows share the slots and the 32-byte row (an IPv4 entry does not grow): the row of an
- * IPv6 flow (meta bit M_V6) holds 32-bit folds of the client's, VIP's and real server's addresses
+ * IPv6 flow (meta bit M_V6) holds 30-bit folds of the client's, VIP's and real server's addresses
  * (MurmurHash3 with the table's random seed, lb/address.ts `fold128`) where IPv4 keeps the
  * addresses, so hashing, unlinking and growth work on the row alone; a side array of 8 words a
  * slot, allocated at the first IPv6 flow (+32 bytes a slot), keeps the client's and VIP's 128 bits,
@@ -643,26 +643,33 @@ export class ConnTable {
   ): number {
     const pm0 = protoBits(protocol);
     if (pm0 === 0 || this.#six === null) return -1;
+    const pm = pm0 | M_V6;
     const seed = this.#seed;
+    const cf = fold128(seed, buf, cOff);
+    const vf = fold128(seed, buf, vOff);
     const ports = ((clientPort << 16) | vport) >>> 0;
-    const s = this.#findIn6(
-      pm0 | M_V6,
-      buf,
-      cOff,
-      vOff,
-      fold128(seed, buf, cOff),
-      fold128(seed, buf, vOff),
-      ports,
-    );
-    if (s < 0) return -1;
-    const clock = this.#clock;
-    if (!clock.fresh) clock.read();
-    if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
-      this.#free(s);
-      this.counters.expired++;
-      return -1;
+    const row = this.#row;
+    // The walk written out, as in lookupIn (insert6's #findIn6 is the same walk).
+    let s = this.#inHead[this.#inHash(pm, cf, vf, ports)];
+    while (s >= 0) {
+      const o = s << 3;
+      if (
+        row[o + W_CIP] === cf && row[o + W_VIP] === vf && row[o + W_PORTS] === ports &&
+        (row[o + W_META] & M_KEY) === pm && this.#sixEquals(s, 0, buf, cOff) &&
+        this.#sixEquals(s, 4, buf, vOff)
+      ) {
+        const clock = this.#clock;
+        if (!clock.fresh) clock.read();
+        if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
+          this.#free(s);
+          this.counters.expired++;
+          return -1;
+        }
+        return s;
+      }
+      s = this.#inNext[s];
     }
-    return s;
+    return -1;
   }
 
   /**
