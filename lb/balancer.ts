@@ -960,7 +960,7 @@ export class Balancer {
       sent = forwardNat6In(ip6, buf, ipOff, len, l4Off, protocol, addr, rport, off);
     } else {
       const tun6 = this.#tun6 as Tunnel6Forwarder;
-      const r = tun6.forward(buf, ipOff, len, addr, off, this.#reassembled6);
+      const r = tun6.forward(buf, ipOff, len, addr, off, this.#reassembled6, l4Off);
       if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
         counters.count(
           r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,

@@ -18,8 +18,9 @@
  * judges such a packet by its largest fragment, `__mtu_check_toobig_v6`).
  *
  * The packet is copied once into a preallocated transmit buffer; nothing is allocated per
- * packet. Offloads: a plain frame's partial checksum is completed first; a TCP super-frame is
- * refused (TUN_BAD_OFFLOAD): cutting TCP/IPv6 super-frames (segment.ts does IPv4) is not done.
+ * packet. Offloads, as tun.ts: a plain frame's partial checksum is completed first; a TCP/IPv6
+ * super-frame (virtio has no IPv6-in-IPv6 GSO type) is cut into `gso_size` segments in software
+ * (segment.ts), each tunnelled on its own, the Packet Too Big rule judged on one segment.
  *
  * @module
  */
@@ -31,8 +32,11 @@ import {
   completePartialChecksum,
   type FrameOffload,
   VNET_F_NEEDS_CSUM,
+  VNET_GSO_ECN,
+  VNET_GSO_TCPV6,
 } from "../../stack/wire/virtio_net.ts";
 import { copyPacket } from "./copy.ts";
+import { writeTcp6Segment } from "./segment.ts";
 import { TUN_BAD_OFFLOAD, TUN_FRAG_NEEDED, TUN_SEND_FAILED, TUN_SENT, TUN_TOO_BIG } from "./tun.ts";
 
 /** What the IPv6 tunnel needs from the stack (stack/net/ipv6_host.ts's `Ipv6Host` has it). */
@@ -73,7 +77,8 @@ export class Tunnel6Forwarder {
 
   /**
    * Tunnels `buf[ipOff .. ipOff+len)` to the real server `real[0..16)`. `offload`: the received
-   * frame's metadata or null; `reassembled`: the host reassembled it. Returns TUN_SENT, TUN_FRAG_NEEDED (Packet Too Big sent),
+   * frame's metadata or null; `reassembled`: the host reassembled it; `l4Off`: where its
+   * upper-layer header starts (after any extension headers; needed for a super-frame). Returns TUN_SENT, TUN_FRAG_NEEDED (Packet Too Big sent),
    * TUN_SEND_FAILED, TUN_TOO_BIG or TUN_BAD_OFFLOAD (the codes of tun.ts).
    */
   forward(
@@ -83,9 +88,10 @@ export class Tunnel6Forwarder {
     real: Uint8Array,
     offload: FrameOffload | null = null,
     reassembled = false,
+    l4Off = ipOff + IPV6_HEADER_LEN,
   ): number {
     if (offload !== null) {
-      if (offload.gsoType !== 0) return TUN_BAD_OFFLOAD;
+      if (offload.gsoType !== 0) return this.#segmented(buf, ipOff, len, l4Off, real, offload);
       if (
         (offload.flags & VNET_F_NEEDS_CSUM) !== 0 &&
         !completePartialChecksum(buf, ipOff - ETH_HEADER_LEN, ETH_HEADER_LEN + len, offload)
@@ -93,14 +99,27 @@ export class Tunnel6Forwarder {
         return TUN_BAD_OFFLOAD;
       }
     }
-    const host = this.#host;
     if (len + IPV6_HEADER_LEN > this.#mtu && len > IPV6_MIN_MTU && !reassembled) {
-      host.sendError(ICMPV6_PACKET_TOO_BIG, 0, this.#mtu - IPV6_HEADER_LEN, buf, ipOff, len);
-      return TUN_FRAG_NEEDED;
+      return this.#tooBig(buf, ipOff, len);
     }
     if (len > MAX_PAYLOAD) return TUN_TOO_BIG;
+    copyPacket(buf, ipOff, this.#tx, INNER_AT, len);
+    return this.#send(buf, ipOff, len, real) ? TUN_SENT : TUN_SEND_FAILED;
+  }
+
+  /** RFC 2473 7.1: Packet Too Big to the client, MTU = the tunnel's (link MTU - 40). */
+  #tooBig(buf: Uint8Array, ipOff: number, len: number): number {
+    this.#host.sendError(ICMPV6_PACKET_TOO_BIG, 0, this.#mtu - IPV6_HEADER_LEN, buf, ipOff, len);
+    return TUN_FRAG_NEEDED;
+  }
+
+  /**
+   * Writes the outer header before the inner packet already in the transmit buffer (`len`
+   * bytes, its header copied from `buf[ipOff ..]`) and sends it to `real`.
+   */
+  #send(buf: Uint8Array, ipOff: number, len: number, real: Uint8Array): boolean {
     const tx = this.#tx;
-    copyPacket(buf, ipOff, tx, INNER_AT, len);
+    const host = this.#host;
     // Version 6, the inner traffic class and flow label (the first word after the version).
     tx[OUTER_AT] = 0x60 | (buf[ipOff] & 0x0f);
     tx[OUTER_AT + 1] = buf[ipOff + 1];
@@ -112,6 +131,56 @@ export class Tunnel6Forwarder {
     tx[OUTER_AT + 7] = buf[ipOff + 7];
     tx.set(host.sourceFor(real, 0), OUTER_AT + 8);
     tx.set(real, OUTER_AT + 24);
-    return host.sendPacket(tx, OUTER_AT, IPV6_HEADER_LEN + len) ? TUN_SENT : TUN_SEND_FAILED;
+    return host.sendPacket(tx, OUTER_AT, IPV6_HEADER_LEN + len);
+  }
+
+  /**
+   * A TCP/IPv6 super-frame: cut into `gsoSize` segments (segment.ts), each tunnelled. The Packet
+   * Too Big rule is judged on the largest segment, as the kernel does for GSO packets.
+   */
+  #segmented(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    l4Off: number,
+    real: Uint8Array,
+    offload: FrameOffload,
+  ): number {
+    const mss = offload.gsoSize;
+    const hl = l4Off - ipOff;
+    if (
+      (offload.gsoType & ~VNET_GSO_ECN) !== VNET_GSO_TCPV6 || mss === 0 || hl < IPV6_HEADER_LEN ||
+      hl + 20 > len
+    ) {
+      return TUN_BAD_OFFLOAD;
+    }
+    const thl = (buf[l4Off + 12] >>> 4) << 2;
+    const headers = hl + thl;
+    const payload = len - headers;
+    if (thl < 20 || payload < 0) return TUN_BAD_OFFLOAD;
+    const segMax = headers + (payload < mss ? payload : mss);
+    if (segMax + IPV6_HEADER_LEN > this.#mtu && segMax > IPV6_MIN_MTU) {
+      return this.#tooBig(buf, ipOff, len);
+    }
+    if (segMax > MAX_PAYLOAD) return TUN_TOO_BIG;
+    let ok = true;
+    // One segment per `mss` payload bytes: at most 65535 / mss iterations (mss > 0).
+    for (let from = 0, i = 0; from < payload || i === 0; from += mss, i++) {
+      const rest = payload - from;
+      const last = rest <= mss;
+      const n = writeTcp6Segment(
+        buf,
+        ipOff,
+        l4Off,
+        from,
+        last ? rest : mss,
+        i,
+        last,
+        this.#tx,
+        INNER_AT,
+      );
+      if (!this.#send(buf, ipOff, n, real)) ok = false;
+    }
+    return ok ? TUN_SENT : TUN_SEND_FAILED;
   }
 }
