@@ -219,3 +219,17 @@ Deno.test("ipv6: a service's real servers are of its VIP's family", () => {
   r.send(frame6(LB_MAC, CLIENT_MAC, tcp6Packet(CLIENT6, a6("2001:db8::1"), 40000, 80, SYN)));
   assertEquals(r.balancer.conns.size, 0);
 });
+
+Deno.test("ipv6 persistence: a client keeps its server across connections, by its 128 bits", () => {
+  const r = rig6([{ method: "dr", reals: [{ index: 0 }, { index: 1 }, { index: 2 }] }]);
+  const s = r.balancer.services.list()[0];
+  r.balancer.setPersistence(s, 300_000);
+  const macOf = (client: Uint8Array, port: number) => {
+    r.send(frame6(LB_MAC, CLIENT_MAC, tcp6Packet(client, VIP6, port, 80, SYN)));
+    return r.sent()[0].subarray(0, 6).join(":");
+  };
+  const first = macOf(CLIENT6, 40000);
+  for (let port = 40001; port < 40010; port++) assertEquals(macOf(CLIENT6, port), first);
+  // Another client (only the network half differs) is scheduled on its own: rr moves on.
+  assert(macOf(a6("2001:db9::50"), 40000) !== first);
+});
