@@ -80,6 +80,15 @@ function name(k: ServiceKey): string {
   return `${k.protocol} ${formatAddressPort(k.vip, k.port)}`;
 }
 
+/**
+ * NAT replies are addressed to the client: the stack (or its IPv6 host, for an IPv6 service)
+ * must offer packets for other hosts to the balancer.
+ */
+function forwardReplies(b: Balancer, s: VirtualService): void {
+  if (s.vip6 === null) b.stack.forwarding = true;
+  else if (b.stack.ipv6 !== null) b.stack.ipv6.forwarding = true;
+}
+
 function findService(b: Balancer, k: ServiceKey): VirtualService {
   const s = b.services.lookup(k.protocol, k.vip, k.port);
   if (s === null) throw new AdminError(`no service ${name(k)}`);
@@ -230,11 +239,7 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
         throw new AdminError(`no real server ${formatAddress(req.address)} in ${name(s)}`);
       }
       s.editReal(req.address, port, { weight: req.weight, method: req.method });
-      // NAT replies are addressed to the client: the stack must forward them.
-      if (req.method === "nat") {
-        if (s.vip6 === null) b.stack.forwarding = true;
-        else if (b.stack.ipv6 !== null) b.stack.ipv6.forwarding = true;
-      }
+      if (req.method === "nat") forwardReplies(b, s);
       return `edited server ${formatAddress(req.address)} in ${name(s)}`;
     }
     case "del-server": {
@@ -423,7 +428,7 @@ export function applyConfig(b: Balancer, config: FileConfig): string[] {
         changes.push(`added server ${formatAddress(w.address)} to ${name(fs)}`);
       } else if (r.weight !== w.weight || r.method !== w.method) {
         s.editReal(w.address, w.port, { weight: w.weight, method: w.method });
-        if (w.method === "nat") b.stack.forwarding = true;
+        if (w.method === "nat") forwardReplies(b, s);
         changes.push(`edited server ${formatAddress(w.address)} in ${name(fs)}`);
       }
     }
