@@ -11,13 +11,14 @@
  * @module
  */
 
-import { formatIpv4 } from "../stack/wire/address.ts";
+import { formatAddress, formatAddressPort, isIpv6Address, parseAddress } from "./address.ts";
 import type { Balancer } from "./balancer.ts";
 import type { FileConfig, FileService } from "./config_file.ts";
 import {
   type BalancerConfig,
   checkAgainstHost,
   ConfigError,
+  familyMismatch,
   type HostAddress,
   MAX_CONNS_LIMIT,
   MAX_TIMEOUT_S,
@@ -36,12 +37,15 @@ export class AdminError extends Error {
 /** Identifies a virtual service (ipvsadm `-t|-u VIP:PORT`). */
 export interface ServiceKey {
   protocol: Protocol;
-  /** VIP (u32). */
+  /** VIP: u32, or an IPv6 address handle (lb/address.ts). */
   vip: number;
   port: number;
 }
 
-/** One admin request, as sent over the control channel (addresses as u32 numbers). */
+/**
+ * One admin request (addresses as numbers: u32 or IPv6 handles). Over the control channel an
+ * IPv6 address travels as text ({@link adminOpToWire}), since handles are local to a process.
+ */
 export type AdminOp =
   | {
     op: "add-service" | "edit-service";
@@ -73,7 +77,16 @@ export type AdminOp =
 const TIMEOUT_STATES: readonly ConnStateName[] = ["ESTABLISHED", "FIN_WAIT", "UDP"];
 
 function name(k: ServiceKey): string {
-  return `${k.protocol} ${formatIpv4(k.vip)}:${k.port}`;
+  return `${k.protocol} ${formatAddressPort(k.vip, k.port)}`;
+}
+
+/**
+ * NAT replies are addressed to the client: the stack (or its IPv6 host, for an IPv6 service)
+ * must offer packets for other hosts to the balancer.
+ */
+function forwardReplies(b: Balancer, s: VirtualService): void {
+  if (s.vip6 === null) b.stack.forwarding = true;
+  else if (b.stack.ipv6 !== null) b.stack.ipv6.forwarding = true;
 }
 
 function findService(b: Balancer, k: ServiceKey): VirtualService {
@@ -96,6 +109,24 @@ const OPS = [
 
 const isU32 = (v: unknown) =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** An address of a request: a u32, or IPv6 text (made this process's handle); else null. */
+function addressOf(v: unknown): number | null {
+  if (isU32(v)) return v as number;
+  if (typeof v !== "string" || !v.includes(":")) return null;
+  return parseAddress(v);
+}
+
+/** The request as it crosses the control channel: IPv6 addresses as text (see AdminOp). */
+export function adminOpToWire(op: AdminOp): Record<string, unknown> {
+  const wire = (a: number) => (isIpv6Address(a) ? formatAddress(a) : a);
+  const o: Record<string, unknown> = { ...op };
+  if ("service" in op && op.service !== undefined) {
+    o.service = { ...op.service, vip: wire(op.service.vip) };
+  }
+  if ("address" in op) o.address = wire(op.address);
+  return o;
+}
 
 /**
  * Checks the shape of a request that came over the control channel (any local process may
@@ -130,15 +161,21 @@ export function checkAdminOp(v: unknown): AdminOp {
   }
   const k = o.service as Record<string, unknown> | null;
   if (o.op === "zero" && k === undefined) return { op: "zero" };
+  const vip = typeof k === "object" && k !== null ? addressOf(k.vip) : null;
   if (
     typeof k !== "object" || k === null || (k.protocol !== "tcp" && k.protocol !== "udp") ||
-    !isU32(k.vip) || !isU32(k.port)
+    vip === null || !isU32(k.port)
   ) {
     throw new AdminError("change: service is not {protocol, vip, port}");
   }
-  if (o.op.endsWith("-server") && (!isU32(o.address) || !isU32(o.port))) {
-    throw new AdminError("change: a server change needs numeric address and port");
+  const address = o.op.endsWith("-server") ? addressOf(o.address) : 0;
+  if (address === null || (o.op.endsWith("-server") && !isU32(o.port))) {
+    throw new AdminError(
+      "change: a server change needs numeric address and port (IPv6: the address as text)",
+    );
   }
+  o.service = { ...k, vip };
+  if (o.op.endsWith("-server")) o.address = address;
   for (const f of ["weight", "persistence"]) {
     if (o[f] !== undefined && !isU32(o[f])) throw new AdminError(`change: ${f} is not a number`);
   }
@@ -177,8 +214,10 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
     case "add-server": {
       const s = findService(b, req.service);
       const port = req.port === s.port ? 0 : req.port;
+      const mixed = familyMismatch(s.vip, req.address);
+      if (mixed !== null) throw new AdminError(`add-server: ${mixed}`);
       if (s.findReal(req.address, port) !== null) {
-        throw new AdminError(`real server ${formatIpv4(req.address)} already in ${name(s)}`);
+        throw new AdminError(`real server ${formatAddress(req.address)} already in ${name(s)}`);
       }
       if (port !== 0 && (req.method ?? "dr") !== "nat") {
         // DR and TUN cannot rewrite the port (IPVS ignores it for them): refuse, as the file does.
@@ -190,26 +229,26 @@ export function applyAdmin(b: Balancer, req: AdminOp): string {
         weight: req.weight ?? 1,
         method: req.method ?? "dr",
       });
-      return `added server ${formatIpv4(req.address)}:${s.realPort(s.reals.at(-1)!)} to ${name(s)}`;
+      const added = formatAddressPort(req.address, s.realPort(s.reals.at(-1)!));
+      return `added server ${added} to ${name(s)}`;
     }
     case "edit-server": {
       const s = findService(b, req.service);
       const port = req.port === s.port ? 0 : req.port;
       if (s.findReal(req.address, port) === null) {
-        throw new AdminError(`no real server ${formatIpv4(req.address)} in ${name(s)}`);
+        throw new AdminError(`no real server ${formatAddress(req.address)} in ${name(s)}`);
       }
       s.editReal(req.address, port, { weight: req.weight, method: req.method });
-      // NAT replies are addressed to the client: the stack must forward them.
-      if (req.method === "nat") b.stack.forwarding = true;
-      return `edited server ${formatIpv4(req.address)} in ${name(s)}`;
+      if (req.method === "nat") forwardReplies(b, s);
+      return `edited server ${formatAddress(req.address)} in ${name(s)}`;
     }
     case "del-server": {
       const s = findService(b, req.service);
       const port = req.port === s.port ? 0 : req.port;
       if (b.removeReal(s, req.address, port) === null) {
-        throw new AdminError(`no real server ${formatIpv4(req.address)} in ${name(s)}`);
+        throw new AdminError(`no real server ${formatAddress(req.address)} in ${name(s)}`);
       }
-      return `deleted server ${formatIpv4(req.address)} from ${name(s)}`;
+      return `deleted server ${formatAddress(req.address)} from ${name(s)}`;
     }
     case "clear": {
       const all = [...b.services.list()];
@@ -379,18 +418,18 @@ export function applyConfig(b: Balancer, config: FileConfig): string[] {
     for (const r of [...s.reals]) {
       if (!fs.reals.some((w) => w.address === r.address && w.port === r.port)) {
         b.removeReal(s, r.address, r.port);
-        changes.push(`deleted server ${formatIpv4(r.address)} from ${name(fs)}`);
+        changes.push(`deleted server ${formatAddress(r.address)} from ${name(fs)}`);
       }
     }
     for (const w of fs.reals) {
       const r = s.findReal(w.address, w.port);
       if (r === null) {
         b.addReal(s, w);
-        changes.push(`added server ${formatIpv4(w.address)} to ${name(fs)}`);
+        changes.push(`added server ${formatAddress(w.address)} to ${name(fs)}`);
       } else if (r.weight !== w.weight || r.method !== w.method) {
         s.editReal(w.address, w.port, { weight: w.weight, method: w.method });
-        if (w.method === "nat") b.stack.forwarding = true;
-        changes.push(`edited server ${formatIpv4(w.address)} in ${name(fs)}`);
+        if (w.method === "nat") forwardReplies(b, s);
+        changes.push(`edited server ${formatAddress(w.address)} in ${name(fs)}`);
       }
     }
   }

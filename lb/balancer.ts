@@ -36,7 +36,13 @@
  * client, or read payload bytes. Checksums are adjusted incrementally, not verified (as IPVS
  * does without an application helper): a corrupt segment stays corrupt and its receiver drops
  * it. The only packets it originates are ICMP fragmentation needed for TUN, ICMP port
- * unreachable when no real server is left, and ARP for its VIPs.
+ * unreachable when no real server is left, and ARP for its VIPs (for IPv6: Packet Too Big,
+ * port unreachable, Time Exceeded for a NAT reply out of hops, Neighbor Advertisements).
+ *
+ * IPv6 services take the same steps behind the IPv6 host's hook ({@link Balancer.hook6}): the
+ * addresses are read from the packet and compared in full (the service table's and connection
+ * table's IPv6 indexes, lb/address.ts), forwarded by forward/nat6.ts, forward/tun6.ts or the
+ * host's `sendPacketVia` (DR), and ICMPv6 errors relayed by forward/icmp6.ts.
  *
  * A malformed transport header to a VIP (truncated, bad TCP data offset, bad UDP length) is
  * dropped and counted (`lb.drop_malformed_*`); malformed IPv4 never gets here (the stack drops it).
@@ -56,9 +62,23 @@
 
 import type { Rates } from "./rates.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
+import { formatIpv6 } from "../stack/wire/address6.ts";
 import { readU16, readU32 } from "../stack/wire/bytes.ts";
 import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP } from "../stack/wire/ipv4.ts";
-import type { HookVerdict, PacketHook } from "../stack/net/hook.ts";
+import type { HookVerdict, Ipv6PacketHook, PacketHook } from "../stack/net/hook.ts";
+import { IPV6_NH_ICMPV6 } from "../stack/wire/ipv6.ts";
+import { ICMPV6_CODE_PORT_UNREACHABLE, ICMPV6_DEST_UNREACHABLE } from "../stack/wire/icmpv6.ts";
+import { fold128, formatAddress, formatAddressPort } from "./address.ts";
+import { forwardNat6In, forwardNat6Out } from "./forward/nat6.ts";
+import { Tunnel6Forwarder } from "./forward/tun6.ts";
+import {
+  icmp6ChecksumOk,
+  type Icmp6Quote,
+  newIcmp6Quote,
+  parseIcmp6Quote,
+  QUOTE6_NOT_RELAYED,
+  translateIcmp6,
+} from "./forward/icmp6.ts";
 import type { FrameOffload } from "../stack/wire/virtio_net.ts";
 import type { Stack } from "../stack/net/stack.ts";
 import { ConnTable } from "./conntrack/table.ts";
@@ -221,6 +241,7 @@ const C_TCP_TRUNCATED = "lb.drop_malformed_tcp_truncated";
 const C_TCP_BAD_OFFSET = "lb.drop_malformed_tcp_bad_offset";
 const C_UDP_TRUNCATED = "lb.drop_malformed_udp_truncated";
 const C_UDP_BAD_LENGTH = "lb.drop_malformed_udp_bad_length";
+const C_HOP_LIMIT = "lb.drop_hop_limit_exceeded";
 
 /** `#newFlow`: the packet was dropped (counted) or answered; nothing to forward. */
 const NEW_FLOW_DROPPED = -2;
@@ -258,7 +279,17 @@ export class Balancer {
   readonly conns: ConnTable;
   /** The packet hook (bound once); `attach()` installs it. */
   readonly hook: PacketHook;
+  /** The IPv6 packet hook (bound once); `attach()` installs it when the stack has IPv6. */
+  readonly hook6: Ipv6PacketHook;
+  /** The quoted flow of the ICMPv6 error being handled (reused). */
+  readonly #quote6: Icmp6Quote = newIcmp6Quote();
+  /** The IPv6 packet being handled was reassembled from fragments (set per packet). */
+  #reassembled6 = false;
+  /** An IPv6 flow's VIP, copied out of the connection table for a NAT reply (reused). */
+  readonly #vip6 = new Uint8Array(16);
   readonly #tun: TunnelForwarder;
+  /** IPv6-in-IPv6 for IPv6 services: null when the stack has no IPv6. */
+  readonly #tun6: Tunnel6Forwarder | null;
   /** The device's receive offload metadata (null without offloads). */
   readonly #rxo: FrameOffload | null;
   /** The metadata of the packet being handled, or null for a plain one (set per packet). */
@@ -296,18 +327,30 @@ export class Balancer {
     this.#cEvicted = c.slot(C_EVICTED);
     this.#cUnreachable = c.slot(C_UNREACHABLE);
     this.#tun = new TunnelForwarder(stack);
+    this.#tun6 = stack.ipv6 === null ? null : new Tunnel6Forwarder(stack.ipv6, stack.mtu);
     this.#rxo = stack.device.rxOffload ?? null;
     this.hook = (buf, frameOff, ipOff, ipLen) => this.#onPacket(buf, frameOff, ipOff, ipLen);
+    this.hook6 = (buf, frameOff, ipOff, len, protocol, upperOff) =>
+      this.#onPacket6(buf, frameOff, ipOff, len, protocol, upperOff);
   }
 
   /**
    * Adds a virtual service: the stack takes its VIP as an owned address (ARP replies, a
    * gratuitous ARP when running, ping), and a service with NAT real servers turns the stack's
-   * forwarding on. Throws if the same (protocol, VIP, port) exists.
+   * forwarding on. An IPv6 VIP is added to `stack.ipv6` (Neighbor Discovery answered) and its
+   * NAT turns IPv6 forwarding on. Throws if the same (protocol, VIP, port) exists, and a
+   * RangeError for an IPv6 service on a stack without IPv6.
    */
   addService(service: VirtualService): VirtualService {
+    const v6 = service.vip6;
+    if (v6 !== null && this.stack.ipv6 === null) {
+      const name = describe(service);
+      throw new RangeError(`service ${name}: the stack has no IPv6 address (--ip ADDR/PREFIX)`);
+    }
     this.services.add(service);
-    this.stack.addAddress(service.vip);
+    // An IPv6 VIP is an address the stack answers Neighbor Discovery for (RFC 4861 7.2).
+    if (v6 !== null) this.stack.ipv6?.addAddress(v6, 128);
+    else this.stack.addAddress(service.vip);
     this.#updateForwarding();
     for (const r of service.reals) this.#solicit(r.address);
     return service;
@@ -320,6 +363,7 @@ export class Balancer {
    * 200,000 clients connect at once, each costing a 1 s SYN retransmission).
    */
   #solicit(address: number): void {
+    if (address > 0xffffffff) return; // IPv6: the neighbor cache resolves at the first packet
     const hop = this.stack.routes.nextHop(address);
     if (hop !== null && !this.stack.hasAddress(hop)) this.stack.arp.solicit(hop);
   }
@@ -334,7 +378,10 @@ export class Balancer {
     for (const r of s.reals) this.conns.removeByReal(r);
     this.#persist.delete(s);
     this.#noRealServices.delete(s);
-    if (!this.services.hasVip(vip)) this.stack.removeAddress(vip);
+    if (!this.services.hasVip(vip)) {
+      if (s.vip6 !== null) this.stack.ipv6?.removeAddress(s.vip6);
+      else this.stack.removeAddress(vip);
+    }
     return s;
   }
 
@@ -381,6 +428,7 @@ export class Balancer {
   attach(): void {
     this.#updateForwarding();
     this.stack.hook = this.hook;
+    if (this.stack.ipv6 !== null) this.stack.ipv6.hook = this.hook6;
     this.#untick ??= this.stack.onTick(() => {
       this.conns.expire();
       for (const p of this.#persist.values()) p.expire();
@@ -395,6 +443,9 @@ export class Balancer {
   /** Removes the hook and the sweep (the stack is a plain host again; VIPs stay owned). */
   detach(): void {
     if (this.stack.hook === this.hook) this.stack.hook = null;
+    if (this.stack.ipv6 !== null && this.stack.ipv6.hook === this.hook6) {
+      this.stack.ipv6.hook = null;
+    }
     this.#untick?.();
     this.#untick = null;
   }
@@ -402,7 +453,9 @@ export class Balancer {
   /** NAT needs the real servers' replies, which are addressed to the client: forward. */
   #updateForwarding(): void {
     for (const s of this.services.list()) {
-      if (s.reals.some((r) => r.method === "nat")) this.stack.forwarding = true;
+      if (!s.reals.some((r) => r.method === "nat")) continue;
+      if (s.vip6 === null) this.stack.forwarding = true;
+      else if (this.stack.ipv6 !== null) this.stack.ipv6.forwarding = true;
     }
   }
 
@@ -481,6 +534,7 @@ export class Balancer {
         clientPort,
         vip,
         vport,
+        false,
       );
       if (slot === NEW_FLOW_DROPPED) return "consumed";
     }
@@ -536,7 +590,9 @@ export class Balancer {
    * A packet of a flow the table does not know (`#inbound`'s miss path, kept apart so the hit path
    * stays small): schedules it and returns its new entry's slot; NEW_FLOW_STATELESS when an mh
    * service forwards it to `#stateless` with no entry (under pressure, or a full table);
-   * NEW_FLOW_DROPPED when it was dropped (and counted, or answered with ICMP).
+   * NEW_FLOW_DROPPED when it was dropped (and counted, or answered with ICMP). `v6`: an IPv6
+   * packet, whose addresses the table reads from it (`clientIp` is then the client's 128-bit
+   * fold, what the schedulers and persistence hash).
    */
   #newFlow(
     service: VirtualService,
@@ -549,6 +605,7 @@ export class Balancer {
     clientPort: number,
     vip: number,
     vport: number,
+    v6: boolean,
   ): number {
     const counters = this.stack.counters;
     const conns = this.conns;
@@ -564,23 +621,35 @@ export class Balancer {
     }
     const real = this.#schedule(service, clientIp, clientPort);
     if (real === null) {
-      this.#noReal(service, buf, ipOff, ipLen);
+      this.#noReal(service, buf, ipOff, ipLen, v6);
       return NEW_FLOW_DROPPED;
     }
     // mh under pressure: a non-SYN packet of an unknown flow goes to the Maglev choice with no
     // entry (the choice needs none), so a flood of random ACKs costs the table nothing.
     if (!(mh && tcp && !isNew && conns.underPressure)) {
       const evicted = conns.counters.evicted;
-      const slot = conns.insert(
-        protocol,
-        clientIp,
-        clientPort,
-        vip,
-        vport,
-        real,
-        service.realPort(real),
-        real.method,
-      );
+      const slot = v6
+        ? conns.insert6(
+          protocol,
+          buf,
+          ipOff + 8,
+          ipOff + 24,
+          clientPort,
+          vport,
+          real,
+          service.realPort(real),
+          real.method,
+        )
+        : conns.insert(
+          protocol,
+          clientIp,
+          clientPort,
+          vip,
+          vport,
+          real,
+          service.realPort(real),
+          real.method,
+        );
       if (conns.counters.evicted !== evicted) counters.add(this.#cEvicted);
       if (slot >= 0) {
         service.conns++;
@@ -603,10 +672,27 @@ export class Balancer {
    * SYN retries; the stack's ICMP token bucket limits the rate. The event log hears of it once
    * per change of the service's state, not per packet.
    */
-  #noReal(service: VirtualService, buf: Uint8Array, ipOff: number, ipLen: number): void {
+  #noReal(
+    service: VirtualService,
+    buf: Uint8Array,
+    ipOff: number,
+    ipLen: number,
+    v6: boolean,
+  ): void {
     const counters = this.stack.counters;
     counters.count(C_NO_REAL);
-    if (this.stack.sendIcmpError(3, 3, 0, buf, ipOff, ipLen)) counters.add(this.#cUnreachable);
+    // IPv6: Destination Unreachable, port unreachable (RFC 4443 3.1 code 4), rate limited too.
+    const sent = v6
+      ? this.stack.ipv6?.sendError(
+        ICMPV6_DEST_UNREACHABLE,
+        ICMPV6_CODE_PORT_UNREACHABLE,
+        0,
+        buf,
+        ipOff,
+        ipLen,
+      ) === true
+      : this.stack.sendIcmpError(3, 3, 0, buf, ipOff, ipLen);
+    if (sent) counters.add(this.#cUnreachable);
     if (!this.#noRealServices.has(service)) {
       this.#noRealServices.add(service);
       this.#event("no_real_server", `${describe(service)}: no real server available`, {
@@ -771,6 +857,264 @@ export class Balancer {
     return "consumed";
   }
 
+  // ---------------------------------------------------------------- IPv6 packet path
+
+  /**
+   * The IPv6 hook: the same steps as {@link #onPacket} for a packet whose extension headers the
+   * host has walked (`l4Off` is the upper-layer header, `protocol` its next header value).
+   */
+  #onPacket6(
+    buf: Uint8Array,
+    frameOff: number,
+    ipOff: number,
+    len: number,
+    protocol: number,
+    l4Off: number,
+  ): HookVerdict {
+    if (protocol !== IP_PROTO_TCP && protocol !== IP_PROTO_UDP) {
+      return protocol === IPV6_NH_ICMPV6 ? this.#icmp6(buf, ipOff, len, l4Off) : "pass";
+    }
+    const rxo = this.#rxo;
+    this.#off = rxo !== null && frameOff >= 0 && (rxo.flags | rxo.gsoType) !== 0 ? rxo : null;
+    this.#reassembled6 = frameOff < 0;
+    const l4Len = ipOff + len - l4Off;
+    if (l4Len < 4) {
+      if (!this.services.hasVip6(buf, ipOff + 24)) return "pass";
+      this.stack.counters.count(C_L4_TRUNCATED);
+      return "consumed";
+    }
+    const dport = readU16(buf, l4Off + 2);
+    const proto = protocol === IP_PROTO_TCP ? "tcp" : "udp";
+    const service = this.services.lookup6(proto, buf, ipOff + 24, dport);
+    if (service !== null) {
+      return this.#inbound6(service, buf, ipOff, len, l4Off, l4Len, protocol, dport);
+    }
+    if (this.stack.ipv6?.forwarding === true) {
+      return this.#natReply6(buf, ipOff, len, l4Off, l4Len, protocol);
+    }
+    return "pass";
+  }
+
+  /** Client -> [VIP]:port of an IPv6 `service` (see {@link #inbound}). */
+  #inbound6(
+    service: VirtualService,
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    l4Off: number,
+    l4Len: number,
+    protocol: number,
+    vport: number,
+  ): HookVerdict {
+    const counters = this.stack.counters;
+    const ip6 = this.stack.ipv6;
+    if (ip6 === null) return "pass";
+    const bad = malformed(buf, l4Off, l4Len, protocol);
+    if (bad !== null) {
+      counters.count(bad);
+      return "consumed";
+    }
+    const conns = this.conns;
+    const clientPort = readU16(buf, l4Off);
+    const tcp = protocol === IP_PROTO_TCP;
+    const flags = tcp ? buf[l4Off + 13] : 0;
+    const isNew = tcp && (flags & NEW_FLOW_MASK) === TCP_SYN;
+    let slot = conns.lookupIn6(protocol, buf, ipOff + 8, ipOff + 24, clientPort, vport);
+    if (slot >= 0 && isNew && this.#reusable(slot)) {
+      conns.remove(slot);
+      slot = -1;
+      counters.count(C_REUSED);
+    }
+    if (slot < 0) {
+      slot = this.#newFlow(
+        service,
+        buf,
+        ipOff,
+        len,
+        protocol,
+        isNew,
+        fold128(0, buf, ipOff + 8),
+        clientPort,
+        service.vip,
+        vport,
+        true,
+      );
+      if (slot === NEW_FLOW_DROPPED) return "consumed";
+    }
+    let real: RealServer;
+    let method: ForwardMethod;
+    if (slot >= 0) {
+      conns.track(slot, Direction.INPUT, flags);
+      real = conns.real(slot);
+      method = conns.method(slot);
+    } else {
+      real = this.#stateless as RealServer;
+      method = real.method;
+    }
+    const addr = real.address6 as Uint8Array;
+    const off = this.#off;
+    let sent: boolean;
+    if (method === "dr") sent = ip6.sendPacketVia(buf, ipOff, len, addr, 0, off);
+    else if (method === "nat") {
+      const rport = slot >= 0 ? conns.realPort(slot) : service.realPort(real);
+      sent = forwardNat6In(ip6, buf, ipOff, len, l4Off, protocol, addr, rport, off);
+    } else {
+      const tun6 = this.#tun6 as Tunnel6Forwarder;
+      const r = tun6.forward(buf, ipOff, len, addr, off, this.#reassembled6, l4Off);
+      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
+        counters.count(
+          r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,
+        );
+        return "consumed";
+      }
+      sent = r === TUN_SENT;
+    }
+    // Waiting for neighbor resolution is not a failure: the packet goes out when it resolves.
+    if (!sent && !ip6.sendQueued) {
+      counters.count(C_TX_FAILED);
+      return "consumed";
+    }
+    service.packetsIn++;
+    service.bytesIn += len;
+    real.packetsIn++;
+    real.bytesIn += len;
+    return "consumed";
+  }
+
+  /** A packet for another host (IPv6 forwarding on): a NAT real server's reply, or not ours. */
+  #natReply6(
+    buf: Uint8Array,
+    ipOff: number,
+    len: number,
+    l4Off: number,
+    l4Len: number,
+    protocol: number,
+  ): HookVerdict {
+    if (malformed(buf, l4Off, l4Len, protocol) !== null) return "pass";
+    const conns = this.conns;
+    const slot = conns.lookupOut6(
+      protocol,
+      buf,
+      ipOff + 8,
+      ipOff + 24,
+      readU16(buf, l4Off),
+      readU16(buf, l4Off + 2),
+    );
+    if (slot < 0 || conns.method(slot) !== "nat") return "pass";
+    const ip6 = this.stack.ipv6 as NonNullable<Stack["ipv6"]>;
+    if (buf[ipOff + 7] <= 1) {
+      // A router does not forward it (RFC 8200 3) and says so (RFC 4443 3.3, code 0).
+      this.stack.counters.count(C_HOP_LIMIT);
+      ip6.sendError(3, 0, 0, buf, ipOff, len);
+      return "consumed";
+    }
+    const flags = protocol === IP_PROTO_TCP ? buf[l4Off + 13] : 0;
+    conns.track(slot, Direction.OUTPUT, flags);
+    const vip = this.#vip6;
+    conns.copyVip6(slot, vip, 0);
+    const vport = conns.vport(slot);
+    const real = conns.real(slot);
+    const sent = forwardNat6Out(ip6, buf, ipOff, len, l4Off, protocol, vip, vport, this.#off);
+    if (!sent && !ip6.sendQueued) {
+      this.stack.counters.count(C_TX_FAILED);
+      return "consumed";
+    }
+    real.packetsOut++;
+    real.bytesOut += len;
+    const service = this.services.lookup6(
+      protocol === IP_PROTO_TCP ? "tcp" : "udp",
+      vip,
+      0,
+      vport,
+    );
+    if (service !== null) {
+      service.packetsOut++;
+      service.bytesOut += len;
+    }
+    return "consumed";
+  }
+
+  /** ICMPv6 errors about balanced IPv6 flows (lb/forward/icmp6.ts), by {@link #icmp}'s rules. */
+  #icmp6(buf: Uint8Array, ipOff: number, len: number, icmpOff: number): HookVerdict {
+    const ip6 = this.stack.ipv6;
+    if (ip6 === null) return "pass";
+    const q = this.#quote6;
+    const counters = this.stack.counters;
+    const end = ipOff + len;
+    const toVip = this.services.hasVip6(buf, ipOff + 24);
+    if (!toVip && !ip6.forwarding) return "pass";
+    const bad = parseIcmp6Quote(buf, icmpOff, end, q);
+    if (bad === QUOTE6_NOT_RELAYED) return "pass";
+    if (bad !== null) {
+      if (!toVip) return "pass";
+      counters.count(ICMP_DROPS[bad] ?? "lb.drop_icmp_malformed");
+      return "consumed";
+    }
+    const proto = q.protocol === IP_PROTO_TCP ? "tcp" : "udp";
+    const conns = this.conns;
+    const qSrc = q.ipOff + 8;
+    const qDst = q.ipOff + 24;
+    if (toVip) {
+      // About [VIP]:vport -> client: the real server sent it.
+      const service = this.services.lookup6(proto, buf, qSrc, q.sport);
+      if (service === null) return "pass";
+      const slot = conns.lookupIn6(q.protocol, buf, qDst, qSrc, q.dport, q.sport);
+      let real: RealServer | null;
+      let method: ForwardMethod;
+      let realPort: number;
+      if (slot >= 0) {
+        real = conns.real(slot);
+        method = conns.method(slot);
+        realPort = conns.realPort(slot);
+      } else if (service.scheduler.name === "mh") {
+        real = service.scheduler.pick(fold128(0, buf, qDst), q.dport);
+        if (real === null) {
+          counters.count(C_ICMP_NO_FLOW);
+          return "consumed";
+        }
+        method = real.method;
+        realPort = service.realPort(real);
+      } else {
+        counters.count(C_ICMP_NO_FLOW);
+        return "consumed";
+      }
+      const addr = real.address6 as Uint8Array;
+      let sent: boolean;
+      if (method === "dr") sent = ip6.sendPacketVia(buf, ipOff, len, addr, 0);
+      else if (method === "nat") {
+        if (!icmp6ChecksumOk(buf, ipOff, icmpOff, end)) {
+          counters.count(ICMP_DROPS.icmp_bad_checksum);
+          return "consumed";
+        }
+        translateIcmp6(buf, ipOff, icmpOff, end, q, 24, 8, 0, addr, realPort);
+        sent = ip6.sendPacket(buf, ipOff, len);
+      } else {
+        const tun6 = this.#tun6 as Tunnel6Forwarder;
+        sent = tun6.forward(buf, ipOff, len, addr, null) === TUN_SENT;
+      }
+      counters.count(sent || ip6.sendQueued ? C_ICMP_TO_REAL : C_TX_FAILED);
+      return "consumed";
+    }
+    // Passing through (forwarding on): a NAT real server's error about client -> real:rport.
+    const slot = conns.lookupOut6(q.protocol, buf, qDst, qSrc, q.dport, q.sport);
+    if (slot < 0 || conns.method(slot) !== "nat") return "pass";
+    if (!icmp6ChecksumOk(buf, ipOff, icmpOff, end)) {
+      counters.count(ICMP_DROPS.icmp_bad_checksum);
+      return "consumed";
+    }
+    if (buf[ipOff + 7] <= 1) {
+      counters.count(C_HOP_LIMIT);
+      return "consumed";
+    }
+    const vip = this.#vip6;
+    conns.copyVip6(slot, vip, 0);
+    translateIcmp6(buf, ipOff, icmpOff, end, q, 8, 24, 2, vip, conns.vport(slot));
+    buf[ipOff + 7]--;
+    const sent = ip6.sendPacket(buf, ipOff, len);
+    counters.count(sent || ip6.sendQueued ? C_ICMP_TO_CLIENT : C_TX_FAILED);
+    return "consumed";
+  }
+
   // ---------------------------------------------------------------- control path
 
   /** Services, real servers and counters for `lb.ts list` (allocates; control path only). */
@@ -787,7 +1131,7 @@ export class Balancer {
       counters,
       services: this.services.list().map((s) => ({
         protocol: s.protocol,
-        vip: formatIpv4(s.vip),
+        vip: formatAddress(s.vip),
         port: s.port,
         scheduler: s.scheduler.name,
         flags: schedulerFlags(s),
@@ -798,7 +1142,7 @@ export class Balancer {
         bytesIn: s.bytesIn,
         bytesOut: s.bytesOut,
         reals: s.reals.map((r) => ({
-          address: formatIpv4(r.address),
+          address: formatAddress(r.address),
           port: s.realPort(r),
           weight: r.weight,
           method: r.method,
@@ -828,9 +1172,13 @@ export class Balancer {
         protocol: c.protocol,
         state: c.state,
         expiresInMs: Math.round(c.expiresInMs),
-        client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,
-        virtual: `${formatIpv4(c.vip)}:${c.vport}`,
-        real: `${formatIpv4(c.realIp)}:${c.realPort}`,
+        client: c.client6 === undefined
+          ? `${formatIpv4(c.clientIp)}:${c.clientPort}`
+          : `[${formatIpv6(c.client6)}]:${c.clientPort}`,
+        virtual: c.vip6 === undefined
+          ? `${formatIpv4(c.vip)}:${c.vport}`
+          : `[${formatIpv6(c.vip6)}]:${c.vport}`,
+        real: formatAddressPort(c.real.address, c.realPort),
         method: c.method,
       });
     }
@@ -846,7 +1194,7 @@ export class Balancer {
 
 /** A service as the event log names it, e.g. "TCP 10.0.0.100:80". */
 function describe(s: VirtualService): string {
-  return `${s.protocol.toUpperCase()} ${formatIpv4(s.vip)}:${s.port}`;
+  return `${s.protocol.toUpperCase()} ${formatAddressPort(s.vip, s.port)}`;
 }
 
 /** ipvsadm's scheduler flags for a service: mh and sh hash the port / fall back here. */

@@ -3,6 +3,10 @@
  *
  *   --service tcp:VIP:PORT --scheduler NAME --method dr|nat|tun --real IP[:PORT][,weight=N] ...
  *
+ * An IPv6 address is written in brackets when a port follows, as ipvsadm does:
+ * `--service tcp:[2001:db8::100]:80 --real [2001:db8::10]:8080`. A service's real servers are of
+ * its VIP's family (IPVS forwards within one family); a mixed service is refused.
+ *
  * Several services are repeated groups: each `--service` starts one, and the `--scheduler`,
  * `--method` and `--real` flags that follow belong to it (so the caller hands the flags over in
  * command-line order). Defaults are ipvsadm's: scheduler `wlc`, method `dr` (`-g`), weight 1.
@@ -15,7 +19,21 @@
  * @module
  */
 
-import { formatIpv4, parseIpv4, prefixMask } from "../stack/wire/address.ts";
+import { formatIpv4, prefixMask } from "../stack/wire/address.ts";
+import {
+  isIpv6LinkLocal,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  parseIpv6,
+} from "../stack/wire/address6.ts";
+import {
+  formatAddress,
+  formatAddressPort,
+  ipv6Bytes,
+  isIpv6Address,
+  parseAddress,
+  splitHostPort,
+} from "./address.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "./scheduler/scheduler.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
 import { type ForwardMethod, MAX_WEIGHT, type Protocol, VirtualService } from "./service.ts";
@@ -35,7 +53,7 @@ export interface FlagOccurrence {
 
 /** A real server of a {@link ServiceConfig}. */
 export interface RealConfig {
-  /** IPv4 address (u32). */
+  /** IPv4 address (u32) or IPv6 address handle (lb/address.ts). */
   address: number;
   /** Port; 0 = the virtual port. */
   port: number;
@@ -46,7 +64,7 @@ export interface RealConfig {
 /** One virtual service from the flags. */
 export interface ServiceConfig {
   protocol: Protocol;
-  /** VIP (u32). */
+  /** VIP: u32, or an IPv6 address handle (lb/address.ts). */
   vip: number;
   /** Virtual port. */
   port: number;
@@ -92,37 +110,60 @@ function portOf(text: string, what: string, min: number): number {
 }
 
 function ipOf(text: string, what: string): number {
-  const ip = parseIpv4(text);
-  if (ip === null) throw new ConfigError(`${what}: "${text}" is not an IPv4 address`);
+  const ip = parseAddress(text);
+  if (ip === null) throw new ConfigError(`${what}: "${text}" is not an IPv4 or IPv6 address`);
   return ip;
 }
 
-/** Parses `tcp:VIP:PORT` or `udp:VIP:PORT`. */
-export function parseServiceSpec(text: string): { protocol: Protocol; vip: number; port: number } {
-  const m = /^([a-z]+):([^:]+):([^:]*)$/.exec(text);
-  if (m === null) {
-    throw new ConfigError(`--service: "${text}" is not PROTO:VIP:PORT (e.g. tcp:10.0.0.100:80)`);
+/**
+ * Why `addr` (u32 or IPv6 handle) cannot be a virtual address, or null: it must be a unicast
+ * address a client can reach (not 0, broadcast, multicast, class E or loopback; for IPv6 not
+ * ::, ::1, multicast or link-local).
+ */
+export function vipProblem(addr: number): string | null {
+  const b = ipv6Bytes(addr);
+  if (b !== null) {
+    const loopback = b[15] === 1 && b.subarray(0, 15).every((x) => x === 0);
+    if (isIpv6Unspecified(b) || loopback || isIpv6Multicast(b) || isIpv6LinkLocal(b)) {
+      return `${formatAddress(addr)} cannot be a virtual address (not a global unicast address)`;
+    }
+    return null;
   }
-  const [, proto, vip, port] = m;
+  if (addr === 0 || addr === 0xffffffff || addr >>> 28 >= 14 || addr >>> 24 === 127) {
+    return `${formatIpv4(addr)} cannot be a virtual address (not a unicast address)`;
+  }
+  return null;
+}
+
+/** Parses `tcp:VIP:PORT` or `udp:VIP:PORT` (an IPv6 VIP in brackets: `tcp:[2001:db8::1]:80`). */
+export function parseServiceSpec(text: string): { protocol: Protocol; vip: number; port: number } {
+  const m = /^([a-z]+):(.*)$/.exec(text);
+  const hp = m === null ? null : splitHostPort(m[2]);
+  if (m === null || hp === null || hp.port === undefined) {
+    throw new ConfigError(
+      `--service: "${text}" is not PROTO:VIP:PORT (e.g. tcp:10.0.0.100:80 or ` +
+        "tcp:[2001:db8::100]:80)",
+    );
+  }
+  const proto = m[1];
   if (proto !== "tcp" && proto !== "udp") {
     throw new ConfigError(`--service: protocol "${proto}" in "${text}" is not tcp or udp`);
   }
-  const addr = ipOf(vip, "--service");
-  if (addr === 0 || addr === 0xffffffff || addr >>> 28 >= 14 || addr >>> 24 === 127) {
-    throw new ConfigError(`--service: ${vip} cannot be a virtual address (not a unicast address)`);
-  }
-  return { protocol: proto, vip: addr, port: portOf(port, "--service", 1) };
+  const addr = ipOf(hp.host, "--service");
+  const bad = vipProblem(addr);
+  if (bad !== null) throw new ConfigError(`--service: ${bad}`);
+  return { protocol: proto, vip: addr, port: portOf(hp.port, "--service", 1) };
 }
 
-/** Parses `IP[:PORT][,weight=N]`. */
+/** Parses `IP[:PORT][,weight=N]` (IPv6: `[2001:db8::10]:80`, or bare without a port). */
 export function parseRealSpec(text: string): RealConfig {
   const [hostPort, ...opts] = text.split(",");
-  const m = /^([^:]+)(?::(.*))?$/.exec(hostPort);
-  if (m === null || hostPort === "") {
-    throw new ConfigError(`--real: "${text}" is not IP[:PORT][,weight=N]`);
+  const hp = splitHostPort(hostPort);
+  if (hp === null) {
+    throw new ConfigError(`--real: "${text}" is not IP[:PORT][,weight=N] or [IPv6][:PORT]`);
   }
-  const address = ipOf(m[1], "--real");
-  const port = m[2] === undefined ? 0 : portOf(m[2], "--real", 1);
+  const address = ipOf(hp.host, "--real");
+  const port = hp.port === undefined ? 0 : portOf(hp.port, "--real", 1);
   let weight = 1;
   for (const opt of opts) {
     const w = /^weight=(.*)$/.exec(opt);
@@ -147,7 +188,19 @@ function secondsOf(text: string, what: string): number {
 }
 
 function describe(s: ServiceConfig): string {
-  return `${s.protocol}:${formatIpv4(s.vip)}:${s.port}`;
+  return `${s.protocol}:${formatAddressPort(s.vip, s.port)}`;
+}
+
+/**
+ * The message for a real server whose family is not its service's VIP's, or null when they
+ * match: IPVS forwards an IPv4 service to IPv4 servers and an IPv6 one to IPv6 servers.
+ */
+export function familyMismatch(vip: number, real: number): string | null {
+  const v6 = isIpv6Address(vip);
+  if (v6 === isIpv6Address(real)) return null;
+  return `real server ${formatAddress(real)} is ${v6 ? "IPv4" : "IPv6"} but the VIP ` +
+    `${formatAddress(vip)} is ${v6 ? "IPv6" : "IPv4"}: a service's real servers must be of ` +
+    "its VIP's family";
 }
 
 /**
@@ -207,6 +260,8 @@ export function balancerConfigFromFlags(flags: readonly FlagOccurrence[]): Balan
           throw new ConfigError(`--real ${value}: comes before any --service it could belong to`);
         }
         const real = parseRealSpec(value);
+        const mixed = familyMismatch(current.vip, real.address);
+        if (mixed !== null) throw new ConfigError(`--real ${value}: ${mixed}`);
         for (const r of current.reals) {
           if (
             r.address === real.address && (r.port || current.port) === (real.port || current.port)
@@ -248,7 +303,9 @@ export function balancerConfigFromFlags(flags: readonly FlagOccurrence[]): Balan
       for (const r of s.reals) {
         if (r.port !== 0 && r.port !== s.port) {
           throw new ConfigError(
-            `--real ${formatIpv4(r.address)}:${r.port}: method ${s.method} keeps the virtual ` +
+            `--real ${
+              formatAddressPort(r.address, r.port)
+            }: method ${s.method} keeps the virtual ` +
               `port ${s.port}; a different port needs --method nat`,
           );
         }
@@ -266,20 +323,65 @@ export interface HostAddress {
   prefix: number;
   /** Default gateway (u32), if any. */
   gateway?: number;
+  /** The host's IPv6 addresses (ADDR/PREFIX), if any: IPv6 services need one. */
+  ipv6?: readonly string[];
+  /** The IPv6 default gateway, if any. */
+  gateway6?: string;
+}
+
+/** True when the IPv6 address `a` is on the prefix of one of `cidrs` ("ADDR/PREFIX"). */
+function onLink6(a: Uint8Array, cidrs: readonly string[]): boolean {
+  return cidrs.some((c) => {
+    const [text, p] = c.split("/");
+    const net = parseIpv6(text);
+    const prefix = Number(p ?? 128);
+    if (net === null || !(prefix >= 0 && prefix <= 128)) return false;
+    for (let bit = 0; bit < prefix; bit++) {
+      const m = 0x80 >>> (bit & 7);
+      if ((a[bit >>> 3] & m) !== (net[bit >>> 3] & m)) return false;
+    }
+    return true;
+  });
 }
 
 /**
  * Checks the configuration against the host's address: a DR real server must be on the
  * balancer's link (its MAC comes from ARP: IPVS DR needs the same L2 segment); NAT and TUN real
  * servers must be on the link or reachable through the gateway; a real server cannot be the
- * balancer itself or a VIP. Throws a ConfigError naming the real server.
+ * balancer itself or a VIP. Throws a ConfigError naming the real server. IPv6 real servers by
+ * the same rules against the host's IPv6 prefixes and IPv6 gateway.
  */
 export function checkAgainstHost(config: BalancerConfig, host: HostAddress): void {
   const mask = prefixMask(host.prefix);
   const onLink = (ip: number) => ((ip & mask) >>> 0) === ((host.address & mask) >>> 0);
   const vips = new Set(config.services.map((s) => s.vip));
   for (const s of config.services) {
+    if (isIpv6Address(s.vip) && (host.ipv6 ?? []).length === 0) {
+      throw new ConfigError(
+        `--service ${describe(s)}: an IPv6 service needs an IPv6 address on the balancer ` +
+          "(--ip ADDR/PREFIX)",
+      );
+    }
     for (const r of s.reals) {
+      const b6 = ipv6Bytes(r.address);
+      if (b6 !== null) {
+        const text = formatAddress(r.address);
+        const own = (host.ipv6 ?? []).some((c) => parseAddress(c.split("/")[0]) === r.address);
+        if (own || vips.has(r.address)) {
+          throw new ConfigError(`--real ${text}: is the balancer's own address or a VIP`);
+        }
+        const linked = onLink6(b6, host.ipv6 ?? []);
+        if (s.method === "dr" && !linked) {
+          throw new ConfigError(
+            `--real ${text}: direct routing needs the real server on the balancer's link ` +
+              `(${(host.ipv6 ?? []).join(", ")}); use --method tun`,
+          );
+        }
+        if (!linked && host.gateway6 === undefined) {
+          throw new ConfigError(`--real ${text}: not on the balancer's link and no IPv6 --gateway`);
+        }
+        continue;
+      }
       const ip = formatIpv4(r.address);
       if (r.address === host.address || vips.has(r.address)) {
         throw new ConfigError(`--real ${ip}: is the balancer's own address or a VIP`);

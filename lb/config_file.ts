@@ -32,11 +32,11 @@
  */
 
 import { bgpFromJson, type BgpOptions, formatBgpSpec } from "./bgp/options.ts";
-import { formatIpv4, parseIpv4 } from "../stack/wire/address.ts";
+import { formatAddress, formatAddressPort, isIpv6Address, parseAddress } from "./address.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "./scheduler/scheduler.ts";
 import type { ConnStateName } from "./conntrack/tcp_states.ts";
 import { type ForwardMethod, MAX_WEIGHT, type Protocol } from "./service.ts";
-import { MAX_CONNS_LIMIT, METHODS } from "./config.ts";
+import { familyMismatch, MAX_CONNS_LIMIT, METHODS, vipProblem } from "./config.ts";
 import { type CheckSpec, DEFAULT_TIMING, parseCheckSpec } from "./health/checker.ts";
 import type { HealthConfig } from "./health/monitor.ts";
 
@@ -132,8 +132,8 @@ class Ctx {
     return Math.round(v * 1000);
   }
   ip(v: Json, path: string): number {
-    const ip = typeof v === "string" ? parseIpv4(v) : null;
-    if (ip === null) this.fail(path, `${JSON.stringify(v)} is not an IPv4 address`);
+    const ip = typeof v === "string" ? parseAddress(v) : null;
+    if (ip === null) this.fail(path, `${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
     return ip;
   }
 }
@@ -163,6 +163,8 @@ function parseReal(ctx: Ctx, v: Json, path: string, svc: FileService, dflt: Forw
     weight: o.weight === undefined ? 1 : ctx.int(o.weight, `${path}.weight`, 0, MAX_WEIGHT),
     method: o.method === undefined ? dflt : ctx.oneOf(o.method, `${path}.method`, METHODS),
   };
+  const mixed = familyMismatch(svc.vip, real.address);
+  if (mixed !== null) ctx.fail(`${path}.address`, mixed);
   if (real.port === svc.port) real.port = 0;
   if (real.method !== "nat" && real.port !== 0) {
     ctx.fail(
@@ -172,7 +174,7 @@ function parseReal(ctx: Ctx, v: Json, path: string, svc: FileService, dflt: Forw
   }
   for (const r of svc.reals) {
     if (r.address === real.address && r.port === real.port) {
-      ctx.fail(path, `real server ${formatIpv4(real.address)} is given twice in this service`);
+      ctx.fail(path, `real server ${formatAddress(real.address)} is given twice in this service`);
     }
   }
   svc.reals.push(real);
@@ -190,9 +192,8 @@ function parseService(
     if (o[k] === undefined) ctx.fail(path, `missing key ${k}`);
   }
   const vip = ctx.ip(o.vip, `${path}.vip`);
-  if (vip === 0 || vip === 0xffffffff || vip >>> 28 >= 14 || vip >>> 24 === 127) {
-    ctx.fail(`${path}.vip`, `${formatIpv4(vip)} cannot be a virtual address (not unicast)`);
-  }
+  const bad = vipProblem(vip);
+  if (bad !== null) ctx.fail(`${path}.vip`, bad);
   const svc: FileService = {
     protocol: ctx.oneOf(o.protocol, `${path}.protocol`, ["tcp", "udp"] as const),
     vip,
@@ -210,7 +211,8 @@ function parseService(
     if (s.protocol === svc.protocol && s.vip === svc.vip && s.port === svc.port) {
       ctx.fail(
         path,
-        `duplicate service ${svc.protocol} ${formatIpv4(vip)}:${svc.port} (also $.services[${i}])`,
+        `duplicate service ${svc.protocol} ${formatAddressPort(vip, svc.port)} ` +
+          `(also $.services[${i}])`,
       );
     }
   }
@@ -343,13 +345,13 @@ export function formatConfig(config: FileConfig): string {
     ...(config.bgp !== undefined ? { bgp: formatBgpSpec(config.bgp) } : {}),
     services: config.services.map((s) => ({
       protocol: s.protocol,
-      vip: formatIpv4(s.vip),
+      vip: formatAddress(s.vip),
       port: s.port,
       scheduler: s.scheduler,
       persistence: s.persistence,
       ...(s.health !== undefined ? { health: formatHealth(s.health) } : {}),
       reals: s.reals.map((r) => ({
-        address: formatIpv4(r.address),
+        address: formatAddress(r.address),
         port: r.port,
         weight: r.weight,
         method: r.method,
@@ -357,4 +359,33 @@ export function formatConfig(config: FileConfig): string {
     })),
   };
   return JSON.stringify(out, null, 2) + "\n";
+}
+
+/**
+ * A configuration as it crosses the control channel (`lb.ts save`): IPv6 addresses as text, since
+ * their numbers are handles local to a process (lb/address.ts). IPv4 stays numeric.
+ */
+export function configToWire(config: FileConfig): FileConfig {
+  const wire = (a: number) => (isIpv6Address(a) ? formatAddress(a) : a) as unknown as number;
+  return {
+    ...config,
+    services: config.services.map((s) => ({
+      ...s,
+      vip: wire(s.vip),
+      reals: s.reals.map((r) => ({ ...r, address: wire(r.address) })),
+    })),
+  };
+}
+
+/** {@link configToWire}'s inverse, in the receiving process. */
+export function configFromWire(config: FileConfig): FileConfig {
+  const local = (a: unknown) => (typeof a === "string" ? parseAddress(a) ?? 0 : a as number);
+  return {
+    ...config,
+    services: config.services.map((s) => ({
+      ...s,
+      vip: local(s.vip),
+      reals: s.reals.map((r) => ({ ...r, address: local(r.address) })),
+    })),
+  };
 }

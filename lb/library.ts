@@ -2,8 +2,8 @@
  * The balancer as a library: a {@link Balancer} on a {@link Stack}, with virtual services and
  * real servers added, changed and removed from code, as `ipvsadm` changes IPVS (and as
  * `lb.ts add-service`, `edit-server`, ... do over the control socket: the same operations,
- * lb/admin.ts). Addresses are dotted quads, as in Deno's APIs. The engine underneath
- * (lb/balancer.ts) is the one `lb.ts run` uses.
+ * lb/admin.ts). Addresses are text, as in Deno's APIs (dotted quads, or IPv6 when the stack has
+ * IPv6 addresses). The engine underneath (lb/balancer.ts) is the one `lb.ts run` uses.
  *
  * @example A round-robin web VIP with two direct-routing real servers
  * ```ts ignore
@@ -29,7 +29,7 @@
  */
 
 import type { Stack } from "../stack/net/stack.ts";
-import { formatIpv4, parseIpv4 } from "../stack/wire/address.ts";
+import { formatAddress, parseAddress } from "./address.ts";
 import { AdminError, type AdminOp, applyAdmin, type ServiceKey } from "./admin.ts";
 import { Balancer as Engine } from "./balancer.ts";
 import type { SchedulerName } from "./scheduler/scheduler.ts";
@@ -55,7 +55,7 @@ export interface BalancerOptions {
 export interface ServiceOptions {
   /** "tcp" (default) or "udp". */
   protocol?: Protocol;
-  /** The virtual IP (dotted quad); the stack takes it as one of its addresses. */
+  /** The virtual IP ("10.0.0.100", or "2001:db8::100"): the stack takes it as its address. */
   vip: string;
   /** The virtual port, 1..65535. */
   port: number;
@@ -67,7 +67,7 @@ export interface ServiceOptions {
 
 /** A real server to add to a service. */
 export interface RealOptions {
-  /** Its IPv4 address (dotted quad). */
+  /** Its address ("10.0.0.11", or IPv6 for an IPv6 service). */
   address: string;
   /** Its port; default the virtual port (another port needs `method: "nat"`). */
   port?: number;
@@ -126,7 +126,7 @@ export class BalancerService {
 
   /** The virtual IP. */
   get vip(): string {
-    return formatIpv4(this.#key.vip);
+    return formatAddress(this.#key.vip);
   }
 
   /** The virtual port. */
@@ -185,7 +185,7 @@ export class BalancerService {
     const s = this.#service();
     if (s === null) return [];
     return s.reals.map((r) => ({
-      address: formatIpv4(r.address),
+      address: formatAddress(r.address),
       port: s.realPort(r),
       weight: r.weight,
       method: r.method,
@@ -263,8 +263,8 @@ export class Balancer {
 }
 
 function ip(s: string): number {
-  const a = parseIpv4(s);
-  if (a === null) throw new BalancerError(`"${s}" is not an IPv4 address`);
+  const a = parseAddress(s);
+  if (a === null) throw new BalancerError(`"${s}" is not an IPv4 or IPv6 address`);
   return a;
 }
 

@@ -56,7 +56,8 @@ function serviceLabels(s: ServiceSnapshot): Labels {
 }
 
 function realLabels(s: ServiceSnapshot, r: RealSnapshot): Labels {
-  return { ...serviceLabels(s), real: `${r.address}:${r.port}` };
+  const host = r.address.includes(":") ? `[${r.address}]` : r.address;
+  return { ...serviceLabels(s), real: `${host}:${r.port}` };
 }
 
 /** The traffic counters a service and a real server both have. */

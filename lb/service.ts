@@ -11,6 +11,15 @@
 
 import type { Scheduler, SchedulerName, SchedulerOptions } from "./scheduler/scheduler.ts";
 import { createScheduler } from "./scheduler/mod.ts";
+import {
+  equal16,
+  fold128,
+  formatAddress,
+  ipv6Bytes,
+  isAddress,
+  isIpv6Address,
+  schedulingKey,
+} from "./address.ts";
 
 /** Transport protocols a virtual service balances. */
 export type Protocol = "tcp" | "udp";
@@ -26,7 +35,7 @@ export const MAX_WEIGHT = 65535;
 
 /** What {@link VirtualService.addReal} and {@link RealServer}'s constructor take. */
 export interface RealServerOptions {
-  /** IPv4 address, u32 host order. */
+  /** IPv4 address (u32 host order) or IPv6 address handle (lb/address.ts). */
   address: number;
   /** Port on the real server; 0 (the default) means the virtual service's port. */
   port?: number;
@@ -61,8 +70,8 @@ function checkPort(port: number, what: string): number {
 }
 
 function checkAddress(address: number): number {
-  if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) {
-    throw new RangeError(`address ${address} is not a u32`);
+  if (!isAddress(address)) {
+    throw new RangeError(`address ${address} is not a u32 or an IPv6 address handle`);
   }
   return address;
 }
@@ -72,8 +81,12 @@ function checkAddress(address: number): number {
  * to date; the forwarder updates the traffic counters in place.
  */
 export class RealServer {
-  /** IPv4 address, u32 host order. */
+  /** IPv4 address (u32 host order) or IPv6 address handle (lb/address.ts). */
   readonly address: number;
+  /** The 16 bytes of an IPv6 real server (what the packet path compares and sends to), or null. */
+  readonly address6: Uint8Array | null;
+  /** The number a hashing scheduler takes for this server: the u32, or the 128-bit fold. */
+  readonly key: number;
   /** Port on the real server; 0 means the virtual service's port. */
   readonly port: number;
   /** Relative share of new flows; 0 = no new flows (existing ones continue). */
@@ -100,6 +113,8 @@ export class RealServer {
   /** A real server; throws a RangeError on an out-of-range address, port or weight. */
   constructor(options: RealServerOptions) {
     this.address = checkAddress(options.address);
+    this.address6 = ipv6Bytes(this.address);
+    this.key = schedulingKey(this.address);
     this.port = checkPort(options.port ?? 0, "port");
     this.weight = checkWeight(options.weight ?? 1);
     this.method = options.method ?? "dr";
@@ -124,7 +139,7 @@ export class RealServer {
 export interface VirtualServiceOptions {
   /** "tcp" or "udp". */
   protocol: Protocol;
-  /** Virtual IPv4 address, u32 host order. */
+  /** Virtual IPv4 address (u32 host order) or IPv6 address handle (lb/address.ts). */
   vip: number;
   /** Virtual port, 1..65535. */
   port: number;
@@ -140,8 +155,10 @@ export interface VirtualServiceOptions {
 export class VirtualService {
   /** "tcp" or "udp". */
   readonly protocol: Protocol;
-  /** Virtual IPv4 address, u32 host order. */
+  /** Virtual IPv4 address (u32 host order) or IPv6 address handle (lb/address.ts). */
   readonly vip: number;
+  /** The 16 bytes of an IPv6 VIP, or null for an IPv4 service. */
+  readonly vip6: Uint8Array | null;
   /** Virtual port. */
   readonly port: number;
   /** Picks a real server for each new flow. */
@@ -165,6 +182,7 @@ export class VirtualService {
   constructor(options: VirtualServiceOptions) {
     this.protocol = options.protocol;
     this.vip = checkAddress(options.vip);
+    this.vip6 = ipv6Bytes(this.vip);
     this.port = checkPort(options.port, "virtual port");
     if (this.port === 0) throw new RangeError("virtual port 0 is not a service port");
     this.method = options.method ?? "dr";
@@ -194,13 +212,24 @@ export class VirtualService {
     return real.port === 0 ? this.port : real.port;
   }
 
-  /** Adds a real server (ipvsadm `-a`); throws if one with the same address and port exists. */
+  /**
+   * Adds a real server (ipvsadm `-a`); throws if one with the same address and port exists, or
+   * if its address family is not the VIP's (IPVS forwards within one family, and so does this).
+   */
   addReal(real: RealServer | RealServerOptions): RealServer {
+    const v6 = isIpv6Address(real.address);
+    if (v6 !== (this.vip6 !== null)) {
+      throw new RangeError(
+        `real server ${formatAddress(real.address)} is ${v6 ? "IPv6" : "IPv4"} but the VIP ` +
+          `${formatAddress(this.vip)} is ${v6 ? "IPv4" : "IPv6"}: a service's real servers ` +
+          "must be of its VIP's family",
+      );
+    }
     const r = real instanceof RealServer
       ? real
       : new RealServer({ ...real, method: real.method ?? this.method });
     if (this.findReal(r.address, r.port) !== null) {
-      throw new Error(`real server ${r.address}:${r.port} already in the service`);
+      throw new Error(`real server ${formatAddress(r.address)}:${r.port} already in the service`);
     }
     this.reals.push(r);
     this.scheduler.update(this.reals);
@@ -213,7 +242,9 @@ export class VirtualService {
    */
   editReal(address: number, port: number, changes: RealServerChanges): RealServer {
     const r = this.findReal(address, port);
-    if (r === null) throw new Error(`no real server ${address}:${port} in the service`);
+    if (r === null) {
+      throw new Error(`no real server ${formatAddress(address)}:${port} in the service`);
+    }
     if (changes.weight !== undefined) r.weight = checkWeight(changes.weight);
     if (changes.method !== undefined) r.method = changes.method;
     if (changes.available !== undefined) r.available = changes.available;
@@ -267,15 +298,24 @@ function slotHash(vip: number, portProto: number, mask: number): number {
  * Virtual services keyed by (protocol, VIP, port). `lookup` runs for every packet: an
  * open-addressing table over typed arrays (VIP column, port*2+udp column, index into `services`),
  * so it allocates nothing (a JS Map keyed by a number above 2^31 would box a heap number per call).
- * Adding and removing rebuild the small index.
+ * IPv6 services have a second index keyed by the fold of the VIP's 128 bits ({@link lookup6}),
+ * confirmed by comparing the 16 bytes. Adding and removing rebuild the small indexes.
  */
 export class ServiceTable {
   #services: VirtualService[] = [];
-  #vips: Uint32Array = new Uint32Array(8);
+  /** VIPs as float64: an IPv6 VIP's handle is above 2^32 (control-path lookups by handle). */
+  #vips: Float64Array = new Float64Array(8);
   #portProto: Uint32Array = new Uint32Array(8);
   /** -1 = empty slot, else index into #services. */
   #index: Int32Array = new Int32Array(8).fill(-1);
   #mask = 7;
+  /** The IPv6 index: fold128(0, VIP) column, port*2+udp column, index into `services`. */
+  #folds6: Uint32Array = new Uint32Array(8);
+  #portProto6: Uint32Array = new Uint32Array(8);
+  #index6: Int32Array = new Int32Array(8).fill(-1);
+  #mask6 = 7;
+  /** Number of IPv6 services (lookup6 returns at once while there are none). */
+  #count6 = 0;
 
   /** Number of services. */
   get size(): number {
@@ -297,9 +337,42 @@ export class ServiceTable {
     }
   }
 
+  /**
+   * The IPv6 service for (protocol, the VIP at `buf[off ..+16)`, port), or null. Allocation-free:
+   * the IPv6 packet path's call.
+   */
+  lookup6(protocol: Protocol, buf: Uint8Array, off: number, port: number): VirtualService | null {
+    if (this.#count6 === 0) return null;
+    const pp = port * 2 + (protocol === "udp" ? 1 : 0);
+    const fold = fold128(0, buf, off);
+    const mask = this.#mask6;
+    const index = this.#index6;
+    let slot = slotHash(fold, pp, mask);
+    for (;;) {
+      const i = index[slot];
+      if (i < 0) return null;
+      if (this.#folds6[slot] === fold && this.#portProto6[slot] === pp) {
+        const s = this.#services[i];
+        if (equal16(s.vip6 as Uint8Array, 0, buf, off)) return s;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
   /** True when some service listens on `vip` (any protocol or port). */
   hasVip(vip: number): boolean {
     for (const s of this.#services) if (s.vip === vip) return true;
+    return false;
+  }
+
+  /** True when some IPv6 service listens on the address `buf[off ..+16)`. Allocates nothing. */
+  hasVip6(buf: Uint8Array, off: number): boolean {
+    if (this.#count6 === 0) return false;
+    const list = this.#services;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i].vip6;
+      if (v !== null && equal16(v, 0, buf, off)) return true;
+    }
     return false;
   }
 
@@ -307,7 +380,8 @@ export class ServiceTable {
   add(service: VirtualService): VirtualService {
     if (this.lookup(service.protocol, service.vip, service.port) !== null) {
       throw new Error(
-        `virtual service ${service.protocol} ${service.vip}:${service.port} already exists`,
+        `virtual service ${service.protocol} ${formatAddress(service.vip)}:${service.port} ` +
+          "already exists",
       );
     }
     this.#services.push(service);
@@ -332,18 +406,32 @@ export class ServiceTable {
   #rebuild(): void {
     let cap = 8;
     while (cap < this.#services.length * 2) cap *= 2;
-    this.#vips = new Uint32Array(cap);
+    this.#vips = new Float64Array(cap);
     this.#portProto = new Uint32Array(cap);
     this.#index = new Int32Array(cap).fill(-1);
     this.#mask = cap - 1;
+    this.#folds6 = new Uint32Array(cap);
+    this.#portProto6 = new Uint32Array(cap);
+    this.#index6 = new Int32Array(cap).fill(-1);
+    this.#mask6 = cap - 1;
+    this.#count6 = 0;
     for (let i = 0; i < this.#services.length; i++) {
       const s = this.#services[i];
       const pp = s.port * 2 + protoBit(s.protocol);
+      // The IPv4 index takes every service (by handle for IPv6: the control path's lookup).
       let slot = slotHash(s.vip, pp, this.#mask);
       while (this.#index[slot] >= 0) slot = (slot + 1) & this.#mask;
       this.#vips[slot] = s.vip;
       this.#portProto[slot] = pp;
       this.#index[slot] = i;
+      if (s.vip6 === null) continue;
+      this.#count6++;
+      const fold = fold128(0, s.vip6, 0);
+      slot = slotHash(fold, pp, this.#mask6);
+      while (this.#index6[slot] >= 0) slot = (slot + 1) & this.#mask6;
+      this.#folds6[slot] = fold;
+      this.#portProto6[slot] = pp;
+      this.#index6[slot] = i;
     }
   }
 }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../stack/wire/address.ts";
+import { formatAddressPort } from "./address.ts";
 import type { BalancerSnapshot } from "./balancer.ts";
 import type { RecentEvent } from "./log.ts";
 import type { RateCounters, RateEstimator, Rates } from "./rates.ts";
@@ -333,7 +333,7 @@ export function buildStatus(src: StatusSources, page: number): StatusDoc {
       index++;
     });
     doc.services.push({
-      name: `${s.protocol} ${formatIpv4(s.vip)}:${s.port}`,
+      name: `${s.protocol} ${formatAddressPort(s.vip, s.port)}`,
       protocol: ss.protocol,
       vip: ss.vip,
       port: ss.port,

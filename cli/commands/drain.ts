@@ -21,9 +21,14 @@ import { controlRequest } from "../control/client.ts";
 import { LB_DRAIN, LB_LIST } from "./lb_inspect.ts";
 import { LB_ADMIN } from "./lb_admin.ts";
 import type { BalancerSnapshot } from "../../lb/balancer.ts";
-import type { AdminOp } from "../../lb/admin.ts";
+import { type AdminOp, adminOpToWire } from "../../lb/admin.ts";
 import type { Protocol } from "../../lb/service.ts";
-import { parseIpv4 } from "../../stack/wire/address.ts";
+import { formatAddress, parseAddress, splitHostPort } from "../../lb/address.ts";
+
+/** A service as a target names it: "VIP:PORT", "[VIP]:PORT" for IPv6 (ipvsadm's form). */
+function serviceKey(vip: string, port: number): string {
+  return vip.includes(":") ? `[${vip}]:${port}` : `${vip}:${port}`;
+}
 
 /** Which server to drain, and where. */
 export interface DrainTarget {
@@ -44,10 +49,16 @@ export interface DrainEntry {
   port: number;
 }
 
-/** Parses `IP[:PORT]` or `VIP:PORT`; a reason string on bad input. */
+/**
+ * Parses `IP[:PORT]` or `VIP:PORT` (IPv6 in brackets: `[2001:db8::10]:80`); the address comes
+ * back in the text `lb.ts list --json` uses. A reason string on bad input.
+ */
 function hostPort(text: string, needPort: boolean): { ip: string; port: number | null } | string {
-  const [ip, p, extra] = text.split(":");
-  if (extra !== undefined || parseIpv4(ip) === null) return `"${text}" is not IPV4[:PORT]`;
+  const hp = splitHostPort(text);
+  const a = hp === null ? null : parseAddress(hp.host);
+  if (hp === null || a === null) return `"${text}" is not IP[:PORT] (IPv6: [IP]:PORT)`;
+  const ip = formatAddress(a);
+  const p = hp.port;
   if (p === undefined) return needPort ? `"${text}" needs a :PORT` : { ip, port: null };
   if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) {
     return `"${text}": port is not in 1..65535`;
@@ -83,7 +94,7 @@ export function parseDrainArgs(
   if (t !== undefined) {
     const s = hostPort(t, true);
     if (typeof s === "string") throw new UsageError(`drain: -t ${s}`);
-    service = `${s.ip}:${s.port}`;
+    service = serviceKey(s.ip, s.port as number);
   }
   const timeoutS = timeoutSeconds(str(flags, "timeout") ?? "300");
   return {
@@ -136,7 +147,7 @@ async function drainAll(control: string, timeoutMs: number): Promise<number> {
 export function drainEntries(snap: BalancerSnapshot, target: DrainTarget): DrainEntry[] {
   const out: DrainEntry[] = [];
   for (const s of snap.services) {
-    if (target.service !== null && `${s.vip}:${s.port}` !== target.service) continue;
+    if (target.service !== null && serviceKey(s.vip, s.port) !== target.service) continue;
     for (const r of s.reals) {
       if (r.address !== target.address) continue;
       if (target.port !== null && r.port !== target.port) continue;
@@ -169,8 +180,8 @@ export function activeLeft(snap: BalancerSnapshot, entries: readonly DrainEntry[
 export function weightZero(e: DrainEntry): AdminOp {
   return {
     op: "edit-server",
-    service: { protocol: e.protocol, vip: parseIpv4(e.vip) ?? 0, port: e.vport },
-    address: parseIpv4(e.address) ?? 0,
+    service: { protocol: e.protocol, vip: parseAddress(e.vip) ?? 0, port: e.vport },
+    address: parseAddress(e.address) ?? 0,
     port: e.port,
     weight: 0,
   };
@@ -185,14 +196,14 @@ export async function drainCommand(args: string[]): Promise<number> {
   if (target === null) return await drainAll(control, timeoutMs);
   const list = async () => await controlRequest(control, { cmd: LB_LIST }) as BalancerSnapshot;
   const entries = drainEntries(await list(), target);
-  const what = `${target.address}${target.port === null ? "" : `:${target.port}`}`;
+  const what = target.port === null ? target.address : serviceKey(target.address, target.port);
   if (entries.length === 0) {
     throw new UsageError(
       `drain: no real server ${what}${target.service ? ` in ${target.service}` : ""}`,
     );
   }
   for (const e of entries) {
-    await controlRequest(control, { cmd: LB_ADMIN, change: weightZero(e) }, 10_000);
+    await controlRequest(control, { cmd: LB_ADMIN, change: adminOpToWire(weightZero(e)) }, 10_000);
     console.log(
       `lb.ts: drain ${e.address}:${e.port} in ${e.protocol} ${e.vip}:${e.vport}: weight 0`,
     );

@@ -5,6 +5,9 @@
  *   lb.ts del-service -t|-u VIP:PORT
  *   lb.ts add-server|edit-server -t|-u VIP:PORT -r IP[:PORT] [-g|-m|-i] [-w WEIGHT]
  *   lb.ts del-server -t|-u VIP:PORT -r IP[:PORT]
+ *
+ * An IPv6 VIP or real server is written in brackets, as ipvsadm does: `-t [2001:db8::100]:80
+ * -r [2001:db8::10]:80` (a real server without a port may be bare).
  *   lb.ts zero [-t|-u VIP:PORT]
  *   lb.ts set [--tcp S] [--tcpfin S] [--udp S] [--max-conns N]
  *   lb.ts clear | save | reload
@@ -16,11 +19,17 @@
  *
  * @module
  */
-import { type Flags, type FlagSpec, intArg, ipArg, parseFlags, str, UsageError } from "../args.ts";
+import { type Flags, type FlagSpec, intArg, parseFlags, str, UsageError } from "../args.ts";
+import { parseAddress, splitHostPort } from "../../lb/address.ts";
 import { DEFAULT_CONTROL_PATH } from "../host_flags.ts";
 import { controlRequest } from "../control/client.ts";
-import type { AdminOp, ServiceKey } from "../../lb/admin.ts";
-import { type FileConfig, formatConfig, MAX_PERSISTENCE_S } from "../../lb/config_file.ts";
+import { type AdminOp, adminOpToWire, type ServiceKey } from "../../lb/admin.ts";
+import {
+  configFromWire,
+  type FileConfig,
+  formatConfig,
+  MAX_PERSISTENCE_S,
+} from "../../lb/config_file.ts";
 import { MAX_CONNS_LIMIT, MAX_TIMEOUT_S } from "../../lb/config.ts";
 import { SCHEDULER_NAMES, type SchedulerName } from "../../lb/scheduler/scheduler.ts";
 import { type ForwardMethod, MAX_WEIGHT } from "../../lb/service.ts";
@@ -65,23 +74,34 @@ function serviceKey(cmd: string, flags: Flags): ServiceKey {
     throw new UsageError(`${cmd}: give exactly one of -t VIP:PORT or -u VIP:PORT`);
   }
   const text = (t ?? u) as string;
-  const m = /^([^:]+):([0-9]{1,5})$/.exec(text);
-  if (m === null) throw new UsageError(`${cmd}: "${text}" is not VIP:PORT`);
+  const hp = splitHostPort(text);
+  if (hp === null || hp.port === undefined || !/^[0-9]{1,5}$/.test(hp.port)) {
+    throw new UsageError(`${cmd}: "${text}" is not VIP:PORT (IPv6: [VIP]:PORT)`);
+  }
   return {
     protocol: t !== undefined ? "tcp" : "udp",
-    vip: ipArg(m[1], `${cmd} -${t !== undefined ? "t" : "u"}`),
-    port: intArg(m[2], `${cmd} port`, 1, 65535),
+    vip: addressArg(hp.host, `${cmd} -${t !== undefined ? "t" : "u"}`),
+    port: intArg(hp.port, `${cmd} port`, 1, 65535),
   };
+}
+
+/** An IPv4 or IPv6 address (lb/address.ts numbers), or a UsageError naming `what`. */
+function addressArg(text: string, what: string): number {
+  const a = parseAddress(text);
+  if (a === null) throw new UsageError(`${what}: "${text}" is not an IPv4 or IPv6 address`);
+  return a;
 }
 
 function realOf(cmd: string, flags: Flags): { address: number; port: number } {
   const text = str(flags, "real-server");
   if (text === undefined) throw new UsageError(`${cmd}: -r IP[:PORT] is required`);
-  const m = /^([^:]+)(?::([0-9]{1,5}))?$/.exec(text);
-  if (m === null) throw new UsageError(`${cmd}: "${text}" is not IP[:PORT]`);
+  const hp = splitHostPort(text);
+  if (hp === null || (hp.port !== undefined && !/^[0-9]{1,5}$/.test(hp.port))) {
+    throw new UsageError(`${cmd}: "${text}" is not IP[:PORT] (IPv6: [IP]:PORT)`);
+  }
   return {
-    address: ipArg(m[1], `${cmd} -r`),
-    port: m[2] === undefined ? 0 : intArg(m[2], `${cmd} -r port`, 1, 65535),
+    address: addressArg(hp.host, `${cmd} -r`),
+    port: hp.port === undefined ? 0 : intArg(hp.port, `${cmd} -r port`, 1, 65535),
   };
 }
 
@@ -180,7 +200,7 @@ export function parseAdminArgs(cmd: string, args: string[]): { op: AdminOp; cont
 export function adminCommand(cmd: string): (args: string[]) => Promise<number> {
   return async (args) => {
     const { op, control } = parseAdminArgs(cmd, args);
-    const msg = await controlRequest(control, { cmd: LB_ADMIN, change: op }, 10_000);
+    const msg = await controlRequest(control, { cmd: LB_ADMIN, change: adminOpToWire(op) }, 10_000);
     console.log(`lb.ts: ${msg}`);
     return 0;
   };
@@ -191,7 +211,7 @@ export async function saveCommand(args: string[]): Promise<number> {
   const { flags } = parseFlags("save", args, { control: { type: "string" } });
   const control = str(flags, "control") ?? DEFAULT_CONTROL_PATH;
   const config = await controlRequest(control, { cmd: LB_SAVE }, 10_000) as FileConfig;
-  console.log(formatConfig(config).trimEnd());
+  console.log(formatConfig(configFromWire(config)).trimEnd());
   return 0;
 }
 

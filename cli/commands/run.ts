@@ -52,7 +52,7 @@ import {
   ConfigError,
   type FlagOccurrence,
 } from "../../lb/config.ts";
-import { formatIpv4 } from "../../stack/wire/address.ts";
+import { formatAddressPort } from "../../lb/address.ts";
 import { LB_ADMIN, LB_RELOAD, LB_SAVE } from "./lb_admin.ts";
 import {
   applyAdmin,
@@ -63,6 +63,7 @@ import {
 } from "../../lb/admin.ts";
 import {
   ConfigFileError,
+  configToWire,
   type FileConfig,
   formatCheckSpec,
   loadConfigFile,
@@ -193,7 +194,7 @@ export function parseRunArgs(
     if (bgp !== null) {
       const nat = config.services.find((s) => s.method === "nat");
       if (nat !== undefined) {
-        throw new UsageError(`run: ${natRefusal(`${formatIpv4(nat.vip)}:${nat.port}`)}`);
+        throw new UsageError(`run: ${natRefusal(`${formatAddressPort(nat.vip, nat.port)}`)}`);
       }
     }
     return { host, config, health, serviceHealth, logFormat, metrics, bgp };
@@ -228,8 +229,9 @@ export async function loadRunConfig(file: string, host: HostOptions): Promise<Fi
 /** One line per service: what the balancer does, for the operator and the test logs. */
 function describe(config: BalancerConfig): string[] {
   return config.services.map((s) =>
-    `lb.ts: service ${s.protocol} ${formatIpv4(s.vip)}:${s.port} ${s.scheduler} ${s.method} -> ` +
-    s.reals.map((r) => `${formatIpv4(r.address)}:${r.port || s.port} w${r.weight}`).join(", ")
+    `lb.ts: service ${s.protocol} ${formatAddressPort(s.vip, s.port)} ${s.scheduler} ` +
+    `${s.method} -> ` +
+    s.reals.map((r) => `${formatAddressPort(r.address, r.port || s.port)} w${r.weight}`).join(", ")
   );
 }
 
@@ -261,7 +263,7 @@ export async function runCommand(args: string[]): Promise<number> {
     const nat = fileConfig.services.find((s) => s.reals.some((r) => r.method === "nat"));
     if (nat !== undefined) {
       throw new UsageError(
-        `run: ${configFile}: ${natRefusal(`${formatIpv4(nat.vip)}:${nat.port}`)}`,
+        `run: ${configFile}: ${natRefusal(`${formatAddressPort(nat.vip, nat.port)}`)}`,
       );
     }
   }
@@ -296,7 +298,7 @@ export async function runCommand(args: string[]): Promise<number> {
     if (
       bgp !== null && (op.op === "add-server" || op.op === "edit-server") && op.method === "nat"
     ) {
-      throw new Error(natRefusal(`${formatIpv4(op.service.vip)}:${op.service.port}`));
+      throw new Error(natRefusal(`${formatAddressPort(op.service.vip, op.service.port)}`));
     }
     // The host checks --config runs (a DR server on the link...), before anything changes.
     checkAdminAgainstHost(balancer, op, host);
@@ -305,7 +307,7 @@ export async function runCommand(args: string[]): Promise<number> {
     return done;
   });
   inst.handle(LB_SAVE, () => ({
-    ...runningConfig(balancer, checks.global, (s) => checks.ownOf(s)),
+    ...configToWire(runningConfig(balancer, checks.global, (s) => checks.ownOf(s))),
     ...(bgp !== null ? { bgp } : {}),
   }));
   // One monitor for the whole run: it follows `checks` (and the services) on every tick. State

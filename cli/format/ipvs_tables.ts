@@ -17,6 +17,7 @@
  * @module
  */
 import { parseIpv4 } from "../../stack/wire/address.ts";
+import { parseIpv6 } from "../../stack/wire/address6.ts";
 import { formatExpire } from "../../lb/conntrack/conn_info.ts";
 import type {
   BalancerSnapshot,
@@ -47,21 +48,40 @@ export function largeNum(n: number): string {
   return right(Math.floor(n / 1e12), 8) + "T";
 }
 
-function ipKey(ip: string): number {
-  return parseIpv4(ip) ?? 0;
+/** Sorts IPv4 addresses first by value, then IPv6 ones by their bytes (as ipvsadm's sort). */
+function compareIp(a: string, b: string): number {
+  const a4 = parseIpv4(a);
+  const b4 = parseIpv4(b);
+  if (a4 !== null || b4 !== null) return a4 === null ? 1 : b4 === null ? -1 : a4 - b4;
+  const a6 = parseIpv6(a) ?? new Uint8Array(16);
+  const b6 = parseIpv6(b) ?? new Uint8Array(16);
+  for (let i = 0; i < 16; i++) if (a6[i] !== b6[i]) return a6[i] - b6[i];
+  return 0;
+}
+
+/**
+ * "10.0.0.1:80", or "[2001:db8::1]:80" as ipvsadm writes an IPv6 address and port; `cut`
+ * characters at most for IPv4 (ipvsadm's fixed buffers), never cutting an IPv6 name.
+ */
+function addrPort(ip: string, port: number, cut: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`.slice(0, cut);
 }
 
 function sortedServices(snap: BalancerSnapshot): ServiceSnapshot[] {
   const protoOrder = (p: string) => (p === "tcp" ? 6 : 17);
   return snap.services.slice().sort((a, b) =>
-    protoOrder(a.protocol) - protoOrder(b.protocol) || ipKey(a.vip) - ipKey(b.vip) ||
+    protoOrder(a.protocol) - protoOrder(b.protocol) || compareIp(a.vip, b.vip) ||
     a.port - b.port
   );
 }
 
-/** "TCP  10.0.0.100:80", cut to 33 characters as ipvsadm does (`svc_name[33] = '\0'`). */
+/**
+ * "TCP  10.0.0.100:80", cut to 33 characters as ipvsadm does (`svc_name[33] = '\0'`); an IPv6
+ * service "TCP  [2001:db8::100]:80", whole.
+ */
 function serviceName(s: ServiceSnapshot): string {
-  return `${s.protocol.toUpperCase()}  ${s.vip}:${s.port}`.slice(0, 33);
+  const name = `${s.protocol.toUpperCase()}  ${addrPort(s.vip, s.port, 1000)}`;
+  return s.vip.includes(":") ? name : name.slice(0, 33);
 }
 
 /** `ipvsadm -L -n`. */
@@ -78,14 +98,12 @@ export function formatServices(snap: BalancerSnapshot): string {
         (s.persistence === undefined ? "" : ` persistent ${s.persistence}`),
     );
     const reals = s.reals.slice().sort((a, b) =>
-      ipKey(a.address) - ipKey(b.address) || a.port - b.port
+      compareIp(a.address, b.address) || a.port - b.port
     );
     for (const r of reals) {
       // printf("  -> %-28s %-7s %-6d %-10u %-10u\n", ...): the trailing pad is ipvsadm's too.
       lines.push(
-        `  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)} ${
-          left(forwardName(r.method), 7)
-        } ` +
+        `  -> ${left(addrPort(r.address, r.port, 28), 28)} ${left(forwardName(r.method), 7)} ` +
           `${left(r.weight, 6)} ${left(r.activeConns, 10)} ${left(r.inactiveConns, 10)}` +
           // Not ipvsadm's: a failed health check marks the server after the last column.
           (r.available === false ? " DOWN" : ""),
@@ -143,10 +161,10 @@ function numberRows(
   for (const s of sortedServices(snap)) {
     lines.push(left(serviceName(s), 33) + nums(s));
     const reals = s.reals.slice().sort((a, b) =>
-      ipKey(a.address) - ipKey(b.address) || a.port - b.port
+      compareIp(a.address, b.address) || a.port - b.port
     );
     for (const r of reals) {
-      lines.push(`  -> ${left(`${r.address}:${r.port}`.slice(0, 28), 28)}` + nums(r));
+      lines.push(`  -> ${left(addrPort(r.address, r.port, 28), 28)}` + nums(r));
     }
   }
   return lines.join("\n");

@@ -32,6 +32,10 @@ export interface ConnInfo {
   method: ForwardMethod;
   /** The real server object (its counters include this flow). */
   real: RealServer;
+  /** An IPv6 flow's client address (then `clientIp` and `vip` are the table's folds). */
+  client6?: Uint8Array;
+  /** An IPv6 flow's VIP. */
+  vip6?: Uint8Array;
 }
 
 /** Milliseconds as ipvsadm's expire column: whole minutes and seconds, `mm:ss`, rounded down. */

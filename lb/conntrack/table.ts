@@ -12,6 +12,14 @@
  *   replies (IPVS `ip_vs_conn_out_get`). Every entry is in both.
  * Free slots form a list, so insert and remove are O(1); lookups allocate nothing.
  *
+ * IPv6 flows share the slots and the 32-byte row (an IPv4 entry does not grow): the row of an
+ * IPv6 flow (meta bit M_V6) holds 30-bit folds of the client's, VIP's and real server's addresses
+ * (MurmurHash3 with the table's random seed, lb/address.ts `fold128`) where IPv4 keeps the
+ * addresses, so hashing, unlinking and growth work on the row alone; a side array of 8 words a
+ * slot, allocated at the first IPv6 flow (+32 bytes a slot), keeps the client's and VIP's 128 bits,
+ * and every IPv6 hit compares them (and the real server's, from its object) in full, so two
+ * addresses with the same fold never share an entry.
+ *
  * Bounded: at most `capacity` entries, and a full table still takes new flows while it holds
  * embryonic ones. An entry is embryonic while its flow has not shown that a real client is behind
  * it: a TCP flow in NONE, SYN_RECV, SYN_SENT or SYNACK (no completed handshake seen), and any flow
@@ -54,6 +62,7 @@ import { type Clock, systemClock } from "../../stack/clock.ts";
 import { type FrameClock, frameClockOf } from "../../stack/net/frame_clock.ts";
 import type { ForwardMethod, Protocol, RealServer } from "../service.ts";
 import { murmurFinish, murmurRound } from "../scheduler/hash.ts";
+import { equal16, fold128 } from "../address.ts";
 import type { ConnInfo } from "./conn_info.ts";
 import { RealRegistry } from "./real_registry.ts";
 import {
@@ -109,6 +118,12 @@ const M_FRESH = 1 << 21;
 const M_USED = 1 << 24;
 /** The flow is UDP (else TCP). */
 const M_UDP = 1 << 25;
+/** The flow is IPv6: the row holds folds of the addresses, the side array their 128 bits. */
+const M_V6 = 1 << 22;
+/** The bits that a lookup's key must match: used, protocol, family. */
+const M_KEY = M_USED | M_UDP | M_V6;
+/** Words per slot in the IPv6 side array: the client's address, then the VIP's. */
+const SIX_WORDS = 8;
 /** Forwarding method, index into METHODS. */
 const M_METHOD_SHIFT = 26;
 /** IPVS `IP_VS_CONN_F_NOOUTPUT`: DR/TUN flow, replies bypass us; use the INPUT-ONLY table. */
@@ -248,6 +263,8 @@ export class ConnTable {
   #inHead: Int32Array;
   #outHead: Int32Array;
   #mask: number;
+  /** The IPv6 side array (SIX_WORDS per slot), null until the first IPv6 flow. */
+  #six: Uint32Array | null = null;
 
   /** An empty table; throws a RangeError on a capacity that is not an integer in 1..2^26. */
   constructor(options: ConnTableOptions = {}) {
@@ -335,7 +352,7 @@ export class ConnTable {
   get memoryBytes(): number {
     return this.#row.byteLength + this.#inNext.byteLength + this.#outNext.byteLength +
       this.#inHead.byteLength + this.#outHead.byteLength + this.#embPrev.byteLength +
-      this.#embNext.byteLength;
+      this.#embNext.byteLength + (this.#six?.byteLength ?? 0);
   }
 
   /** `memoryBytes / slots`: the storage cost of one flow, hash buckets included. */
@@ -381,7 +398,7 @@ export class ConnTable {
       const o = s << 3;
       if (
         row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
-        (row[o + W_META] & (M_USED | M_UDP)) === pm
+        (row[o + W_META] & M_KEY) === pm
       ) {
         const clock = this.#clock;
         if (!clock.fresh) clock.read();
@@ -420,7 +437,7 @@ export class ConnTable {
       if (
         row[o + W_RIP] === realIp && row[o + W_CIP] === clientIp &&
         (meta & 0xffff) === realPort && row[o + W_PORTS] >>> 16 === clientPort &&
-        (meta & (M_USED | M_UDP)) === pm
+        (meta & M_KEY) === pm
       ) {
         const clock = this.#clock;
         if (!clock.fresh) clock.read();
@@ -454,23 +471,87 @@ export class ConnTable {
   ): number {
     const pm = protoBits(protocol);
     if (pm === 0) throw new RangeError(`conntrack: protocol ${protocol} is not TCP or UDP`);
-    const clock = this.#clock;
-    if (!clock.fresh) clock.read();
-    const now = clock.time[0];
     const ports = ((clientPort << 16) | vport) >>> 0;
     const row = this.#row;
-    const bucket = this.#inHash(pm, clientIp, vip, ports);
-    for (let s = this.#inHead[bucket]; s >= 0; s = this.#inNext[s]) {
+    let dup = -1;
+    for (
+      let s = this.#inHead[this.#inHash(pm, clientIp, vip, ports)];
+      s >= 0;
+      s = this.#inNext[s]
+    ) {
       const o = s << 3;
       if (
         row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
-        (row[o + W_META] & (M_USED | M_UDP)) === pm
+        (row[o + W_META] & M_KEY) === pm
       ) {
-        if (this.#f64[(s << 2) + F_EXPIRES] <= now) this.counters.expired++;
-        else this.counters.replaced++;
-        this.#free(s);
+        dup = s;
         break;
       }
+    }
+    return this.#place(pm, clientIp, vip, ports, real.address, real, realPort, method, dup);
+  }
+
+  /**
+   * {@link insert} for an IPv6 flow: the client's address is `buf[cOff ..+16)`, the VIP's
+   * `buf[vOff ..+16)`, `real` an IPv6 real server. The row keeps seeded folds of the three
+   * addresses (so the IPv4 row does not grow) and the side array the client's and VIP's 128 bits
+   * (allocated for every slot at the first IPv6 flow; the real server's are in its object).
+   */
+  insert6(
+    protocol: number,
+    buf: Uint8Array,
+    cOff: number,
+    vOff: number,
+    clientPort: number,
+    vport: number,
+    real: RealServer,
+    realPort: number,
+    method: ForwardMethod,
+  ): number {
+    const pm0 = protoBits(protocol);
+    if (pm0 === 0) throw new RangeError(`conntrack: protocol ${protocol} is not TCP or UDP`);
+    const r6 = real.address6;
+    if (r6 === null) throw new RangeError("conntrack: an IPv6 flow needs an IPv6 real server");
+    const six = this.#six ?? this.#allocSix();
+    const pm = pm0 | M_V6;
+    const seed = this.#seed;
+    const cf = fold128(seed, buf, cOff);
+    const vf = fold128(seed, buf, vOff);
+    const dup = this.#findIn6(pm, buf, cOff, vOff, cf, vf, ((clientPort << 16) | vport) >>> 0);
+    const ports = ((clientPort << 16) | vport) >>> 0;
+    const s = this.#place(pm, cf, vf, ports, fold128(seed, r6, 0), real, realPort, method, dup);
+    if (s >= 0) {
+      const w = s * SIX_WORDS;
+      for (let i = 0; i < 4; i++) {
+        six[w + i] = readWord(buf, cOff + 4 * i);
+        six[w + 4 + i] = readWord(buf, vOff + 4 * i);
+      }
+    }
+    return s;
+  }
+
+  /**
+   * Writes a new entry (the common part of insert and insert6): `dup` is a live entry with the
+   * same key, replaced; a full table evicts its oldest embryonic entry or refuses (-1).
+   */
+  #place(
+    pm: number,
+    cip: number,
+    vip: number,
+    ports: number,
+    rip: number,
+    real: RealServer,
+    realPort: number,
+    method: ForwardMethod,
+    dup: number,
+  ): number {
+    const clock = this.#clock;
+    if (!clock.fresh) clock.read();
+    const now = clock.time[0];
+    if (dup >= 0) {
+      if (this.#f64[(dup << 2) + F_EXPIRES] <= now) this.counters.expired++;
+      else this.counters.replaced++;
+      this.#free(dup);
     }
     // At the bound (or over it, after a shrink) a new flow takes an embryonic entry's slot or
     // none; below it a free slot exists, since the arrays have at least `capacity` slots.
@@ -483,29 +564,153 @@ export class ConnTable {
       this.#free(victim);
       this.counters.evicted++;
     }
+    const row = this.#row;
     const s = this.#freeHead;
     this.#freeHead = this.#inNext[s];
     const m = methodCode(method);
     const state = pm & M_UDP ? ConnState.UDP : ConnState.NONE;
     const o = s << 3;
-    row[o + W_CIP] = clientIp;
+    row[o + W_CIP] = cip;
     row[o + W_VIP] = vip;
     row[o + W_PORTS] = ports;
     row[o + W_META] = pm | M_INACTIVE | M_UNPROVEN | M_FRESH | (m === 1 ? 0 : M_NOOUTPUT) |
       (m << M_METHOD_SHIFT) | (state << M_STATE_SHIFT) | (realPort & 0xffff);
-    row[o + W_RIP] = real.address;
+    row[o + W_RIP] = rip;
     row[o + W_REAL] = this.#reals.acquire(real);
     this.#f64[(s << 2) + F_EXPIRES] = now + this.#timeouts[state];
     real.inactiveConns++;
+    const bucket = this.#inHash(pm, cip, vip, ports);
     this.#inNext[s] = this.#inHead[bucket];
     this.#inHead[bucket] = s;
-    const ob = this.#outHash(pm, real.address, realPort, clientIp, clientPort);
+    const ob = this.#outHash(pm, row[o + W_RIP], realPort & 0xffff, cip, ports >>> 16);
     this.#outNext[s] = this.#outHead[ob];
     this.#outHead[ob] = s;
     this.#size++;
     this.#embLink(s);
     this.counters.inserted++;
     return s;
+  }
+
+  /** The entry (live or not) with this IPv6 "in" key, or -1. */
+  #findIn6(
+    pm: number,
+    buf: Uint8Array,
+    cOff: number,
+    vOff: number,
+    cf: number,
+    vf: number,
+    ports: number,
+  ): number {
+    const row = this.#row;
+    for (let s = this.#inHead[this.#inHash(pm, cf, vf, ports)]; s >= 0; s = this.#inNext[s]) {
+      const o = s << 3;
+      if (
+        row[o + W_CIP] === cf && row[o + W_VIP] === vf && row[o + W_PORTS] === ports &&
+        (row[o + W_META] & M_KEY) === pm && this.#sixEquals(s, 0, buf, cOff) &&
+        this.#sixEquals(s, 4, buf, vOff)
+      ) {
+        return s;
+      }
+    }
+    return -1;
+  }
+
+  /** True when the side array's address at word `at` (0 client, 4 VIP) of `s` is buf's. */
+  #sixEquals(s: number, at: number, buf: Uint8Array, off: number): boolean {
+    const six = this.#six as Uint32Array;
+    const w = s * SIX_WORDS + at;
+    for (let i = 0; i < 4; i++) if (six[w + i] !== readWord(buf, off + 4 * i)) return false;
+    return true;
+  }
+
+  /** Allocates the IPv6 side array (at the first IPv6 flow). */
+  #allocSix(): Uint32Array {
+    this.#six = new Uint32Array(this.#slots * SIX_WORDS);
+    return this.#six;
+  }
+
+  /**
+   * {@link lookupIn} for an IPv6 packet: client `buf[cOff ..+16)` -> VIP `buf[vOff ..+16)`.
+   * Allocates nothing.
+   */
+  lookupIn6(
+    protocol: number,
+    buf: Uint8Array,
+    cOff: number,
+    vOff: number,
+    clientPort: number,
+    vport: number,
+  ): number {
+    const pm0 = protoBits(protocol);
+    if (pm0 === 0 || this.#six === null) return -1;
+    const pm = pm0 | M_V6;
+    const seed = this.#seed;
+    const cf = fold128(seed, buf, cOff);
+    const vf = fold128(seed, buf, vOff);
+    const ports = ((clientPort << 16) | vport) >>> 0;
+    const row = this.#row;
+    // The walk written out, as in lookupIn (insert6's #findIn6 is the same walk).
+    let s = this.#inHead[this.#inHash(pm, cf, vf, ports)];
+    while (s >= 0) {
+      const o = s << 3;
+      if (
+        row[o + W_CIP] === cf && row[o + W_VIP] === vf && row[o + W_PORTS] === ports &&
+        (row[o + W_META] & M_KEY) === pm && this.#sixEquals(s, 0, buf, cOff) &&
+        this.#sixEquals(s, 4, buf, vOff)
+      ) {
+        const clock = this.#clock;
+        if (!clock.fresh) clock.read();
+        if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
+          this.#free(s);
+          this.counters.expired++;
+          return -1;
+        }
+        return s;
+      }
+      s = this.#inNext[s];
+    }
+    return -1;
+  }
+
+  /**
+   * {@link lookupOut} for an IPv6 packet: real server `buf[rOff ..+16)` -> client
+   * `buf[cOff ..+16)`. Allocates nothing.
+   */
+  lookupOut6(
+    protocol: number,
+    buf: Uint8Array,
+    rOff: number,
+    cOff: number,
+    realPort: number,
+    clientPort: number,
+  ): number {
+    const pm0 = protoBits(protocol);
+    if (pm0 === 0 || this.#six === null) return -1;
+    const pm = pm0 | M_V6;
+    const seed = this.#seed;
+    const rf = fold128(seed, buf, rOff);
+    const cf = fold128(seed, buf, cOff);
+    const row = this.#row;
+    let s = this.#outHead[this.#outHash(pm, rf, realPort, cf, clientPort)];
+    while (s >= 0) {
+      const next = this.#outNext[s];
+      const o = s << 3;
+      const meta = row[o + W_META];
+      if (
+        row[o + W_RIP] === rf && row[o + W_CIP] === cf && (meta & 0xffff) === realPort &&
+        row[o + W_PORTS] >>> 16 === clientPort && (meta & M_KEY) === pm &&
+        this.#sixEquals(s, 0, buf, cOff) &&
+        equal16(this.#reals.get(row[o + W_REAL]).address6 as Uint8Array, 0, buf, rOff)
+      ) {
+        const clock = this.#clock;
+        if (!clock.fresh) clock.read();
+        if (this.#f64[(s << 2) + F_EXPIRES] > clock.time[0]) return s;
+        this.#free(s);
+        this.counters.expired++;
+      }
+      s = next;
+    }
+    return -1;
   }
 
   /**
@@ -653,6 +858,46 @@ export class ConnTable {
     return this.#reals.get(this.#row[(slot << 3) + W_REAL]);
   }
 
+  /** True when the entry is an IPv6 flow (its addresses: {@link client6}, {@link vip6}). */
+  isIpv6(slot: number): boolean {
+    return (this.#row[(slot << 3) + W_META] & M_V6) !== 0;
+  }
+
+  /** An IPv6 entry's client address (a copy: control path), or null for an IPv4 entry. */
+  client6(slot: number): Uint8Array | null {
+    return this.isIpv6(slot) ? this.#sixBytes(slot, 0) : null;
+  }
+
+  /** An IPv6 entry's VIP (a copy: control path), or null for an IPv4 entry. */
+  vip6(slot: number): Uint8Array | null {
+    return this.isIpv6(slot) ? this.#sixBytes(slot, 4) : null;
+  }
+
+  /** Writes an IPv6 entry's VIP into `out[off ..+16)` (the packet path's form: no allocation). */
+  copyVip6(slot: number, out: Uint8Array, off: number): void {
+    const six = this.#six as Uint32Array;
+    for (let i = 0; i < 4; i++) {
+      const v = six[slot * SIX_WORDS + 4 + i];
+      out[off + 4 * i] = v >>> 24;
+      out[off + 4 * i + 1] = (v >>> 16) & 0xff;
+      out[off + 4 * i + 2] = (v >>> 8) & 0xff;
+      out[off + 4 * i + 3] = v & 0xff;
+    }
+  }
+
+  #sixBytes(slot: number, at: number): Uint8Array {
+    const out = new Uint8Array(16);
+    const six = this.#six as Uint32Array;
+    for (let i = 0; i < 4; i++) {
+      const v = six[slot * SIX_WORDS + at + i];
+      out[4 * i] = v >>> 24;
+      out[4 * i + 1] = (v >>> 16) & 0xff;
+      out[4 * i + 2] = (v >>> 8) & 0xff;
+      out[4 * i + 3] = v & 0xff;
+    }
+    return out;
+  }
+
   /** Forwarding method. */
   method(slot: number): ForwardMethod {
     return METHODS[(this.#row[(slot << 3) + W_META] >>> M_METHOD_SHIFT) & 3];
@@ -736,6 +981,7 @@ export class ConnTable {
         realPort: this.realPort(s),
         method: this.method(s),
         real: this.real(s),
+        ...(this.isIpv6(s) ? { client6: this.client6(s)!, vip6: this.vip6(s)! } : {}),
       };
     }
   }
@@ -763,7 +1009,7 @@ export class ConnTable {
     const row = this.#row;
     const o = s << 3;
     const meta = row[o + W_META];
-    const pm = meta & (M_USED | M_UDP);
+    const pm = meta & M_KEY;
     const ports = row[o + W_PORTS];
     const ib = this.#inHash(pm, row[o + W_CIP], row[o + W_VIP], ports);
     this.#unlink(this.#inHead, this.#inNext, ib, s);
@@ -837,6 +1083,11 @@ export class ConnTable {
     embNext.set(this.#embNext);
     this.#embPrev = embPrev;
     this.#embNext = embNext;
+    if (this.#six !== null) {
+      const six = new Uint32Array(slots * SIX_WORDS);
+      six.set(this.#six);
+      this.#six = six;
+    }
     this.#inNext = new Int32Array(slots);
     this.#outNext = new Int32Array(slots);
     let buckets = this.#inHead.length;
@@ -856,7 +1107,7 @@ export class ConnTable {
         this.#freeHead = s;
         continue;
       }
-      const pm = meta & (M_USED | M_UDP);
+      const pm = meta & M_KEY;
       const ports = row[o + W_PORTS];
       const ib = this.#inHash(pm, row[o + W_CIP], row[o + W_VIP], ports);
       this.#inNext[s] = this.#inHead[ib];
@@ -880,4 +1131,9 @@ export class ConnTable {
     this.#embCount = 0;
     this.#size = 0;
   }
+}
+
+/** The big-endian u32 at `buf[off ..+4)`. */
+function readWord(buf: Uint8Array, off: number): number {
+  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
 }

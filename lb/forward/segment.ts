@@ -13,13 +13,17 @@
  * - the TCP checksum is computed in full (RFC 9293 3.1: pseudo-header with the segment's length),
  *   whatever the super-frame's field held (typically a partial sum).
  *
+ * TCP over IPv6 ({@link writeTcp6Segment}, `ipv6_gso_segment`) the same way: the payload length is
+ * the segment's, there is no header checksum (RFC 8200 3), the TCP checksum's pseudo-header is
+ * IPv6's (RFC 8200 8.1); the extension headers, if any, are copied with the fixed header.
+ *
  * Nothing is allocated: the caller gives the destination buffer (the tunnel's transmit buffer).
  *
  * @module
  */
 
 import { readU16, readU32, writeU16, writeU32 } from "../../stack/wire/bytes.ts";
-import { internetChecksum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
+import { internetChecksum, pseudoHeaderSum, pseudoHeaderSum6 } from "../../stack/wire/checksum.ts";
 import { TCP_CWR, TCP_FIN, TCP_PSH } from "../../stack/wire/tcp.ts";
 import { copyPacket } from "./copy.ts";
 
@@ -75,6 +79,42 @@ export function writeTcpSegment(
     dst[dstOff + 9],
     thl + payloadLen,
   );
+  writeU16(dst, tcp + TCP_CHECKSUM, internetChecksum(dst, tcp, thl + payloadLen, pseudo));
+  return len;
+}
+
+/**
+ * Writes segment number `index` of the TCP/IPv6 packet `src[ipOff .. ipOff+len)`, its TCP header
+ * at `l4Off`: the payload bytes `[payloadFrom, payloadFrom + payloadLen)` behind copies of its
+ * headers, into `dst[dstOff ..)`. `last` marks the final segment. Returns the segment's length
+ * (IPv6 header included). The caller has checked the TCP data offset fits the packet.
+ */
+export function writeTcp6Segment(
+  src: Uint8Array,
+  ipOff: number,
+  l4Off: number,
+  payloadFrom: number,
+  payloadLen: number,
+  index: number,
+  last: boolean,
+  dst: Uint8Array,
+  dstOff: number,
+): number {
+  const hl = l4Off - ipOff;
+  const thl = (src[l4Off + 12] >>> 4) << 2;
+  const headers = hl + thl;
+  const len = headers + payloadLen;
+  copyPacket(src, ipOff, dst, dstOff, headers);
+  copyPacket(src, ipOff + headers + payloadFrom, dst, dstOff + headers, payloadLen);
+  writeU16(dst, dstOff + 4, len - 40); // the payload length: all after the fixed header
+  const tcp = dstOff + hl;
+  writeU32(dst, tcp + TCP_SEQ, (readU32(src, l4Off + TCP_SEQ) + payloadFrom) >>> 0);
+  let flags = src[l4Off + TCP_FLAGS];
+  if (!last) flags &= ~(TCP_FIN | TCP_PSH);
+  if (index > 0) flags &= ~TCP_CWR;
+  dst[tcp + TCP_FLAGS] = flags;
+  writeU16(dst, tcp + TCP_CHECKSUM, 0);
+  const pseudo = pseudoHeaderSum6(dst, dstOff + 8, dstOff + 24, 6, thl + payloadLen);
   writeU16(dst, tcp + TCP_CHECKSUM, internetChecksum(dst, tcp, thl + payloadLen, pseudo));
   return len;
 }

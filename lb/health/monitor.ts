@@ -17,6 +17,7 @@
 import type { Balancer } from "../balancer.ts";
 import type { RealServer, VirtualService } from "../service.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
+import { formatAddressPort } from "../address.ts";
 import { type CheckSpec, HealthChecker, type HealthEvent, type HealthTiming } from "./checker.ts";
 import { httpCheck } from "./http_check.ts";
 import { type Connector, tcpCheck } from "./tcp_check.ts";
@@ -89,7 +90,7 @@ export function startHealthChecks(
         : () => httpCheck(connect, target, check.path, check.status),
       onChange,
       names: {
-        service: `tcp ${formatIpv4(service.vip)}:${service.port}`,
+        service: `tcp ${formatAddressPort(service.vip, service.port)}`,
         real: `${target.hostname}:${target.port}`,
       },
     });
@@ -107,6 +108,9 @@ export function startHealthChecks(
       const config = service.protocol === "tcp" ? cfgOf(service) : null;
       if (config === null) continue;
       for (const real of service.reals) {
+        // The stack's TCP speaks IPv4 only (for now): an IPv6 real server is not probed, so it
+        // stays available rather than being marked down by a check that cannot reach it.
+        if (real.address6 !== null) continue;
         let e = entries.get(real);
         if (e === undefined || e.service !== service || e.config !== config) {
           if (e !== undefined) release(e, real);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { formatIpv4 } from "../../stack/wire/address.ts";
+import { formatAddressPort } from "../address.ts";
 import type { FileConfig } from "../config_file.ts";
 import type { HealthConfig } from "./monitor.ts";
 
@@ -18,7 +18,7 @@ function keyOf(s: { protocol: string; vip: number; port: number }): string {
 }
 
 function nameOf(s: { protocol: string; vip: number; port: number }): string {
-  return `${s.protocol} ${formatIpv4(s.vip)}:${s.port}`;
+  return `${s.protocol} ${formatAddressPort(s.vip, s.port)}`;
 }
 
 const same = (a: HealthConfig | null | undefined, b: HealthConfig | null | undefined) =>

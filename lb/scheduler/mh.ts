@@ -113,7 +113,7 @@ export class MaglevScheduler implements Scheduler {
   update(reals: readonly RealServer[]): void {
     const m = this.tableSize;
     const backends = reals.filter((r) => effectiveWeight(r) > 0);
-    backends.sort((a, b) => a.address - b.address || a.port - b.port);
+    backends.sort((a, b) => a.key - b.key || a.address - b.address || a.port - b.port);
     this.#backends = backends;
     const n = backends.length;
     let g = 0;
@@ -131,8 +131,8 @@ export class MaglevScheduler implements Scheduler {
     const turns = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const r = backends[i];
-      offsets[i] = hash2(r.address, r.port, OFFSET_SEED) % m;
-      skips[i] = (hash2(r.address, r.port, SKIP_SEED) % (m - 1)) + 1;
+      offsets[i] = hash2(r.key, r.port, OFFSET_SEED) % m;
+      skips[i] = (hash2(r.key, r.port, SKIP_SEED) % (m - 1)) + 1;
       turns[i] = Math.max(1, (r.weight / g) >>> shift);
     }
     populate(m, offsets, skips, turns, this.#table);

@@ -248,6 +248,12 @@ export class Ipv6Host implements Ipv6ErrorSender {
   hook: Ipv6PacketHook | null = null;
   /** Offer packets for other hosts to the hook (a NAT balancer sees its real servers' replies). */
   forwarding = false;
+  /**
+   * True when the last {@link sendPacket} or {@link sendPacketVia} returned false because the
+   * packet waits for neighbor resolution (it goes out when the neighbor answers), not because it
+   * was dropped: a forwarder tells the two apart with it.
+   */
+  sendQueued = false;
   readonly #device: Device;
   readonly #mac: Uint8Array;
   readonly #counters: Counters;
@@ -879,6 +885,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     len: number,
     offload: FrameOffload | null = null,
   ): boolean {
+    this.sendQueued = false;
     const dst = ipOff + 24;
     // The next hop is `hop[hopOff ..+16)`: the destination itself on-link, else the gateway;
     // null for multicast.
@@ -925,6 +932,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     hopOff = 0,
     offload: FrameOffload | null = null,
   ): boolean {
+    this.sendQueued = false;
     return this.#emit(buf, ipOff, len, hop, hopOff, offload);
   }
 
@@ -964,7 +972,10 @@ export class Ipv6Host implements Ipv6ErrorSender {
         mac = this.neighbors.resolve(addr, buf, frameOff, len + ETH_HEADER_LEN);
         if (mac !== null) this.#lastNeighbor = this.neighbors.lastResolved;
       }
-      if (mac === null) return false;
+      if (mac === null) {
+        this.sendQueued = true; // resolve() queued a copy
+        return false;
+      }
     }
     writeEthernetHeader(buf, frameOff, mac, this.#mac, ETH_TYPE_IPV6);
     this.#counters.count("ipv6.tx_packets");

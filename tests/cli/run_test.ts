@@ -8,6 +8,7 @@ import { UsageError } from "../../cli/args.ts";
 import { main } from "../../cli/main.ts";
 import { parseRunArgs } from "../../cli/commands/run.ts";
 import { ip } from "../stack/net/_frames.ts";
+import { formatAddressPort } from "../../lb/address.ts";
 
 const base = ["--tap", "lbt-none0", "--ip", "10.0.0.1/24", "--gateway", "10.0.0.254"];
 
@@ -60,6 +61,26 @@ Deno.test("bad input is a UsageError naming the problem", () => {
     [
       [...base, "--service", "tcp:10.0.0.100:80", "--real", "10.0.0.11", "--service"],
       /^run: Option '--service <value>' argument missing/,
+    ],
+    [
+      [...base, "--service", "tcp:[2001:db8::100]:80", "--real", "[2001:db8::11]"],
+      /^run: --service tcp:\[2001:db8::100\]:80: an IPv6 service needs an IPv6 address/,
+    ],
+    [
+      [
+        ...base,
+        "--ip",
+        "2001:db8::1/64",
+        "--service",
+        "tcp:[2001:db8::100]:80",
+        "--real",
+        "10.0.0.11",
+      ],
+      /^run: --real 10\.0\.0\.11: real server 10\.0\.0\.11 is IPv4 but the VIP 2001:db8::100 is IPv6/,
+    ],
+    [
+      [...base, "--service", "tcp:2001:db8::100:80", "--real", "10.0.0.11"],
+      /^run: --service: "tcp:2001:db8::100:80" is not PROTO:VIP:PORT/,
     ],
   ];
   for (const [args, re] of cases) {
@@ -192,4 +213,29 @@ Deno.test("parseRunArgs: --check flags inside a --service group override the glo
     UsageError,
   );
   assertMatch(e.message, /^run: --fall needs --check$/);
+});
+
+Deno.test("parseRunArgs: a dual-stack balancer, IPv6 service in brackets", () => {
+  const { host, config } = parseRunArgs([
+    ...base,
+    "--ip",
+    "2001:db8::1/64",
+    "--service",
+    "tcp:10.0.0.100:80",
+    "--real",
+    "10.0.0.11",
+    "--service",
+    "udp:[2001:db8::100]:53",
+    "--method",
+    "nat",
+    "--real",
+    "[2001:db8::11]:5353,weight=2",
+  ]);
+  assertEquals(host.ipv6, ["2001:db8::1/64"]);
+  assertEquals(
+    config.services.map((s) => [s.protocol, formatAddressPort(s.vip, s.port), s.method]),
+    [["tcp", "10.0.0.100:80", "dr"], ["udp", "[2001:db8::100]:53", "nat"]],
+  );
+  const r = config.services[1].reals[0];
+  assertEquals([formatAddressPort(r.address, r.port), r.weight], ["[2001:db8::11]:5353", 2]);
 });

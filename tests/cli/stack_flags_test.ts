@@ -1,7 +1,8 @@
 import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
 import { parseFlags, UsageError } from "../../cli/args.ts";
 import { HOST_FLAG_SPEC, hostOptions, sizeArg } from "../../cli/host_flags.ts";
-import { serveSpecs } from "../../cli/commands/stack.ts";
+import { serveSpecs, vip6Addresses, vipAddresses } from "../../cli/commands/stack.ts";
+import { formatIpv6 } from "../../stack/wire/address6.ts";
 
 const SPEC = { ...HOST_FLAG_SPEC, serve: { type: "string", multiple: true } } as const;
 const HOST = ["--tap", "tap0", "--ip", "10.0.0.2/24"];
@@ -157,4 +158,14 @@ Deno.test("--gateway repeats: one IPv4 and one IPv6 default gateway, each on-lin
     const e = assertThrows(() => hostOptions("stack", flags(...args)), UsageError);
     assertMatch(e.message, re);
   }
+});
+
+Deno.test("stack --vip: IPv4 and IPv6 VIPs apart; an IPv6 one needs an IPv6 address", () => {
+  const spec = { vip: { type: "string", multiple: true } } as const;
+  const { flags } = parseFlags("stack", ["--vip", "10.0.0.100", "--vip", "2001:db8::100"], spec);
+  assertEquals(vipAddresses(flags, 0x0a000002), [0x0a000064]);
+  assertEquals(vip6Addresses(flags, true).map((a) => formatIpv6(a)), ["2001:db8::100"]);
+  assertMatch(assertThrows(() => vip6Addresses(flags, false), UsageError).message, /no IPv6/);
+  const bad = parseFlags("stack", ["--vip", "2001:db8::zz"], spec).flags;
+  assertMatch(assertThrows(() => vip6Addresses(bad, true), UsageError).message, /not an IPv4 or/);
 });

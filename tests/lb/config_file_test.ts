@@ -108,7 +108,10 @@ const BAD: [string, string][] = [
   [svc("", '[{"address":"10.0.0.11","weight":70000}]'), "$.services[0].reals[0].weight: 70000"],
   [svc("", '[{"address":"10.0.0.11","weight":1.5}]'), "$.services[0].reals[0].weight: 1.5"],
   [svc("", '[{"address":"10.0.0.11","method":"gre"}]'), '$.services[0].reals[0].method: "gre"'],
-  [svc("", '[{"address":"x"}]'), '$.services[0].reals[0].address: "x" is not an IPv4 address'],
+  [
+    svc("", '[{"address":"x"}]'),
+    '$.services[0].reals[0].address: "x" is not an IPv4 or IPv6 address',
+  ],
   [svc("", '[{"weight":1}]'), "$.services[0].reals[0]: missing key address"],
   [svc("", '[{"address":"10.0.0.11","port":8080}]'), "reals[0].port: method dr keeps"],
   [

@@ -70,7 +70,9 @@ Deno.test("balancer library: refused changes are BalancerErrors with the reason"
   web.addReal({ address: "10.0.0.11" });
   const cases: [() => unknown, RegExp][] = [
     [() => lb.addService({ vip: "10.0.0.100", port: 80 }), /already exists/],
-    [() => lb.addService({ vip: "10.0.0.300", port: 80 }), /not an IPv4 address/],
+    [() => lb.addService({ vip: "10.0.0.300", port: 80 }), /not an IPv4 or IPv6 address/],
+    [() => lb.addService({ vip: "2001:db8::100", port: 80 }), /the stack has no IPv6 address/],
+    [() => web.addReal({ address: "2001:db8::11" }), /must be of its VIP's family/],
     [() => lb.addService({ vip: "10.0.0.100", port: 0 }), /port 0/],
     [() => web.addReal({ address: "10.0.0.11" }), /already in/],
     [() => web.addReal({ address: "10.0.0.12", port: 8080 }), /needs -m \(nat\)/],

@@ -2,6 +2,15 @@ import { assert, assertEquals } from "../assert.ts";
 import { ACK, frame, SYN, tcpPacket } from "./_packets.ts";
 import { CLIENT, CLIENT_MAC, LB_MAC, REAL1, REAL2, rig, VIP } from "./_rig.ts";
 import { escapeLabel, renderMetrics } from "../../lb/metrics.ts";
+import {
+  CLIENT6,
+  CLIENT_MAC as CLIENT6_MAC,
+  frame6,
+  LB_MAC as LB6_MAC,
+  rig6,
+  tcp6Packet,
+  VIP6,
+} from "./_rig6.ts";
 
 interface Sample {
   name: string;
@@ -140,4 +149,20 @@ Deno.test("escapeLabel: backslash, quote and line feed", () => {
     { 'odd"name\n': 2 },
   );
   assert(text.includes('lbts_stack_events_total{name="odd\\"name\\n"} 2\n'), text);
+});
+
+Deno.test("renderMetrics: an IPv6 service's labels carry its addresses, the server's in brackets", () => {
+  const r = rig6([{ method: "dr", reals: [{ index: 0 }, { index: 1 }] }]);
+  r.send(frame6(LB6_MAC, CLIENT6_MAC, tcp6Packet(CLIENT6, VIP6, 40001, 80, SYN)));
+  const { samples } = parse(renderMetrics(r.balancer.snapshot(), r.stack.counters.snapshot()));
+  const svc = { protocol: "tcp", vip: "2001:db8::100", port: "80" };
+  assertEquals(value(samples, "lbts_service_connections_total", svc), 1);
+  assertEquals(
+    value(samples, "lbts_real_connections_total", { ...svc, real: "[2001:db8::11]:80" }),
+    1,
+  );
+  assertEquals(
+    value(samples, "lbts_real_connections_total", { ...svc, real: "[2001:db8::12]:80" }),
+    0,
+  );
 });

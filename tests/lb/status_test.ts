@@ -19,6 +19,7 @@ import { VirtualService } from "../../lb/service.ts";
 import { REAL1, rig } from "./_rig.ts";
 import { ip } from "./_packets.ts";
 import { statusValidator } from "./_status_schema.ts";
+import { rig6 } from "./_rig6.ts";
 
 /** A history on a FakeClock-driven estimator, with a fake wall clock. */
 function setup() {
@@ -163,6 +164,34 @@ Deno.test("docs/status.schema.json: rejects a document missing a key or with a b
     assert(!validate(noDrops));
     const bad = structuredClone(doc);
     (bad.reals.items[0] as { health: string }).health = "sick";
+    assert(!validate(bad));
+  } finally {
+    r.stack.close();
+  }
+});
+
+Deno.test("docs/status.schema.json: an IPv6 service and its servers are valid; a non-address is not", async () => {
+  const validate = await statusValidator();
+  const r = rig6([{ method: "nat", reals: [{ index: 0, port: 8080 }] }]);
+  try {
+    const { est, history, sample } = setup();
+    sample(r.balancer.services.list() as VirtualService[]);
+    r.balancer.services.list()[0].reals[0].available = false;
+    const doc: StatusDoc = buildStatus({
+      snapshot: r.balancer.snapshot(),
+      services: r.balancer.services.list(),
+      estimator: est,
+      history,
+      stackCounters: {},
+      events: [],
+      checkOf: () => null,
+      now: Date.now(),
+    }, 1);
+    assert(validate(doc), JSON.stringify(validate.errors));
+    assertEquals(doc.services[0].name, "tcp [2001:db8::100]:80");
+    assertEquals(doc.reals.items[0].address, "2001:db8::11");
+    const bad = structuredClone(doc);
+    (bad.reals.items[0] as { address: string }).address = "2001:db8::zz";
     assert(!validate(bad));
   } finally {
     r.stack.close();

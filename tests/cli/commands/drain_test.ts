@@ -6,6 +6,7 @@ import {
   weightZero,
 } from "../../../cli/commands/drain.ts";
 import { UsageError } from "../../../cli/args.ts";
+import { adminOpToWire } from "../../../lb/admin.ts";
 import type { BalancerSnapshot, RealSnapshot } from "../../../lb/balancer.ts";
 
 function real(address: string, port: number, activeConns: number): RealSnapshot {
@@ -113,4 +114,18 @@ Deno.test("weightZero: the edit-server change with u32 addresses", () => {
     port: 80,
     weight: 0,
   });
+});
+
+Deno.test("drain: IPv6 servers and services in brackets; the change names them as text", () => {
+  const { target } = parseDrainArgs(["[2001:DB8::11]:80", "-t", "[2001:db8::100]:80"]);
+  assertEquals(target, { address: "2001:db8::11", port: 80, service: "[2001:db8::100]:80" });
+  const snap6: BalancerSnapshot = {
+    ...SNAP,
+    services: [service("tcp", "2001:db8::100", 80, [real("2001:db8::11", 80, 1)])],
+  };
+  const entries = drainEntries(snap6, target!);
+  assertEquals(entries.length, 1);
+  const wire = JSON.parse(JSON.stringify(adminOpToWire(weightZero(entries[0]))));
+  assertEquals([wire.service.vip, wire.address, wire.weight], ["2001:db8::100", "2001:db8::11", 0]);
+  assertThrows(() => parseDrainArgs(["[2001:db8::11]x"]), UsageError);
 });

@@ -190,3 +190,47 @@ Deno.test("conns: ipvsadm -L -n -c", () => {
     ].join("\n"),
   );
 });
+
+Deno.test("list and stats: IPv6 services and servers in brackets, after IPv4, sorted by bytes", () => {
+  const dual: BalancerSnapshot = {
+    ...snap,
+    services: [
+      {
+        protocol: "tcp",
+        vip: "2001:db8::100",
+        port: 80,
+        scheduler: "rr",
+        flags: "",
+        ...zero,
+        reals: [real("2001:db8::a", 8080, "nat"), real("2001:db8::9", 8080, "nat")],
+      },
+      { ...snap.services[1], reals: [] },
+    ],
+  };
+  assertEquals(
+    formatServices(dual).split("\n").slice(3),
+    [
+      "TCP  10.0.0.100:80 wrr",
+      "TCP  [2001:db8::100]:80 rr",
+      "  -> [2001:db8::9]:8080           Masq    1      0          0         ",
+      "  -> [2001:db8::a]:8080           Masq    1      0          0         ",
+    ],
+  );
+  // A name longer than ipvsadm's IPv4 columns is printed whole, not cut.
+  const long = formatStats({
+    ...snap,
+    services: [{
+      protocol: "udp",
+      vip: "2001:db8:1234:5678:9abc:def0:1234:5678",
+      port: 53,
+      scheduler: "rr",
+      flags: "",
+      ...zero,
+      reals: [],
+    }],
+  });
+  assertEquals(
+    long.split("\n")[3],
+    "UDP  [2001:db8:1234:5678:9abc:def0:1234:5678]:53" + "        0".repeat(5),
+  );
+});
