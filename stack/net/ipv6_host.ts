@@ -291,6 +291,8 @@ export class Ipv6Host implements Ipv6ErrorSender {
   #fragFrame = new Uint8Array(0);
   /** A fragmented packet's identification: random (RFC 7739), drawn into this. */
   readonly #fragId = new Uint32Array(1);
+  /** start() ran: addresses added from now on are announced. */
+  #started = false;
   /** The neighbor of the last packet sent, used without a lookup while REACHABLE. */
   #lastNeighbor: Neighbor | null = null;
   /** Echo requests waiting for their replies, by "id:seq". */
@@ -369,12 +371,27 @@ export class Ipv6Host implements Ipv6ErrorSender {
    */
   addAddress(address: Uint8Array, prefix = 128, options: { nd?: boolean } = {}): void {
     if (this.#entry(address, 0) !== undefined) return;
-    this.addresses.push({
+    const a: Ipv6Address = {
       address: address.slice(0, 16),
       prefix,
       dad: "preferred",
       nd: options.nd ?? true,
-    });
+    };
+    this.addresses.push(a);
+    // A VIP moving here: the neighbors learn where it went (RFC 4861 7.2.6).
+    if (this.#started && a.nd) this.announce(a.address);
+  }
+
+  /**
+   * An unsolicited Neighbor Advertisement for our `address` to all nodes, with the Override flag
+   * (RFC 4861 7.2.6): neighbors that cached another link-layer address for it (a host restarted
+   * with a new MAC, a VIP taken over) replace it, as gratuitous ARP does for IPv4.
+   */
+  announce(address: Uint8Array): void {
+    const msg = new Uint8Array(32);
+    writeNeighborMessage(msg, 0, true, NA_OVERRIDE, address, this.#mac);
+    this.#counters.count("nd.na_unsolicited");
+    this.send(address, ALL_NODES, IPV6_NH_ICMPV6, ND_HOP_LIMIT, msg, true);
   }
 
   /** Removes an address added with {@link addAddress}; true if it was there. */
@@ -395,7 +412,11 @@ export class Ipv6Host implements Ipv6ErrorSender {
    * 5.4.2: DupAddrDetectTransmits 1), unless DAD is off.
    */
   start(): void {
-    if (!this.#dad) return;
+    this.#started = true;
+    if (!this.#dad) {
+      for (const a of this.addresses) if (a.nd !== false) this.announce(a.address);
+      return;
+    }
     const at = this.#clock.now() + RETRANS_TIMER_MS;
     for (const a of this.addresses) {
       a.dad = "tentative";
@@ -416,6 +437,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
       if (a.dad === "tentative" && now >= (a.dadAt ?? 0)) {
         a.dad = "preferred";
         this.#counters.count("nd.dad_passed");
+        if (a.nd !== false) this.announce(a.address);
       }
     }
   }

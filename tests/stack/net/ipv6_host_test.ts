@@ -169,6 +169,14 @@ Deno.test("DAD (RFC 4862 5.4): tentative addresses are probed from :: and answer
   clock.advance(1000);
   stack.tick();
   assertEquals(stack.counters.get("nd.dad_passed"), 2);
+  // Each address in use is announced once (RFC 4861 7.2.6): an unsolicited NA to all nodes,
+  // Override set, Solicited not.
+  assertEquals(sent.length, 2);
+  for (const a of sent) {
+    const [t2, o2] = icmp(a);
+    assertEquals([t2, formatIpv6(a, 38), a[o2 + 4]], [ND_NEIGHBOR_ADVERT, "ff02::1", 0x20]);
+  }
+  sent.length = 0;
   feed(NS);
   assertEquals(sent.length, 1, "preferred now: answered");
 });
@@ -193,6 +201,13 @@ Deno.test("DAD: an advertisement for a tentative address makes it a duplicate, n
   assertEquals(stack.counters.get("nd.dad_duplicate"), 1);
   clock.advance(2000);
   stack.tick();
+  // Only the link-local address passed DAD: its announcement is all that went out.
+  assertEquals(sent.length, 1);
+  const m = new NeighborMessage();
+  const [, o1] = icmp(sent[0]);
+  assertEquals(parseNeighborMessage(sent[0], o1, sent[0].length - o1, m), null);
+  assertEquals(formatIpv6(sent[0], m.targetOff), "fe80::ff:fe00:1");
+  sent.length = 0;
   feed(NS);
   assertEquals(sent.length, 0, "a duplicate address is never answered for");
   assert(!stack.ipv6!.owns(parseIpv6("2001:db8::2")!));
