@@ -14,6 +14,7 @@
  * @module
  */
 
+import { formatIpv6 } from "../../stack/wire/address6.ts";
 import type { Balancer } from "../balancer.ts";
 import type { RealServer, VirtualService } from "../service.ts";
 import { formatIpv4 } from "../../stack/wire/address.ts";
@@ -75,7 +76,10 @@ export function startHealthChecks(
     config: HealthConfig,
   ): HealthChecker => {
     const target = {
-      hostname: formatIpv4(real.address),
+      // An IPv6 server in brackets: what connect() takes and what a Host header carries.
+      hostname: real.address6 === null
+        ? formatIpv4(real.address)
+        : `[${formatIpv6(real.address6)}]`,
       port: service.realPort(real),
       timeoutMs: config.timeoutMs,
     };
@@ -108,9 +112,6 @@ export function startHealthChecks(
       const config = service.protocol === "tcp" ? cfgOf(service) : null;
       if (config === null) continue;
       for (const real of service.reals) {
-        // The stack's TCP speaks IPv4 only (for now): an IPv6 real server is not probed, so it
-        // stays available rather than being marked down by a check that cannot reach it.
-        if (real.address6 !== null) continue;
         let e = entries.get(real);
         if (e === undefined || e.service !== service || e.config !== config) {
           if (e !== undefined) release(e, real);
