@@ -1,13 +1,14 @@
 /**
  * An IPv6 service in tunnel mode (IPv6-in-IPv6, RFC 2473). The real servers are userspace hosts
  * of this project (`lb.ts stack --vip VIP6 --serve echo:7`: the VIP held without Neighbor
- * Discovery, IPv6-in-IPv6 decapsulated), answering RFC 862 echo over UDP (the stack's TCP is IPv4
- * only for now) straight to the kernel client behind the router (tests/netns/_lb6_net.ts).
+ * Discovery, IPv6-in-IPv6 decapsulated), answering RFC 862 echo over UDP and HTTP over TCP/IPv6
+ * straight to the kernel client behind the router (tests/netns/_lb6_net.ts).
  */
 import { assert, assertEquals } from "../assert.ts";
 import { netnsTest, type Proc } from "./topology.ts";
 import { counters, lbJson, type LbNet, PY, ROUTER, startBalancer } from "./_lb_net.ts";
-import { buildLb6Net, LB6_FLAGS, ROUTER6, VIP6 } from "./_lb6_net.ts";
+import { buildLb6Net, LB6_FLAGS, requests6, ROUTER6, VIP6 } from "./_lb6_net.ts";
+import { bytesSha256 } from "../../stack/services/http.ts";
 
 interface TunReal {
   ip6: string;
@@ -41,6 +42,8 @@ async function startTunReals(net: LbNet, n: number): Promise<TunReal[]> {
       VIP6,
       "--serve",
       "echo:7",
+      "--serve",
+      "http:80",
       "--control",
       control,
     ]);
@@ -136,6 +139,48 @@ netnsTest(
     const c = await counters(net);
     assert((c["lb.tun_frag_needed"] ?? 0) >= 1, JSON.stringify(c));
     assertEquals(c["lb.drop_tx_failed"] ?? 0, 0);
+  },
+  120_000,
+);
+
+netnsTest(
+  "ipv6 tun rr: HTTP over TCP/IPv6 through the tunnel: the userspace real servers answer from the VIP",
+  async (t) => {
+    const net = await buildLb6Net(t, 0, "nat");
+    const reals = await startTunReals(net, 3);
+    await startBalancer(net, [
+      ...LB6_FLAGS,
+      "--service",
+      `tcp:[${VIP6}]:80`,
+      "--scheduler",
+      "rr",
+      "--method",
+      "tun",
+      ...reals.flatMap((r) => ["--real", `[${r.ip6}]`]),
+    ]);
+    // 30 connections, all answered; 10 scheduled to each real server (rr).
+    const answers = await requests6(net, 30);
+    assert(answers.every((n) => n !== null), JSON.stringify(answers));
+    const snap = await lbJson<{ services: { reals: { address: string; conns: number }[] }[] }>(
+      net,
+      ["list"],
+    );
+    assertEquals(
+      snap.services[0].reals.map((r) => [r.address, r.conns]),
+      reals.map((r) => [r.ip6, 10]),
+    );
+    // A 10 MB answer comes straight from a real server, whole.
+    const got = await net.t.execOk(net.client, [
+      "sh",
+      "-c",
+      `curl -6 -gsS --max-time 60 http://[${VIP6}]/bytes/10485760 | sha256sum`,
+    ], 90_000);
+    assertEquals(got.split(" ")[0], bytesSha256(10_485_760));
+    let decapsulated = 0;
+    for (const r of reals) {
+      decapsulated += (await counters(net, r.control))["ip6tnl.rx_decapsulated"];
+    }
+    assert(decapsulated > 30 * 3, `the client's segments came through the tunnel: ${decapsulated}`);
   },
   120_000,
 );
