@@ -57,7 +57,13 @@ const sameMac = (a: Uint8Array | null, b: Uint8Array) =>
 
 /** The neighbor cache. */
 export class NeighborCache {
+  /** Entries by address text, oldest first (age order for eviction and listings). */
   readonly #entries = new Map<string, Neighbor>();
+  /**
+   * The same entries by a 32-bit fold of the address: the per-packet lookup (`get`) finds an
+   * entry without building a string (several addresses may share a fold: a short list).
+   */
+  readonly #byFold = new Map<number, Neighbor[]>();
   readonly #clock: Clock;
   readonly #act: NdpActions;
   readonly #maxEntries: number;
@@ -73,7 +79,15 @@ export class NeighborCache {
 
   /** The entry for `addr`, or undefined. */
   get(addr: Uint8Array, off = 0): Neighbor | undefined {
-    return this.#entries.get(formatIpv6(addr, off));
+    const list = this.#byFold.get(fold(addr, off));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i].address;
+      let same = true;
+      for (let j = 0; j < 16 && same; j++) same = a[j] === addr[off + j];
+      if (same) return list[i];
+    }
+    return undefined;
   }
 
   /** Every entry (for `lb.ts neigh`). */
@@ -91,17 +105,16 @@ export class NeighborCache {
   resolve(addr: Uint8Array, packet: Uint8Array, off?: number, len?: number): Uint8Array | null {
     const now = this.#clock.now();
     const n = this.get(addr);
-    const queued = () => off === undefined ? packet : packet.slice(off, off + (len ?? 0));
     if (n === undefined) {
       const e = this.#add(addr, null, "INCOMPLETE", now + RETRANS_TIMER_MS);
       e.probes = 1;
-      e.queue.push(queued());
+      e.queue.push(off === undefined ? packet : packet.slice(off, off + (len ?? 0)));
       this.#act.solicit(e.address, null);
       return null;
     }
     if (n.state === "INCOMPLETE") {
       if (n.queue.length >= this.#maxQueued) n.queue.shift(); // the oldest gives way
-      n.queue.push(queued());
+      n.queue.push(off === undefined ? packet : packet.slice(off, off + (len ?? 0)));
       return null;
     }
     if (n.state === "STALE") {
@@ -197,7 +210,7 @@ export class NeighborCache {
       switch (n.state) {
         case "INCOMPLETE":
           if (n.probes >= MAX_MULTICAST_SOLICIT) {
-            this.#entries.delete(key);
+            this.#remove(key, n);
             this.#act.failed(n, n.queue.splice(0));
           } else {
             n.probes++;
@@ -217,7 +230,7 @@ export class NeighborCache {
           break;
         case "PROBE":
           if (n.probes >= MAX_UNICAST_SOLICIT) {
-            this.#entries.delete(key);
+            this.#remove(key, n);
           } else {
             n.probes++;
             n.deadline = now + RETRANS_TIMER_MS;
@@ -253,20 +266,48 @@ export class NeighborCache {
       queue: [],
     };
     this.#entries.set(formatIpv6(e.address), e);
+    const f = fold(e.address, 0);
+    const list = this.#byFold.get(f);
+    if (list === undefined) this.#byFold.set(f, [e]);
+    else list.push(e);
     return e;
+  }
+
+  /** Takes entry `n` (keyed `key`) out of both maps. */
+  #remove(key: string, n: Neighbor): void {
+    this.#entries.delete(key);
+    const f = fold(n.address, 0);
+    const list = this.#byFold.get(f);
+    if (list === undefined) return;
+    const i = list.indexOf(n);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#byFold.delete(f);
   }
 
   /** A full cache drops a STALE entry first, else the oldest. */
   #evict(): void {
     for (const [key, n] of this.#entries) {
       if (n.state === "STALE") {
-        this.#entries.delete(key);
+        this.#remove(key, n);
         return;
       }
     }
     const first = this.#entries.entries().next();
     if (first.done) return;
     first.value[1].state = "INCOMPLETE"; // a sender's remembered entry (lastResolved) goes stale
-    this.#entries.delete(first.value[0]);
+    this.#remove(first.value[0], first.value[1]);
   }
+}
+
+/** A 32-bit fold of the address `a[off ..+16)` (a small integer key: no allocation). */
+function fold(a: Uint8Array, off: number): number {
+  let h = 0;
+  for (let i = 0; i < 16; i += 4) {
+    h = Math.imul(
+      h ^ ((a[off + i] << 24) | (a[off + i + 1] << 16) | (a[off + i + 2] << 8) |
+        a[off + i + 3]),
+      0x9e3779b1,
+    );
+  }
+  return h >> 1; // 31 bits: a small integer (Smi) on every platform
 }
