@@ -1,8 +1,9 @@
 /**
  * IPv6 on the userspace host with the kernel as its peer: the kernel resolves the stack's
  * addresses by Neighbor Discovery and pings them (global and link-local), the stack resolves the
- * kernel the same way to answer, and malformed IPv6 from a raw socket is counted while the host
- * keeps answering. The kernel's address is `nodad` so the test does not wait for its DAD.
+ * kernel the same way to answer, and malformed IPv6 from a raw socket (truncated, a payload length
+ * past the frame, hop-by-hop out of place, too many extension headers, overlapping fragments) is
+ * counted while the host keeps answering. The kernel's address is `nodad` so the test does not wait for its DAD.
  *
  *   k1 (10.88.0.1, 2001:db8:88::1) ── br ── TAP ── lb.ts stack (10.88.0.2, 2001:db8:88::2)
  */
@@ -111,13 +112,18 @@ many = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")
 for _ in range(10):
     many = many/IPv6ExtHdrDestOpt()
 frames += [eth + bytes(many/ICMPv6EchoRequest())] * 5       # too many extension headers
+from scapy.all import IPv6ExtHdrFragment, UDP
+udp = bytes(UDP(sport=4000, dport=7)/Raw(b"x" * 2000))
+first = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")/IPv6ExtHdrFragment(nh=17, offset=0, m=1, id=77)/Raw(udp[:1232])
+overlap = IPv6(src="2001:db8:88::1", dst="2001:db8:88::2")/IPv6ExtHdrFragment(nh=17, offset=1224 // 8, m=0, id=77)/Raw(udp[1224:])
+frames += [eth + bytes(first), eth + bytes(overlap)]        # overlapping fragments (RFC 5722)
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 for f in frames:
     s.send(f)
 print(len(frames))
 `;
-    assertEquals((await t.execOk(k1, ["/usr/bin/python3", "-c", script], 60_000)).trim(), "14");
+    assertEquals((await t.execOk(k1, ["/usr/bin/python3", "-c", script], 60_000)).trim(), "16");
     const again = await t.exec(k1, [
       "ping",
       "-6",
@@ -136,6 +142,8 @@ print(len(frames))
     assertEquals(c["drop.ipv6_bad_payload_length"], 3, JSON.stringify(c));
     assertEquals(c["drop.ipv6_hop_by_hop_not_first"], 4, JSON.stringify(c));
     assertEquals(c["drop.ipv6_ext_chain_too_long"], 5, JSON.stringify(c));
+    assertEquals(c["drop.frag6_overlap"], 1, JSON.stringify(c));
+    assertEquals(c["ipv6.reassembled"] ?? 0, 0, JSON.stringify(c));
     assert(
       (c["nd.ns_answered"] ?? 0) >= 1 && (c["icmpv6.echo_requests"] ?? 0) >= 7,
       JSON.stringify(c),
