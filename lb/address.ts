@@ -123,8 +123,5 @@ export function schedulingKey(address: number): number {
   return b === null ? address : fold128(0, b, 0);
 }
 
-/** True when `a[aOff ..+16)` and `b[bOff ..+16)` are the same address. Allocates nothing. */
-export function equal16(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number): boolean {
-  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
-  return true;
-}
+/** True when `a[aOff ..+16)` and `b[bOff ..+16)` are the same address (stack/wire/address6.ts). */
+export { equalIpv6 as equal16 } from "../stack/wire/address6.ts";

@@ -27,6 +27,7 @@ import type { Clock } from "../clock.ts";
 import { formatMac } from "../wire/address.ts";
 import type { Device } from "../link/device.ts";
 import {
+  equalIpv6,
   formatIpv6,
   isIpv6Multicast,
   isIpv6Unspecified,
@@ -233,11 +234,6 @@ function samePrefix(a: Uint8Array, b: Uint8Array, off: number, prefix: number): 
   return true;
 }
 
-const equal16 = (a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0) => {
-  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
-  return true;
-};
-
 /** IPv6 for one interface. */
 export class Ipv6Host implements Ipv6ErrorSender {
   /** The host's addresses: the configured ones, then the link-local one. */
@@ -361,7 +357,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** True when `a[off..]` is one of the host's addresses in use (not tentative or duplicate). */
   owns(a: Uint8Array, off = 0): boolean {
-    return this.addresses.some((x) => x.dad === "preferred" && equal16(a, off, x.address));
+    return this.addresses.some((x) => x.dad === "preferred" && equalIpv6(a, off, x.address));
   }
 
   /**
@@ -396,7 +392,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** Removes an address added with {@link addAddress}; true if it was there. */
   removeAddress(address: Uint8Array): boolean {
-    const i = this.addresses.findIndex((a) => equal16(address, 0, a.address));
+    const i = this.addresses.findIndex((a) => equalIpv6(address, 0, a.address));
     if (i < 0) return false;
     this.addresses.splice(i, 1);
     return true;
@@ -404,7 +400,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** The address entry `a[off..]` is, in any DAD state, or undefined. */
   #entry(a: Uint8Array, off: number): Ipv6Address | undefined {
-    return this.addresses.find((x) => equal16(a, off, x.address));
+    return this.addresses.find((x) => equalIpv6(a, off, x.address));
   }
 
   /**
@@ -681,8 +677,8 @@ export class Ipv6Host implements Ipv6ErrorSender {
   /** Ours: one of our addresses, all-nodes, or the solicited-node group of one of them. */
   #accepts(buf: Uint8Array, dst: number): boolean {
     if (!isIpv6Multicast(buf, dst)) return this.owns(buf, dst);
-    if (equal16(buf, dst, ALL_NODES)) return true;
-    return this.addresses.some((a) => equal16(buf, dst, solicitedNode(a.address)));
+    if (equalIpv6(buf, dst, ALL_NODES)) return true;
+    return this.addresses.some((a) => equalIpv6(buf, dst, solicitedNode(a.address)));
   }
 
   /** RFC 4443 4.2: the reply carries the request's identifier, sequence and data. */
@@ -987,7 +983,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     if (hop === null) mac = multicastMac(buf, ipOff + 24);
     else {
       const last = this.#lastNeighbor;
-      if (last !== null && last.state === "REACHABLE" && equal16(hop, hopOff, last.address)) {
+      if (last !== null && last.state === "REACHABLE" && equalIpv6(hop, hopOff, last.address)) {
         mac = last.mac;
       } else {
         const addr = hopOff === 0 ? hop : hop.subarray(hopOff, hopOff + 16);

@@ -11,7 +11,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { formatIpv6 } from "../wire/address6.ts";
+import { equalIpv6, formatIpv6 } from "../wire/address6.ts";
 
 /** RFC 4861 10: protocol constants (ms where a time). */
 export const MAX_MULTICAST_SOLICIT = 3;
@@ -82,10 +82,7 @@ export class NeighborCache {
     const list = this.#byFold.get(fold(addr, off));
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) {
-      const a = list[i].address;
-      let same = true;
-      for (let j = 0; j < 16 && same; j++) same = a[j] === addr[off + j];
-      if (same) return list[i];
+      if (equalIpv6(list[i].address, 0, addr, off)) return list[i];
     }
     return undefined;
   }

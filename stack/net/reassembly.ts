@@ -33,6 +33,7 @@
  */
 
 import { copyBytes, readU16, writeU16 } from "../wire/bytes.ts";
+import { equalIpv6 } from "../wire/address6.ts";
 import { internetChecksum } from "../wire/checksum.ts";
 import type { Counters } from "./counters.ts";
 
@@ -355,9 +356,7 @@ export class Reassembler {
   #sameAddrs(s: Slot): boolean {
     const b = this.#addrBuf;
     const o = this.#addrOff;
-    const a = s.addrs;
-    for (let i = 0; i < 32; i++) if (a[i] !== b[o + i]) return false;
-    return true;
+    return equalIpv6(s.addrs, 0, b, o) && equalIpv6(s.addrs, 16, b, o + 16);
   }
 
   /**

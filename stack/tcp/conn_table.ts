@@ -7,6 +7,7 @@
  */
 
 import { hash3, type HashKey, randomHashKey } from "./hash.ts";
+import { equalIpv6 } from "../wire/address6.ts";
 import type { Tcb } from "./tcb.ts";
 
 /** Connections by (local address, local port, remote address, remote port). */
@@ -123,6 +124,5 @@ function matches(
 
 /** Two 16-byte addresses are equal. */
 function same16(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return equalIpv6(a, 0, b);
 }

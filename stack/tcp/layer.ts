@@ -59,7 +59,7 @@ import {
 import { ICMP_SOURCE_QUENCH, type IcmpQuote } from "../wire/icmp_quote.ts";
 import type { PmtuCache } from "../net/pmtu.ts";
 import type { Ipv6Host } from "../net/ipv6_host.ts";
-import { formatIpv6, isIpv6Multicast } from "../wire/address6.ts";
+import { equalIpv6, formatIpv6, isIpv6Multicast } from "../wire/address6.ts";
 import { copyBytes } from "../wire/bytes.ts";
 import { IPV6_MIN_MTU, IPV6_NH_TCP } from "../wire/ipv6.ts";
 import { ICMPV6_DEST_UNREACHABLE, ICMPV6_PACKET_TOO_BIG } from "../wire/icmpv6.ts";
@@ -1019,7 +1019,7 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       const l = list[i];
       if (l.dual) dual = l;
       else if (seg.v6) {
-        if (l.local6 !== null && same16(l.local6, seg.dst6)) return l;
+        if (l.local6 !== null && equalIpv6(l.local6, 0, seg.dst6)) return l;
       } else if (l.local6 === null) {
         if (l.localAddress === seg.dst) return l;
         if (l.localAddress === 0) any = l;
@@ -1108,12 +1108,6 @@ export interface TcpUsage {
   memoryGrowthDenied: number;
 }
 
-/** Two 16-byte addresses are equal. */
-function same16(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Whether a new listener (IPv4 `addr`, 0 for any; or IPv6 `local6`; or dual-stack) and `other`
  * on the same port would take the same segments: a dual-stack one clashes with every listener,
@@ -1127,7 +1121,7 @@ function listenersClash(
 ): boolean {
   if (dual || other.dual) return true;
   if (local6 !== null || other.local6 !== null) {
-    return local6 !== null && other.local6 !== null && same16(local6, other.local6);
+    return local6 !== null && other.local6 !== null && equalIpv6(local6, 0, other.local6);
   }
   return other.localAddress === 0 || addr === 0 || other.localAddress === addr;
 }

@@ -158,18 +158,27 @@ export class UdpDemux {
     const handler = this.#handlers6.get(v.dstPort);
     if (handler === undefined) {
       counters.count("drop.udp_no_port");
-      // RFC 4443 3.1: Destination Unreachable, port unreachable.
-      host.ipv6?.sendError(
-        ICMPV6_DEST_UNREACHABLE,
-        ICMPV6_CODE_PORT_UNREACHABLE,
-        0,
-        buf,
-        ipOff,
-        end - ipOff,
-      );
+      portUnreachable6(host.ipv6, buf, ipOff, end);
       return;
     }
     counters.count("udp.rx_delivered");
     handler(buf, ipOff, end, v);
   }
+}
+
+/** RFC 4443 3.1: Destination Unreachable, port unreachable, about `buf[ipOff .. end)`. */
+export function portUnreachable6(
+  ipv6: Ipv6ErrorSender | null | undefined,
+  buf: Uint8Array,
+  ipOff: number,
+  end: number,
+): void {
+  ipv6?.sendError(
+    ICMPV6_DEST_UNREACHABLE,
+    ICMPV6_CODE_PORT_UNREACHABLE,
+    0,
+    buf,
+    ipOff,
+    end - ipOff,
+  );
 }

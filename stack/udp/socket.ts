@@ -26,11 +26,10 @@ import type { Ipv6Host } from "../net/ipv6_host.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { ETH_HEADER_LEN } from "../wire/ethernet.ts";
 import { ICMP_CODE_PORT_UNREACHABLE, ICMP_DEST_UNREACHABLE } from "../wire/icmp.ts";
-import { ICMPV6_CODE_PORT_UNREACHABLE, ICMPV6_DEST_UNREACHABLE } from "../wire/icmpv6.ts";
 import { IP_PROTO_UDP, type Ipv4Header, newIpv4Header, writeIpv4Header } from "../wire/ipv4.ts";
 import { UDP_HEADER_LEN, UdpView, writeUdpHeader } from "../wire/udp.ts";
 import type { Counters } from "../net/counters.ts";
-import type { UdpDemux } from "./demux.ts";
+import { portUnreachable6, type UdpDemux } from "./demux.ts";
 
 /** The largest UDP payload in one IPv4 datagram: 65535 - 20 (IP) - 8 (UDP). */
 export const MAX_UDP_PAYLOAD = 65507;
@@ -373,14 +372,7 @@ export class UdpSocket implements Deno.DatagramConn {
         if (buf[ipOff + 24 + i] !== local[i]) {
           // Bound to another address of ours: for this destination the port is closed.
           host.counters.count("drop.udp_no_port");
-          host.ipv6?.sendError(
-            ICMPV6_DEST_UNREACHABLE,
-            ICMPV6_CODE_PORT_UNREACHABLE,
-            0,
-            buf,
-            ipOff,
-            end - ipOff,
-          );
+          portUnreachable6(host.ipv6, buf, ipOff, end);
           return;
         }
       }

@@ -112,3 +112,9 @@ export function solicitedNode(a: Uint8Array, off = 0): Uint8Array {
 export function multicastMac(a: Uint8Array, off = 0): Uint8Array {
   return new Uint8Array([0x33, 0x33, a[off + 12], a[off + 13], a[off + 14], a[off + 15]]);
 }
+
+/** True when `a[aOff ..+16)` and `b[bOff ..+16)` are the same address. Allocates nothing. */
+export function equalIpv6(a: Uint8Array, aOff: number, b: Uint8Array, bOff = 0): boolean {
+  for (let i = 0; i < 16; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}

@@ -5,7 +5,7 @@
  * over IPv6 tuples, the MSS of an IPv6 path (MTU - 60), Packet Too Big lowering it, and netstat's
  * tcp6 rows.
  */
-import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../assert.ts";
 import { createMemoryPair, type MemoryDevice } from "../../../stack/link/memory.ts";
 import { Stack, type StackOptions } from "../../../stack/net/stack.ts";
 import { parseIpv6 } from "../../../stack/wire/address6.ts";
@@ -112,19 +112,14 @@ Deno.test("TCP/IPv6: a listener on :: takes both families; one on an IPv6 addres
     ok.close();
     // Clashes as on Linux: "::" takes the port for both families.
     const v4 = b.listen({ port: 83 });
-    assert(
-      (await assertRejects(async () => b.listen({ port: 83, hostname: "::" }))) instanceof
-        Deno.errors.AddrInUse,
-    );
+    assertThrows(() => b.listen({ port: 83, hostname: "::" }), Deno.errors.AddrInUse);
     const v6 = b.listen({ port: 83, hostname: B6 });
     v4.close();
     v6.close();
     only6.close();
-    assert(
-      (await assertRejects(async () =>
-        b.listen({ port: 84, hostname: "2001:db8:6::99" })
-      )) instanceof
-        Deno.errors.AddrNotAvailable,
+    assertThrows(
+      () => b.listen({ port: 84, hostname: "2001:db8:6::99" }),
+      Deno.errors.AddrNotAvailable,
     );
   });
 });
