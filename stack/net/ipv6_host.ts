@@ -347,13 +347,18 @@ export class Ipv6Host implements Ipv6ErrorSender {
   }
 
   /**
-   * Packets that waited for a neighbor that never answered: dropped, and each sender told
-   * "address unreachable" (RFC 4861 7.2.2) when it was one of our own transports' (local
-   * senders learn it from the counter; a forwarded packet would get the ICMPv6 error).
+   * Packets that waited for a neighbor that never answered: dropped and counted; each is handed
+   * to {@link onUnresolved} (the stack tells TCP, whose connect then fails at once with "no
+   * route to host", as Linux does after failed resolution, RFC 4861 7.2.2).
    */
   #unresolved(queued: Uint8Array[]): void {
     this.#counters.count("ipv6.neighbor_unresolved", queued.length);
+    const on = this.onUnresolved;
+    if (on !== null) { for (const frame of queued) on(frame, ETH_HEADER_LEN); }
   }
+
+  /** Told of each packet dropped because its neighbor never answered (the frame, IP offset). */
+  onUnresolved: ((frame: Uint8Array, ipOff: number) => void) | null = null;
 
   /** True when `a[off..]` is one of the host's addresses in use (not tentative or duplicate). */
   owns(a: Uint8Array, off = 0): boolean {

@@ -34,7 +34,7 @@ import type { ConnectOptions, ListenOptions } from "../tcp/api_options.ts";
 import type { TcpStackOptions } from "../tcp/config.ts";
 import type { TcpConn } from "../tcp/conn.ts";
 import { TcpLayer, type TcpUsage } from "../tcp/layer.ts";
-import { neighbourUnreachable } from "../tcp/unreachable.ts";
+import { neighbourUnreachable, neighbourUnreachable6 } from "../tcp/unreachable.ts";
 import { LoopRef } from "./loop_ref.ts";
 import { HttpClient, type StackRequestInit } from "../http/client.ts";
 import type { PoolOptions } from "../http/pool.ts";
@@ -339,6 +339,7 @@ export class Stack {
     this.#in.setProtocol(IP_PROTO_TCP, (b, o, l) => this.tcp.input(b, o, l));
     if (this.ipv6 !== null) {
       this.ipv6.setProtocol(IPV6_NH_TCP, (b, o, e, u) => this.tcp.input6(b, o, e, u));
+      this.ipv6.onUnresolved = (frame, ipOff) => neighbourUnreachable6(this.tcp, frame, ipOff);
       this.ipv6.setErrorHandler(
         IPV6_NH_TCP,
         (type, code, param, b, q, end) => this.tcp.icmpError6(type, code, param, b, q, end),

@@ -3,7 +3,8 @@
  * ("No route to host") once neighbour resolution gives up, about 3 s after the SYN (three
  * requests a second apart), rather than retrying the SYN for two minutes. The stack does the same:
  * the ARP cache hands back each packet that waited (stack/net/arp.ts), and a SYN among them
- * ends its handshake with `Deno.errors.NetworkUnreachable` ("No route to host").
+ * ends its handshake with `Deno.errors.NetworkUnreachable` ("No route to host"). Over IPv6 the
+ * neighbor cache (stack/net/ndp.ts, RFC 4861 7.3.3: three solicitations) hands them back alike.
  *
  * @module
  */
@@ -24,6 +25,26 @@ export function neighbourUnreachable(layer: TcpLayer, buf: Uint8Array, ipOff: nu
   const src = readU32(buf, ipOff + 12);
   const dst = readU32(buf, ipOff + 16);
   const t = layer.lookup(src, readU16(buf, l4), dst, readU16(buf, l4 + 2));
+  if (t === null || t.state !== SYN_SENT) return;
+  layer.counters.count("tcp.connect_host_unreachable");
+  abort(layer, t, hostUnreachable(peerName(t)), false);
+}
+
+/** A queued IPv6 packet at `buf[ipOff ..)` was dropped: its neighbor never answered. */
+export function neighbourUnreachable6(layer: TcpLayer, buf: Uint8Array, ipOff: number): void {
+  // Our own segments carry no extension headers: TCP right after the IPv6 header.
+  if (buf.length < ipOff + 44 || buf[ipOff + 6] !== IP_PROTO_TCP) return;
+  const l4 = ipOff + 40;
+  const local6 = buf.slice(ipOff + 8, ipOff + 24);
+  const remote6 = buf.slice(ipOff + 24, ipOff + 40);
+  const t = layer.lookup(
+    layer.addrKey6(local6, 0),
+    readU16(buf, l4),
+    layer.addrKey6(remote6, 0),
+    readU16(buf, l4 + 2),
+    local6,
+    remote6,
+  );
   if (t === null || t.state !== SYN_SENT) return;
   layer.counters.count("tcp.connect_host_unreachable");
   abort(layer, t, hostUnreachable(peerName(t)), false);
