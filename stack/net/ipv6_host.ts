@@ -194,6 +194,9 @@ const HOP_LIMIT = 64;
 /** Neighbor Discovery messages travel one hop: sent and required with 255 (RFC 4861 7.1). */
 const ND_HOP_LIMIT = 255;
 
+/** The loopback address ::1 (RFC 4291 2.5.3). */
+const LOOPBACK6 = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+
 /** The all-nodes multicast address ff02::1 (RFC 4291 2.7.1). */
 const ALL_NODES = Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 
@@ -236,7 +239,7 @@ function samePrefix(a: Uint8Array, b: Uint8Array, off: number, prefix: number): 
 
 /** IPv6 for one interface. */
 export class Ipv6Host implements Ipv6ErrorSender {
-  /** The host's addresses: the configured ones, then the link-local one. */
+  /** The host's addresses: the configured ones, the link-local one, ::1, then added ones. */
   readonly addresses: Ipv6Address[];
   /** The neighbor cache. */
   readonly neighbors: NeighborCache;
@@ -321,6 +324,8 @@ export class Ipv6Host implements Ipv6ErrorSender {
       ...a,
       dad: "preferred" as const,
     }));
+    // ::1 (RFC 4291 2.5.3), as Linux holds it on lo: delivered through `loop`, never on the link.
+    this.addresses.push({ address: LOOPBACK6, prefix: 128, dad: "preferred", nd: false });
     this.neighbors = new NeighborCache(
       clock,
       {
@@ -420,6 +425,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     }
     const at = this.#clock.now() + RETRANS_TIMER_MS;
     for (const a of this.addresses) {
+      if (a.nd === false) continue; // ::1 and VIPs are not on the link
       a.dad = "tentative";
       a.dadAt = at;
       this.#solicit(a.address, null, true);
@@ -837,8 +843,16 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** True when `buf[off ..+16)` can be sent to: multicast, on-link, or through the gateway. */
   routable(buf: Uint8Array, off = 0): boolean {
-    return isIpv6Multicast(buf, off) || this.#gateway !== null || this.#onLink(buf, off);
+    return isIpv6Multicast(buf, off) || this.#gateway !== null || this.#onLink(buf, off) ||
+      (this.loop !== null && this.owns(buf, off));
   }
+
+  /**
+   * Where packets to ::1 and to the host's own addresses go (the stack's loopback, which hands
+   * them back to `input`); null: they are not deliverable (sent as if to a neighbor).
+   */
+  loop: ((buf: Uint8Array, ipOff: number, len: number, o: FrameOffload | null) => boolean) | null =
+    null;
 
   /**
    * Our address to send from toward `buf[off ..+16)` (RFC 6724 in its simplest form): one in use
@@ -851,6 +865,9 @@ export class Ipv6Host implements Ipv6ErrorSender {
   /** Our address to send from toward `dst[off..]`: one in use on its prefix, else any in use. */
   #sourceFor(buf: Uint8Array, off: number): Uint8Array {
     const addrs = this.addresses;
+    // To ourselves, from the address itself (::1 from ::1), as Linux picks it.
+    const own = this.#entry(buf, off);
+    if (own !== undefined && own.dad === "preferred") return own.address;
     let any: Ipv6Address | null = null;
     for (let i = 0; i < addrs.length; i++) {
       const a = addrs[i];
@@ -910,6 +927,9 @@ export class Ipv6Host implements Ipv6ErrorSender {
   ): boolean {
     this.sendQueued = false;
     const dst = ipOff + 24;
+    // To ::1 or to one of our own addresses: back in through the loopback, as through lo.
+    const loop = this.loop;
+    if (loop !== null && this.owns(buf, dst)) return loop(buf, ipOff, len, offload);
     // The next hop is `hop[hopOff ..+16)`: the destination itself on-link, else the gateway;
     // null for multicast.
     let hop: Uint8Array | null = null;
@@ -1087,7 +1107,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
     const rows: Ipv6RouteRow[] = [];
     const seen = new Set<string>();
     for (const a of this.addresses) {
-      if (a.dad !== "preferred") continue;
+      if (a.dad !== "preferred" || a.nd === false) continue;
       const net = a.address.map((b, i) => b & prefixMaskByte(a.prefix, i));
       const destination = `${formatIpv6(net)}/${a.prefix}`;
       if (seen.has(destination)) continue;

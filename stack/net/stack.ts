@@ -14,6 +14,7 @@ import {
   VNET_F_DATA_VALID,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_TCPV4,
+  VNET_GSO_TCPV6,
 } from "../wire/virtio_net.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { Loopback } from "./loopback.ts";
@@ -340,6 +341,7 @@ export class Stack {
     if (this.ipv6 !== null) {
       this.ipv6.setProtocol(IPV6_NH_TCP, (b, o, e, u) => this.tcp.input6(b, o, e, u));
       this.ipv6.onUnresolved = (frame, ipOff) => neighbourUnreachable6(this.tcp, frame, ipOff);
+      this.ipv6.loop = (buf, ipOff, len, offload) => this.#loopback.send(buf, ipOff, len, offload);
       this.ipv6.setErrorHandler(
         IPV6_NH_TCP,
         (type, code, param, b, q, end) => this.tcp.icmpError6(type, code, param, b, q, end),
@@ -936,15 +938,17 @@ export class Stack {
     clock.beginFrame();
     try {
       this.counters.count("loopback.rx_packets");
+      const v6 = buf[0] >> 4 === 6;
       if (rxo !== null) {
         clearOffload(rxo);
         if (gsoSize > 0) {
-          rxo.gsoType = VNET_GSO_TCPV4;
+          rxo.gsoType = v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
           rxo.gsoSize = gsoSize;
         }
       }
       this.#rxCsumTrusted = true;
-      this.#in.deliver(buf, 0, ipLen);
+      if (v6) this.ipv6?.input(buf, 0, ipLen);
+      else this.#in.deliver(buf, 0, ipLen);
     } catch (e) {
       this.#internalError(e);
     } finally {

@@ -60,7 +60,8 @@ export function activeOpen(
 
 /**
  * The IPv6 half of {@link activeOpen}: the destination must be unicast and routable over the
- * host's IPv6 (no loopback path yet: the host's own IPv6 addresses are refused).
+ * host's IPv6; ::1 and the host's own addresses are reached through the stack's loopback, from
+ * the address itself.
  */
 function activeOpen6(
   layer: TcpLayer,
@@ -72,7 +73,7 @@ function activeOpen6(
   const remote = `[${formatIpv6(remote6)}]:${rport}`;
   const v6 = host.ipv6;
   if (v6 == null) return Promise.reject(networkUnreachable(`no IPv6 address to reach ${remote}`));
-  if (isIpv6Multicast(remote6) || isIpv6Unspecified(remote6) || v6.owns(remote6)) {
+  if (isIpv6Multicast(remote6) || isIpv6Unspecified(remote6)) {
     return Promise.reject(networkUnreachable(`cannot connect to ${remote}`));
   }
   if (!v6.routable(remote6)) return Promise.reject(networkUnreachable(`no route to ${remote}`));

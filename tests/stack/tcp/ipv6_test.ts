@@ -237,3 +237,30 @@ Deno.test("TCP/IPv6: Packet Too Big lowers the MSS; netstat shows tcp6 rows", as
     l.close();
   });
 });
+
+Deno.test("TCP and UDP over IPv6 to ::1 and to the host's own address go through the loopback", async () => {
+  await withPair6(async (a) => {
+    for (const host of ["::1", A6]) {
+      const l = a.listen({ port: 90, hostname: host === "::1" ? "::1" : "::" });
+      const accepted = l.accept();
+      const c = await a.connect({ hostname: host, port: 90 });
+      const s = await accepted;
+      assertEquals(c.remoteAddr.hostname, host);
+      assertEquals(s.remoteAddr.hostname, host, "from the address itself");
+      await writeAll(c, pattern(100_000, 5));
+      await c.closeWrite();
+      assertEquals(await readAll(s), pattern(100_000, 5));
+      c.close();
+      s.close();
+      l.close();
+    }
+    const u = a.listenDatagram({ port: 53, hostname: "::1", transport: "udp" });
+    const v = a.listenDatagram({ port: 0, hostname: "::", transport: "udp" });
+    await v.send(new TextEncoder().encode("lo"), { hostname: "::1", port: 53 });
+    const [data, from] = await u.receive();
+    assertEquals([new TextDecoder().decode(data), from.hostname], ["lo", "::1"]);
+    u.close();
+    v.close();
+    assert(a.counters.get("loopback.rx_packets") > 0);
+  });
+});
