@@ -23,8 +23,11 @@ netnsTest(
     await t.execOk(k1, ["ip", "-6", "addr", "add", "2001:db8:88::1/64", "dev", "eth0", "nodad"]);
     const tap = await t.tap(hub, br);
     const control = t.tempPath("v6.sock");
+    const pcap = t.tempPath("v6.pcap");
     const host = t.lb(hub, [
       "stack",
+      "--pcap",
+      pcap,
       "--tap",
       tap,
       "--ip",
@@ -35,7 +38,7 @@ netnsTest(
       STACK_MAC,
       "--control",
       control,
-    ]);
+    ], [`--allow-write=${pcap}`]);
     await host.waitFor("up on", 30_000);
     // Duplicate address detection (RFC 4862): both addresses are tentative for a second.
     const counters = async () =>
@@ -147,6 +150,22 @@ print(len(frames))
     assert(
       (c["nd.ns_answered"] ?? 0) >= 1 && (c["icmpv6.echo_requests"] ?? 0) >= 7,
       JSON.stringify(c),
+    );
+
+    // Neighbor Discovery as the stack's own capture saw it (RFC 4861, RFC 4862): the DAD probe
+    // from ::, the unsolicited advertisement once the address is in use (7.2.6: override, not
+    // solicited), and the solicited answer to the kernel's solicitation.
+    await host.stop();
+    const nd = await t.execOk(hub, ["tcpdump", "-r", pcap, "-nn", "-v", "icmp6"], 60_000);
+    const has = (re: RegExp, what: string) => assert(re.test(nd), `${what}:\n${nd}`);
+    has(/:: > ff02::1:ff00:2: .*neighbor solicitation, length 24, who has 2001:db8:88::2/, "DAD");
+    has(
+      /2001:db8:88::2 > ff02::1: .*neighbor advertisement.*tgt is 2001:db8:88::2, Flags \[override\]/,
+      "unsolicited NA",
+    );
+    has(
+      /2001:db8:88::2 > 2001:db8:88::1: .*neighbor advertisement.*tgt is 2001:db8:88::2, Flags \[solicited, override\]/,
+      "solicited NA",
     );
   },
 );
