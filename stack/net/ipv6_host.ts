@@ -194,6 +194,15 @@ const HOP_LIMIT = 64;
 /** Neighbor Discovery messages travel one hop: sent and required with 255 (RFC 4861 7.1). */
 const ND_HOP_LIMIT = 255;
 
+/** The first 13 bytes of every solicited-node group, ff02::1:ff00:0/104 (RFC 4291 2.7.1). */
+const SOLICITED_PREFIX = Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff);
+
+/** True when `buf[off ..+16)` is a solicited-node multicast address. */
+function isSolicitedNodeGroup(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 13; i++) if (buf[off + i] !== SOLICITED_PREFIX[i]) return false;
+  return true;
+}
+
 /** The loopback address ::1 (RFC 4291 2.5.3). */
 const LOOPBACK6 = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 
@@ -367,7 +376,13 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** True when `a[off..]` is one of the host's addresses in use (not tentative or duplicate). */
   owns(a: Uint8Array, off = 0): boolean {
-    return this.addresses.some((x) => x.dad === "preferred" && equalIpv6(a, off, x.address));
+    // A loop, not `some`: this runs for every packet received and sent (no closure each time).
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) {
+      const x = addrs[i];
+      if (x.dad === "preferred" && equalIpv6(a, off, x.address)) return true;
+    }
+    return false;
   }
 
   /**
@@ -689,7 +704,17 @@ export class Ipv6Host implements Ipv6ErrorSender {
   #accepts(buf: Uint8Array, dst: number): boolean {
     if (!isIpv6Multicast(buf, dst)) return this.owns(buf, dst);
     if (equalIpv6(buf, dst, ALL_NODES)) return true;
-    return this.addresses.some((a) => equalIpv6(buf, dst, solicitedNode(a.address)));
+    // A solicited-node group (ff02::1:ffXX:XXXX, RFC 4291 2.7.1) of one of our addresses: its
+    // low 24 bits are the address's.
+    if (!isSolicitedNodeGroup(buf, dst)) return false;
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i].address;
+      if (a[13] === buf[dst + 13] && a[14] === buf[dst + 14] && a[15] === buf[dst + 15]) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** RFC 4443 4.2: the reply carries the request's identifier, sequence and data. */
