@@ -163,6 +163,8 @@ export class UdpSocket implements Deno.DatagramConn {
     ETH_HEADER_LEN + IPV6_HEADER_LEN + UDP_HEADER_LEN + MAX_UDP6_PAYLOAD,
   );
   readonly #ip: Ipv4Header = newIpv4Header();
+  #lastHost6 = "";
+  #lastDst6: Uint8Array | null = null;
   readonly #ip6: Ipv6Header = {
     trafficClass: 0,
     flowLabel: 0,
@@ -294,8 +296,11 @@ export class UdpSocket implements Deno.DatagramConn {
     }
     let dst = parseIpv4(addr.hostname);
     if (dst === null) {
-      const dst6 = parseIpv6(addr.hostname);
+      // The last IPv6 destination is remembered: a reply loop to one peer parses no text.
+      const dst6 = this.#lastHost6 === addr.hostname ? this.#lastDst6 : parseIpv6(addr.hostname);
       if (dst6 === null) throw new RangeError(`"${addr.hostname}" is not an IP address`);
+      this.#lastHost6 = addr.hostname;
+      this.#lastDst6 = dst6;
       const v4 = mappedIpv4(dst6);
       if (v4 < 0) return this.#send6(p, dst6, addr.port, addr.hostname);
       dst = v4;

@@ -118,8 +118,13 @@ export function writeIpv6Header(buf: Uint8Array, off: number, h: Ipv6Header): vo
   writeU16(buf, off + 4, h.payloadLength);
   buf[off + 6] = h.nextHeader;
   buf[off + 7] = h.hopLimit;
-  buf.set(h.src.subarray(0, 16), off + 8);
-  buf.set(h.dst.subarray(0, 16), off + 24);
+  // Byte loops, not set(subarray): no view allocated per packet.
+  const src = h.src;
+  const dst = h.dst;
+  for (let i = 0; i < 16; i++) {
+    buf[off + 8 + i] = src[i];
+    buf[off + 24 + i] = dst[i];
+  }
 }
 
 /** Length of the fragment header (RFC 8200 4.5). */
