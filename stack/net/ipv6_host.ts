@@ -1036,8 +1036,7 @@ export class Ipv6Host implements Ipv6ErrorSender {
       if (last !== null && last.state === "REACHABLE" && equalIpv6(hop, hopOff, last.address)) {
         mac = last.mac;
       } else {
-        const addr = hopOff === 0 ? hop : hop.subarray(hopOff, hopOff + 16);
-        mac = this.neighbors.resolve(addr, buf, frameOff, len + ETH_HEADER_LEN);
+        mac = this.neighbors.resolveAt(hop, hopOff, buf, frameOff, len + ETH_HEADER_LEN);
         if (mac !== null) this.#lastNeighbor = this.neighbors.lastResolved;
       }
       if (mac === null) {

@@ -100,10 +100,26 @@ export class NeighborCache {
    * answered is {@link lastResolved}.
    */
   resolve(addr: Uint8Array, packet: Uint8Array, off?: number, len?: number): Uint8Array | null {
+    return this.resolveAt(addr, 0, packet, off, len);
+  }
+
+  /** {@link resolve} for the address at `addr[addrOff ..+16)` (no view made per packet). */
+  resolveAt(
+    addr: Uint8Array,
+    addrOff: number,
+    packet: Uint8Array,
+    off?: number,
+    len?: number,
+  ): Uint8Array | null {
     const now = this.#clock.now();
-    const n = this.get(addr);
+    const n = this.get(addr, addrOff);
     if (n === undefined) {
-      const e = this.#add(addr, null, "INCOMPLETE", now + RETRANS_TIMER_MS);
+      const e = this.#add(
+        addrOff === 0 ? addr : addr.subarray(addrOff, addrOff + 16),
+        null,
+        "INCOMPLETE",
+        now + RETRANS_TIMER_MS,
+      );
       e.probes = 1;
       e.queue.push(off === undefined ? packet : packet.slice(off, off + (len ?? 0)));
       this.#act.solicit(e.address, null);

@@ -93,8 +93,8 @@ export interface StackOptions {
   tcp?: TcpStackOptions;
   /**
    * IPv6 addresses ("2001:db8::2/64"): the stack then answers Neighbor Discovery and echo
-   * requests on them and on its link-local address, and UDP sockets bound to "::" or to one of
-   * them speak IPv6 (stack/net/ipv6_host.ts; TCP over IPv6 is not there yet). None by default.
+   * requests on them and on its link-local address, and TCP and UDP speak IPv6 on them
+   * (stack/net/ipv6_host.ts; sockets on "::" are dual-stack). None by default.
    */
   ipv6?: string[];
   /** The IPv6 default gateway ("fe80::1" or a global address on a configured prefix). */

@@ -601,11 +601,17 @@ export class TcpLayer implements TcpContext, ListenerLayer {
         return;
       }
       const seg = this.#seg;
+      // The keys of the previous segment's addresses stay in `seg` (a bulk transfer's segments
+      // share them): two keyed hashes only when the addresses changed.
+      const same = seg.v6 && equalIpv6(buf, ipOff + 8, seg.src6) &&
+        equalIpv6(buf, ipOff + 24, seg.dst6);
       seg.v6 = true;
-      copyBytes(buf, ipOff + 8, seg.src6, 0, 16);
-      copyBytes(buf, ipOff + 24, seg.dst6, 0, 16);
-      seg.src = this.addrKey6(buf, ipOff + 8);
-      seg.dst = this.addrKey6(buf, ipOff + 24);
+      if (!same) {
+        copyBytes(buf, ipOff + 8, seg.src6, 0, 16);
+        copyBytes(buf, ipOff + 24, seg.dst6, 0, 16);
+        seg.src = this.addrKey6(buf, ipOff + 8);
+        seg.dst = this.addrKey6(buf, ipOff + 24);
+      }
       this.#arrive(buf, v);
     } finally {
       this.#inInput = false;
