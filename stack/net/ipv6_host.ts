@@ -425,7 +425,9 @@ export class Ipv6Host implements Ipv6ErrorSender {
 
   /** The address entry `a[off..]` is, in any DAD state, or undefined. */
   #entry(a: Uint8Array, off: number): Ipv6Address | undefined {
-    return this.addresses.find((x) => equalIpv6(a, off, x.address));
+    const addrs = this.addresses;
+    for (let i = 0; i < addrs.length; i++) if (equalIpv6(a, off, addrs[i].address)) return addrs[i];
+    return undefined;
   }
 
   /**
