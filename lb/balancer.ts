@@ -567,22 +567,31 @@ export class Balancer {
       );
     } else {
       const r = this.#tun.forward(buf, ipOff, ipLen, realIp, off);
-      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
-        counters.count(
-          r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,
-        );
-        return "consumed";
-      }
+      if (this.#tunRefused(r)) return "consumed";
       sent = r === TUN_SENT;
     }
+    return this.#forwarded(service, real, ipLen, sent);
+  }
+
+  /** Counts a tunnel's refusal (fragmentation needed, too big, bad offload); true if it was one. */
+  #tunRefused(r: number): boolean {
+    if (r !== TUN_FRAG_NEEDED && r !== TUN_TOO_BIG && r !== TUN_BAD_OFFLOAD) return false;
+    this.stack.counters.count(
+      r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,
+    );
+    return true;
+  }
+
+  /** A packet of `len` bytes went to `real` (or could not: `sent` false, counted); consumed. */
+  #forwarded(service: VirtualService, real: RealServer, len: number, sent: boolean): HookVerdict {
     if (!sent) {
-      counters.count(C_TX_FAILED);
+      this.stack.counters.count(C_TX_FAILED);
       return "consumed";
     }
     service.packetsIn++;
-    service.bytesIn += ipLen;
+    service.bytesIn += len;
     real.packetsIn++;
-    real.bytesIn += ipLen;
+    real.bytesIn += len;
     return "consumed";
   }
 
@@ -961,24 +970,11 @@ export class Balancer {
     } else {
       const tun6 = this.#tun6 as Tunnel6Forwarder;
       const r = tun6.forward(buf, ipOff, len, addr, off, this.#reassembled6, l4Off);
-      if (r === TUN_FRAG_NEEDED || r === TUN_TOO_BIG || r === TUN_BAD_OFFLOAD) {
-        counters.count(
-          r === TUN_FRAG_NEEDED ? C_TUN_FRAG : r === TUN_TOO_BIG ? C_TUN_TOO_BIG : C_BAD_OFFLOAD,
-        );
-        return "consumed";
-      }
+      if (this.#tunRefused(r)) return "consumed";
       sent = r === TUN_SENT;
     }
     // Waiting for neighbor resolution is not a failure: the packet goes out when it resolves.
-    if (!sent && !ip6.sendQueued) {
-      counters.count(C_TX_FAILED);
-      return "consumed";
-    }
-    service.packetsIn++;
-    service.bytesIn += len;
-    real.packetsIn++;
-    real.bytesIn += len;
-    return "consumed";
+    return this.#forwarded(service, real, len, sent || ip6.sendQueued);
   }
 
   /** A packet for another host (IPv6 forwarding on): a NAT real server's reply, or not ours. */
