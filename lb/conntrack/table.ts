@@ -400,18 +400,21 @@ export class ConnTable {
         row[o + W_CIP] === clientIp && row[o + W_VIP] === vip && row[o + W_PORTS] === ports &&
         (row[o + W_META] & M_KEY) === pm
       ) {
-        const clock = this.#clock;
-        if (!clock.fresh) clock.read();
-        if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
-          this.#free(s);
-          this.counters.expired++;
-          return -1;
-        }
-        return s; // the "in" key is unique: insert replaces a duplicate
+        return this.#live(s) ? s : -1; // the "in" key is unique: insert replaces a duplicate
       }
       s = this.#inNext[s];
     }
     return -1;
+  }
+
+  /** True when the entry in `s` has not expired; an expired one is freed (and counted). */
+  #live(s: number): boolean {
+    const clock = this.#clock;
+    if (!clock.fresh) clock.read();
+    if (this.#f64[(s << 2) + F_EXPIRES] > clock.time[0]) return true;
+    this.#free(s);
+    this.counters.expired++;
+    return false;
   }
 
   /**
@@ -439,11 +442,7 @@ export class ConnTable {
         (meta & 0xffff) === realPort && row[o + W_PORTS] >>> 16 === clientPort &&
         (meta & M_KEY) === pm
       ) {
-        const clock = this.#clock;
-        if (!clock.fresh) clock.read();
-        if (this.#f64[(s << 2) + F_EXPIRES] > clock.time[0]) return s;
-        this.#free(s);
-        this.counters.expired++;
+        if (this.#live(s)) return s;
       }
       s = next;
     }
@@ -658,14 +657,7 @@ export class ConnTable {
         (row[o + W_META] & M_KEY) === pm && this.#sixEquals(s, 0, buf, cOff) &&
         this.#sixEquals(s, 4, buf, vOff)
       ) {
-        const clock = this.#clock;
-        if (!clock.fresh) clock.read();
-        if (this.#f64[(s << 2) + F_EXPIRES] <= clock.time[0]) {
-          this.#free(s);
-          this.counters.expired++;
-          return -1;
-        }
-        return s;
+        return this.#live(s) ? s : -1;
       }
       s = this.#inNext[s];
     }
@@ -702,11 +694,7 @@ export class ConnTable {
         this.#sixEquals(s, 0, buf, cOff) &&
         equal16(this.#reals.get(row[o + W_REAL]).address6 as Uint8Array, 0, buf, rOff)
       ) {
-        const clock = this.#clock;
-        if (!clock.fresh) clock.read();
-        if (this.#f64[(s << 2) + F_EXPIRES] > clock.time[0]) return s;
-        this.#free(s);
-        this.counters.expired++;
+        if (this.#live(s)) return s;
       }
       s = next;
     }
