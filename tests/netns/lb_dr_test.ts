@@ -293,8 +293,10 @@ netnsTest(
           "-sS",
           "--max-time",
           // rr: long enough that the restarted balancer (slow to start on a loaded machine) is up
-          // while the client still sends, so its packets are seen and dropped as unknown flows.
-          sched === "mh" ? "30" : "15",
+          // while the client still sends, so its packets are seen and dropped as unknown flows:
+          // the client's retransmissions back off (about 7 s and 14 s after the kill), and a
+          // restart that took longer than 7 s once left none before a 15 s limit.
+          "30",
           "--limit-rate",
           "512K",
           "-o",
