@@ -165,13 +165,17 @@ netnsTest(
       return JSON.parse(stats.stdout).tcpUsage;
     };
     let u = await usage();
-    for (let i = 0; i < 20 && u.connections <= 4500; i++) {
+    // Up to 20 s: connections whose handshake ended in a SYN cookie while the accept queue was
+    // full come in only when the client retransmits (1, 3, 7, 15 s after its first try).
+    for (let i = 0; i < 80 && u.connections <= 4500; i++) {
       await new Promise((res) => setTimeout(res, 250));
       u = await usage();
     }
     const rss = rssOf(host.pid);
     console.log(
-      `5,000 hoarding connections: ${(r.sent / 2 ** 20).toFixed(0)} MiB sent; TCP buffers ` +
+      `5,000 hoarding connections (${u.connections} in): ${
+        (r.sent / 2 ** 20).toFixed(0)
+      } MiB sent; TCP buffers ` +
         `${(u.memoryBytes / 2 ** 20).toFixed(0)} MiB (peak ${
           (u.memoryPeakBytes / 2 ** 20).toFixed(0)
         }, ` +
@@ -182,7 +186,14 @@ netnsTest(
     );
     assertEquals(u.memoryLimitBytes, 512 * 2 ** 20, "the default budget");
     // Most are established (some may still wait in the listener's queues while the host is busy).
-    assert(u.connections > 4500, JSON.stringify(u));
+    if (u.connections <= 4500) {
+      // Say where the rest went (the listener's queues, cookies, resets).
+      const st = JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout);
+      const tcp = Object.entries(st.counters as Record<string, number>).filter(([k]) =>
+        /^(tcp|drop\.tcp)/.test(k)
+      );
+      assert(false, `${JSON.stringify(u)} ${JSON.stringify(tcp)} client: ${hoard.output()}`);
+    }
     assert(r.sent > 5000 * 64 * 1024, `only ${r.sent} bytes sent: the test did not load the host`);
     assert(u.memoryPeakBytes <= u.memoryLimitBytes, JSON.stringify(u));
     assert(u.memoryGrowthDenied > 0, `the budget never had to say no: ${JSON.stringify(u)}`);
