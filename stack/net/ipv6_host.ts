@@ -73,7 +73,7 @@ import { type Neighbor, NeighborCache, RETRANS_TIMER_MS } from "./ndp.ts";
 import { PmtuCache } from "./pmtu.ts";
 import { type FragmentHeader, Reassembler } from "./reassembly.ts";
 import { TokenBucket } from "./token_bucket.ts";
-import { readU32, writeU16 } from "../wire/bytes.ts";
+import { copyBytes, readU32, writeU16 } from "../wire/bytes.ts";
 
 /** One address of the host with its prefix length. */
 export interface Ipv6Address {
@@ -299,6 +299,9 @@ export class Ipv6Host implements Ipv6ErrorSender {
   #fragFrame = new Uint8Array(0);
   /** A fragmented packet's identification: random (RFC 7739), drawn into this. */
   readonly #fragId = new Uint32Array(1);
+  /** The last destination whose path MTU was looked up, and its text (the cache's key). */
+  readonly #pmtuDst = new Uint8Array(16);
+  #pmtuKey = "::";
   /** start() ran: addresses added from now on are announced. */
   #started = false;
   /** The neighbor of the last packet sent, used without a lookup while REACHABLE. */
@@ -977,7 +980,13 @@ export class Ipv6Host implements Ipv6ErrorSender {
     // Up to the minimum MTU every path carries it (RFC 8200 5): no lookup.
     let mtu = this.#device.mtu;
     if (len > IPV6_MIN_MTU && this.pmtu.size > 0) {
-      const learned = this.pmtu.get(formatIpv6(buf, dst));
+      // The cache is keyed by the address text: the last destination's is kept, so a flow of
+      // large packets to one peer formats its address once.
+      if (!equalIpv6(buf, dst, this.#pmtuDst)) {
+        copyBytes(buf, dst, this.#pmtuDst, 0, 16);
+        this.#pmtuKey = formatIpv6(buf, dst);
+      }
+      const learned = this.pmtu.get(this.#pmtuKey);
       if (learned > 0 && learned < mtu) mtu = learned;
     }
     if (len <= mtu) return this.#emit(buf, ipOff, len, hop, hopOff, offload);
