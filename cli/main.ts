@@ -135,7 +135,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
       "the TAP (64 KB TCP super-frames cross it whole);\n        --tcp-mem SIZE (512M), " +
       "--max-time-wait N, --max-orphans N (65536) bound TCP's memory;\n        --tcp-cc " +
       "cubic|newreno|bbr (cubic) and --tcp-recovery rack|rfc6675 (rack) pick its algorithms;\n" +
-      "        --ip IPV6/PREFIX (repeatable) adds IPv6 addresses (ND, ping, UDP), " +
+      "        --ip IPV6/PREFIX (repeatable) adds IPv6 addresses (ND, ping, TCP, UDP), " +
       "--gateway IPV6 their default route,\n        --nodad skips their DAD",
   },
   fetch: {
