@@ -493,18 +493,8 @@ export class TcpLayer implements TcpContext, ListenerLayer {
       counters.count("tcp.icmp_short_quote");
       return;
     }
-    const [l6, r6] = this.#quoted6;
-    copyBytes(buf, q + 8, l6, 0, 16);
-    copyBytes(buf, q + 24, r6, 0, 16);
     const tcp = q + 40;
-    const t = this.#table.lookup(
-      this.addrKey6(l6, 0),
-      readU16(buf, tcp),
-      this.addrKey6(r6, 0),
-      readU16(buf, tcp + 2),
-      l6,
-      r6,
-    );
+    const t = this.lookupSent6(buf, q);
     if (t === null || t.state === TIME_WAIT) {
       counters.count("tcp.icmp_no_connection");
       return;
@@ -787,6 +777,25 @@ export class TcpLayer implements TcpContext, ListenerLayer {
   connect(options: ConnectOptions): Promise<TcpConn> {
     if (this.#closed) return Promise.reject(badResource("the stack is closed"));
     return activeOpen(this, this.#host, options);
+  }
+
+  /**
+   * The connection that sent the IPv6 TCP segment at `buf[ipOff ..)` (ours: no extension
+   * headers; a quote in an ICMPv6 error, a packet that waited for a neighbor), or null.
+   */
+  lookupSent6(buf: Uint8Array, ipOff: number): Tcb | null {
+    const [l6, r6] = this.#quoted6;
+    copyBytes(buf, ipOff + 8, l6, 0, 16);
+    copyBytes(buf, ipOff + 24, r6, 0, 16);
+    const tcp = ipOff + 40;
+    return this.#table.lookup(
+      this.addrKey6(l6, 0),
+      readU16(buf, tcp),
+      this.addrKey6(r6, 0),
+      readU16(buf, tcp + 2),
+      l6,
+      r6,
+    );
   }
 
   /** The connection with this 4-tuple (IPv6: keys and addresses, see ConnTable), or null. */

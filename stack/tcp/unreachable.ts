@@ -34,17 +34,7 @@ export function neighbourUnreachable(layer: TcpLayer, buf: Uint8Array, ipOff: nu
 export function neighbourUnreachable6(layer: TcpLayer, buf: Uint8Array, ipOff: number): void {
   // Our own segments carry no extension headers: TCP right after the IPv6 header.
   if (buf.length < ipOff + 44 || buf[ipOff + 6] !== IP_PROTO_TCP) return;
-  const l4 = ipOff + 40;
-  const local6 = buf.slice(ipOff + 8, ipOff + 24);
-  const remote6 = buf.slice(ipOff + 24, ipOff + 40);
-  const t = layer.lookup(
-    layer.addrKey6(local6, 0),
-    readU16(buf, l4),
-    layer.addrKey6(remote6, 0),
-    readU16(buf, l4 + 2),
-    local6,
-    remote6,
-  );
+  const t = layer.lookupSent6(buf, ipOff);
   if (t === null || t.state !== SYN_SENT) return;
   layer.counters.count("tcp.connect_host_unreachable");
   abort(layer, t, hostUnreachable(peerName(t)), false);
