@@ -397,10 +397,8 @@ export async function lbText(net: LbNet, cmd: string[]): Promise<string> {
 }
 
 /** The stack's counters of a running instance (`lb.ts stats --json`). */
-export async function counters(net: LbNet, control = net.control): Promise<Record<string, number>> {
-  const r = await net.t.lbRun(["stats", "--json", "--control", control]);
-  if (r.code !== 0) throw new Error(`lb.ts stats exited ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout).counters;
+export function counters(net: LbNet, control = net.control): Promise<Record<string, number>> {
+  return net.t.counters(control);
 }
 
 /** One TCP segment of a capture, as tcpdump -nn -e -S prints it. */

@@ -11,59 +11,12 @@
  *   stack/fetch (2001:db8:88::/64) ── r1 ══1280══ r2 ── k2 (2001:db8:89::2)
  */
 import { assert, assertEquals } from "../assert.ts";
-import { DENO, LB_TS, netnsTest, type Proc, type Topology } from "./topology.ts";
+import { DENO, LB_TS, netnsTest, type Topology } from "./topology.ts";
 import { bytesSha256 } from "../../stack/services/http.ts";
+import { sentHash, startKernelHttp } from "./_kernel_http.ts";
 
 const MB100 = 104_857_600;
 const MB20 = 20_971_520;
-
-/** A kernel HTTP/1.0 server on "::": `/big/N` streams N bytes and prints "SENT <sha256> <N>". */
-const PY_SERVER6 = `
-import hashlib, http.server, os, socket, sys
-BLOCK = os.urandom(1 << 20)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        n = int(self.path[5:])
-        self.send_response(200)
-        self.send_header("Content-Length", str(n))
-        self.end_headers()
-        h = hashlib.sha256()
-        left = n
-        while left > 0:
-            chunk = BLOCK if left >= len(BLOCK) else BLOCK[:left]
-            self.wfile.write(chunk)
-            h.update(chunk)
-            left -= len(chunk)
-        print("SENT", h.hexdigest(), n, flush=True)
-class V6(http.server.HTTPServer):
-    address_family = socket.AF_INET6
-srv = V6(("::", int(sys.argv[1])), H)
-print("READY", flush=True)
-srv.serve_forever()
-`;
-
-async function kernelServer(t: Topology, ns: string): Promise<Proc> {
-  const script = t.tempPath("server6.py");
-  await Deno.writeTextFile(script, PY_SERVER6);
-  const p = t.spawn(ns, ["/usr/bin/python3", script, "8000"]);
-  await p.waitFor("READY", 15_000);
-  return p;
-}
-
-/** The hash the python server printed for its `nth` N-byte response (1-based). */
-async function sentHash(p: Proc, n: number, nth = 1): Promise<string> {
-  const re = new RegExp(`SENT ([0-9a-f]{64}) ${n}(?!\\d)`, "g");
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const all = [...p.output().matchAll(re)];
-    if (all.length >= nth) return all[nth - 1][1];
-    if (Date.now() > deadline) throw new Error(`no SENT line ${nth} for ${n}:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** `lb.ts fetch URL --sha256` on `tap` with `ip6`; returns the printed hash. */
 async function fetchHash(
@@ -101,12 +54,6 @@ async function fetchHash(
   return m[1];
 }
 
-/** The stack's counters through its control socket. */
-async function counters(t: Topology, control: string): Promise<Record<string, number>> {
-  const r = await t.lbRun(["stats", "--json", "--control", control]);
-  return JSON.parse(r.stdout).counters as Record<string, number>;
-}
-
 netnsTest(
   "TCP/IPv6: curl -6 and lb.ts fetch move 100 MB each way by SHA-256 (plain, offloads, impaired)",
   async (t) => {
@@ -117,7 +64,7 @@ netnsTest(
     await t.execOk(k1, ["ip", "-6", "addr", "add", "2001:db8:86::1/64", "dev", "eth0", "nodad"]);
     const ts = await t.tap(hub, br, "ts");
     const tf = await t.tap(hub, br, "tf");
-    const server = await kernelServer(t, k1);
+    const server = await startKernelHttp(t, k1, "::", 8000);
     const want = bytesSha256(MB100);
     for (const offload of [false, true]) {
       const control = t.tempPath(`tcp6${offload}.sock`);
@@ -143,7 +90,7 @@ netnsTest(
         `curl -6 -gsS --max-time 120 http://[2001:db8:86::2]/bytes/${MB100} | sha256sum`,
       ], 180_000);
       assertEquals(got.split(" ")[0], want, `offload ${offload}`);
-      const c = await counters(t, control);
+      const c = await t.counters(control);
       assertEquals(c["drop.tcp_bad_checksum"] ?? 0, 0, JSON.stringify(c));
       if (offload) assert((c["tcp.tso_frames"] ?? 0) > 100, `super-frames: ${JSON.stringify(c)}`);
       // netstat shows the IPv6 listener like net-tools does.
@@ -238,11 +185,11 @@ netnsTest(
       `curl -6 -gsS --max-time 120 http://[2001:db8:88::2]/bytes/${MB20} | sha256sum`,
     ], 180_000);
     assertEquals(down.split(" ")[0], bytesSha256(MB20));
-    const c = await counters(t, control);
+    const c = await t.counters(control);
     assert((c["icmpv6.rx_error_2"] ?? 0) >= 1, `Packet Too Big arrived: ${JSON.stringify(c)}`);
     assert((c["tcp.pmtu_reduced"] ?? 0) >= 1, JSON.stringify(c));
     // Kernel -> stack: the kernel learns the path from r2 by itself; lb.ts fetch receives.
-    const server = await kernelServer(t, k2);
+    const server = await startKernelHttp(t, k2, "::", 8000);
     const fetched = await fetchHash(
       t,
       hub,

@@ -41,9 +41,7 @@ netnsTest(
     ], [`--allow-write=${pcap}`]);
     await host.waitFor("up on", 30_000);
     // Duplicate address detection (RFC 4862): both addresses are tentative for a second.
-    const counters = async () =>
-      JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout)
-        .counters as Record<string, number>;
+    const counters = () => t.counters(control);
     for (let i = 0; i < 50 && ((await counters())["nd.dad_passed"] ?? 0) < 2; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -139,8 +137,7 @@ print(len(frames))
       "2001:db8:88::2",
     ]);
     assertMatch(again.stdout, /2 packets transmitted, 2 received/);
-    const stats = JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout);
-    const c = stats.counters as Record<string, number>;
+    const c = await t.counters(control);
     assertEquals(c["drop.ipv6_truncated"], 2, JSON.stringify(c));
     assertEquals(c["drop.ipv6_bad_payload_length"], 3, JSON.stringify(c));
     assertEquals(c["drop.ipv6_hop_by_hop_not_first"], 4, JSON.stringify(c));

@@ -10,7 +10,7 @@
  *   lb.ts stack ── br ── r (2001:db8:88::1 | 2001:db8:89::1) ══1280══ k2 (2001:db8:89::2)
  */
 import { assert, assertEquals } from "../assert.ts";
-import { netnsTest, type Topology } from "./topology.ts";
+import { netnsTest } from "./topology.ts";
 
 /** The kernel's side: sends each size to the echo service (resending on a loss) and checks. */
 const CLIENT = `
@@ -41,12 +41,6 @@ except ConnectionRefusedError:
 except socket.timeout:
     print("closed silent")
 `;
-
-/** Stack counters through its control socket. */
-async function counters(t: Topology, control: string): Promise<Record<string, number>> {
-  const r = await t.lbRun(["stats", "--json", "--control", control]);
-  return JSON.parse(r.stdout).counters as Record<string, number>;
-}
 
 netnsTest(
   "UDP/IPv6: kernel datagrams up to 65,000 bytes echo back whole; closed ports refuse",
@@ -85,7 +79,7 @@ netnsTest(
       assert(lines.some((l) => l.startsWith(`${n} ok 2001:db8:88::2 `)), out);
     }
     assert(lines.includes("closed refused"), out);
-    const c = await counters(t, control);
+    const c = await t.counters(control);
     // 1453 bytes and up do not fit 1500 with the headers: fragmented by the kernel and by us.
     assert((c["ipv6.reassembled"] ?? 0) >= 3, JSON.stringify(c));
     assert((c["ipv6.fragmented"] ?? 0) >= 3, JSON.stringify(c));
@@ -146,7 +140,7 @@ netnsTest("UDP/IPv6: a router's Packet Too Big teaches the stack the path MTU", 
     60_000,
   );
   assert(out.includes("3000 ok 2001:db8:88::2"), out);
-  const c = await counters(t, control);
+  const c = await t.counters(control);
   assert((c["icmpv6.rx_error_2"] ?? 0) >= 1, `a Packet Too Big arrived: ${JSON.stringify(c)}`);
   assert((c["icmpv6.pmtu_learned"] ?? 0) >= 1, JSON.stringify(c));
   // Later answers fit at once: a second round needs one try.

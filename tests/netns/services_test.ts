@@ -12,6 +12,7 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { DENO, LB_TS, netnsTest, type Proc, type Topology } from "./topology.ts";
 import { bytesSha256 } from "../../stack/services/http.ts";
+import { sentHash, startKernelHttp } from "./_kernel_http.ts";
 
 const HOST = "10.81.0.2";
 const FETCHER = "10.81.0.3/24";
@@ -78,59 +79,6 @@ function fetch(t: Topology, n: Net, url: string, extra: string[] = [], timeoutMs
     "60",
     ...extra,
   ], timeoutMs);
-}
-
-/**
- * A kernel HTTP/1.0 server in python: `/` is a short page, `/big/N` streams N bytes (a random
- * 1 MiB block repeated) and prints "SENT <sha256> <N>" when done.
- */
-const PY_SERVER = `
-import hashlib, http.server, os, sys
-BLOCK = os.urandom(1 << 20)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        if self.path == "/":
-            body = b"hello from the kernel\\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        elif self.path.startswith("/big/"):
-            n = int(self.path[5:])
-            self.send_response(200)
-            self.send_header("Content-Length", str(n))
-            self.end_headers()
-            h = hashlib.sha256()
-            left = n
-            while left > 0:
-                chunk = BLOCK if left >= len(BLOCK) else BLOCK[:left]
-                self.wfile.write(chunk)
-                h.update(chunk)
-                left -= len(chunk)
-            print("SENT", h.hexdigest(), n, flush=True)
-        else:
-            self.send_error(404)
-srv = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H)
-print("READY", flush=True)
-srv.serve_forever()
-`;
-
-async function startKernelServer(t: Topology, n: Net): Promise<Proc> {
-  const script = t.tempPath("server.py");
-  await Deno.writeTextFile(script, PY_SERVER);
-  const p = t.spawn(n.k1, ["/usr/bin/python3", script, "10.81.0.1", "8000"]);
-  await p.waitFor("READY", 15_000);
-  return p;
-}
-
-/** The SHA-256 the python server printed for its last N-byte response. */
-async function sentHash(p: Proc, n: number): Promise<string> {
-  const re = new RegExp(`SENT ([0-9a-f]{64}) ${n}`);
-  await p.waitFor(re, 30_000);
-  return re.exec(p.output())![1];
 }
 
 /** The hash `lb.ts fetch --sha256` printed. */
@@ -205,7 +153,7 @@ netnsTest(
 
 netnsTest("lb.ts fetch: a page and 100 MiB from a kernel HTTP server", async (t) => {
   const n = await buildNet(t);
-  const server = await startKernelServer(t, n);
+  const server = await startKernelHttp(t, n.k1, "10.81.0.1", 8000);
 
   const page = await fetch(t, n, "http://10.81.0.1:8000/");
   assertEquals(page.code, 0, page.stdout + page.stderr);
@@ -281,7 +229,7 @@ netnsTest(
   "lb.ts fetch --impair: 100 MiB from the kernel, exact, the kernel retransmits",
   async (t) => {
     const n = await buildNet(t);
-    const server = await startKernelServer(t, n);
+    const server = await startKernelHttp(t, n.k1, "10.81.0.1", 8000);
     const before = await kernelRetrans(t, n.k1);
     const started = Date.now();
     const big = await fetch(

@@ -188,8 +188,7 @@ netnsTest(
     // Most are established (some may still wait in the listener's queues while the host is busy).
     if (u.connections <= 4500) {
       // Say where the rest went (the listener's queues, cookies, resets).
-      const st = JSON.parse((await t.lbRun(["stats", "--json", "--control", control])).stdout);
-      const tcp = Object.entries(st.counters as Record<string, number>).filter(([k]) =>
+      const tcp = Object.entries(await t.counters(control)).filter(([k]) =>
         /^(tcp|drop\.tcp)/.test(k)
       );
       assert(false, `${JSON.stringify(u)} ${JSON.stringify(tcp)} client: ${hoard.output()}`);

@@ -277,6 +277,13 @@ export class Topology {
     return run([DENO, "run", "--allow-ffi", LB_TS, ...args], timeoutMs);
   }
 
+  /** The counters of the running instance behind `control` (`lb.ts stats --json`). */
+  async counters(control: string): Promise<Record<string, number>> {
+    const r = await this.lbRun(["stats", "--json", "--control", control]);
+    if (r.code !== 0) throw new Error(`lb.ts stats exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout).counters;
+  }
+
   /** A temporary file path removed on destroy. */
   tempPath(base: string): string {
     const p = `/tmp/lbt-${base}-${this.suffix}`;

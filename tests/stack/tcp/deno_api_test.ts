@@ -87,21 +87,26 @@ Deno.test("connect: an aborted signal rejects with its reason, before and during
   }
 });
 
-Deno.test("connect: an on-link peer that never answers ARP fails with No route to host after ~3 s", async () => {
+/**
+ * A connect to an on-link `hostname` that never answers resolution (ARP, or Neighbor Discovery
+ * for IPv6: RFC 4861 7.3.3) fails with "No route to host" once resolution gives up, as Linux's
+ * EHOSTUNREACH: three requests a second apart, 3 s; the message names `shown`.
+ */
+async function unreachableNeighbor(hostname: string, shown: RegExp, ipv6?: string[]) {
   const clock = new FakeClock(1000);
   const stack = new Stack({
     device: createMemoryDevice(),
     address: 0x0a000002,
     prefix: 24,
+    ...(ipv6 === undefined ? {} : { ipv6, dad: false }),
     clock,
     tickMs: 3_600_000, // ticks are driven by the test
   });
   const run = stack.start();
   try {
     let settled: unknown = undefined;
-    const pending = stack.connect({ hostname: "10.0.0.9", port: 80 });
+    const pending = stack.connect({ hostname, port: 80 });
     pending.catch((e) => settled = e);
-    // Linux: three requests a second apart, then the neighbour fails (EHOSTUNREACH): 3 s.
     for (let s = 0; s < 2; s++) {
       clock.advance(1000);
       stack.tick();
@@ -112,47 +117,22 @@ Deno.test("connect: an on-link peer that never answers ARP fails with No route t
     stack.tick();
     const e = await assertRejects(() => pending);
     assert(e instanceof Deno.errors.NetworkUnreachable, String(e));
-    assertMatch(e.message, /No route to host.*10\.0\.0\.9:80/);
+    assertMatch(e.message, shown);
     assertEquals(stack.counters.get("tcp.connect_host_unreachable"), 1);
   } finally {
     stack.close();
     await run;
   }
+}
+
+Deno.test("connect: an on-link peer that never answers ARP fails with No route to host after ~3 s", async () => {
+  await unreachableNeighbor("10.0.0.9", /No route to host.*10\.0\.0\.9:80/);
 });
 
 Deno.test("connect: an IPv6 neighbor that never answers fails with No route to host after ~3 s", async () => {
-  const clock = new FakeClock(1000);
-  const stack = new Stack({
-    device: createMemoryDevice(),
-    address: 0x0a000002,
-    prefix: 24,
-    ipv6: ["2001:db8:7::2/64"],
-    dad: false,
-    clock,
-    tickMs: 3_600_000, // ticks are driven by the test
-  });
-  const run = stack.start();
-  try {
-    let settled: unknown = undefined;
-    const pending = stack.connect({ hostname: "2001:db8:7::9", port: 80 });
-    pending.catch((e) => settled = e);
-    // RFC 4861 7.3.3: three multicast solicitations a second apart, then the entry fails (3 s).
-    for (let s = 0; s < 2; s++) {
-      clock.advance(1000);
-      stack.tick();
-      await Promise.resolve();
-      assertEquals(settled, undefined, `still resolving after ${s + 1} s`);
-    }
-    clock.advance(1000);
-    stack.tick();
-    const e = await assertRejects(() => pending);
-    assert(e instanceof Deno.errors.NetworkUnreachable, String(e));
-    assertMatch(e.message, /No route to host.*\[2001:db8:7::9\]:80/);
-    assertEquals(stack.counters.get("tcp.connect_host_unreachable"), 1);
-  } finally {
-    stack.close();
-    await run;
-  }
+  await unreachableNeighbor("2001:db8:7::9", /No route to host.*\[2001:db8:7::9\]:80/, [
+    "2001:db8:7::2/64",
+  ]);
 });
 
 /** Runs `body` as a program after a stack on an in-memory cable was started; its exit status. */
