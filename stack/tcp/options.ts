@@ -25,7 +25,7 @@ export function offerOptions(ctx: TcpContext, t: Tcb): void {
   t.opts.sackOk = c.sack;
   t.opts.tsOk = c.timestamps;
   t.rcv.wscale = c.windowScaling ? ctx.windowScale : 0;
-  t.opts.advMss = routeMss(ctx, t);
+  t.opts.advMss = routeMss(ctx, t.remote6 !== null);
 }
 
 /**
@@ -61,7 +61,7 @@ export function applySynOptions(ctx: TcpContext, t: Tcb, seg: Segment, now: numb
  * min(10 MSS, max(2 MSS, 14600)) with the configured segment count.
  */
 export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
-  const route = routeMss(ctx, t);
+  const route = routeMss(ctx, t.remote6 !== null);
   let mss = peerMss < route ? peerMss : route;
   const headers = t.ipHeaderLen + 20;
   const pmtu = ctx.pathMtu(t);
@@ -75,7 +75,7 @@ export function setMss(ctx: TcpContext, t: Tcb, peerMss: number): void {
   t.cong.cwnd = ctx.config.initialCwnd === 10 ? (iw < cap ? iw : cap) : iw;
 }
 
-/** The MSS the route allows `t`: the link MTU less IPv4 and TCP headers, 20 less over IPv6. */
-export function routeMss(ctx: TcpContext, t: Tcb): number {
-  return t.remote6 === null ? ctx.advMss : ctx.advMss - 20;
+/** The MSS the route allows: the link MTU less IPv4 and TCP headers, 20 less over IPv6. */
+export function routeMss(ctx: TcpContext, v6: boolean): number {
+  return v6 ? ctx.advMss - 20 : ctx.advMss;
 }

@@ -71,8 +71,7 @@ export function listenInput(
       now,
     );
     const tsOffset = layer.isn.tsOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
-    // The route's MSS for the segment's family (IPv6 headers are 20 bytes longer).
-    const route = seg.v6 ? layer.advMss - 20 : layer.advMss;
+    const route = routeMss(layer, seg.v6);
     const mss = o.mss > 0 && o.mss < route ? o.mss : route;
     sendCookieSynAck(layer, seg, cookie, mss, (Math.floor(now) + tsOffset) >>> 0);
     return;
@@ -128,7 +127,7 @@ function cookieAck(layer: TcpLayer, l: ListenQueue, seg: Segment, now: number): 
     t.opts.tsRecent = seg.opts.tsVal;
     t.opts.tsRecentAge = now;
   }
-  t.opts.advMss = routeMss(layer, t);
+  t.opts.advMss = routeMss(layer, t.remote6 !== null);
   setMss(layer, t, d.mss);
   t.snd.iss = cookie;
   layer.initSend(t);
